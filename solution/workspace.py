@@ -1,0 +1,168 @@
+"""The workspace: an MLflow tracking store and model registry, plus the solution's own files.
+
+Locally a workspace is a folder (`.wth/` by default) holding `mlflow.db` (sqlite), `artifacts/`,
+`data/` and `endpoint/`. `--workspace` also accepts any MLflow tracking URI (an MLflow server, or
+the one an Azure ML workspace exposes); the local folder then only holds data and endpoint state.
+
+Pipeline runs follow DESIGN.md: a parent run tagged `wth.pipeline=<name>` with one child run per
+step tagged `wth.step=<step>`; the run status is the pipeline status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+from mlflow.entities import RunStatus
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from .config import CHAMPION, DEFAULT_WORKSPACE, EXPERIMENT, MODEL_NAME, REPO_ROOT, WORKSPACE_ENV
+
+logging.getLogger("alembic").setLevel(logging.WARNING)
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
+
+
+@dataclass
+class Workspace:
+    root: Path  # local folder: data, endpoint state (and the MLflow store when local)
+    tracking_uri: str
+    experiment: str = EXPERIMENT
+    model_name: str = MODEL_NAME
+
+    @property
+    def client(self) -> MlflowClient:
+        return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+
+    @property
+    def is_local(self) -> bool:
+        return self.tracking_uri.startswith("sqlite:")
+
+    def activate(self) -> str:
+        """Point MLflow's fluent API at this workspace and return the experiment id."""
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        existing = self.client.get_experiment_by_name(self.experiment)
+        if existing is not None:
+            experiment_id = existing.experiment_id
+        else:
+            location = (self.root / "artifacts").resolve().as_uri() if self.is_local else None
+            experiment_id = self.client.create_experiment(self.experiment, artifact_location=location)
+        mlflow.set_experiment(experiment_id=experiment_id)
+        return experiment_id
+
+
+def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
+    """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder."""
+    value = str(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    if "://" in value and not value.startswith("file:"):
+        root = Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve()
+        return Workspace(root=root, tracking_uri=value)
+    root = Path(value.removeprefix("file://")).resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    return Workspace(root=root, tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+
+
+def git_commit() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def fail_orphaned_runs(ws: Workspace, experiment_id: str) -> list[str]:
+    """Mark RUNNING runs whose process is gone (killed mid-way) as FAILED; return their ids."""
+    client, orphans = ws.client, []
+    for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
+        pid = run.data.tags.get("wth.pid")
+        if pid and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+            client.set_tag(run.info.run_id, "wth.failure", "process ended before the run finished")
+            client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.FAILED))
+            orphans.append(run.info.run_id)
+    return orphans
+
+
+@contextmanager
+def pipeline_run(ws: Workspace, name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
+    """A parent run for pipeline `name`; FAILED (and re-raised) if anything inside raises."""
+    experiment_id = ws.activate()
+    fail_orphaned_runs(ws, experiment_id)
+    run_tags = {"wth.pipeline": name, "wth.pid": str(os.getpid()), **tags}
+    commit = git_commit()
+    if commit:
+        run_tags["git_commit"] = commit
+    build_id = os.environ.get("BUILD_BUILDID") or os.environ.get("GITHUB_RUN_ID")
+    if build_id:
+        run_tags["build_id"] = build_id
+    with mlflow.start_run(run_name=f"{name} pipeline", tags=run_tags) as run:
+        try:
+            yield run
+        except BaseException as err:
+            mlflow.set_tag("wth.failure", f"{type(err).__name__}: {err}"[:500])
+            mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
+            raise
+
+
+@contextmanager
+def step(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
+    """A child run of the active pipeline run for one step; FAILED if it raises."""
+    parent = mlflow.active_run()
+    run_tags = {"wth.step": name, "wth.pid": str(os.getpid()), **tags}
+    if parent is not None:
+        run_tags["wth.pipeline_run_id"] = parent.info.run_id
+        run_tags.update({k: v for k, v in parent.data.tags.items() if k in ("git_commit", "build_id")})
+    with mlflow.start_run(run_name=name, nested=parent is not None, tags=run_tags) as run:
+        try:
+            yield run
+        except BaseException as err:
+            mlflow.set_tag("wth.failure", f"{type(err).__name__}: {err}"[:500])
+            mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
+            raise
+
+
+def champion(ws: Workspace) -> ModelVersion | None:
+    try:
+        return ws.client.get_model_version_by_alias(ws.model_name, CHAMPION)
+    except MlflowException:
+        return None
+
+
+def model_version(ws: Workspace, version: str | int | None = None, alias: str | None = None) -> ModelVersion:
+    """A registered version by number or alias (default: the champion); `UsageError` if absent."""
+    from .errors import UsageError
+
+    try:
+        if version is not None:
+            return ws.client.get_model_version(ws.model_name, str(version))
+        return ws.client.get_model_version_by_alias(ws.model_name, alias or CHAMPION)
+    except MlflowException:
+        what = f"version {version}" if version is not None else f"alias {alias or CHAMPION!r}"
+        raise UsageError(f"model {ws.model_name!r} has no {what} in {ws.tracking_uri}") from None
+
+
+def register(ws: Workspace, model_uri: str, tags: dict[str, str]) -> ModelVersion:
+    """Register a logged model under the workspace's model name, with its lineage tags."""
+    ws.activate()
+    return mlflow.register_model(model_uri, ws.model_name, tags={k: str(v) for k, v in tags.items()})
+
+
+def set_champion(ws: Workspace, version: str) -> None:
+    ws.client.set_registered_model_alias(ws.model_name, CHAMPION, str(version))
