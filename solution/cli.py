@@ -1,0 +1,232 @@
+"""`wth-solution`: the reference solution's command line (the CLI contract of DESIGN.md).
+
+Thin by design: each command parses its arguments and calls the library module of its stage.
+Exit status: 0 success, 1 a failed step, 2 bad usage or bad input, with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .config import WINDOW_END, WINDOW_START
+from .errors import StepFailed, UsageError
+
+
+def _say(message: str) -> None:
+    print(message, flush=True)
+
+
+# --- command functions: parse nothing, call the library ---------------------------------------
+
+
+def cmd_acquire(args) -> int:
+    from . import data, workspace
+
+    ws = workspace.resolve(args.workspace)
+    record = data.acquire(ws.root, args.source, args.start, args.end)
+    _say(
+        f"acquired {record.rows:,} rows from {record.source} (sha256 {record.sha256[:12]}): "
+        f"{record.days} days {record.start}..{record.end}, {record.interpolated_days} interpolated"
+    )
+    return 0
+
+
+def cmd_train(args) -> int:
+    from . import pipelines, workspace
+
+    ws = workspace.resolve(args.workspace)
+    version = pipelines.train(ws, data_path=args.data, train_end=args.train_end, progress=_say)
+    _say(f"registered {ws.model_name} version {version.version}")
+    return 0
+
+
+def cmd_pipeline(args) -> int:
+    from . import workspace
+
+    ws = workspace.resolve(args.workspace)
+    if args.pipeline == "build":
+        from . import pipelines
+
+        pipelines.build(ws, source=args.source, start=args.start, end=args.end,
+                        train_end=args.train_end, progress=_say)
+        return 0
+    if args.pipeline == "release":
+        from . import endpoint
+
+        endpoint.release_pipeline(ws, port=args.port, progress=_say)
+        return 0
+    if args.pipeline == "retrain":
+        return cmd_retrain(args)
+    return cmd_drift(args)
+
+
+def cmd_deploy(args) -> int:
+    from . import endpoint, workspace
+
+    ws = workspace.resolve(args.workspace)
+    record = endpoint.deploy(ws, version=args.version, alias=args.alias, port=args.port, progress=_say)
+    print(record.scoring_uri)
+    return 0
+
+
+def cmd_endpoint(args) -> int:
+    from . import endpoint, workspace
+
+    ws = workspace.resolve(args.workspace)
+    return endpoint.command(ws, args.action, progress=_say)
+
+
+def cmd_smoke_test(args) -> int:
+    from . import smoke, workspace
+
+    ws = workspace.resolve(args.workspace)
+    return smoke.command(ws, uri=args.uri, progress=_say)
+
+
+def cmd_report(args) -> int:
+    from . import report, workspace
+
+    ws = workspace.resolve(args.workspace)
+    path = report.write(ws, uri=args.uri, out=args.out, steps=args.steps)
+    _say(f"report written to {path}")
+    return 0
+
+
+def cmd_retrain(args) -> int:
+    from . import retrain, workspace
+
+    ws = workspace.resolve(args.workspace)
+    retrain.run(ws, new_data=args.new_data, margin=args.margin, progress=_say)
+    return 0
+
+
+def cmd_drift(args) -> int:
+    from . import drift, workspace
+
+    ws = workspace.resolve(args.workspace)
+    return drift.run(ws, batch=args.batch, progress=_say)
+
+
+def cmd_simulate(args) -> int:
+    from . import simulate
+
+    simulate.write_bundle(args.out, progress=_say)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from . import demo, workspace
+
+    ws = workspace.resolve(args.workspace)
+    return demo.run(ws, keep_serving=args.keep_serving, port=args.port, progress=_say)
+
+
+def cmd_workspace(args) -> int:
+    from . import workspace
+
+    ws = workspace.resolve(args.workspace)
+    return workspace.serve_ui(ws, port=args.port)
+
+
+# --- the parser ---------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--workspace", metavar="DIR",
+                        help="workspace folder or MLflow tracking URI (default: $WTH_WORKSPACE or .wth)")
+
+    parser = argparse.ArgumentParser(prog="wth-solution", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    def window(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--source", default="bundled",
+                       help="bundled (simulated, offline), microsoft (download the real zip) or a PATH to a zip/CSV")
+        p.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
+        p.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")
+
+    p = sub.add_parser("acquire", parents=[common], help="read, validate and record the transactions")
+    window(p)
+    p.set_defaults(func=cmd_acquire)
+
+    p = sub.add_parser("train", parents=[common], help="select, train, evaluate and register a model")
+    p.add_argument("--data", metavar="PATH", help="acquire this file first (default: the latest acquired data)")
+    p.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
+    p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("pipeline", help="run an ML pipeline, recorded as a pipeline run")
+    pipes = p.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
+    q = pipes.add_parser("build", parents=[common], help="acquire, validate, train, evaluate, register")
+    window(q)
+    q.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
+    q = pipes.add_parser("release", parents=[common], help="deploy the champion and smoke-test it")
+    q.add_argument("--port", type=int, help="port of the local endpoint (default: keep the current one, or 5001)")
+    q = pipes.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better")
+    q.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    q.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")
+    q = pipes.add_parser("drift", parents=[common], help="check a batch of new actuals for drift")
+    q.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    p.set_defaults(func=cmd_pipeline)
+
+    p = sub.add_parser("deploy", parents=[common], help="serve a registered version on the local inference server")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--alias", default=None, help="registered model alias to deploy (default: champion)")
+    which.add_argument("--version", help="registered model version to deploy")
+    p.add_argument("--port", type=int, help="port to serve on (default: 5001, or the current endpoint's)")
+    p.set_defaults(func=cmd_deploy)
+
+    p = sub.add_parser("endpoint", parents=[common], help="show, stop or read the logs of the local endpoint")
+    p.add_argument("action", choices=["status", "stop", "logs"])
+    p.set_defaults(func=cmd_endpoint)
+
+    p = sub.add_parser("smoke-test", parents=[common], help="check a live endpoint against the contract")
+    p.add_argument("--uri", help="scoring URI (default: the workspace's endpoint)")
+    p.set_defaults(func=cmd_smoke_test)
+
+    p = sub.add_parser("report", parents=[common], help="the analyst's HTML forecast report, scored through the endpoint")
+    p.add_argument("--uri", help="scoring URI (default: the workspace's endpoint)")
+    p.add_argument("--out", help="HTML file to write (default: <workspace>/report.html)")
+    p.add_argument("--steps", type=int, default=30, help="days to forecast (default 30)")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better")
+    p.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    p.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")
+    p.set_defaults(func=cmd_retrain)
+
+    p = sub.add_parser("drift", parents=[common], help="check a batch of new actuals for drift")
+    p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    p.set_defaults(func=cmd_drift)
+
+    p = sub.add_parser("simulate", help="regenerate the bundled simulated data set")
+    p.add_argument("--out", default=None, help="folder to write to (default: resources/data)")
+    p.set_defaults(func=cmd_simulate)
+
+    p = sub.add_parser("demo", parents=[common], help="the whole reference path end to end")
+    p.add_argument("--keep-serving", action="store_true", help="leave the endpoint running at the end")
+    p.add_argument("--port", type=int, default=None, help="port of the local endpoint (default 5001)")
+    p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser("workspace", parents=[common], help="the workspace's MLflow UI")
+    p.add_argument("action", choices=["serve"])
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_workspace)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, StepFailed) as err:
+        print(f"wth-solution {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print(f"wth-solution {args.command}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
