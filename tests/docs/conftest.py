@@ -2,7 +2,7 @@ from pathlib import Path
 
 import pytest
 
-from docs_paths import BUNDLED, REPO_ROOT
+from docs_tools import BUNDLED, REPO_ROOT
 
 
 @pytest.fixture(scope="session")

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from docs_paths import REPO_ROOT
+from docs_tools import REPO_ROOT
 
 STARTER = REPO_ROOT / "resources" / "starter"
 
