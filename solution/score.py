@@ -164,3 +164,44 @@ def run(request):
     except BadRequest as err:
         return _error(str(err), err.status)
     return AMLResponse(body, 200, json_str=True)
+
+
+def openapi() -> dict:
+    """An OpenAPI 3 description of the contract; the local deployment serves it at /swagger.json?version=3.
+
+    `run()` takes the raw request, which inference-schema's decorators cannot describe, so it is written
+    out here and the server publishes it as a user-supplied `swagger3.json`.
+    """
+    numbers = {"type": "array", "items": {"type": "number"}}
+    error = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+    return {
+        "openapi": "3.0.1",
+        "info": {"title": "transactions forecast", "version": "1.0",
+                 "description": "Daily mean PaidAmount forecast for the days after the model's training end."},
+        "paths": {
+            "/": {"get": {"summary": "liveness", "responses": {"200": {"description": "Healthy"}}}},
+            "/score": {"post": {
+                "summary": "forecast the next `steps` days",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
+                    {"type": "object", "required": ["steps"], "additionalProperties": False, "properties": {
+                        "steps": {"type": "integer", "minimum": 1, "maximum": MAX_STEPS},
+                        "interval": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}}},
+                    {"type": "object", "required": ["data"], "additionalProperties": False, "properties": {
+                        "data": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
+                            "type": "integer", "minimum": 1, "maximum": MAX_STEPS}}}},
+                ]}, "example": {"steps": 30}}}},
+                "responses": {
+                    "200": {"description": "the forecast", "content": {"application/json": {"schema": {
+                        "type": "object", "properties": {
+                            "forecast": numbers, "lower": numbers, "upper": numbers, "result": numbers,
+                            "dates": {"type": "array", "items": {"type": "string", "format": "date"}},
+                            "interval": {"type": "number"},
+                            "model": {"type": "object", "properties": {"name": {"type": "string"},
+                                                                       "version": {"type": "string"}}}}}}}},
+                    "400": {"description": "bad input", "content": {"application/json": {"schema": error}}},
+                    "405": {"description": "not a POST", "content": {"application/json": {"schema": error}}},
+                    "413": {"description": "body over 1 MiB", "content": {"application/json": {"schema": error}}},
+                },
+            }},
+        },
+    }
