@@ -1,0 +1,156 @@
+"""The documents keep their promises: relative links and anchors resolve, every wth-solution /
+wth-grader command shown parses with the real CLI, every path named in backticks exists, and every
+grader check id is a success criterion of exactly one Student challenge (and no other id is cited)."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docs_tools import REPO_ROOT, commands_in, parse_error
+
+SKIP_DIRS = {".venv", ".git", ".wth", "node_modules", ".pytest_cache", "build", "dist"}
+DOCS = sorted(p for p in REPO_ROOT.rglob("*.md")
+              if not SKIP_DIRS & set(p.relative_to(REPO_ROOT).parts) and "egg-info" not in str(p))
+STUDENT = REPO_ROOT / "Student"
+CHALLENGES = sorted(STUDENT.glob("Challenge-*.md"))
+TEAM_MD_IDS = ["C0.1", "C0.2", "C1.1", "C1.2", "C1.3", "C2.1", "C2.2", "C2.3", "C2.4", "C2.5", "C2.6",
+               "C3.1", "C3.2", "C3.3", "C3.4", "C3.5", "C3.6", "C4.1", "C4.2", "C4.3", "C4.4",
+               "C5.1", "C5.2", "C5.3", "C5.4"]
+CHECK_ID = re.compile(r"\bC[0-5]\.\d+\b")
+FENCE = re.compile(r"^(```|~~~).*?^\1\s*$", re.M | re.S)
+
+
+def rel(path: Path) -> str:
+    return str(path.relative_to(REPO_ROOT))
+
+
+def prose(text: str) -> str:
+    """The Markdown without its fenced code blocks."""
+    return FENCE.sub("", text)
+
+
+def slug(heading: str) -> str:
+    """GitHub's anchor for a heading: markup dropped, lower case, punctuation out, spaces to hyphens."""
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", heading)
+    text = re.sub(r"[`*_]", "", text).strip().lower()
+    return re.sub(r"[^\w\- ]", "", text).replace(" ", "-")
+
+
+def anchors(path: Path) -> set[str]:
+    seen: dict[str, int] = {}
+    out = set()
+    for heading in re.findall(r"^#{1,6}\s+(.+?)\s*#*\s*$", prose(path.read_text()), flags=re.M):
+        base = slug(heading)
+        count = seen.get(base, 0)
+        out.add(base if count == 0 else f"{base}-{count}")
+        seen[base] = count + 1
+    return out
+
+
+def links(path: Path) -> list[str]:
+    text = re.sub(r"`[^`\n]*`", "", prose(path.read_text()))
+    return re.findall(r"\]\(([^)\s]+)(?:\s+\"[^\"]*\")?\)", text)
+
+
+@pytest.mark.parametrize("path", DOCS, ids=rel)
+def test_relative_links_and_anchors_resolve(path):
+    broken = []
+    for target in links(path):
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # http:, https:, mailto:
+            continue
+        file_part, _, anchor = target.partition("#")
+        destination = (path.parent / file_part).resolve() if file_part else path
+        if not destination.exists():
+            broken.append(f"{target}: no such file")
+        elif anchor and destination.suffix == ".md" and anchor not in anchors(destination):
+            broken.append(f"{target}: no heading with anchor #{anchor}")
+    assert not broken, f"{rel(path)}: " + "; ".join(broken)
+
+
+def shown_commands(path: Path) -> list[list[str]]:
+    """Commands in fenced blocks and in inline code spans; a bare program name is a mention, not a
+    command. `<placeholders>` are replaced by a word before parsing."""
+    text = path.read_text()
+    snippets = [m.group(0) for m in FENCE.finditer(text)]
+    snippets += re.findall(r"`([^`\n]+)`", prose(text))
+    commands = []
+    for snippet in snippets:
+        snippet = re.sub(r"<[^<>\n]+>", "PLACEHOLDER", snippet)
+        commands += [argv for argv in commands_in(snippet) if len(argv) > 1]
+    return commands
+
+
+@pytest.mark.parametrize("path", DOCS, ids=rel)
+def test_every_command_shown_parses_with_the_real_cli(path):
+    problems = []
+    for argv in shown_commands(path):
+        error = parse_error(argv)
+        if error:
+            problems.append(f"`{' '.join(argv)}`: {error}")
+    assert not problems, f"{rel(path)}: " + "; ".join(problems)
+
+
+REPO_PATH = re.compile(r"^(?:solution|grader|resources|\.pipelines|\.github|Student|Coach|tests|bench)/[\w./-]*$")
+
+
+@pytest.mark.parametrize("path", DOCS, ids=rel)
+def test_every_repository_path_named_exists(path):
+    named = {span for span in re.findall(r"`([^`\n]+)`", prose(path.read_text())) if REPO_PATH.match(span)}
+    missing = sorted(p for p in named if not (REPO_ROOT / p).exists())
+    assert not missing, f"{rel(path)} names files that do not exist: {missing}"
+
+
+@pytest.fixture(scope="module")
+def check_ids() -> list[str]:
+    """The ids `wth-grader checks --json` lists (the real grader)."""
+    wth_grader = Path(sys.executable).with_name("wth-grader")
+    done = subprocess.run([str(wth_grader), "checks", "--json"], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    return [entry["id"] for entry in json.loads(done.stdout)]
+
+
+def test_the_grader_lists_the_ids_agreed_in_the_team_notes(check_ids):
+    assert sorted(check_ids) == sorted(TEAM_MD_IDS)
+
+
+def cited(path: Path) -> list[str]:
+    return CHECK_ID.findall(path.read_text())
+
+
+def test_every_check_is_a_criterion_of_exactly_one_challenge(check_ids):
+    assert [p.name for p in CHALLENGES] == [f"Challenge-{n:02d}.md" for n in range(6)]
+    for check_id in check_ids:
+        holders = [p.name for p in CHALLENGES if check_id in cited(p)]
+        challenge = int(check_id[1])
+        assert holders == [f"Challenge-{challenge:02d}.md"], f"{check_id} is cited in {holders}"
+        section = re.search(r"^## Success Criteria$(.*?)^## ", (STUDENT / holders[0]).read_text(), re.M | re.S)
+        assert re.search(rf"^- \*\*{re.escape(check_id)}\*\* ", section.group(1), re.M), \
+            f"{check_id} is not a success criterion line in {holders[0]}"
+
+
+@pytest.mark.parametrize("path", DOCS, ids=rel)
+def test_every_cited_check_id_exists(check_ids, path):
+    unknown = sorted(set(cited(path)) - set(check_ids))
+    assert not unknown, f"{rel(path)} cites check ids the grader does not have: {unknown}"
+
+
+def test_every_grader_hint_points_to_a_heading():
+    from grader.checks import all_checks
+
+    for check in all_checks():
+        file_part, _, anchor = check.hint.partition("#")
+        assert anchor in anchors(REPO_ROOT / file_part), f"{check.id}: hint {check.hint} has no heading"
+
+
+def test_each_challenge_has_the_sections_and_its_progress_command():
+    sections = ["Introduction", "Description", "Success Criteria", "Tips", "Learning Resources",
+                "Check your progress"]
+    for n, path in enumerate(CHALLENGES):
+        text = path.read_text()
+        assert re.findall(r"^## (.+)$", text, flags=re.M) == sections, path.name
+        expected = f'wth-grader check --config teams.yaml --team "$TEAM" --challenge {n}'
+        assert expected in text.split("## Check your progress")[1], path.name
