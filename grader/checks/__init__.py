@@ -1,0 +1,87 @@
+"""Checks as code: one small function per success criterion, registered with its metadata.
+
+A check reads like the criterion it enforces:
+
+    @check("C1.3", "Model registered", points=10, anchor="register-the-model", depends=("C0.1",))
+    def model_registered(team: TeamContext) -> Outcome:
+        ...
+        return passed("...", versions=[...])     # or failed("what is wrong and what to do", **evidence)
+
+`raise NotGradable(reason)` (or any exception) makes it `error`: could not be graded, not the team's
+fault. A check whose dependency did not pass is `skipped` without running. One module per challenge
+(c0.py .. c5.py): "the check for challenge 4" lives in c4.py.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
+STATUSES = (PASS, FAIL, ERROR, SKIPPED)
+CHALLENGES = {
+    0: "Prerequisites and set-up",
+    1: "Build a forecasting model",
+    2: "Create a build pipeline (CI)",
+    3: "Create a release pipeline (CD) and consume the endpoint",
+    4: "Retraining and model evaluation",
+    5: "(Optional) Monitor data drift",
+}
+
+
+@dataclass
+class Outcome:
+    status: str
+    message: str
+    evidence: dict = field(default_factory=dict)
+
+
+def passed(message: str, **evidence) -> Outcome:
+    return Outcome(PASS, message, evidence)
+
+
+def failed(message: str, **evidence) -> Outcome:
+    return Outcome(FAIL, message, evidence)
+
+
+@dataclass(frozen=True)
+class Check:
+    id: str
+    title: str
+    points: int
+    anchor: str
+    depends: tuple[str, ...]
+    func: Callable
+    slow: bool = False  # runs the team's code (pytest): budget `pytest_s` instead of `check_s`
+
+    @property
+    def challenge(self) -> int:
+        return int(self.id[1:].split(".")[0])
+
+    @property
+    def hint(self) -> str:
+        return f"Student/Challenge-{self.challenge:02d}.md#{self.anchor}"
+
+
+REGISTRY: dict[str, Check] = {}
+
+
+def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False):
+    def register(func: Callable) -> Callable:
+        if id in REGISTRY:
+            raise ValueError(f"check {id} registered twice")
+        missing = [d for d in depends if d not in REGISTRY]
+        if missing:  # dependencies are registered first, so the registry order is a valid run order
+            raise ValueError(f"check {id} depends on unregistered {missing}")
+        REGISTRY[id] = Check(id, title, points, anchor, tuple(depends), func, slow)
+        return func
+
+    return register
+
+
+def all_checks() -> list[Check]:
+    """Every check, in a dependency-respecting order (challenge by challenge)."""
+    for n in CHALLENGES:
+        importlib.import_module(f"grader.checks.c{n}")
+    return list(REGISTRY.values())

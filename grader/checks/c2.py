@@ -1,0 +1,151 @@
+"""Challenge 02: a build pipeline (CI) with tests that pass and catch bad data, and lineage."""
+
+from __future__ import annotations
+
+import re
+
+from ..probes import repo as repo_probe
+from ..testdata import CORRUPTIONS
+from . import check, failed, passed
+
+TESTS = re.compile(r"\bpytest\b|PublishTestResults|\bunittest\b")
+TRAIN = re.compile(r"\btrain\b|pipeline build|\btrain\.py\b", re.I)
+REGISTER = re.compile(r"regist|pipeline build|wth-solution train\b|\bmodel create\b", re.I)
+LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
+
+
+def _repo_or_fail(team):
+    repo = team.team.repo
+    if repo is None or not repo.is_dir():
+        return None, failed(f"no repository at {repo}: the grader cannot see your tests or pipelines", repo=str(repo))
+    return repo, None
+
+
+@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria")
+def tests_exist(team) -> object:
+    repo, problem = _repo_or_fail(team)
+    if problem:
+        return problem
+    found = repo_probe.test_functions(repo)
+    total = sum(found.values())
+    if total == 0:
+        return failed("no pytest test functions (def test_...) in test_*.py or *_test.py files: add unit tests "
+                      "for your data validation and your model", files=sorted(found)[:20])
+    return passed(f"{total} test function(s) in {len(found)} file(s)", files=dict(sorted(found.items())[:30]))
+
+
+def _pytest(team, data_file):
+    repo = team.team.repo
+    python = repo_probe.python_for(repo, team.team.python)
+    return repo_probe.run_pytest(repo, python, data_file, team.team.budgets.pytest_s), python
+
+
+@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True)
+def tests_pass(team) -> object:
+    data = team.session.data_files.get()
+    run, python = _pytest(team, data.clean)
+    evidence = {"command": f"{python} -m pytest -q -x (in {team.team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
+                "exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary, "output_tail": run.output[-1500:]}
+    if run.returncode is None:
+        return failed(f"your tests did not finish within {team.team.budgets.pytest_s:g} s; keep unit tests fast", **evidence)
+    if run.returncode != 0:
+        return failed(f"pytest exited with {run.returncode}: {run.summary}", **evidence)
+    return passed(f"the tests pass: {run.summary}", **evidence)
+
+
+@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True)
+def tests_catch_bad_data(team) -> object:
+    data = team.session.data_files.get()
+    run, _ = _pytest(team, data.corrupted)
+    evidence = {"WTH_DATA_FILE": f"a corrupted TransactionHistory file ({'; '.join(CORRUPTIONS)})",
+                "exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary, "output_tail": run.output[-1500:]}
+    if run.returncode is None:
+        return failed(f"with a corrupted data file your tests did not finish within {team.team.budgets.pytest_s:g} s", **evidence)
+    if run.returncode in (1, 2):
+        return passed(f"with WTH_DATA_FILE pointing to corrupted data, your tests fail as they should: {run.summary}", **evidence)
+    if run.returncode == 0:
+        return failed("your tests still pass when WTH_DATA_FILE points to a corrupted file: read the data path from "
+                      "the WTH_DATA_FILE environment variable in your data-validation tests and check the rows", **evidence)
+    return failed(f"pytest exited with {run.returncode} on corrupted data (expected test failures, exit 1)", **evidence)
+
+
+def _covers(strings: list[str]) -> dict[str, str | None]:
+    found = {}
+    for name, pattern in (("tests", TESTS), ("train", TRAIN), ("register", REGISTER)):
+        found[name] = next((s.strip().splitlines()[0][:120] for s in strings if pattern.search(s)), None)
+    return found
+
+
+@check("C2.4", "Pipeline definition that tests, trains and registers", points=10, anchor="success-criteria")
+def pipeline_definition(team) -> object:
+    repo, problem = _repo_or_fail(team)
+    if problem:
+        return problem
+    files = repo_probe.pipeline_files(repo)
+    if not files:
+        return failed("no pipeline definition found (.pipelines/*.yml, azure-pipelines.yml or .github/workflows/*.yml)",
+                      looked_in=list(repo_probe.PIPELINE_GLOBS))
+    broken = {f.path: f.error for f in files if f.error}
+    best = None
+    for entry in files:
+        if entry.error or not isinstance(entry.data, dict):
+            continue
+        parts = repo_probe.expand_templates(repo, files, entry)
+        strings = [s for part in parts if not part.error for s in part.strings()]
+        found = _covers(strings)
+        evidence = {"pipeline": entry.path, "templates": [p.path for p in parts[1:]], "found": found, "invalid_yaml": broken}
+        if all(found.values()):
+            return passed(f"{entry.path} tests, trains and registers the model", **evidence)
+        if best is None or sum(map(bool, found.values())) > sum(map(bool, best["found"].values())):
+            best = evidence
+    if best is None:
+        return failed("no pipeline file is valid YAML", invalid_yaml=broken)
+    missing = [k for k, v in best["found"].items() if not v]
+    return failed(f"no pipeline runs all of tests, training and registration; the closest, {best['pipeline']}, "
+                  f"lacks: {', '.join(missing)}", **best)
+
+
+@check("C2.5", "Succeeded build pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
+def build_run(team) -> object:
+    evidence = {}
+    if team.devops is not None:
+        run, runs = team.devops.succeeded(team.team.devops.build_pipeline)
+        evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
+        if run:
+            return passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence)
+    runs = team.mlflow.pipeline_runs("build")
+    evidence["workspace_build_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
+    finished = [r for r in runs if r.info.status == "FINISHED"]
+    if finished:
+        steps = [c.data.tags.get("wth.step") for c in team.mlflow.children(finished[0].info.run_id)]
+        return passed(f"build pipeline run {finished[0].info.run_id[:8]} finished in the workspace",
+                      steps=[s for s in steps if s], **evidence)
+    where = "in Azure DevOps or " if team.devops is not None else ""
+    return failed(f"no succeeded build pipeline run {where}in the workspace (a run tagged wth.pipeline=build "
+                  "with status FINISHED): run your build pipeline until it succeeds", **evidence)
+
+
+@check("C2.6", "Registered version's lineage tags link to a finished run", points=10, anchor="success-criteria",
+       depends=("C1.3",))
+def lineage(team) -> object:
+    version = team.mlflow.champion or team.mlflow.versions[0]
+    tags = dict(version.tags or {})
+    evidence = {"version": version.version, "tags": {k: tags.get(k) for k in (*LINEAGE_TAGS, "build_id")},
+                "source_run_id": version.run_id}
+    missing = [k for k in LINEAGE_TAGS if not tags.get(k)]
+    if missing:
+        return failed(f"version {version.version} lacks the lineage tag(s) {', '.join(missing)}", **evidence)
+    run = team.mlflow.run(tags["run_id"])
+    if run is None:
+        return failed(f"version {version.version}'s run_id tag {tags['run_id']} names no run in the workspace", **evidence)
+    evidence["run_status"] = run.info.status
+    if run.info.status != "FINISHED":
+        return failed(f"version {version.version} links to run {tags['run_id'][:8]}, which is {run.info.status}, not FINISHED", **evidence)
+    if version.run_id and version.run_id != tags["run_id"]:
+        return failed(f"the run_id tag ({tags['run_id'][:8]}) is not the run the version was registered from "
+                      f"({version.run_id[:8]})", **evidence)
+    logged_sha = run.data.params.get("data_sha256")
+    if logged_sha and logged_sha != tags["data_sha256"]:
+        return failed("the data_sha256 tag differs from the run's data_sha256 param", run_data_sha256=logged_sha, **evidence)
+    return passed(f"version {version.version} links to finished run {tags['run_id'][:8]} trained on "
+                  f"{tags['train_start']}..{tags['train_end']} (data {tags['data_sha256'][:12]})", **evidence)

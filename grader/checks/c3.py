@@ -1,0 +1,208 @@
+"""Challenge 03: a live endpoint that speaks the contract, beats the seasonal naive on the coach's
+hidden holdout (MASE computed here from the endpoint's own forecasts), serves the champion, and a
+succeeded release pipeline run."""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from .. import holdout
+from ..config import default_holdout
+from ..probes.endpoint import Unreachable
+from . import check, failed, passed
+
+CONTRACT_STEPS = 14
+DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
+BAD_INPUTS = (
+    ("not JSON", b"steps=7"),
+    ("missing steps", {}),
+    ("steps 0", {"steps": 0}),
+    ("steps 366", {"steps": 366}),
+    ("steps '7' (a string)", {"steps": "7"}),
+    ("steps true", {"steps": True}),
+    ("steps 7.5", {"steps": 7.5}),
+)
+
+
+def _no_endpoint(team):
+    if team.endpoint is None:
+        return failed("no endpoint configured for this team yet: give your coach your scoring URI")
+    return None
+
+
+def parse_forecast(answer, steps: int) -> tuple[dict | None, str | None]:
+    """The contract's answer as {"forecast", "dates", "model"}; or None and what is wrong."""
+    body = answer.body
+    if answer.status != 200:
+        return None, f"POST /score {{\"steps\": {steps}}} answered {answer.excerpt()}"
+    if not isinstance(body, dict):
+        return None, f"POST /score answered 200 but not with a JSON object: {answer.text[:120]!r}"
+    if "error" in body:
+        return None, f"POST /score answered 200 with an error payload ({str(body['error'])[:120]}): errors need a 4xx status"
+    forecast, dates, model = body.get("forecast"), body.get("dates"), body.get("model")
+    if not isinstance(forecast, list) or len(forecast) != steps:
+        return None, f"'forecast' should be a list of {steps} numbers, got {type(forecast).__name__} of length {len(forecast) if isinstance(forecast, list) else '-'}"
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in forecast):
+        return None, "'forecast' holds values that are not finite numbers"
+    if not isinstance(dates, list) or len(dates) != steps or not all(isinstance(d, str) and DATE.match(d) for d in dates):
+        return None, f"'dates' should be {steps} dates in YYYY-MM-DD form"
+    try:
+        days = pd.to_datetime(dates, format="%Y-%m-%d")
+    except ValueError:
+        return None, "'dates' holds a day that does not exist"
+    if steps > 1 and not (days[1:] - days[:-1] == pd.Timedelta(days=1)).all():
+        return None, "'dates' are not consecutive days"
+    if not isinstance(model, dict) or not model.get("name") or model.get("version") in (None, ""):
+        return None, "'model' should be {\"name\": ..., \"version\": ...}"
+    return {"forecast": [float(v) for v in forecast], "dates": days, "model": {"name": str(model["name"]),
+                                                                               "version": str(model["version"])}}, None
+
+
+def served(team, steps: int = CONTRACT_STEPS) -> tuple[dict | None, str | None]:
+    try:
+        answer = team.forecast(steps)
+    except Unreachable as err:
+        return None, str(err)
+    return parse_forecast(answer, steps)
+
+
+def train_end_of(team, version: str) -> pd.Timestamp | None:
+    try:
+        mv = team.mlflow.version(version)
+    except Exception:  # the workspace may be unreachable: the endpoint is judged on its own then
+        return None
+    end = (mv.tags or {}).get("train_end") if mv else None
+    return pd.Timestamp(end) if end else None
+
+
+@check("C3.1", "Endpoint live", points=5, anchor="success-criteria")
+def endpoint_live(team) -> object:
+    if (problem := _no_endpoint(team)):
+        return problem
+    try:
+        answer = team.endpoint.get_root()
+    except Unreachable as err:
+        return failed(f"GET {team.endpoint.root_uri} got no answer: {err}; start or redeploy your endpoint",
+                      uri=team.endpoint.root_uri)
+    if answer.status != 200:
+        return failed(f"GET {team.endpoint.root_uri} answered {answer.excerpt()}; a live endpoint answers 200",
+                      uri=team.endpoint.root_uri, status=answer.status)
+    return passed(f"GET {team.endpoint.root_uri} answered 200 in {answer.seconds:.2f} s",
+                  uri=team.endpoint.root_uri, seconds=answer.seconds)
+
+
+@check("C3.2", "/score speaks the contract", points=10, anchor="success-criteria", depends=("C3.1",))
+def speaks_contract(team) -> object:
+    body, problem = served(team)
+    if problem:
+        return failed(problem, request={"steps": CONTRACT_STEPS}, uri=team.endpoint.scoring_uri)
+    first = body["dates"][0]
+    evidence = {"uri": team.endpoint.scoring_uri, "request": {"steps": CONTRACT_STEPS}, "model": body["model"],
+                "first_date": f"{first:%Y-%m-%d}", "first_values": [round(v, 2) for v in body["forecast"][:3]]}
+    end = train_end_of(team, body["model"]["version"])
+    if end is not None:
+        evidence["train_end"] = f"{end:%Y-%m-%d}"
+        if first != end + pd.Timedelta(days=1):
+            return failed(f"the dates start {first:%Y-%m-%d}, but version {body['model']['version']} was trained to "
+                          f"{end:%Y-%m-%d}: the forecast must start the day after the training end", **evidence)
+    return passed(f"{CONTRACT_STEPS} finite forecasts for {first:%Y-%m-%d}..{body['dates'][-1]:%Y-%m-%d} from "
+                  f"{body['model']['name']} version {body['model']['version']}", **evidence)
+
+
+@check("C3.3", "Bad input gets a 4xx with an error", points=10, anchor="success-criteria", depends=("C3.1",))
+def bad_input(team) -> object:
+    wrong, seen = [], {}
+    for label, body in BAD_INPUTS:
+        try:
+            answer = team.endpoint.score_raw(body) if isinstance(body, bytes) else team.endpoint.score(body)
+        except Unreachable as err:
+            wrong.append(f"{label}: {err}")
+            continue
+        seen[label] = answer.excerpt()[:120]
+        has_error = isinstance(answer.body, dict) and isinstance(answer.body.get("error"), str)
+        if not 400 <= answer.status < 500 or not has_error:
+            wrong.append(f"{label}: {answer.excerpt()[:100]}")
+    if wrong:
+        return failed(f"{len(wrong)} of {len(BAD_INPUTS)} bad requests were not refused with 4xx + "
+                      f"{{\"error\": ...}}: {wrong[0]}", wrong=wrong, answers=seen)
+    return passed(f"all {len(BAD_INPUTS)} bad requests got a 4xx with an error message", answers=seen)
+
+
+@check("C3.4", "Beats the seasonal naive on the coach's holdout", points=15, anchor="success-criteria",
+       depends=("C3.2",))
+def beats_snaive(team) -> object:
+    truth = holdout.truth(team.team.holdout or default_holdout())
+    body, problem = served(team)
+    if problem:
+        return failed(problem)
+    origin = body["dates"][0] - pd.Timedelta(days=1)
+    steps = (truth.end - origin).days
+    evidence = {"holdout": truth.label, "origin": f"{origin:%Y-%m-%d}", "model": body["model"]}
+    if steps > 365:
+        return failed(f"the served model is trained to {origin:%Y-%m-%d}, more than 365 days before the holdout's "
+                      f"end {truth.end:%Y-%m-%d}: retrain on recent data", **evidence)
+    if steps < 1:
+        from ..errors import NotGradable
+
+        raise NotGradable(f"the served model is trained to {origin:%Y-%m-%d}, past the holdout's end "
+                          f"{truth.end:%Y-%m-%d}; the coach should set a later holdout.start")
+    long, problem = served(team, steps)
+    if problem:
+        return failed(f"asked for {steps} days: {problem}", **evidence)
+    forecast = pd.Series(long["forecast"], index=long["dates"])
+    try:
+        scores = holdout.mase_against_snaive(truth, origin, forecast)
+    except ValueError as err:
+        return failed(str(err), **evidence)
+    evidence.update(scores)
+    public = " (PUBLIC default holdout, not secret)" if truth.public else ""
+    verdict = (f"MASE {scores['mase']:.3f} vs seasonal naive {scores['snaive_mase']:.3f} on "
+               f"{scores['days']} holdout days {scores['first_day']}..{scores['last_day']}{public}")
+    if scores["mase"] < scores["snaive_mase"]:
+        return passed(f"the endpoint's forecasts beat the seasonal naive: {verdict}", **evidence)
+    return failed(f"the endpoint's forecasts do not beat the seasonal naive: {verdict}", **evidence)
+
+
+@check("C3.5", "Endpoint serves the champion", points=10, anchor="success-criteria", depends=("C3.2", "C1.3"))
+def serves_champion(team) -> object:
+    body, problem = served(team)
+    if problem:
+        return failed(problem)
+    champion = team.mlflow.champion
+    evidence = {"served": body["model"], "model": team.team.model}
+    if champion is None:
+        return failed(f"no version of {team.team.model!r} has the alias 'champion'", **evidence)
+    evidence["champion"] = champion.version
+    if body["model"]["name"] != team.team.model or body["model"]["version"] != str(champion.version):
+        return failed(f"the endpoint serves {body['model']['name']} version {body['model']['version']}, the champion "
+                      f"is {team.team.model} version {champion.version}: redeploy the champion", **evidence)
+    end = (champion.tags or {}).get("train_end")
+    if end and body["dates"][0] != pd.Timestamp(end) + pd.Timedelta(days=1):
+        return failed(f"the endpoint says version {champion.version} but forecasts from {body['dates'][0]:%Y-%m-%d}, "
+                      f"not the day after the champion's training end {end}", **evidence)
+    return passed(f"the endpoint serves the champion, version {champion.version}", **evidence)
+
+
+@check("C3.6", "Succeeded release pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
+def release_run(team) -> object:
+    evidence = {}
+    if team.devops is not None:
+        run, runs = team.devops.succeeded(team.team.devops.release_pipeline)
+        evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
+        if run:
+            return passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence)
+    runs = team.mlflow.pipeline_runs("release")
+    evidence["workspace_release_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
+    for run in runs:
+        if run.info.status != "FINISHED":
+            continue
+        steps = {c.data.tags.get("wth.step"): c.info.status for c in team.mlflow.children(run.info.run_id)}
+        if steps.get("smoke-test") == "FINISHED":
+            return passed(f"release pipeline run {run.info.run_id[:8]} finished, its smoke test passed "
+                          f"(version {run.data.tags.get('model_version', '?')})", steps=steps, **evidence)
+        evidence.setdefault("finished_without_smoke_test", run.info.run_id)
+    return failed("no succeeded release pipeline run with a smoke-test step (a run tagged wth.pipeline=release, "
+                  "FINISHED, with a FINISHED child run tagged wth.step=smoke-test)", **evidence)

@@ -1,0 +1,120 @@
+"""Challenge 04: retraining on more data, a fair recorded comparison, and the champion serving."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from . import check, failed, passed
+from .c3 import served
+
+
+def _trained(team, version) -> dict:
+    """train_start, train_end, n_obs of a version: its tags, else its run's params."""
+    tags = dict(version.tags or {})
+    if not all(tags.get(k) for k in ("train_end", "n_obs")) and version.run_id:
+        run = team.mlflow.run(version.run_id)
+        if run is not None:
+            tags = {**run.data.params, **tags}
+    return {"version": str(version.version), "train_start": tags.get("train_start"), "train_end": tags.get("train_end"),
+            "n_obs": int(tags["n_obs"]) if str(tags.get("n_obs", "")).isdigit() else None}
+
+
+def _more_data(new: dict, old: dict) -> bool:
+    if new["n_obs"] is not None and old["n_obs"] is not None and new["n_obs"] != old["n_obs"]:
+        return new["n_obs"] > old["n_obs"]
+    if new["train_end"] and old["train_end"]:
+        return pd.Timestamp(new["train_end"]) > pd.Timestamp(old["train_end"])
+    return False
+
+
+@check("C4.1", "At least 2 versions, the newer trained on more data", points=10, anchor="success-criteria",
+       depends=("C1.3",))
+def retrained_version(team) -> object:
+    versions = [_trained(team, v) for v in team.mlflow.versions]  # newest first
+    if len(versions) < 2:
+        return failed(f"{len(versions)} registered version(s): retrain on the new data and register the challenger",
+                      versions=versions)
+    for i, new in enumerate(versions):
+        for old in versions[i + 1:]:
+            if _more_data(new, old):
+                return passed(f"version {new['version']} ({new['n_obs']} days to {new['train_end']}) is trained on more "
+                              f"data than version {old['version']} ({old['n_obs']} days to {old['train_end']})",
+                              versions=versions[:10])
+    return failed("no registered version is trained on more data than an earlier one (compared n_obs and "
+                  "train_end tags)", versions=versions[:10])
+
+
+def evaluation(team):
+    """The newest run that records a champion-vs-challenger evaluation (a retrain pipeline run)."""
+    for run in team.mlflow.runs:
+        if {"champion_mase", "challenger_mase"} <= set(run.data.metrics):
+            return run
+    return None
+
+
+@check("C4.2", "Recorded evaluation: both metrics on the same window", points=10, anchor="success-criteria",
+       depends=("C0.1",))
+def recorded_evaluation(team) -> object:
+    run = evaluation(team)
+    if run is None:
+        retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in team.mlflow.pipeline_runs("retrain")[:5]]
+        return failed("no run records both champion_mase and challenger_mase: log the comparison in your retrain "
+                      "pipeline run", retrain_runs=retrains)
+    tags = {**run.data.params, **run.data.tags}
+    evidence = {"run_id": run.info.run_id, "status": run.info.status,
+                "champion_mase": round(run.data.metrics["champion_mase"], 4),
+                "challenger_mase": round(run.data.metrics["challenger_mase"], 4),
+                "eval_start": tags.get("eval_start"), "eval_end": tags.get("eval_end")}
+    if run.info.status != "FINISHED":
+        return failed(f"the evaluation run {run.info.run_id[:8]} is {run.info.status}, not FINISHED", **evidence)
+    if not (tags.get("eval_start") and tags.get("eval_end")):
+        return failed("the evaluation does not record its window: tag eval_start and eval_end (one window for both "
+                      "models is what makes the comparison fair)", **evidence)
+    return passed(f"champion MASE {evidence['champion_mase']:.3f} vs challenger {evidence['challenger_mase']:.3f}, "
+                  f"both on {tags['eval_start']}..{tags['eval_end']}", **evidence)
+
+
+@check("C4.3", "Champion alias agrees with the recorded decision", points=10, anchor="success-criteria",
+       depends=("C4.2", "C1.3"))
+def alias_agrees(team) -> object:
+    run = evaluation(team)
+    metrics, tags = run.data.metrics, run.data.tags
+    margin = metrics.get("margin", 0.0)
+    better = metrics["challenger_mase"] < metrics["champion_mase"] * (1 - margin)
+    decision = tags.get("decision") or ("promoted" if metrics.get("promoted") == 1 else "rejected" if "promoted" in metrics else None)
+    champion = team.mlflow.champion
+    evidence = {"run_id": run.info.run_id, "decision": decision, "margin": margin,
+                "champion_mase": round(metrics["champion_mase"], 4), "challenger_mase": round(metrics["challenger_mase"], 4),
+                "champion_version_before": tags.get("champion_version"), "challenger_version": tags.get("challenger_version"),
+                "champion_now": champion.version if champion else None}
+    if decision not in ("promoted", "rejected"):
+        return failed("the evaluation run records no decision: tag decision=promoted|rejected", **evidence)
+    if (decision == "promoted") != better:
+        return failed(f"the decision '{decision}' contradicts the metrics: challenger {evidence['challenger_mase']} vs "
+                      f"champion {evidence['champion_mase']} with margin {margin:g}", **evidence)
+    expected = tags.get("challenger_version") if decision == "promoted" else tags.get("champion_version")
+    if not expected:
+        return failed("the evaluation run does not tag champion_version and challenger_version", **evidence)
+    if champion is None or str(champion.version) != str(expected):
+        return failed(f"the decision was '{decision}', so the champion should be version {expected}, but the alias "
+                      f"points to {champion.version if champion else 'nothing'}", **evidence)
+    return passed(f"'{decision}' agrees with the metrics and the champion alias is on version {expected}", **evidence)
+
+
+@check("C4.4", "Endpoint serves the champion after retraining", points=10, anchor="success-criteria",
+       depends=("C4.3", "C3.2"))
+def serves_new_champion(team) -> object:
+    body, problem = served(team)
+    if problem:
+        return failed(problem)
+    champion = team.mlflow.champion
+    evidence = {"served": body["model"], "champion": champion.version, "first_date": f"{body['dates'][0]:%Y-%m-%d}",
+                "champion_train_end": (champion.tags or {}).get("train_end")}
+    if body["model"]["version"] != str(champion.version):
+        return failed(f"after retraining the champion is version {champion.version}, the endpoint still serves "
+                      f"version {body['model']['version']}: roll the endpoint to the champion", **evidence)
+    end = evidence["champion_train_end"]
+    if end and body["dates"][0] != pd.Timestamp(end) + pd.Timedelta(days=1):
+        return failed(f"the endpoint reports version {champion.version} but its forecast does not start the day after "
+                      f"that version's training end {end}", **evidence)
+    return passed(f"the endpoint serves the current champion, version {champion.version}", **evidence)

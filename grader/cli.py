@@ -1,0 +1,212 @@
+"""`wth-grader`: grade every team's workspace, registry, pipeline runs and live endpoint.
+
+Exit status: 0 when grading ran (whatever the teams' results), 2 on a bad teams file or bad usage,
+with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import http.server
+import json
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+
+from .errors import ConfigError
+
+HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
+
+
+def _stderr(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def cmd_checks(args) -> int:
+    from .checks import all_checks
+
+    checks = all_checks()
+    if args.json:
+        print(json.dumps([{"id": c.id, "challenge": c.challenge, "title": c.title, "points": c.points} for c in checks],
+                         indent=2))
+        return 0
+    for c in checks:
+        after = f"  (after {', '.join(c.depends)})" if c.depends else ""
+        print(f"{c.id:<5} {c.points:>3} pts  {c.title}{after}\n      {c.hint}")
+    return 0
+
+
+def _challenge(value: str) -> int:
+    from .checks import CHALLENGES
+
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number not in CHALLENGES:
+        raise argparse.ArgumentTypeError(f"expected a challenge number 0..{max(CHALLENGES)}, got {value!r}")
+    return number
+
+
+def cmd_check(args) -> int:
+    from . import config, report, runner
+
+    cfg = config.load(args.config)
+    result = runner.grade(cfg, challenge=args.challenge, teams=[args.team])[0]
+    print(report.details(result))
+    return 0
+
+
+def _progress(total: int):
+    done = []
+    lock = threading.Lock()
+
+    def on_team(team) -> None:
+        with lock:
+            done.append(team.name)
+            _stderr(f"[{len(done)}/{total}] {team.name}: {team.score}/{team.max_score} in {team.duration_s:.1f} s")
+
+    return on_team
+
+
+def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False):
+    """One grading pass: grade, record history, write the reports asked for; returns the results."""
+    from . import history, report, runner
+
+    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)))
+    history.record(cfg.grader_dir, results)
+    if json_path:
+        report.write_json(json_path, cfg.event, results)
+    if junit_path:
+        report.write_junit(junit_path, cfg.event, results)
+    if html_path:
+        marks = history.summary(cfg.grader_dir, results, cfg.stuck_after_min)
+        report.write_html(html_path, cfg.event, results, marks, refresh_s)
+    return results
+
+
+def cmd_scoreboard(args) -> int:
+    from . import config, report
+
+    cfg = config.load(args.config)
+    started = time.monotonic()
+    results = grade_and_write(cfg, args.json, args.junit, args.html)
+    print(report.table(results))
+    written = [p for p in (args.json, args.junit, args.html) if p]
+    print(f"graded {len(results)} team(s) in {time.monotonic() - started:.1f} s" +
+          (f"; wrote {', '.join(written)}" if written else ""))
+    return 0
+
+
+class _PageHandler(http.server.SimpleHTTPRequestHandler):
+    """Serves only the scoreboard page and its JSON from the grader folder."""
+
+    def do_GET(self):
+        if self.path in ("/", "/index.html"):
+            self.path = "/" + HTML
+        if self.path.split("?")[0] not in ("/" + HTML, "/" + JSON_FILE):
+            self.send_error(404)
+            return
+        super().do_GET()
+
+    def log_message(self, *args):
+        pass
+
+
+def serve(folder: Path, port: int, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
+    handler = functools.partial(_PageHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer((host, port), handler)
+    threading.Thread(target=server.serve_forever, daemon=True, name="scoreboard-server").start()
+    return server
+
+
+def cmd_watch(args) -> int:
+    from . import config, report
+
+    cfg = config.load(args.config)
+    folder = cfg.grader_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    server = None
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    try:
+        while not stop.is_set():
+            started = time.monotonic()
+            results = grade_and_write(cfg, folder / JSON_FILE, None, folder / HTML,
+                                      refresh_s=max(5, int(args.interval)), quiet=True)
+            print(report.table(results), flush=True)
+            print(f"graded {len(results)} team(s) in {time.monotonic() - started:.1f} s; page {folder / HTML}", flush=True)
+            if args.serve is not None and server is None:
+                server = serve(folder, args.serve, args.host)
+                print(f"serving http://{args.host}:{server.server_address[1]}/", flush=True)
+            stop.wait(max(0.0, args.interval - (time.monotonic() - started)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        if server:
+            server.shutdown()
+            server.server_close()
+    return 0
+
+
+def _positive(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = -1
+    if number <= 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wth-grader", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("checks", help="list every check with its id, points and hint")
+    p.add_argument("--json", action="store_true", help='print [{"id", "challenge", "title", "points"}]')
+    p.set_defaults(func=cmd_checks)
+
+    p = sub.add_parser("check", help="grade one team and print every result")
+    p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")
+    p.add_argument("--team", required=True, metavar="T")
+    p.add_argument("--challenge", type=_challenge, metavar="N", help="only this challenge's checks (0..5)")
+    p.set_defaults(func=cmd_check)
+
+    p = sub.add_parser("scoreboard", help="grade every team and print/write the scoreboard")
+    p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")
+    p.add_argument("--json", metavar="P", help="write the JSON report (schema wth-grader/1)")
+    p.add_argument("--junit", metavar="P", help="write JUnit XML")
+    p.add_argument("--html", metavar="P", help="write the HTML scoreboard")
+    p.set_defaults(func=cmd_scoreboard)
+
+    p = sub.add_parser("watch", help="regrade every S seconds; optionally serve the auto-refreshing page")
+    p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")
+    p.add_argument("--interval", required=True, type=_positive, metavar="S", help="seconds between gradings")
+    p.add_argument("--serve", type=int, metavar="PORT", help="serve the scoreboard on this port (0: any free port)")
+    p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.set_defaults(func=cmd_watch)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except ConfigError as err:
+        _stderr(f"wth-grader {args.command}: {err}")
+        return err.exit_code
+    except OSError as err:
+        _stderr(f"wth-grader {args.command}: {err.strerror or err}: {getattr(err, 'filename', '') or ''}".rstrip(": "))
+        return 2
+    except KeyboardInterrupt:
+        _stderr(f"wth-grader {args.command}: interrupted")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""What a check sees: one team's probes, created lazily and cached for one grading pass.
+
+`Session` holds what all teams share in one grading pass (the test data files, the published drift
+batches' fingerprints); `TeamContext` holds one team's probes and answers worth sharing between
+checks (the endpoint's forecast is fetched once and used by C3.2, C3.4, C3.5, C4.4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from functools import cached_property
+from pathlib import Path
+
+from .config import Config, Team
+from .errors import NotGradable
+from .probes.devops import DevOpsProbe
+from .probes.endpoint import Answer, EndpointProbe
+from .probes.mlflow import MlflowProbe
+from .testdata import DataFiles
+
+
+class Session:
+    def __init__(self, config: Config):
+        self.config = config
+        self.data_files = DataFiles(config.data_file)
+        self._batches: dict[str, str] | None = None
+        self._lock = threading.Lock()
+
+    def batch_sha256(self) -> dict[str, str]:
+        """{"clean": sha256, "drifted": sha256} of the published drift batches (C5.1, C5.2)."""
+        with self._lock:
+            if self._batches is None:
+                from solution.config import BUNDLED_DATA
+
+                paths = {"clean": str(BUNDLED_DATA / "batch-clean.csv.gz"),
+                         "drifted": str(BUNDLED_DATA / "batch-drifted.csv.gz"), **self.config.drift_batches}
+                out = {}
+                for kind, path in paths.items():
+                    try:
+                        out[kind] = hashlib.sha256(Path(path).read_bytes()).hexdigest()
+                    except OSError:
+                        raise NotGradable(f"the published {kind} batch {path} is missing (teams file: drift_batches.{kind})") from None
+                self._batches = out
+            return self._batches
+
+    def close(self) -> None:
+        self.data_files.close()
+
+
+class TeamContext:
+    def __init__(self, team: Team, session: Session):
+        self.team, self.session = team, session
+        self._answers: dict[int, Answer] = {}
+
+    @cached_property
+    def mlflow(self) -> MlflowProbe:
+        return MlflowProbe(self.team.workspace, self.team.experiment, self.team.model)
+
+    @cached_property
+    def endpoint(self) -> EndpointProbe | None:
+        if self.team.endpoint is None:
+            return None
+        budgets = self.team.budgets
+        return EndpointProbe(self.team.endpoint, budgets.connect_s, budgets.read_s)
+
+    @cached_property
+    def devops(self) -> DevOpsProbe | None:
+        if self.team.devops is None:
+            return None
+        return DevOpsProbe(self.team.devops, self.team.budgets.connect_s, self.team.budgets.read_s)
+
+    def forecast(self, steps: int) -> Answer:
+        """POST /score {"steps": steps}, once per pass (raises `Unreachable`)."""
+        if steps not in self._answers:
+            self._answers[steps] = self.endpoint.score({"steps": steps})
+        return self._answers[steps]

@@ -1,0 +1,65 @@
+"""Every grading, stored in a sqlite file in the coach's grader folder (`.grader/history.db`).
+
+From it the scoreboard shows when each team first passed each criterion, and flags a team as stuck
+when it has gained no new criterion for longer than `stuck_after_min` minutes while grading went on.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from contextlib import closing
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .checks import PASS
+from .runner import TeamResult
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS gradings (id INTEGER PRIMARY KEY, team TEXT NOT NULL, graded_at TEXT NOT NULL,
+                                     score INTEGER NOT NULL, max_score INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS results (grading_id INTEGER NOT NULL REFERENCES gradings(id), check_id TEXT NOT NULL,
+                                    status TEXT NOT NULL, points INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS first_passed (team TEXT NOT NULL, check_id TEXT NOT NULL, at TEXT NOT NULL,
+                                         PRIMARY KEY (team, check_id));
+"""
+FILE = "history.db"
+
+
+def _connect(folder: Path) -> sqlite3.Connection:
+    folder.mkdir(parents=True, exist_ok=True)
+    con = sqlite3.connect(folder / FILE, timeout=10)
+    con.executescript(SCHEMA)
+    return con
+
+
+def record(folder: Path, teams: list[TeamResult]) -> None:
+    with closing(_connect(folder)) as con, con:
+        for team in teams:
+            cur = con.execute("INSERT INTO gradings (team, graded_at, score, max_score) VALUES (?, ?, ?, ?)",
+                              (team.name, team.graded_at, team.score, team.max_score))
+            con.executemany("INSERT INTO results VALUES (?, ?, ?, ?)",
+                            [(cur.lastrowid, r.id, r.status, r.points) for r in team.results])
+            con.executemany("INSERT OR IGNORE INTO first_passed VALUES (?, ?, ?)",
+                            [(team.name, r.id, team.graded_at) for r in team.results if r.status == PASS])
+
+
+def _minutes(since: str, now: datetime) -> float:
+    return (now - datetime.fromisoformat(since)).total_seconds() / 60
+
+
+def summary(folder: Path, teams: list[TeamResult], stuck_after_min: float, now: datetime | None = None) -> dict:
+    """{team: {"first_passed": {check_id: iso time}, "stuck": reason or None}} for the scoreboard."""
+    now = now or datetime.now(timezone.utc)
+    out = {}
+    with closing(_connect(folder)) as con:
+        for team in teams:
+            first = dict(con.execute("SELECT check_id, at FROM first_passed WHERE team = ?", (team.name,)).fetchall())
+            (started,) = con.execute("SELECT MIN(graded_at) FROM gradings WHERE team = ?", (team.name,)).fetchone()
+            last_progress = max(first.values(), default=started)
+            stuck = None
+            if last_progress and team.score < team.max_score:
+                idle = _minutes(last_progress, now)
+                if idle > stuck_after_min:
+                    stuck = f"no new criterion passed for {idle:.0f} min (since {last_progress})"
+            out[team.name] = {"first_passed": first, "stuck": stuck}
+    return out

@@ -1,0 +1,156 @@
+"""Read-only view of a team's MLflow workspace: runs, pipeline runs, registered versions, artifacts.
+
+A local folder or sqlite file is opened through a read-only sqlite URI (`mode=ro`), so grading
+can never create, migrate or modify a team's store; an HTTP tracking URI (a team's `mlflow server`,
+or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts.
+Answers are cached per probe: one grading pass sees one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+from functools import cached_property
+from pathlib import Path
+
+from mlflow.entities import Run, ViewType
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+from ..config import WorkspaceRef
+from ..errors import NotGradable
+
+# a grader must fail fast: MLflow's REST client defaults to 120 s timeouts and 7 retries
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+for _name in ("mlflow.store.db.utils", "alembic", "mlflow.tracking._tracking_service.utils"):
+    logging.getLogger(_name).setLevel(logging.CRITICAL)
+
+MAX_RUNS = 2000
+
+
+class WorkspaceMissing(Exception):
+    """The configured local workspace does not exist or is not an MLflow store (the team's to fix)."""
+
+
+def _sqlite_file(ref: WorkspaceRef) -> Path:
+    path = Path(ref.location)
+    db = path / "mlflow.db" if ref.kind == "folder" else path
+    if ref.kind == "folder" and not path.is_dir():
+        raise WorkspaceMissing(f"no workspace folder at {path}")
+    if not db.is_file():
+        raise WorkspaceMissing(f"no MLflow store at {db} (run any wth-solution command with --workspace {path})")
+    try:  # MLflow retries a broken database for minutes: look first
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
+            tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    except sqlite3.DatabaseError as err:
+        raise WorkspaceMissing(f"{db} is not a readable sqlite database ({err})") from None
+    if not {"experiments", "runs", "alembic_version"} <= tables:
+        raise WorkspaceMissing(f"{db} is a sqlite file but not an MLflow store (no experiments/runs tables)")
+    return db
+
+
+def tracking_uri(ref: WorkspaceRef, azure_resolver=None) -> str:
+    if ref.kind in ("folder", "sqlite"):
+        return f"sqlite:///file:{_sqlite_file(ref)}?mode=ro&uri=true"
+    if ref.kind == "azureml":
+        from .azureml import tracking_uri as azure_tracking_uri
+
+        return (azure_resolver or azure_tracking_uri)(ref.azureml)
+    return ref.location
+
+
+class MlflowProbe:
+    def __init__(self, ref: WorkspaceRef, experiment: str, model: str):
+        self.ref, self.experiment, self.model = ref, experiment, model
+
+    @cached_property
+    def client(self) -> MlflowClient:
+        uri = tracking_uri(self.ref)
+        try:
+            client = MlflowClient(tracking_uri=uri, registry_uri=uri)
+            client.search_experiments(max_results=1)
+        except MlflowException as err:
+            raise NotGradable(f"cannot reach the MLflow workspace {self.ref.location}: {str(err).splitlines()[0][:200]}") from None
+        return client
+
+    def _call(self, what: str, fn, *args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except MlflowException as err:
+            raise NotGradable(f"MLflow {what} failed: {str(err).splitlines()[0][:200]}") from None
+
+    @cached_property
+    def experiments(self) -> list:
+        return self._call("search_experiments", self.client.search_experiments, view_type=ViewType.ACTIVE_ONLY)
+
+    @cached_property
+    def runs(self) -> list[Run]:
+        """Every active run of every experiment, newest first (teams may rename their experiment)."""
+        ids = [e.experiment_id for e in self.experiments]
+        if not ids:
+            return []
+        return self._call("search_runs", self.client.search_runs, ids, max_results=MAX_RUNS,
+                          order_by=["attributes.start_time DESC"])
+
+    def run(self, run_id: str) -> Run | None:
+        for run in self.runs:
+            if run.info.run_id == run_id:
+                return run
+        try:
+            return self.client.get_run(run_id)
+        except MlflowException:
+            return None
+
+    def experiment_name(self, experiment_id: str) -> str:
+        return next((e.name for e in self.experiments if e.experiment_id == experiment_id), experiment_id)
+
+    def pipeline_runs(self, name: str) -> list[Run]:
+        return [r for r in self.runs if r.data.tags.get("wth.pipeline") == name]
+
+    def children(self, parent_id: str) -> list[Run]:
+        return [r for r in self.runs if r.data.tags.get("mlflow.parentRunId") == parent_id]
+
+    @cached_property
+    def versions(self) -> list[ModelVersion]:
+        """Registered versions of the team's model, newest first."""
+        found = self._call("search_model_versions", self.client.search_model_versions, f"name = '{self.model}'")
+        return sorted(found, key=lambda v: int(v.version), reverse=True)
+
+    @cached_property
+    def registered_models(self) -> list[str]:
+        return [m.name for m in self._call("search_registered_models", self.client.search_registered_models)]
+
+    @cached_property
+    def champion(self) -> ModelVersion | None:
+        try:
+            return self.client.get_model_version_by_alias(self.model, "champion")
+        except MlflowException:
+            return None
+
+    def version(self, number: str) -> ModelVersion | None:
+        return next((v for v in self.versions if str(v.version) == str(number)), None)
+
+    def artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+        """Artifact paths under `path` of a run (one level)."""
+        try:
+            return [a.path for a in self.client.list_artifacts(run_id, path)]
+        except (MlflowException, OSError) as err:
+            raise NotGradable(f"cannot list the artifacts of run {run_id}: {str(err).splitlines()[0][:200]}") from None
+
+    def logged_models(self, run: Run) -> list[str]:
+        """Names of the models a run logged: MLflow 3 LoggedModels, else an `MLmodel` artifact folder."""
+        names = []
+        try:
+            found = self.client.search_logged_models(
+                experiment_ids=[run.info.experiment_id], filter_string=f"source_run_id = '{run.info.run_id}'")
+            names = [m.name for m in found]
+        except (MlflowException, AttributeError):
+            pass
+        if not names:
+            for path in self.artifacts(run.info.run_id):
+                if "MLmodel" in [Path(p).name for p in self.artifacts(run.info.run_id, path)]:
+                    names.append(path)
+        return names

@@ -1,0 +1,161 @@
+"""A team's repository: its files, its pipeline definitions, and its own tests run in a subprocess.
+
+The tests run with a timeout (the whole process group is killed past it), output captured, and a
+clean environment: only PATH/locale/temp variables and `WTH_DATA_FILE`, never the coach's secrets.
+`-p no:cacheprovider` and PYTHONDONTWRITEBYTECODE keep the run from writing into the team's clone.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
+             "site-packages", "mlruns", ".tox", "build", "dist"}
+PIPELINE_GLOBS = (".pipelines/**/*.yml", ".pipelines/**/*.yaml", "azure-pipelines*.yml", "azure-pipelines*.yaml",
+                  ".azure-pipelines/**/*.yml", ".github/workflows/*.yml", ".github/workflows/*.yaml",
+                  "pipelines/**/*.yml", "pipelines/**/*.yaml")
+PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")  # nothing else leaves the grader's environment
+MAX_FILES = 5000
+
+
+def walk(root: Path, suffix: str) -> list[Path]:
+    found = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
+        found += [Path(folder) / f for f in sorted(files) if f.endswith(suffix)]
+        if len(found) > MAX_FILES:
+            break
+    return found
+
+
+def test_functions(root: Path) -> dict[str, int]:
+    """{relative test file: number of test functions} for pytest-style files in the repo."""
+    out = {}
+    for path in walk(root, ".py"):
+        if not (path.name.startswith("test_") or path.name.endswith("_test.py")):
+            continue
+        try:
+            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
+        except SyntaxError:
+            out[str(path.relative_to(root))] = 0
+            continue
+        count = sum(1 for node in ast.walk(tree)
+                    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"))
+        out[str(path.relative_to(root))] = count
+    return out
+
+
+@dataclass
+class PipelineFile:
+    path: str  # relative to the repo
+    data: object  # parsed YAML (None if unparsable)
+    text: str
+    error: str | None = None
+
+    def strings(self) -> list[str]:
+        """Every string value and key in the document: scripts, inputs, template names, job names."""
+        out: list[str] = []
+
+        def visit(value):
+            if isinstance(value, dict):
+                for k, v in value.items():
+                    out.append(str(k))
+                    visit(v)
+            elif isinstance(value, list):
+                for v in value:
+                    visit(v)
+            elif value is not None:
+                out.append(str(value))
+
+        visit(self.data)
+        return out
+
+
+def pipeline_files(root: Path) -> list[PipelineFile]:
+    seen, out = set(), []
+    for pattern in PIPELINE_GLOBS:
+        for path in sorted(root.glob(pattern)):
+            if path in seen or not path.is_file():
+                continue
+            seen.add(path)
+            text = path.read_text(encoding="utf-8", errors="replace")
+            try:
+                data, error = yaml.safe_load(text), None
+            except yaml.YAMLError as err:
+                data, error = None, str(err).splitlines()[0]
+            out.append(PipelineFile(str(path.relative_to(root)), data, text, error))
+    return out
+
+
+def expand_templates(root: Path, files: list[PipelineFile], entry: PipelineFile) -> list[PipelineFile]:
+    """`entry` plus every template it references (transitively), so a pipeline split into templates
+    (the MLOpsPython way) is judged as a whole."""
+    by_path = {f.path: f for f in files}
+    todo, done = [entry], []
+    while todo:
+        current = todo.pop()
+        if current.path in [d.path for d in done]:
+            continue
+        done.append(current)
+        for value in re.findall(r"template:\s*['\"]?([^\s'\"@]+)", current.text):
+            ref = (root / Path(current.path).parent / value).resolve()
+            for candidate in (ref, (root / value.lstrip("/")).resolve()):
+                try:
+                    key = str(candidate.relative_to(root.resolve()))
+                except ValueError:
+                    continue
+                if key in by_path:
+                    todo.append(by_path[key])
+                    break
+    return done
+
+
+@dataclass
+class PytestRun:
+    returncode: int | None  # None: killed at the timeout
+    seconds: float
+    output: str  # the tail of stdout+stderr
+    summary: str  # pytest's last line, e.g. "3 passed in 0.5s"
+
+
+def python_for(root: Path, configured: str | None) -> str:
+    if configured:
+        return configured
+    for candidate in (root / ".venv" / "bin" / "python", root / "venv" / "bin" / "python"):
+        if candidate.exists():
+            return str(candidate)
+    return sys.executable
+
+
+def run_pytest(root: Path, python: str, data_file: str | None, timeout: float) -> PytestRun:
+    with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as home:
+        env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
+        env.update(HOME=home, TMPDIR=home, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
+                   MPLBACKEND="Agg", MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db")
+        if data_file:
+            env["WTH_DATA_FILE"] = data_file
+        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-x"]
+        started = time.monotonic()
+        process = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        try:
+            out, _ = process.communicate(timeout=timeout)
+            code = process.returncode
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            out, _ = process.communicate()
+            code = None
+    text = out.decode("utf-8", errors="replace")
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    return PytestRun(code, round(time.monotonic() - started, 2), text[-3000:], lines[-1] if lines else "")

@@ -1,0 +1,186 @@
+"""Grade teams: teams in parallel (a bounded thread pool), each team's checks in dependency order.
+
+Budgets: a check runs in its own daemon thread and is abandoned as `error` when it passes its budget
+(`check_s`, or `pytest_s` for the checks that run the team's tests), and no check starts once the
+team's budget (`team_s`) is spent. Network calls and subprocesses carry their own timeouts inside
+those, so one team's hanging endpoint costs that team its budget and nobody else anything.
+An exception in a check is that check's `error`, never the run's end. Secrets are redacted from
+every message and piece of evidence before a result leaves the runner.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from .checks import ERROR, FAIL, PASS, SKIPPED, Check, Outcome, all_checks
+from .config import Config, Endpoint, Team, WorkspaceRef
+from .context import Session, TeamContext
+from .errors import NotGradable
+
+MAX_TEAMS_IN_PARALLEL = 8
+
+
+@dataclass
+class CheckResult:
+    id: str
+    title: str
+    challenge: int
+    status: str
+    points: int
+    max_points: int
+    message: str
+    hint: str
+    evidence: dict
+    duration_s: float
+
+
+@dataclass
+class TeamResult:
+    name: str
+    results: list[CheckResult]
+    graded_at: str
+    duration_s: float
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> int:
+        return sum(r.points for r in self.results)
+
+    @property
+    def max_score(self) -> int:
+        return sum(r.max_points for r in self.results)
+
+    def result(self, check_id: str) -> CheckResult | None:
+        return next((r for r in self.results if r.id == check_id), None)
+
+
+def redact(value, secrets: list[str]):
+    """`value` (str / dict / list) with every secret replaced by '***'."""
+    if not secrets:
+        return value
+    if isinstance(value, str):
+        for secret in secrets:
+            value = value.replace(secret, "***")
+        return value
+    if isinstance(value, dict):
+        return {redact(str(k), secrets): redact(v, secrets) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact(v, secrets) for v in value]
+    return value
+
+
+def _jsonable(evidence: dict) -> dict:
+    return json.loads(json.dumps(evidence, default=str))
+
+
+def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
+    box: dict = {}
+
+    def target():
+        try:
+            box["outcome"] = check.func(ctx)
+        except NotGradable as err:
+            box["outcome"] = Outcome(ERROR, f"not gradable: {err}")
+        except Exception as err:  # a check's own bug or an unexpected answer: that check's error only
+            box["outcome"] = Outcome(ERROR, f"the check crashed: {type(err).__name__}: {str(err)[:300]}")
+
+    worker = threading.Thread(target=target, name=f"{ctx.team.name}:{check.id}", daemon=True)
+    worker.start()
+    worker.join(budget)
+    if worker.is_alive():
+        return Outcome(ERROR, f"not gradable: the check did not finish within its budget of {budget:.0f} s")
+    outcome = box.get("outcome")
+    if not isinstance(outcome, Outcome) or outcome.status not in (PASS, FAIL, ERROR):
+        return Outcome(ERROR, f"the check returned {outcome!r} instead of an outcome")
+    return outcome
+
+
+def needed(checks: list[Check], challenge: int | None) -> tuple[list[Check], set[str]]:
+    """The checks to run (the challenge's and everything they depend on) and the ids to report."""
+    if challenge is None:
+        return checks, {c.id for c in checks}
+    by_id = {c.id: c for c in checks}
+    wanted = {c.id for c in checks if c.challenge == challenge}
+    todo = list(wanted)
+    closure = set()
+    while todo:
+        cid = todo.pop()
+        if cid not in closure:
+            closure.add(cid)
+            todo += list(by_id[cid].depends)
+    return [c for c in checks if c.id in closure], wanted
+
+
+def grade_team(team: Team, session: Session, challenge: int | None = None,
+               progress: Callable[[str, CheckResult], None] | None = None) -> TeamResult:
+    started = time.monotonic()
+    graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    deadline = started + team.budgets.team_s
+    checks, report = needed(all_checks(), challenge)
+    ctx = TeamContext(team, session)
+    secrets = team.secrets()
+    statuses: dict[str, str] = {}
+    results = []
+    for check in checks:
+        begun = time.monotonic()
+        blocked = [d for d in check.depends if statuses.get(d) != PASS]
+        if blocked:
+            outcome = Outcome(SKIPPED, "skipped: depends on " + ", ".join(f"{d} ({statuses.get(d)})" for d in blocked))
+        elif deadline - begun <= 0:
+            outcome = Outcome(ERROR, f"not gradable: the team's budget of {team.budgets.team_s:.0f} s was spent before this check")
+        else:
+            budget = team.budgets.pytest_s + 10 if check.slow else team.budgets.check_s
+            outcome = _run_with_budget(check, ctx, min(budget, deadline - begun))
+        statuses[check.id] = outcome.status
+        if check.id not in report:
+            continue
+        result = CheckResult(
+            id=check.id, title=check.title, challenge=check.challenge, status=outcome.status,
+            points=check.points if outcome.status == PASS else 0, max_points=check.points,
+            message=redact(outcome.message, secrets), hint=check.hint,
+            evidence=redact(_jsonable(outcome.evidence), secrets), duration_s=round(time.monotonic() - begun, 3),
+        )
+        results.append(result)
+        if progress:
+            progress(team.name, result)
+    return TeamResult(team.name, results, graded_at, round(time.monotonic() - started, 3))
+
+
+def grade(config: Config, challenge: int | None = None, teams: list[str] | None = None,
+          progress: Callable[[str, CheckResult], None] | None = None,
+          on_team: Callable[[TeamResult], None] | None = None,
+          workers: int = MAX_TEAMS_IN_PARALLEL) -> list[TeamResult]:
+    """Grade every team (or the named ones) of `config`; results in the teams file's order."""
+    chosen = [config.team(name) for name in teams] if teams else config.teams
+    session = Session(config)
+
+    def one(team: Team) -> TeamResult:
+        result = grade_team(team, session, challenge, progress)
+        if on_team:
+            on_team(result)
+        return result
+
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, min(workers, len(chosen))), thread_name_prefix="team") as pool:
+            return list(pool.map(one, chosen))
+    finally:
+        session.close()
+
+
+def grade_workspace(workspace: str | Path, endpoint: str | None = None, repo: str | Path | None = None,
+                    name: str = "reference", event: str = "What The Hack - MLOps",
+                    challenge: int | None = None) -> TeamResult:
+    """Grade one workspace (+ endpoint, + repo) as a team, without a teams file: the demo's last step."""
+    text = str(workspace)
+    ref = WorkspaceRef("uri", text) if "://" in text else WorkspaceRef("folder", str(Path(text).resolve()))
+    team = Team(name=name, workspace=ref, endpoint=Endpoint(endpoint) if endpoint else None,
+                repo=Path(repo).resolve() if repo else None)
+    config = Config(event=event, path=Path("<demo>"), teams=[team], grader_dir=Path(".grader"))
+    return grade(config, challenge)[0]
