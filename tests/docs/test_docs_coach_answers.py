@@ -1,0 +1,40 @@
+"""The Coach's worked answer for the bad-data criterion (Solution-02's team test file) does what it
+claims: with the grader's own clean and corrupted data files (grader/testdata.py) it passes, then
+fails, each test catching its corruption."""
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from docs_tools import REPO_ROOT
+
+SOLUTION_02 = REPO_ROOT / "Coach" / "Solution-02.md"
+
+
+@pytest.fixture(scope="module")
+def data_pair():
+    from grader.testdata import DataFiles
+
+    files = DataFiles(None)  # the bundled data, or the simulator's window when it is not generated
+    yield files.get()
+    files.close()
+
+
+def run_team_tests(folder, data_file):
+    env = {**os.environ, "WTH_DATA_FILE": data_file}
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+                          cwd=folder, env=env, capture_output=True, text=True, timeout=120)
+
+
+def test_the_team_test_file_passes_on_clean_data_and_fails_on_corrupted(tmp_path, data_pair):
+    code = re.search(r"`tests/test_data.py`:\n\n```python\n(.*?)```", SOLUTION_02.read_text(), re.S).group(1)
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "test_data.py").write_text(code)
+    clean = run_team_tests(tmp_path, data_pair.clean)
+    assert clean.returncode == 0, clean.stdout[-1500:]
+    corrupted = run_team_tests(tmp_path, data_pair.corrupted)
+    tests = len(re.findall(r"^def test_", code, flags=re.M))
+    assert re.search(rf"\b{tests} failed\b", corrupted.stdout), corrupted.stdout[-1500:]
