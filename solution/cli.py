@@ -7,7 +7,9 @@ Exit status: 0 success, 1 a failed step, 2 bad usage or bad input, with a one-li
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
+import warnings
 
 from .config import WINDOW_END, WINDOW_START
 from .errors import StepFailed, UsageError
@@ -105,7 +107,10 @@ def cmd_drift(args) -> int:
     from . import drift, workspace
 
     ws = workspace.resolve(args.workspace)
-    return drift.run(ws, batch=args.batch, progress=_say)
+    thresholds = drift.Thresholds(ks_alpha=args.ks_alpha, psi=args.psi_threshold, weekday=args.weekday_threshold,
+                                  decay=args.decay_threshold)
+    return drift.run(ws, batch=args.batch, thresholds=thresholds, retrain_on_drift=args.retrain_on_drift,
+                     margin=args.margin, progress=_say)
 
 
 def cmd_simulate(args) -> int:
@@ -146,6 +151,18 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
         p.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")
 
+    def drift_options(p: argparse.ArgumentParser) -> None:  # defaults: solution.drift.Thresholds
+        p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+        p.add_argument("--ks-alpha", type=float, default=0.01, help="KS test flags drift when p < this (default 0.01)")
+        p.add_argument("--psi-threshold", type=float, default=1.0, help="PSI that flags drift (default 1.0)")
+        p.add_argument("--weekday-threshold", type=float, default=0.6,
+                       help="weekday-profile distance that flags drift (default 0.6)")
+        p.add_argument("--decay-threshold", type=float, default=2.0,
+                       help="batch MASE / backtest MASE that flags drift (default 2.0)")
+        p.add_argument("--retrain-on-drift", action="store_true", help="on drift, retrain with the batch as new data")
+        p.add_argument("--margin", type=float, default=None, help="with --retrain-on-drift: the promotion margin")
+        p.epilog = "exit status: 0 no drift, 3 drift detected, 2 bad input, 1 a failed step"
+
     p = sub.add_parser("acquire", parents=[common], help="read, validate and record the transactions")
     window(p)
     p.set_defaults(func=cmd_acquire)
@@ -166,7 +183,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
     q.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")
     q = pipes.add_parser("drift", parents=[common], help="check a batch of new actuals for drift")
-    q.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    drift_options(q)
     p.set_defaults(func=cmd_pipeline)
 
     p = sub.add_parser("deploy", parents=[common], help="serve a registered version on the local inference server")
@@ -196,7 +213,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_retrain)
 
     p = sub.add_parser("drift", parents=[common], help="check a batch of new actuals for drift")
-    p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    drift_options(p)
     p.set_defaults(func=cmd_drift)
 
     p = sub.add_parser("simulate", help="regenerate the bundled simulated data set")
@@ -215,16 +232,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _quiet_libraries() -> None:
+    """Keep the output to what a person reads: MLflow's INFO chatter and known-harmless warnings go."""
+    logging.getLogger("mlflow").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+    # MLflow registers its local artifact dataset source twice and then warns that a file:// source
+    # is ambiguous between the two; nothing to act on.
+    warnings.filterwarnings("ignore", message="The specified dataset source can be interpreted in multiple ways")
+
+
+def _name(args) -> str:
+    return " ".join(["wth-solution", args.command] + ([args.pipeline] if args.command == "pipeline" else []))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _quiet_libraries()
     try:
         return args.func(args)
     except (UsageError, StepFailed) as err:
-        print(f"wth-solution {args.command}: {err}", file=sys.stderr)
+        print(f"{_name(args)}: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:
-        print(f"wth-solution {args.command}: interrupted", file=sys.stderr)
+        print(f"{_name(args)}: interrupted", file=sys.stderr)
         return 130
 
 

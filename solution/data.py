@@ -221,41 +221,65 @@ def resolve_source(source: str, scratch: Path) -> Path:
     return Path(source)
 
 
-def acquire(workspace: Path, source: str = "bundled", start: str = WINDOW_START, end: str = WINDOW_END) -> Acquired:
-    """Read and validate `source`, build the daily series, and record both in the workspace.
+@dataclass
+class Loaded:
+    """A validated source and its series, not yet recorded anywhere."""
 
-    Everything is written to a temporary folder first and moved into place at the end, so bad input
-    leaves the workspace as it was.
-    """
-    target_root = data_dir(workspace)
+    source: str
+    sha256: str
+    rows: int
+    rows_in_window: int
+    series: pd.Series
+    interpolated_days: int
+
+
+def load(source: str = "bundled", start: str = WINDOW_START, end: str = WINDOW_END) -> Loaded:
+    """Read and validate `source` and build its daily series; writes nothing (`UsageError` on bad input)."""
     with tempfile.TemporaryDirectory() as scratch:
         path = resolve_source(source, Path(scratch))
         rows = read_transactions(path)
         series, filled = daily_series(rows, start, end)
-        digest = sha256_of(path)
         day = rows["TransactionDate"].dt.normalize()
-        in_window = int(((day >= series.index[0]) & (day <= series.index[-1])).sum())
-        target_root.mkdir(parents=True, exist_ok=True)
-        folder = Path(tempfile.mkdtemp(dir=target_root, prefix=".acquire-"))
-        final = target_root / f"{digest[:12]}-{series.index[0]:%Y%m%d}-{series.index[-1]:%Y%m%d}"
-        series.to_csv(folder / "series.csv", index_label="date")
-        record = Acquired(
-            source=str(path if source not in ("bundled", "microsoft") else source),
-            sha256=digest, rows=len(rows), rows_in_window=in_window,
-            start=f"{series.index[0]:%Y-%m-%d}", end=f"{series.index[-1]:%Y-%m-%d}",
-            days=len(series), interpolated_days=filled,
-            acquired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            series_file=str(final / "series.csv"),
+        return Loaded(
+            source=source if source in ("bundled", "microsoft") else str(path),
+            sha256=sha256_of(path),
+            rows=len(rows),
+            rows_in_window=int(((day >= series.index[0]) & (day <= series.index[-1])).sum()),
+            series=series,
+            interpolated_days=filled,
         )
-        (folder / "acquired.json").write_text(json.dumps(asdict(record), indent=2))
-        if final.exists():
-            shutil.rmtree(final)
-        os.replace(folder, final)
-        latest = target_root / "latest.json"
-        tmp = latest.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(record), indent=2))
-        os.replace(tmp, latest)
-    return record
+
+
+def record(workspace: Path, loaded: Loaded) -> Acquired:
+    """Record a loaded source in the workspace: written aside first, then moved into place."""
+    series = loaded.series
+    target_root = data_dir(workspace)
+    target_root.mkdir(parents=True, exist_ok=True)
+    final = target_root / f"{loaded.sha256[:12]}-{series.index[0]:%Y%m%d}-{series.index[-1]:%Y%m%d}"
+    folder = Path(tempfile.mkdtemp(dir=target_root, prefix=".acquire-"))
+    series.to_csv(folder / "series.csv", index_label="date")
+    acquired = Acquired(
+        source=loaded.source, sha256=loaded.sha256, rows=loaded.rows, rows_in_window=loaded.rows_in_window,
+        start=f"{series.index[0]:%Y-%m-%d}", end=f"{series.index[-1]:%Y-%m-%d}",
+        days=len(series), interpolated_days=loaded.interpolated_days,
+        acquired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        series_file=str(final / "series.csv"),
+    )
+    text = json.dumps(asdict(acquired), indent=2)
+    (folder / "acquired.json").write_text(text)
+    if final.exists():
+        shutil.rmtree(final)
+    os.replace(folder, final)
+    latest = target_root / "latest.json"
+    tmp = latest.with_suffix(".tmp")
+    tmp.write_text(text)
+    os.replace(tmp, latest)
+    return acquired
+
+
+def acquire(workspace: Path, source: str = "bundled", start: str = WINDOW_START, end: str = WINDOW_END) -> Acquired:
+    """Load and validate `source`, then record it in the workspace; bad input writes nothing."""
+    return record(workspace, load(source, start, end))
 
 
 def latest_acquired(workspace: Path) -> Acquired:

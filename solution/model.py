@@ -67,10 +67,11 @@ def log(forecast: Forecast, name: str = "model", metadata: dict | None = None):
         artifact.write_text(json.dumps(to_json(forecast)))
         return mlflow.pyfunc.log_model(
             name=name,
-            python_model=ForecastModel(),
+            python_model=str(package / "model_code.py"),
             artifacts={"forecast": str(artifact)},
             code_paths=[str(package)],
             signature=SIGNATURE,
+            input_example=pd.DataFrame({"steps": [7]}),
             metadata={
                 "model": forecast.model,
                 "train_start": f"{forecast.train_start:%Y-%m-%d}",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from .config import CHAMPION, DEFAULT_WORKSPACE, EXPERIMENT, MODEL_NAME, REPO_ROOT, WORKSPACE_ENV
+from .errors import UsageError
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -49,6 +51,8 @@ class Workspace:
         """Point MLflow's fluent API at this workspace and return the experiment id."""
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
+        if self.is_local:
+            self.root.mkdir(parents=True, exist_ok=True)
         existing = self.client.get_experiment_by_name(self.experiment)
         if existing is not None:
             experiment_id = existing.experiment_id
@@ -66,7 +70,8 @@ def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
         root = Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve()
         return Workspace(root=root, tracking_uri=value)
     root = Path(value.removeprefix("file://")).resolve()
-    root.mkdir(parents=True, exist_ok=True)
+    if root.exists() and not root.is_dir():
+        raise UsageError(f"workspace {root} is a file, not a folder")
     return Workspace(root=root, tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
 
 
@@ -147,8 +152,6 @@ def champion(ws: Workspace) -> ModelVersion | None:
 
 def model_version(ws: Workspace, version: str | int | None = None, alias: str | None = None) -> ModelVersion:
     """A registered version by number or alias (default: the champion); `UsageError` if absent."""
-    from .errors import UsageError
-
     try:
         if version is not None:
             return ws.client.get_model_version(ws.model_name, str(version))
@@ -166,3 +169,16 @@ def register(ws: Workspace, model_uri: str, tags: dict[str, str]) -> ModelVersio
 
 def set_champion(ws: Workspace, version: str) -> None:
     ws.client.set_registered_model_alias(ws.model_name, CHAMPION, str(version))
+
+
+def serve_ui(ws: Workspace, port: int = 5000) -> int:
+    """Open the MLflow UI on the workspace (foreground; Ctrl+C stops it)."""
+    if not ws.is_local:
+        raise UsageError(f"{ws.tracking_uri} is a remote workspace: open its own UI instead")
+    if not (ws.root / "mlflow.db").exists():
+        raise UsageError(f"no workspace at {ws.root}: run `wth-solution pipeline build` first")
+    mlflow_bin = Path(sys.executable).with_name("mlflow")
+    command = [str(mlflow_bin), "ui", "--backend-store-uri", ws.tracking_uri,
+               "--host", "127.0.0.1", "--port", str(port)]
+    print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl+C to stop)", flush=True)
+    return subprocess.call(command)

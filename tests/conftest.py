@@ -1,0 +1,25 @@
+"""Shared fixtures: paths to ../shared (real data, schemas) that skip with a reason when absent."""
+
+from pathlib import Path
+
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED = REPO_ROOT.parent / "shared"
+REAL_TABLE = SHARED / "data" / "adventureworks" / "TransactionHistory.csv"
+BUNDLED = REPO_ROOT / "resources" / "data"
+
+
+@pytest.fixture(scope="session")
+def real_table() -> Path:
+    if not REAL_TABLE.exists():
+        pytest.skip(f"the real AdventureWorks table is not at {REAL_TABLE} (../shared is absent)")
+    return REAL_TABLE
+
+
+@pytest.fixture(scope="session")
+def bundled_table() -> Path:
+    path = BUNDLED / "TransactionHistory.csv.gz"
+    if not path.exists():
+        pytest.fail(f"the bundled data set {path} is missing: run `wth-solution simulate`")
+    return path
