@@ -46,6 +46,7 @@ IDENTITY = "identity.json"  # read by score.py
 WORKERS = 2
 START_TIMEOUT = float(os.environ.get("WTH_ENDPOINT_START_TIMEOUT", "120"))
 STOP_TIMEOUT = 15.0
+ROUTER_RETRY_S = 2.0  # a switch-over race lasts milliseconds; a dead deployment gets 503 soon
 ROUTER_MAX_BODY = 8 << 20  # the entry script refuses anything over 1 MiB itself, with the contract's error
 SCORE_PY = Path(__file__).resolve().parent / "score.py"
 
@@ -259,10 +260,25 @@ def materialise(ws, model_version, into: Path) -> Path:
 
 
 GUNICORN_CONF = '''\
-# Written by `wth-solution deploy`. azmlinfsrv binds 0.0.0.0 (right inside a container); a local deployment
-# listens on loopback only, behind the endpoint's router. Gunicorn calls this hook before it binds.
+# Written by `wth-solution deploy` for one local deployment.
+import os
+
+control_socket_disable = True  # gunicorn's default control socket is one path shared by every server
+
+
 def on_starting(server):
+    # azmlinfsrv binds 0.0.0.0 (right inside a container); locally it listens on loopback, behind the router.
     server.cfg.set("bind", ["{host}:{port}"])
+
+
+def worker_exit(server, worker):
+    # The worker has finished its requests: skip the interpreter teardown, which takes seconds with the
+    # model's libraries loaded and would hold up every rollout and stop.
+    os._exit(0)
+
+
+def on_exit(server):
+    os._exit(0)
 '''
 
 
@@ -286,12 +302,14 @@ def start_deployment(ws, model_version, port: int | None = None, timeout: float 
         env = {**os.environ, "WORKER_COUNT": str(WORKERS), "WORKER_PRELOAD": "true", "AML_APP_ROOT": str(where),
                "GUNICORN_CMD_ARGS": f"--config {shlex.quote(str(where / 'gunicorn.conf.py'))}",
                "PYTHONUNBUFFERED": "1"}
-        log = where / "server.log"
+        log = folder(ws) / "logs" / f"{where.name}.log"  # outside the folder: kept when a failed start removes it
+        log.parent.mkdir(exist_ok=True)
         pid = _spawn([str(server), "--entry_script", str(SCORE_PY), "--model_dir", str(model_dir), "--port", str(port)],
                      cwd=where, log=log, env=env, marker="server", port=port, timeout=timeout,
                      what=f"azmlinfsrv for version {model_version.version}")
     except BaseException:
         _stop_recorded(where)
+        shutil.rmtree(where, ignore_errors=True)
         raise
     return Deployment(model_name=model_version.name, version=str(model_version.version), port=port, pid=pid,
                       folder=str(where), log=str(log), started_at=_now())
@@ -366,7 +384,7 @@ class _Router(BaseHTTPRequestHandler):
             return self._error(413, f"request body over {ROUTER_MAX_BODY} bytes", close=True)
         body = self.rfile.read(length) if length else None
         headers = {k: v for k, v in self.headers.items() if k.lower() in ("content-type", "accept", "x-request-id")}
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + ROUTER_RETRY_S
         while time.monotonic() < deadline:
             port = self._backend()
             if port is None:

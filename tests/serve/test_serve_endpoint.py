@@ -1,0 +1,191 @@
+"""The local endpoint end to end, on the real azmlinfsrv in subprocesses: the CLI deploy, the contract over
+HTTP, a rollout under load with zero failed requests, failed rollouts that keep the old version serving,
+stale state, a crash, and a stop that leaves nothing behind. Tests run in file order and share one endpoint."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import threading
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+import requests
+
+from solution import data, endpoint, forecast, smoke, workspace
+from solution.errors import StepFailed, UsageError
+from solution.forecast import Forecast
+
+from serve_tools import TRAIN_END, cli, free_port, listening, pid_gone, register
+
+PORT = free_port()
+URI = f"http://127.0.0.1:{PORT}/score"
+
+
+@pytest.fixture(scope="module")
+def ws(clean_endpoint):
+    return clean_endpoint
+
+
+@pytest.fixture(scope="module")
+def deployed(ws):
+    """`wth-solution deploy --port P`: prints the scoring URI, records the endpoint."""
+    done = cli("deploy", "--workspace", str(ws.root), "--port", str(PORT))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == URI
+    return endpoint.read_record(ws)
+
+
+def post(body, uri=URI) -> requests.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return requests.post(uri, data=data, headers={"Content-Type": "application/json"}, timeout=30)
+
+
+def test_deploy_serves_the_champion_on_the_contract(ws, deployed):
+    champion = workspace.champion(ws)
+    assert deployed.scoring_uri == URI and deployed.model_version == str(champion.version)
+    assert requests.get(f"http://127.0.0.1:{PORT}/", timeout=10).status_code == 200
+    body = post({"steps": 30}).json()
+    assert len(body["forecast"]) == 30 and all(np.isfinite(body["forecast"]))
+    assert body["dates"][0] == "2014-01-01" and body["dates"][-1] == "2014-01-30"
+    assert body["model"] == {"name": "transactions-forecast", "version": str(champion.version)}
+    assert endpoint.status(ws).serving
+
+
+@pytest.mark.parametrize("name", list(smoke.BAD_INPUTS))
+def test_bad_input_over_http_gets_4xx_with_an_error(deployed, name):
+    response = post(smoke.BAD_INPUTS[name])
+    assert 400 <= response.status_code < 500, response.text[:200]
+    assert isinstance(response.json()["error"], str)
+
+
+def test_the_deployment_listens_on_loopback_only(deployed):
+    port = deployed.deployment.port
+    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
+    assert [line.split()[3] for line in out.splitlines()] == [f"127.0.0.1:{port}"]
+
+
+def test_smoke_test_cli_passes_against_the_live_endpoint(ws, deployed):
+    done = cli("smoke-test", "--workspace", str(ws.root))
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "smoke test passed" in done.stdout
+
+
+def test_rollout_under_load_drops_no_request(ws, deployed):
+    champion = workspace.champion(ws)
+    series = data.latest_acquired(ws.root).series()[:TRAIN_END]
+    new = register(ws, forecast.fit("snaive", series), {})
+    seen, failures, stop = [], [], threading.Event()
+
+    def client():
+        with requests.Session() as session:
+            while not stop.is_set():
+                try:
+                    response = session.post(URI, json={"steps": 30}, timeout=30)
+                    if response.status_code == 200:
+                        seen.append(response.json()["model"]["version"])
+                    else:
+                        failures.append(f"{response.status_code} {response.text[:80]}")
+                except requests.RequestException as err:
+                    failures.append(repr(err))
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        record = endpoint.deploy(ws, version=new.version, port=PORT)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    assert failures == []
+    assert seen[0] == str(champion.version) and seen[-1] == str(new.version)
+    assert record.scoring_uri == URI and record.model_version == str(new.version)
+    assert pid_gone(deployed.deployment.pid) and not listening(deployed.deployment.port)
+    assert endpoint.read_record(ws).deployment.pid == record.deployment.pid
+
+
+def test_a_version_that_cannot_start_leaves_the_old_one_serving(ws):
+    before = endpoint.read_record(ws)
+    nan = Forecast(model="broken", params={}, train_start=pd.Timestamp("2013-07-31"),
+                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), residuals=np.zeros(7))
+    broken = register(ws, nan, {})
+    with pytest.raises(StepFailed, match="exited with code"):
+        endpoint.deploy(ws, version=broken.version)
+    assert endpoint.read_record(ws) == before
+    assert post({"steps": 3}).json()["model"]["version"] == before.model_version
+    assert list((endpoint.folder(ws) / "deployments").iterdir()) == [endpoint.Path(before.deployment.folder)]
+
+
+def test_a_server_that_never_gets_healthy_is_killed(ws):
+    mv = workspace.champion(ws)
+    port = free_port()
+    with pytest.raises(StepFailed, match="not healthy within"):
+        endpoint.start_deployment(ws, mv, port=port, timeout=0.5)
+    assert not listening(port)
+    assert not (endpoint.folder(ws) / "deployments" / f"v{mv.version}-{port}" / "server.pid").exists()
+
+
+def test_a_port_in_use_is_refused_before_anything_starts(ws):
+    before = endpoint.read_record(ws)
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        with pytest.raises(UsageError, match="in use"):
+            endpoint.deploy(ws, port=busy.getsockname()[1])
+    assert endpoint.read_record(ws) == before
+    assert len(list((endpoint.folder(ws) / "deployments").iterdir())) == 1
+
+
+def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
+    record = endpoint.read_record(ws)
+    os.killpg(record.deployment.pid, 9)
+    deadline = time.monotonic() + 10
+    while not pid_gone(record.deployment.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    lines = []
+    assert endpoint.command(ws, "status", progress=lines.append) == 1
+    assert any("GONE" in line for line in lines)
+    response = post({"steps": 3})
+    assert response.status_code == 503 and "error" in response.json()
+
+
+def test_endpoint_stop_leaves_nothing_listening_and_no_process(ws):
+    record = endpoint.read_record(ws)
+    done = cli("endpoint", "stop", "--workspace", str(ws.root))
+    assert done.returncode == 0, done.stderr
+    assert not listening(PORT) and not listening(record.deployment.port)
+    assert pid_gone(record.router_pid) and pid_gone(record.deployment.pid)
+    assert endpoint.read_record(ws) is None
+    assert endpoint.command(ws, "status", progress=lambda line: None) == 1
+
+
+def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
+    ws = workspace.Workspace(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
+    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        endpoint.folder(ws).mkdir()
+        stale = endpoint.Endpoint(
+            scoring_uri="http://127.0.0.1:1/score", port=1, router_pid=bystander.pid, router_log="x",
+            deployment=endpoint.Deployment("m", "1", 2, bystander.pid, str(tmp_path / "gone"), "x", "t"), updated_at="t")
+        endpoint._write_record(ws, stale)
+        assert endpoint.live(ws) is None and endpoint.read_record(ws) is None
+        assert endpoint.stop(ws) is False
+        assert bystander.poll() is None, "a pid that is not ours was signalled"
+    finally:
+        bystander.kill()
+        bystander.wait()
+
+
+def test_deploy_of_an_unknown_version_is_bad_usage(ws):
+    done = cli("deploy", "--workspace", str(ws.root), "--version", "99")
+    assert done.returncode == 2 and "version 99" in done.stderr and not listening(PORT)
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    with pytest.raises(UsageError):
+        endpoint.deploy(ws, port=70000)
