@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo serve test bench clean
+.PHONY: install demo serve test bench check-azure clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,10 +25,23 @@ serve: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
+# The `azure` extra installed beside the base in one resolver run, in its own venv: pip check must be
+# clean and the Azure ML SDK + MLflow plugin must import and resolve their stores.
+AZ_VENV := .venv-azure
+$(AZ_VENV)/.installed: setup.cfg pyproject.toml
+	test -x $(AZ_VENV)/bin/python || $(PYTHON) -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AZ_VENV)/bin/python -m pip install --quiet -e '.[dev,azure]'
+	$(AZ_VENV)/bin/python -m pip check
+	touch $@
+
+check-azure: $(AZ_VENV)/.installed
+	$(AZ_VENV)/bin/python -m pytest tests/azure_extra -q
+
 bench: $(STAMP)
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/grader.py
 
 clean:
-	rm -rf $(VENV) .wth .pytest_cache
+	rm -rf $(VENV) $(AZ_VENV) .wth .pytest_cache
