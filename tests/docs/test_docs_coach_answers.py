@@ -30,7 +30,7 @@ def run_team_tests(folder, data_file):
 
 
 def test_the_team_test_file_passes_on_clean_data_and_fails_on_corrupted(tmp_path, data_pair):
-    code = re.search(r"`tests/test_data.py`:\n\n```python\n(.*?)```", SOLUTION_02.read_text(), re.S).group(1)
+    code = re.search(r"`test_data.py` in the team's `tests/` folder:\n\n```python\n(.*?)```", SOLUTION_02.read_text(), re.S).group(1)
     (tmp_path / "tests").mkdir()
     (tmp_path / "tests" / "test_data.py").write_text(code)
     clean = run_team_tests(tmp_path, data_pair.clean)

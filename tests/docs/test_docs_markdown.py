@@ -73,13 +73,16 @@ def test_relative_links_and_anchors_resolve(path):
 
 def shown_commands(path: Path) -> list[list[str]]:
     """Commands in fenced blocks and in inline code spans; a bare program name is a mention, not a
-    command. `<placeholders>` are replaced by a word before parsing."""
+    command. A `<placeholder>` becomes `1` (a valid string and integer); in a usage synopsis,
+    `[optional]` groups are dropped and `a|b` alternatives are read as their first one."""
     text = path.read_text()
     snippets = [m.group(0) for m in FENCE.finditer(text)]
     snippets += re.findall(r"`([^`\n]+)`", prose(text))
     commands = []
     for snippet in snippets:
-        snippet = re.sub(r"<[^<>\n]+>", "PLACEHOLDER", snippet)
+        snippet = re.sub(r"<[^<>\n]+>", "1", snippet.replace("\\|", "|"))  # `\|` in a table cell
+        snippet = re.sub(r"\[[^\[\]\n]*\]", "", snippet)
+        snippet = re.sub(r"(?<=\s)([\w-]+)(?:\|[\w-]+)+", r"\1", snippet)
         commands += [argv for argv in commands_in(snippet) if len(argv) > 1]
     return commands
 
