@@ -92,9 +92,11 @@ def mase_against_snaive(truth: Truth, origin: pd.Timestamp, forecast: pd.Series)
     snaive = last_week[steps % SEASON]
     values = history.to_numpy(dtype=float)
     scale = float(np.mean(np.abs(values[SEASON:] - values[:-SEASON])))
+    mase, snaive_mase = float(np.mean(np.abs(actual - predicted)) / scale), float(np.mean(np.abs(actual - snaive)) / scale)
     return {
-        "mase": round(float(np.mean(np.abs(actual - predicted)) / scale), 4),
-        "snaive_mase": round(float(np.mean(np.abs(actual - snaive)) / scale), 4),
+        "mase": round(mase, 4),
+        "snaive_mase": round(snaive_mase, 4),
+        "relative_mase": round(mase / snaive_mase, 4) if snaive_mase > 0 else float("inf"),
         "days": len(days),
         "first_day": f"{days[0]:%Y-%m-%d}",
         "last_day": f"{days[-1]:%Y-%m-%d}",

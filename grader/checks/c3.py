@@ -159,9 +159,9 @@ def beats_snaive(team) -> object:
         return failed(str(err), **evidence)
     evidence.update(scores)
     public = " (PUBLIC default holdout, not secret)" if truth.public else ""
-    verdict = (f"MASE {scores['mase']:.3f} vs seasonal naive {scores['snaive_mase']:.3f} on "
-               f"{scores['days']} holdout days {scores['first_day']}..{scores['last_day']}{public}")
-    if scores["mase"] < scores["snaive_mase"]:
+    verdict = (f"MASE {scores['mase']:.3f} vs seasonal naive {scores['snaive_mase']:.3f} (relative MASE "
+               f"{scores['relative_mase']:.3f}) on {scores['days']} holdout days {scores['first_day']}..{scores['last_day']}{public}")
+    if scores["relative_mase"] < 1:
         return passed(f"the endpoint's forecasts beat the seasonal naive: {verdict}", **evidence)
     return failed(f"the endpoint's forecasts do not beat the seasonal naive: {verdict}", **evidence)
 

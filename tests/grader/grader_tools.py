@@ -1,0 +1,289 @@
+"""Builders for the grader's tests: real team workspaces, real team repositories, real endpoints.
+
+Workspaces are real MLflow stores written through the product's own workspace and model modules,
+following the run contracts of TEAM.md (build, release, retrain, drift). The model is one Holt-Winters
+fit instead of the build pipeline's nine-model selection (minutes on a shared 2-core machine; the
+lead's tests cover that), so a full team workspace costs seconds.
+
+Endpoints are small real HTTP servers on 127.0.0.1 (port 0) speaking the endpoint contract, or
+misbehaving in one precise way (an error payload with 200, a socket that never answers, ...).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import textwrap
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import yaml
+
+from solution import data, evaluate, forecast, model, simulate, workspace
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+INITIAL_END = "2013-12-31"
+FAKE_SECRET = "wth-FAKE-SECRET-7f3a9c-do-not-leak"
+MODEL = "holt_winters_log"  # beats the seasonal naive on the public holdout (relative MASE 0.94)
+
+
+# --- published drift batches -------------------------------------------------------------------
+
+
+def write_batches(folder: Path) -> dict[str, str]:
+    """The clean and drifted batches, as the bundled files would be (the grader matches their sha256)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    return {kind: str(simulate.write_gzip(simulate.batch_rows(drifted=kind == "drifted"), folder / f"batch-{kind}.csv.gz"))
+            for kind in ("clean", "drifted")}
+
+
+# --- workspaces ----------------------------------------------------------------------------------
+
+
+def _series(end: str) -> pd.Series:
+    return data.daily_series(simulate.window_rows(), "2013-07-31", end)[0]
+
+
+def _train(ws: workspace.Workspace, series: pd.Series, data_file: str) -> tuple[str, str, forecast.Forecast, dict]:
+    """A training step run following the contract; returns (run_id, model_uri, forecast, metrics)."""
+    fitted = forecast.fit(MODEL, series)
+    chosen = evaluate.backtest(lambda y, n: forecast.fit(MODEL, y).path[:n], series)
+    snaive = evaluate.backtest(lambda y, n: forecast.fit("snaive", y).path[:n], series)
+    metrics = {**chosen.metrics, "baseline_snaive_mase": snaive.metrics["mase"], "legacy_arima_mase": 1.17}
+    sha = data.sha256_of(Path(data_file))
+    with workspace.step("train") as run:
+        mlflow.log_params({"model": MODEL, "train_start": f"{series.index[0]:%Y-%m-%d}",
+                           "train_end": f"{series.index[-1]:%Y-%m-%d}", "n_obs": str(len(series)),
+                           "data_sha256": sha, "eval_start": chosen.window[0], "eval_end": chosen.window[1]})
+        mlflow.log_metrics(metrics)
+        mlflow.log_input(mlflow.data.from_pandas(series.rename("PaidAmount").reset_index(), source=Path(data_file).as_uri(),
+                                                 name=f"transactions-{sha[:12]}"), context="training")
+        info = model.log(fitted)
+    return run.info.run_id, info.model_uri, fitted, {**metrics, "sha": sha}
+
+
+def _register(ws, run_id, model_uri, fitted, metrics, **extra) -> str:
+    tags = {"run_id": run_id, "data_sha256": metrics["sha"], "train_start": f"{fitted.train_start:%Y-%m-%d}",
+            "train_end": f"{fitted.train_end:%Y-%m-%d}", "n_obs": str(len(pd.date_range(fitted.train_start, fitted.train_end))),
+            "mase": f"{metrics['mase']:.4f}", **extra}
+    return str(workspace.register(ws, model_uri, tags).version)
+
+
+def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = None) -> workspace.Workspace:
+    """stage: `empty` (an MLflow store, nothing in it), `trained` (a build pipeline run and a champion),
+    `full` (+ a release run with a smoke test, a retrain that promoted version 2, drift runs on both batches)."""
+    ws = workspace.resolve(root)
+    ws.activate()
+    if stage == "empty":
+        return ws
+    data_file = root / "data" / "window.csv"
+    data_file.parent.mkdir(parents=True, exist_ok=True)
+    data_file.write_text(simulate.to_text(simulate.window_rows()))
+    with workspace.pipeline_run(ws, "build"):
+        run_id, uri, fitted, metrics = _train(ws, _series(INITIAL_END), str(data_file))
+        with workspace.step("register"):
+            v1 = _register(ws, run_id, uri, fitted, metrics)
+            workspace.set_champion(ws, v1)
+    if stage == "trained":
+        return ws
+    with workspace.pipeline_run(ws, "release", model_version=v1):
+        with workspace.step("deploy"):
+            mlflow.set_tag("model_version", v1)
+        with workspace.step("smoke-test"):
+            mlflow.log_metric("checks_failed", 0)
+    with workspace.pipeline_run(ws, "retrain", champion_version=v1):
+        run_id, uri, fitted2, metrics2 = _train(ws, _series("2014-05-31"), str(data_file))
+        champion_mase, challenger_mase = 1.05, metrics2["mase"]
+        promoted = challenger_mase < champion_mase * 0.95
+        mlflow.log_metrics({"champion_mase": champion_mase, "challenger_mase": challenger_mase, "margin": 0.05,
+                            "promoted": float(promoted)})
+        with workspace.step("register"):
+            v2 = _register(ws, run_id, uri, fitted2, metrics2)
+        mlflow.set_tags({"decision": "promoted" if promoted else "rejected", "reason": "test",
+                         "eval_start": "2014-05-04", "eval_end": "2014-05-31", "challenger_version": v2})
+        if promoted:
+            workspace.set_champion(ws, v2)
+    for kind, path in (batches or {}).items():
+        with workspace.pipeline_run(ws, "drift", batch_sha256=data.sha256_of(Path(path))):
+            mlflow.log_metrics({"drift_detected": float(kind == "drifted"), "drift_score": 2.0 if kind == "drifted" else 0.3})
+            with tempfile.TemporaryDirectory() as scratch:
+                page = Path(scratch) / "drift_report.html"
+                page.write_text(f"<html><body>drift report for the {kind} batch</body></html>")
+                mlflow.log_artifact(str(page))
+    return ws
+
+
+def champion_forecast(ws: workspace.Workspace) -> tuple[forecast.Forecast, str]:
+    mv = workspace.champion(ws)
+    ws.activate()
+    loaded = mlflow.pyfunc.load_model(f"models:/{ws.model_name}/{mv.version}")
+    return loaded.unwrap_python_model().forecast, str(mv.version)
+
+
+# --- team repositories ---------------------------------------------------------------------------
+
+VALIDATION_TEST = '''
+import os
+import pandas as pd
+
+def load():
+    path = os.environ.get("WTH_DATA_FILE", "data/TransactionHistory.csv")
+    return pd.read_csv(path, sep="\\t", header=None, dtype=str, keep_default_na=False)
+
+def test_nine_columns_everywhere():
+    assert (load() != "").all(axis=1).all()
+
+def test_quantities_are_non_negative_integers():
+    assert load()[6].str.fullmatch(r"\\d+").all()
+
+def test_transaction_ids_unique():
+    assert load()[0].is_unique
+'''
+
+IGNORING_TEST = '''
+def test_arithmetic():
+    assert 1 + 1 == 2
+'''
+
+HANGING_TEST = '''
+import time
+
+def test_forever():
+    time.sleep(600)
+'''
+
+ENV_DUMP_TEST = '''
+import json, os
+
+def test_dump_env():
+    with open(os.environ["WTH_ENV_DUMP"] if "WTH_ENV_DUMP" in os.environ else "/dev/null", "w") as out:
+        json.dump(dict(os.environ), out)
+'''
+
+PIPELINE = {
+    "trigger": ["main"],
+    "stages": [{"stage": "build", "jobs": [{"job": "build", "steps": [
+        {"script": "python -m pytest -q", "displayName": "unit tests"},
+        {"template": "templates/train.yml"},
+    ]}]}],
+}
+TRAIN_TEMPLATE = {"steps": [{"script": "python train.py && python register.py", "displayName": "train and register"}]}
+DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}],
+                  "steps": [{"script": "wth-solution drift --batch new.csv.gz", "displayName": "drift"}]}
+
+
+def build_repo(root: Path, kind: str) -> Path:
+    """kind: `good` (starter, validation tests that use WTH_DATA_FILE, build + scheduled drift pipelines),
+    `ignores-data` (a test that passes whatever the data), `hangs` (a test that never ends),
+    `env-dump` (a test that writes its environment to the file named by a marker)."""
+    root.mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    shutil.copytree(REPO_ROOT / "resources" / "starter", root / "starter")
+    tests = root / "tests"
+    tests.mkdir()
+    body = {"good": VALIDATION_TEST, "ignores-data": IGNORING_TEST, "hangs": HANGING_TEST, "env-dump": ENV_DUMP_TEST}[kind]
+    (tests / "test_team.py").write_text(textwrap.dedent(body))
+    if kind == "good":
+        (root / ".pipelines" / "templates").mkdir(parents=True)
+        (root / ".pipelines" / "build.yml").write_text(yaml.safe_dump(PIPELINE))
+        (root / ".pipelines" / "templates" / "train.yml").write_text(yaml.safe_dump(TRAIN_TEMPLATE))
+        (root / ".pipelines" / "drift.yml").write_text(yaml.safe_dump(DRIFT_PIPELINE))
+    return root
+
+
+# --- endpoints ------------------------------------------------------------------------------------
+
+
+class ContractEndpoint:
+    """A real HTTP endpoint on 127.0.0.1. mode `good` serves `fc` as `version` per the contract;
+    `error200` answers every /score with 200 {"error": ...}; `redirect` sends /score elsewhere;
+    `huge` answers with 5 MB."""
+
+    def __init__(self, mode: str = "good", fc: forecast.Forecast | None = None, version: str = "1",
+                 name: str = "transactions-forecast"):
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _send(self, status: int, body, headers: dict | None = None):
+                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                for k, v in (headers or {}).items():
+                    self.send_header(k, v)
+                self.end_headers()
+                self.wfile.write(raw)
+
+            def do_GET(self):
+                outer.seen_headers.append(dict(self.headers))
+                self._send(200, {"status": "healthy"})
+
+            def do_POST(self):
+                outer.seen_headers.append(dict(self.headers))
+                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if mode == "error200":
+                    return self._send(200, {"error": "model not loaded"})
+                if mode == "redirect":
+                    return self._send(302, b"", {"Location": "http://example.invalid/score"})
+                if mode == "huge":
+                    return self._send(200, b"[" + b"1," * 2_500_000 + b"1]")
+                try:
+                    steps = json.loads(raw)["steps"]
+                except (ValueError, KeyError, TypeError):
+                    return self._send(400, {"error": "expected {\"steps\": N}"})
+                if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 365:
+                    return self._send(400, {"error": "steps must be an integer 1..365"})
+                frame = fc.predict(steps)
+                return self._send(200, {"forecast": [float(v) for v in frame["forecast"]],
+                                        "dates": [f"{d:%Y-%m-%d}" for d in frame.index],
+                                        "model": {"name": name, "version": version}})
+
+        self.seen_headers: list[dict] = []
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/score"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class HangingEndpoint:
+    """Accepts TCP connections (the kernel's backlog) and never answers a byte."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(64)
+        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}/score"
+
+    def close(self):
+        self.sock.close()
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def write_teams(path: Path, teams: list[dict], **top) -> Path:
+    path.write_text(yaml.safe_dump({"event": "Test hack", **top, "teams": teams}, sort_keys=False))
+    return path
+
+
+def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "grader.cli", *args], capture_output=True, text=True, timeout=timeout,
+                          env={**os.environ, **(env or {})}, cwd=REPO_ROOT)
