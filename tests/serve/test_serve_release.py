@@ -1,0 +1,141 @@
+"""The release pipeline (deploy + smoke test, recorded as a pipeline run), the report that scores through
+the live endpoint and renders in headless Chromium, and a smoke test that fails where it must."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from serve_tools import cli, free_port, listening
+
+from solution import endpoint, report, smoke, workspace
+from solution.errors import StepFailed, UsageError
+
+PORT = free_port()
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"]
+
+
+@pytest.fixture(scope="module")
+def released(clean_endpoint):
+    ws = clean_endpoint
+    record = endpoint.release_pipeline(ws, port=PORT)
+    return ws, record
+
+
+def test_release_pipeline_is_recorded_with_its_steps_and_tags(released):
+    ws, record = released
+    champion = workspace.champion(ws)
+    runs = ws.client.search_runs([ws.client.get_experiment_by_name(ws.experiment).experiment_id],
+                                 filter_string="tags.`wth.pipeline` = 'release'")
+    assert len(runs) == 1
+    parent = runs[0]
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags["model_version"] == str(champion.version)
+    assert parent.data.tags["scoring_uri"] == record.scoring_uri == f"http://127.0.0.1:{PORT}/score"
+    steps = ws.client.search_runs([parent.info.experiment_id],
+                                  filter_string=f"tags.`mlflow.parentRunId` = '{parent.info.run_id}'")
+    assert {run.data.tags["wth.step"]: run.info.status for run in steps} == {"deploy": "FINISHED",
+                                                                           "smoke-test": "FINISHED"}
+
+
+def test_report_scores_through_the_endpoint(released, tmp_path):
+    ws, record = released
+    path = report.write(ws, out=tmp_path / "report.html", steps=14)
+    html = path.read_text()
+    assert f"version {record.model_version}" in html and record.scoring_uri in html
+    assert html.count("<tr") == 15  # header + 14 days
+    assert "data:image/png;base64," in html
+    assert not re.search(r'(src|href)="(?!data:)', html), "the report must be self-contained"
+    with pytest.raises(UsageError, match="outside 1..365"):
+        report.write(ws, out=tmp_path / "x.html", steps=400)
+    assert not (tmp_path / "x.html").exists()
+
+
+def test_report_renders_in_headless_chromium(released, tmp_path):
+    browser = shutil.which("chromium") or shutil.which("chromium-browser")
+    if browser is None:
+        pytest.skip("chromium is not on PATH (Debian: apt-get install chromium; .ci/run installs it)")
+    ws, record = released
+    path = report.write(ws, out=tmp_path / "report.html", steps=30)
+    profile = tmp_path / "profile"
+    dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
+                         capture_output=True, text=True, timeout=90).stdout
+    assert 'data-chart="shown"' in dom, "the inline chart did not decode in the browser"
+    text = re.sub(r"<[^>]+>", " ", dom.split("<body", 1)[1])
+    assert f"transactions-forecast version {record.model_version}" in text
+    assert "2014-01-01" in text and "2014-01-30" in text and "2014-01-31" not in text
+    shot = tmp_path / "shot.png"
+    subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--window-size=1000,800",
+                    f"--screenshot={shot}", path.as_uri()], capture_output=True, timeout=90)
+    assert shot.stat().st_size > 20_000, "the screenshot is (nearly) blank"
+
+
+@pytest.fixture(scope="module")
+def empty_ws(tmp_path_factory):
+    return workspace.resolve(tmp_path_factory.mktemp("empty-ws"))
+
+
+def test_release_fails_when_the_champion_is_missing(empty_ws):
+    with pytest.raises(UsageError, match="no alias 'champion'"):
+        endpoint.release_pipeline(empty_ws, port=free_port())
+    assert endpoint.read_record(empty_ws) is None
+
+
+class _LiesWith200(BaseHTTPRequestHandler):
+    """The original hack's bug: errors answered with HTTP 200."""
+
+    def _answer(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        self.rfile.read(length)
+        body = json.dumps({"error": "model not loaded"}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = _answer
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def liar():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _LiesWith200)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/score"
+    server.shutdown()
+    server.server_close()
+
+
+def test_smoke_test_fails_on_200_with_an_error_payload(liar, empty_ws):
+    failures = smoke.check(liar)
+    assert any("200 with an error payload" in line for line in failures)
+    assert any(line.startswith("bad input (steps 0)") for line in failures)
+    done = cli("smoke-test", "--workspace", str(empty_ws.root), "--uri", liar)
+    assert done.returncode == 1
+    assert "FAIL" in done.stdout and "Traceback" not in done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("wth-solution smoke-test: ")
+
+
+def test_smoke_test_flags_the_wrong_version_and_an_unreachable_uri(released):
+    ws, record = released
+    assert any("expected 99" in line for line in smoke.check(record.scoring_uri, expected_version="99"))
+    assert any("first date" in line for line in smoke.check(record.scoring_uri, expected_train_end="2013-12-30"))
+    assert smoke.check(f"http://127.0.0.1:{free_port()}/score")[0].endswith("unreachable (ConnectionError)")
+
+
+def test_stop_after_release(released):
+    ws, record = released
+    assert endpoint.stop(ws) is True
+    assert not listening(PORT) and not listening(record.deployment.port)
+    with pytest.raises(StepFailed, match="cannot reach"):
+        report.write(ws, uri=record.scoring_uri)
