@@ -204,7 +204,7 @@ def build_repo(root: Path, kind: str) -> Path:
 
 class ContractEndpoint:
     """A real HTTP endpoint on 127.0.0.1. mode `good` serves `fc` as `version` per the contract;
-    `error200` answers every /score with 200 {"error": ...}; `redirect` sends /score elsewhere;
+    `error200` answers every /score with 200 {"error": ...}; `echo` refuses /score echoing the key; `redirect` sends /score elsewhere;
     `huge` answers with 5 MB."""
 
     def __init__(self, mode: str = "good", fc: forecast.Forecast | None = None, version: str = "1",
@@ -234,6 +234,8 @@ class ContractEndpoint:
                 raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 if mode == "error200":
                     return self._send(200, {"error": "model not loaded"})
+                if mode == "echo":  # a careless endpoint that echoes the caller's key back
+                    return self._send(401, {"error": f"key {self.headers.get('Authorization')} not accepted"})
                 if mode == "redirect":
                     return self._send(302, b"", {"Location": "http://example.invalid/score"})
                 if mode == "huge":
