@@ -343,6 +343,7 @@ class _Router(BaseHTTPRequestHandler):
 
     protocol_version = "HTTP/1.1"
     server_version = "wth-endpoint"
+    disable_nagle_algorithm = True  # headers and body go out as separate writes: no 40 ms delayed-ACK stall
     record_path: Path
     _cache: tuple = (None, None)
 
