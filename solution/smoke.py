@@ -85,11 +85,17 @@ def _check_forecast(steps: int, body, expected_version: str | None, first_day: d
     return failures
 
 
-def check(uri: str, expected_version: str | None = None, expected_train_end: str | None = None) -> list[str]:
-    """Every way `uri` breaks the contract, as one line each; [] when it passes."""
+def check(uri: str, expected_version: str | None = None, expected_train_end: str | None = None,
+          key: str | None = None) -> list[str]:
+    """Every way `uri` breaks the contract, as one line each; [] when it passes.
+
+    `key` is sent as `Authorization: Bearer <key>`, as Azure ML endpoints with key auth expect.
+    """
     first_day = date.fromisoformat(expected_train_end) + timedelta(days=1) if expected_train_end else None
     failures: list[str] = []
     with requests.Session() as session:
+        if key:
+            session.headers["Authorization"] = f"Bearer {key}"
         try:
             health = session.get(health_url(uri), timeout=TIMEOUT)
         except requests.RequestException as err:
