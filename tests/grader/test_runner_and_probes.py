@@ -1,0 +1,95 @@
+"""The runner's budgets and error handling, and the endpoint probe's safety rules, against real
+servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import threading
+import time
+import pytest
+from grader_tools import ContractEndpoint, HangingEndpoint, free_port
+
+from grader import runner
+from grader.checks import ERROR, Check, passed
+from grader.config import Budgets, Config, Endpoint, Team, WorkspaceRef
+from grader.probes.endpoint import EndpointProbe, Unreachable
+
+
+class _Ctx:
+    team = Team("t", WorkspaceRef("folder", "/nonexistent"), None, None)
+
+
+def _check(func, slow=False):
+    return Check("C9.9", "test", 1, "x", (), func, slow)
+
+
+def test_a_check_past_its_budget_is_an_error_and_does_not_block():
+    gate = threading.Event()
+    started = time.monotonic()
+    outcome = runner._run_with_budget(_check(lambda ctx: gate.wait(30) or passed("late")), _Ctx(), 0.5)
+    gate.set()
+    assert outcome.status == ERROR and "did not finish within its budget" in outcome.message
+    assert time.monotonic() - started < 2
+
+
+def test_an_exception_in_a_check_is_that_checks_error():
+    def broken(ctx):
+        raise KeyError("forecast")
+
+    outcome = runner._run_with_budget(_check(broken), _Ctx(), 5)
+    assert outcome.status == ERROR and "crashed: KeyError" in outcome.message
+
+
+def test_a_check_returning_nonsense_is_an_error():
+    assert runner._run_with_budget(_check(lambda ctx: "yes"), _Ctx(), 5).status == ERROR
+
+
+def test_redaction_reaches_nested_evidence():
+    assert runner.redact({"a": ["x SECRETVALUE y", {"b": "SECRETVALUE"}]}, ["SECRETVALUE"]) == {"a": ["x *** y", {"b": "***"}]}
+
+
+def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
+    hang = HangingEndpoint()
+    ok = ContractEndpoint("error200")
+    budgets = Budgets(connect_s=1, read_s=2)
+    teams = [Team(f"h{i}", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(hang.uri), None, budgets=budgets)
+             for i in range(2)] + [Team("fine", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(ok.uri), None,
+                                        budgets=budgets)]
+    cfg = Config("t", tmp_path / "teams.yaml", teams, tmp_path / ".grader")
+    try:
+        results = {r.name: r for r in runner.grade(cfg, challenge=3)}
+    finally:
+        hang.close()
+        ok.close()
+    assert results["fine"].duration_s < 1.5
+    assert results["h0"].result("C3.1").status == "fail" and results["h0"].duration_s < 5
+
+
+def test_team_budget_stops_further_checks(tmp_path):
+    hang = HangingEndpoint()
+    team = Team("slow", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(hang.uri), None,
+                budgets=Budgets(connect_s=1, read_s=3, team_s=1, check_s=10))
+    try:
+        result = runner.grade(Config("t", tmp_path / "t.yaml", [team], tmp_path / ".g"), challenge=3)[0]
+    finally:
+        hang.close()
+    assert result.result("C3.1").status == ERROR and "budget of 1 s" in result.result("C3.1").message
+    assert result.result("C3.6").status == "skipped"  # it depends on C0.1, which failed (no workspace)
+    assert result.duration_s < 3
+
+
+def test_probe_refuses_cross_host_redirects_and_huge_answers():
+    redirect, huge = ContractEndpoint("redirect"), ContractEndpoint("huge")
+    try:
+        with pytest.raises(Unreachable, match="redirected to another host"):
+            EndpointProbe(Endpoint(redirect.uri)).score({"steps": 1})
+        with pytest.raises(Unreachable, match="more than 1024 kB"):
+            EndpointProbe(Endpoint(huge.uri)).score({"steps": 1})
+    finally:
+        redirect.close()
+        huge.close()
+
+
+def test_probe_reports_refused_connections_plainly():
+    uri = f"http://127.0.0.1:{free_port()}/score"  # nothing listens there
+    with pytest.raises(Unreachable, match="connection refused"):
+        EndpointProbe(Endpoint(uri), connect_s=1, read_s=1).get_root()
