@@ -101,7 +101,7 @@ def read_record(ws) -> Endpoint | None:
         data = json.loads(path.read_text())
         return Endpoint(**{**data, "deployment": Deployment(**data["deployment"])})
     except (ValueError, TypeError, KeyError):
-        raise UsageError(f"{path}: unreadable endpoint record; remove it after `wth-solution endpoint stop`") from None
+        raise UsageError(f"{path}: unreadable endpoint record; `wth-solution endpoint stop` clears it") from None
 
 
 def _write_record(ws, record: Endpoint) -> None:
@@ -531,7 +531,10 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
 def stop(ws, progress: Progress = _quiet) -> bool:
     """Stop the endpoint and every deployment; True if something was running."""
     with _lock(ws):
-        record = read_record(ws)
+        try:
+            record = read_record(ws)
+        except UsageError:
+            record = None  # unreadable: the pid files in the endpoint folder still name what to stop
         running = bool(record and _ours(record.router_pid, ROUTER))
         if record:
             if _ours(record.router_pid, ROUTER):

@@ -69,10 +69,10 @@ def test_the_deployment_listens_on_loopback_only(deployed):
     assert [line.split()[3] for line in out.splitlines()] == [f"127.0.0.1:{port}"]
 
 
-def test_smoke_test_cli_passes_against_the_live_endpoint(ws, deployed):
-    done = cli("smoke-test", "--workspace", str(ws.root))
-    assert done.returncode == 0, done.stdout + done.stderr
-    assert "smoke test passed" in done.stdout
+def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
+    lines = []
+    assert smoke.command(ws, progress=lines.append) == 0, lines
+    assert lines[-1] == "smoke test passed"
 
 
 def test_rollout_under_load_drops_no_request(ws, deployed):
@@ -178,6 +178,10 @@ def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
         assert endpoint.live(ws) is None and endpoint.read_record(ws) is None
         assert endpoint.stop(ws) is False
         assert bystander.poll() is None, "a pid that is not ours was signalled"
+        (endpoint.folder(ws) / endpoint.RECORD).write_text("{half a rec")
+        with pytest.raises(UsageError, match="endpoint stop"):
+            endpoint.live(ws)
+        assert endpoint.stop(ws) is False and endpoint.read_record(ws) is None
     finally:
         bystander.kill()
         bystander.wait()

@@ -3,6 +3,7 @@ the live endpoint and renders in headless Chromium, and a smoke test that fails 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shutil
@@ -76,15 +77,14 @@ def test_report_renders_in_headless_chromium(released, tmp_path):
     assert shot.stat().st_size > 20_000, "the screenshot is (nearly) blank"
 
 
-@pytest.fixture(scope="module")
-def empty_ws(tmp_path_factory):
-    return workspace.resolve(tmp_path_factory.mktemp("empty-ws"))
-
-
-def test_release_fails_when_the_champion_is_missing(empty_ws):
+def test_release_without_a_champion_is_bad_usage_and_records_nothing(released):
+    ws, record = released
+    other = dataclasses.replace(ws, model_name="no-such-model")
     with pytest.raises(UsageError, match="no alias 'champion'"):
-        endpoint.release_pipeline(empty_ws, port=free_port())
-    assert endpoint.read_record(empty_ws) is None
+        endpoint.release_pipeline(other, port=free_port())
+    assert endpoint.read_record(ws) == record
+    assert len(ws.client.search_runs([ws.client.get_experiment_by_name(ws.experiment).experiment_id],
+                                     filter_string="tags.`wth.pipeline` = 'release'")) == 1
 
 
 class _LiesWith200(BaseHTTPRequestHandler):
@@ -116,11 +116,12 @@ def liar():
     server.server_close()
 
 
-def test_smoke_test_fails_on_200_with_an_error_payload(liar, empty_ws):
+def test_smoke_test_fails_on_200_with_an_error_payload(liar, released):
+    ws, _ = released
     failures = smoke.check(liar)
     assert any("200 with an error payload" in line for line in failures)
     assert any(line.startswith("bad input (steps 0)") for line in failures)
-    done = cli("smoke-test", "--workspace", str(empty_ws.root), "--uri", liar)
+    done = cli("smoke-test", "--workspace", str(ws.root), "--uri", liar)
     assert done.returncode == 1
     assert "FAIL" in done.stdout and "Traceback" not in done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("wth-solution smoke-test: ")
