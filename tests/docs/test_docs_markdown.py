@@ -12,9 +12,15 @@ import pytest
 
 from docs_tools import REPO_ROOT, commands_in, parse_error
 
-SKIP_DIRS = {".venv", ".git", ".wth", "node_modules", ".pytest_cache", "build", "dist"}
-DOCS = sorted(p for p in REPO_ROOT.rglob("*.md")
-              if not SKIP_DIRS & set(p.relative_to(REPO_ROOT).parts) and "egg-info" not in str(p))
+def is_project_doc(path: Path) -> bool:
+    """Markdown of the project: not in virtual environments, workspaces, caches or build output."""
+    folders = path.relative_to(REPO_ROOT).parts[:-1]
+    return not any((part.startswith(".") and part not in (".github", ".pipelines"))
+                   or part in ("node_modules", "site-packages", "build", "dist") or part.endswith(".egg-info")
+                   for part in folders)
+
+
+DOCS = sorted(p for p in REPO_ROOT.rglob("*.md") if is_project_doc(p))
 STUDENT = REPO_ROOT / "Student"
 CHALLENGES = sorted(STUDENT.glob("Challenge-*.md"))
 TEAM_MD_IDS = ["C0.1", "C0.2", "C1.1", "C1.2", "C1.3", "C2.1", "C2.2", "C2.3", "C2.4", "C2.5", "C2.6",
