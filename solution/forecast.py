@@ -193,11 +193,26 @@ class Selection:
 
 
 def select(series: pd.Series, progress: Callable[[str], None] = lambda message: None) -> Selection:
-    """Backtest every baseline and candidate; choose the candidate with the lowest MASE."""
+    """Backtest every baseline and candidate; choose the candidate with the lowest MASE.
+
+    Each model is fitted once per fold; the ensemble's fold forecasts are the median of its members'
+    (the same numbers `median_ensemble` gives, without fitting the members a second time).
+    """
+    paths: dict[tuple[str, int], np.ndarray] = {}
+
+    def path(name: str, train: pd.Series) -> np.ndarray:
+        key = (name, len(train))  # every fold's training data is a prefix of `series`
+        if key not in paths:
+            if name == "median_ensemble":
+                paths[key] = np.median([path(member, train) for member in ENSEMBLE_MEMBERS], axis=0)
+            else:
+                paths[key] = fit(name, train).path
+        return paths[key]
+
     backtests, seconds = {}, {}
     for name in MODELS:
         started = time.perf_counter()
-        backtests[name] = evaluate(name, series)
+        backtests[name] = backtest(lambda train, steps: path(name, train)[:steps], series)
         seconds[name] = time.perf_counter() - started
         progress(f"  {name:<18} MASE {backtests[name].metrics['mase']:.3f}  ({seconds[name]:.1f} s)")
     chosen = min(CANDIDATES, key=lambda name: backtests[name].metrics["mase"])
