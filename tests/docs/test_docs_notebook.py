@@ -4,6 +4,7 @@ bundled data in a real Jupyter kernel (nbclient)."""
 import os
 import re
 
+import nbclient
 import nbformat
 import pytest
 
@@ -22,7 +23,6 @@ def test_committed_with_outputs_cleared():
 
 @pytest.fixture(scope="module")
 def executed(bundled_data, tmp_path_factory):
-    nbclient = pytest.importorskip("nbclient")
     notebook = nbformat.read(NOTEBOOK, as_version=4)
     env = {"WTH_DATA_FILE": str(bundled_data), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     saved = {k: os.environ.get(k) for k in env}
