@@ -3,7 +3,7 @@
 Serves a champion with `solution.endpoint.deploy` (the real azmlinfsrv behind the router) and measures,
 for `{"steps": 30}`:
   - latency of one client at a time (p50/p99), through the stable URI and straight at the deployment;
-  - 8 concurrent clients for 10 s: requests/s and latency under that load;
+  - 8 concurrent clients for 10 s: requests/s and latency under that load (which includes queueing);
   - a rollout under the same load: failed requests (target 0).
 Targets (issue 3): p50 < 10 ms, >= 200 requests/s, 0 failed requests during a rollout.
 
@@ -169,8 +169,14 @@ def main() -> int:
         result["rollout_under_load"] = rollout
         print("rollout", rollout)
         s, c = result["sequential"]["stable_uri"], result["concurrent"]["stable_uri"]
-        result["targets"] = {"p50_under_10ms": s["p50_ms"] < 10, "at_least_200_rps": c["requests_per_s"] >= 200,
-                             "zero_failed_during_rollout": rollout["failed"] == 0}
+        result["targets"] = {
+            "p50_under_10ms_one_client": s["p50_ms"] < 10,
+            "p50_under_10ms_8_clients": c["p50_ms"] < 10,
+            "at_least_200_rps": c["requests_per_s"] >= 200,
+            "zero_failed_during_rollout": rollout["failed"] == 0,
+            "note": "with 8 clients always in flight the median includes queueing: latency ~ 8 / throughput "
+                    "(Little's law), so p50 < 10 ms under that load needs > 800 requests/s",
+        }
     finally:
         endpoint.stop(ws)
         if scratch:

@@ -1,19 +1,19 @@
-"""Fixtures for the serving tests: one trained workspace for the whole directory (training and the MLflow
-store cost seconds on a shared 2-core machine) (helpers in serve_tools.py).
+"""Fixtures for the serving tests: one trained workspace for the whole directory (training and an MLflow
+store cost seconds on a shared 2-core machine); helpers live in serve_tools.py.
 
-Every endpoint a test starts is stopped by the test module that started it, and `clean_endpoint`
-guarantees it at module teardown whatever happened."""
+Every endpoint a test module starts is stopped at the module's end by `clean_endpoint`, whatever happened."""
 
 from __future__ import annotations
 
 import pytest
-from serve_tools import REPO_ROOT, TRAIN_END, register
 
 from solution import endpoint, workspace
 
+from serve_tools import REPO_ROOT, TRAIN_END, register
+
 
 @pytest.fixture(scope="session")
-def trained_ws(tmp_path_factory, real_table):
+def trained_ws(tmp_path_factory, request):
     """A workspace with the hack window acquired and a champion trained on its 2013 part.
 
     The data goes through the product's `acquire`; the model is one Holt-Winters fit logged and registered
@@ -23,7 +23,8 @@ def trained_ws(tmp_path_factory, real_table):
 
     ws = workspace.resolve(tmp_path_factory.mktemp("serve-ws"))
     bundled = REPO_ROOT / "resources" / "data" / "TransactionHistory.csv.gz"
-    acquired = data.acquire(ws.root, str(bundled if bundled.exists() else real_table))
+    source = bundled if bundled.exists() else request.getfixturevalue("real_table")  # skips without ../shared
+    acquired = data.acquire(ws.root, str(source))
     series = acquired.series()[:TRAIN_END]
     version = register(ws, forecast.fit("holt_winters", series), {"mase": "0.9"})
     workspace.set_champion(ws, version.version)

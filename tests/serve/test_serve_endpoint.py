@@ -10,6 +10,7 @@ import socket
 import subprocess
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -120,7 +121,7 @@ def test_a_version_that_cannot_start_leaves_the_old_one_serving(ws):
         endpoint.deploy(ws, version=broken.version)
     assert endpoint.read_record(ws) == before
     assert post({"steps": 3}).json()["model"]["version"] == before.model_version
-    assert list((endpoint.folder(ws) / "deployments").iterdir()) == [endpoint.Path(before.deployment.folder)]
+    assert list((endpoint.folder(ws) / "deployments").iterdir()) == [Path(before.deployment.folder)]
 
 
 def test_a_server_that_never_gets_healthy_is_killed(ws):

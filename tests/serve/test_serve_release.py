@@ -12,10 +12,11 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from serve_tools import cli, free_port, listening
 
 from solution import endpoint, report, smoke, workspace
 from solution.errors import StepFailed, UsageError
+
+from serve_tools import cli, free_port, listening
 
 PORT = free_port()
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
