@@ -54,6 +54,7 @@ class Check:
     depends: tuple[str, ...]
     func: Callable
     slow: bool = False  # runs the team's code (pytest): budget `pytest_s` instead of `check_s`
+    source: str = "workspace"  # what it looks at: workspace | endpoint | repo
 
     @property
     def challenge(self) -> int:
@@ -67,14 +68,15 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False):
+def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False,
+          source: str = "workspace"):
     def register(func: Callable) -> Callable:
         if id in REGISTRY:
             raise ValueError(f"check {id} registered twice")
         missing = [d for d in depends if d not in REGISTRY]
         if missing:  # dependencies are registered first, so the registry order is a valid run order
             raise ValueError(f"check {id} depends on unregistered {missing}")
-        REGISTRY[id] = Check(id, title, points, anchor, tuple(depends), func, slow)
+        REGISTRY[id] = Check(id, title, points, anchor, tuple(depends), func, slow, source)
         return func
 
     return register

@@ -20,7 +20,7 @@ def workspace_reachable(team) -> object:
                   workspace=team.team.workspace.location, experiments=names[:20])
 
 
-@check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria")
+@check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria", source="repo")
 def starter_project(team) -> object:
     repo = team.team.repo
     if repo is None:

@@ -21,7 +21,7 @@ def _repo_or_fail(team):
     return repo, None
 
 
-@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria")
+@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
 def tests_exist(team) -> object:
     repo, problem = _repo_or_fail(team)
     if problem:
@@ -40,7 +40,7 @@ def _pytest(team, data_file):
     return repo_probe.run_pytest(repo, python, data_file, team.team.budgets.pytest_s), python
 
 
-@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True)
+@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo")
 def tests_pass(team) -> object:
     data = team.session.data_files.get()
     run, python = _pytest(team, data.clean)
@@ -53,7 +53,7 @@ def tests_pass(team) -> object:
     return passed(f"the tests pass: {run.summary}", **evidence)
 
 
-@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True)
+@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
 def tests_catch_bad_data(team) -> object:
     data = team.session.data_files.get()
     run, _ = _pytest(team, data.corrupted)
@@ -76,7 +76,7 @@ def _covers(strings: list[str]) -> dict[str, str | None]:
     return found
 
 
-@check("C2.4", "Pipeline definition that tests, trains and registers", points=10, anchor="success-criteria")
+@check("C2.4", "Pipeline definition that tests, trains and registers", points=10, anchor="success-criteria", source="repo")
 def pipeline_definition(team) -> object:
     repo, problem = _repo_or_fail(team)
     if problem:

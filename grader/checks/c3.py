@@ -78,7 +78,7 @@ def train_end_of(team, version: str) -> pd.Timestamp | None:
     return pd.Timestamp(end) if end else None
 
 
-@check("C3.1", "Endpoint live", points=5, anchor="success-criteria")
+@check("C3.1", "Endpoint live", points=5, anchor="success-criteria", source="endpoint")
 def endpoint_live(team) -> object:
     if (problem := _no_endpoint(team)):
         return problem
@@ -94,7 +94,7 @@ def endpoint_live(team) -> object:
                   uri=team.endpoint.root_uri, seconds=answer.seconds)
 
 
-@check("C3.2", "/score speaks the contract", points=10, anchor="success-criteria", depends=("C3.1",))
+@check("C3.2", "/score speaks the contract", points=10, anchor="success-criteria", depends=("C3.1",), source="endpoint")
 def speaks_contract(team) -> object:
     body, problem = served(team)
     if problem:
@@ -112,7 +112,7 @@ def speaks_contract(team) -> object:
                   f"{body['model']['name']} version {body['model']['version']}", **evidence)
 
 
-@check("C3.3", "Bad input gets a 4xx with an error", points=10, anchor="success-criteria", depends=("C3.1",))
+@check("C3.3", "Bad input gets a 4xx with an error", points=10, anchor="success-criteria", depends=("C3.1",), source="endpoint")
 def bad_input(team) -> object:
     wrong, seen = [], {}
     for label, body in BAD_INPUTS:
@@ -132,7 +132,7 @@ def bad_input(team) -> object:
 
 
 @check("C3.4", "Beats the seasonal naive on the coach's holdout", points=15, anchor="success-criteria",
-       depends=("C3.2",))
+       depends=("C3.2",), source="endpoint")
 def beats_snaive(team) -> object:
     truth = holdout.truth(team.team.holdout or default_holdout())
     body, problem = served(team)
@@ -166,7 +166,7 @@ def beats_snaive(team) -> object:
     return failed(f"the endpoint's forecasts do not beat the seasonal naive: {verdict}", **evidence)
 
 
-@check("C3.5", "Endpoint serves the champion", points=10, anchor="success-criteria", depends=("C3.2", "C1.3"))
+@check("C3.5", "Endpoint serves the champion", points=10, anchor="success-criteria", depends=("C3.2", "C1.3"), source="endpoint")
 def serves_champion(team) -> object:
     body, problem = served(team)
     if problem:

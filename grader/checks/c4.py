@@ -102,7 +102,7 @@ def alias_agrees(team) -> object:
 
 
 @check("C4.4", "Endpoint serves the champion after retraining", points=10, anchor="success-criteria",
-       depends=("C4.3", "C3.2"))
+       depends=("C4.3", "C3.2"), source="endpoint")
 def serves_new_champion(team) -> object:
     body, problem = served(team)
     if problem:

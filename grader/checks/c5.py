@@ -66,7 +66,7 @@ def _schedules(data) -> list:
     return [s for s in found if isinstance(s, dict) and s.get("cron")]
 
 
-@check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria")
+@check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", source="repo")
 def scheduled_drift(team) -> object:
     repo = team.team.repo
     if repo is None or not repo.is_dir():

@@ -39,7 +39,11 @@ MODEL = "holt_winters_log"  # beats the seasonal naive on the public holdout (re
 
 
 def write_batches(folder: Path) -> dict[str, str]:
-    """The clean and drifted batches, as the bundled files would be (the grader matches their sha256)."""
+    """The published clean and drifted batches (the grader matches their sha256): the bundled files,
+    or, before the bundle is generated, the simulator's same rows written to `folder`."""
+    bundled = {kind: REPO_ROOT / "resources" / "data" / f"batch-{kind}.csv.gz" for kind in ("clean", "drifted")}
+    if all(path.exists() for path in bundled.values()):
+        return {kind: str(path) for kind, path in bundled.items()}
     folder.mkdir(parents=True, exist_ok=True)
     return {kind: str(simulate.write_gzip(simulate.batch_rows(drifted=kind == "drifted"), folder / f"batch-{kind}.csv.gz"))
             for kind in ("clean", "drifted")}
