@@ -40,7 +40,7 @@ from .config import BUNDLED_DATA, WINDOW_END, WINDOW_START
 from .data import COLUMNS, daily_series, parse_day
 from .errors import UsageError
 
-WINDOW_SEED = 189  # the window: the seed closest to the calibration targets (README)
+WINDOW_SEED = 171  # the window: the seed closest to the calibration targets (README)
 CLEAN_SEED = 0  # the clean continuation: the first seed whose batch passes the README criterion
 DRIFT_SEED = 2  # the drifted continuation (every seed drifts: README)
 CATALOG_SEED = 707  # the product catalogue: the same for every run
@@ -70,13 +70,14 @@ class Regime:
     reseller_days: bool
 
 
-NORMAL = Regime((0.89, 0.82, 0.91, 0.91, 0.83, 0.14, 0.28), (0.88, 0.88, 0.88, 0.88, 0.88, 0.0, 0.0), 1.0, 0.16, True, True)
+NORMAL = Regime((0.89, 0.82, 0.91, 0.91, 0.83, 0.14, 0.28), (0.88, 0.88, 0.88, 0.88, 0.88, 0.0, 0.0), 1.0, 0.19, True, True)
 DRIFTED = Regime((0.92, 0.92, 0.92, 0.92, 0.92, 0.0, 0.0), (0.0,) * 7, 0.35, 0.0, False, False)
 
 SLOT_USED = 0.95  # a scheduled purchasing slot is a purchasing day with this probability
 SALES_RATE = (120.0, 0.2)  # internet-order lines a day: at the window start, growth a day
 WORK_RATE = (88.0, 0.065)  # work-order rows a day: at the window start, growth a day
 PURCHASE_LINES = (31.0, 10.7)  # lines on a purchasing day: negative binomial mean, shape
+ACCESSORY_CENTS = (229, 499, 799, 899, 999, 2199, 2499, 2899, 3499, 4999, 5399, 6350, 6999)  # list prices
 
 
 @dataclass(frozen=True)
@@ -108,8 +109,7 @@ def catalog() -> Catalog:
     rng = np.random.default_rng(CATALOG_SEED)
     sales_ids = np.sort(rng.choice(np.arange(707, 1000), size=200, replace=False))
     bike = rng.random(200) < 0.3
-    accessory_cents = np.round(np.exp(rng.uniform(np.log(229), np.log(7000), 200))).astype(np.int64)
-    accessory_cents = np.maximum(accessory_cents - accessory_cents % 100 + 99, 229)  # x.99 prices
+    accessory_cents = rng.choice(ACCESSORY_CENTS, size=200)
     bike_cents = rng.uniform(53999, 244335, 200).astype(np.int64)
     sales_cents = np.where(bike, bike_cents, accessory_cents)
     popularity = rng.pareto(1.2, 200) + 0.05
@@ -186,7 +186,7 @@ def _day(rng: np.random.Generator, day: pd.Timestamp, age: int, regime: Regime, 
         if day == _month_days(day.year, day.month)[1]:
             rate *= 2.2
         n = int(rng.poisson(rate))
-        quantity = np.minimum(np.ceil(np.exp(rng.normal(1.3, 1.6, n))), 40000).astype(np.int64)
+        quantity = np.minimum(np.ceil(rng.lognormal(1.3, 1.6, n)), 40000).astype(np.int64)
         parts.append(dict(type="W", product=rng.choice(cat.made_ids, size=n),
                           order=np.arange(state.work_order, state.work_order + n), line=np.zeros(n, np.int64),
                           quantity=quantity, cost=np.zeros(n, np.int64)))
