@@ -1,0 +1,127 @@
+"""Benchmark: grade a room of 20 teams with the default budgets -> bench/results/grader.json.
+
+The room: real MLflow workspaces at different stages (written through the product's workspace and
+model modules, as tests/grader does: empty, trained, complete), each complete or trained team with
+its own live endpoint serving its champion and its own repository whose tests the grader runs; plus
+2 endpoints that accept connections and never answer, 1 endpoint answering 200 with an error payload,
+and 1 missing workspace. `--demo DIR` puts the workspace of `wth-solution demo --keep-serving`, with
+its real azmlinfsrv endpoint, in place of one complete team.
+Target: the whole room graded in under 30 s.
+
+    .venv/bin/python bench/grader.py [--demo /tmp/demo/ws]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+import tempfile
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+# this script is bench/grader.py: keep its folder off the path so `grader` is the package, not this file
+sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests" / "grader")] + [
+    p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+
+import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces, repos, endpoints)
+
+from grader import config, report, runner  # noqa: E402
+from grader.checks import all_checks  # noqa: E402
+
+TARGET_S = 30.0
+ROOM = (  # (kind, how many): 20 teams
+    ("complete", 6), ("trained", 5), ("empty", 5), ("hanging", 2), ("error200", 1), ("missing", 1),
+)
+
+
+def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
+    batches = tools.write_batches(scratch / "batches")
+    stages = {stage: tools.build_workspace(scratch / f"base-{stage}", stage, batches)
+              for stage in ("empty", "trained", "full")}
+    forecasts = {stage: tools.champion_forecast(stages[stage]) for stage in ("trained", "full")}
+    repos = {kind: tools.build_repo(scratch / f"repo-{kind}", kind) for kind in ("good", "ignores-data")}
+    teams, servers = [], []
+    for kind, count in ROOM:
+        for i in range(1, count + 1):
+            name = f"{kind}-{i}"
+            stage = {"complete": "full", "hanging": "trained", "error200": "trained"}.get(kind, kind)
+            entry = {"name": name, "endpoint": None, "repo": None}
+            if kind == "missing":
+                entry["workspace"] = str(scratch / "nowhere" / name)
+            else:
+                copy = scratch / "teams" / name
+                shutil.copytree(stages[stage].root, copy)  # every team its own store (artifacts stay shared)
+                entry["workspace"] = str(copy)
+            if kind == "complete" and demo is not None and i == 1:
+                live = json.loads((demo / "endpoint" / "endpoint.json").read_text())
+                entry.update(name="demo", workspace=str(demo), endpoint=live["scoring_uri"], repo=str(repos["good"]))
+            elif kind in ("complete", "trained"):
+                fc, version = forecasts[stage]
+                server = tools.ContractEndpoint("good", fc, version)
+                servers.append(server)
+                entry.update(endpoint=server.uri, repo=str(repos["good" if kind == "complete" else "ignores-data"]))
+            elif kind == "hanging":
+                server = tools.HangingEndpoint()
+                servers.append(server)
+                entry["endpoint"] = server.uri
+            elif kind == "error200":
+                server = tools.ContractEndpoint("error200")
+                servers.append(server)
+                entry["endpoint"] = server.uri
+            teams.append(entry)
+    return teams, servers, batches
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--demo", type=Path, help="workspace of `wth-solution demo --keep-serving` (endpoint live)")
+    parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "grader.json")
+    args = parser.parse_args()
+    load_start = os.getloadavg()
+    with tempfile.TemporaryDirectory(prefix="wth-bench-grader-") as tmp:
+        scratch = Path(tmp)
+        setup_start = time.monotonic()
+        teams, servers, batches = build_room(scratch, args.demo)
+        setup_s = time.monotonic() - setup_start
+        teams_file = tools.write_teams(scratch / "teams.yaml", teams, drift_batches=batches)
+        cfg = config.load(teams_file)
+        started = time.monotonic()
+        results = runner.grade(cfg)
+        wall = time.monotonic() - started
+        for server in servers:
+            server.close()
+        report.write_json(scratch / "scoreboard.json", cfg.event, results)
+        print(report.table(results))
+    by_team = {r.name: {"score": r.score, "max_score": r.max_score, "duration_s": r.duration_s,
+                        "statuses": {s: sum(c.status == s for c in r.results) for s in ("pass", "fail", "error", "skipped")}}
+               for r in results}
+    out = {
+        "benchmark": "grader",
+        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
+                    "load_average_at_start": [round(v, 2) for v in load_start],
+                    "note": "shared machine: other jobs were running; figures are a ceiling for a quiet machine"},
+        "room": {kind: count for kind, count in ROOM} | {"demo_workspace": bool(args.demo)},
+        "checks_per_team": len(all_checks()),
+        "budgets": "defaults (connect 3 s, read 10 s, check 30 s, pytest 120 s, team 240 s)",
+        "setup_s": round(setup_s, 1),
+        "wall_s": round(wall, 2),
+        "target_s": TARGET_S,
+        "within_target": wall < TARGET_S,
+        "slowest_team": max(by_team.items(), key=lambda kv: kv[1]["duration_s"])[0],
+        "teams": by_team,
+    }
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"graded {len(results)} teams in {wall:.1f} s (target {TARGET_S:.0f} s); wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
