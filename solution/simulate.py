@@ -27,6 +27,7 @@ same bytes.
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -267,11 +268,16 @@ def to_text(rows: pd.DataFrame) -> str:
 
 def write_gzip(rows: pd.DataFrame, path: Path) -> Path:
     """Write the rows gzip-compressed with a fixed header (no name, mtime 0): reproducible bytes."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as out:
-        out.write(to_text(rows).encode("ascii"))
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(tmp, "wb") as raw, gzip.GzipFile(filename="", mode="wb", fileobj=raw, compresslevel=9, mtime=0) as out:
+            out.write(to_text(rows).encode("ascii"))
+        tmp.replace(path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise UsageError(f"cannot write {path}: {err.strerror or err}") from None
     return path
 
 
@@ -302,6 +308,8 @@ def batch_rows(drifted: bool = False) -> pd.DataFrame:
 
 def holdout_rows(seed: int, start: str = BATCH_START, days: int = BATCH_DAYS) -> pd.DataFrame:
     """The clean continuation with a coach-held seed: the grader's hidden holdout."""
+    if int(seed) < 0:
+        raise UsageError(f"a holdout seed is a non-negative integer, got {seed}")
     return _continuation(int(seed), start, days, NORMAL)
 
 
@@ -320,7 +328,6 @@ def write_bundle(out: str | Path | None = None, progress: Callable[[str], None] 
     for name, rows in (("TransactionHistory.csv.gz", window), ("new-data-2014.csv.gz", new_data),
                        ("batch-clean.csv.gz", batch_rows()), ("batch-drifted.csv.gz", batch_rows(drifted=True))):
         path = write_gzip(rows, folder / name)
-        first, last = rows["TransactionDate"].iloc[[0, -1]]
-        progress(f"wrote {path} ({len(rows):,} rows, {first:%Y-%m-%d}..{last:%Y-%m-%d})")
+        progress(f"wrote {path}: {FILES[name]} ({len(rows):,} rows)")
         written.append(path)
     return written

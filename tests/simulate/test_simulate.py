@@ -201,9 +201,20 @@ def test_holdouts_with_two_seeds_differ_and_each_parses(tmp_path, rows):
         assert len(batch_series(parsed)) == 28
 
 
-def test_holdout_can_start_later_but_not_inside_the_window():
+def test_holdout_can_start_later_but_not_inside_the_window_nor_with_a_negative_seed():
     later = simulate.holdout_series(11, start="2014-06-15", days=7)
     assert (later.index[0], len(later)) == (pd.Timestamp("2014-06-15"), 7)
     assert later.equals(batch_series(simulate.holdout_rows(11))["2014-06-15":"2014-06-21"])
     with pytest.raises(UsageError):
         simulate.holdout_rows(11, start="2014-05-01")
+    with pytest.raises(UsageError):
+        simulate.holdout_rows(-1)
+
+
+def test_simulate_into_an_unwritable_place_says_why_in_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    cli = Path(sys.executable).parent / "wth-solution"
+    done = subprocess.run([str(cli), "simulate", "--out", str(blocker / "data")], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert len(done.stderr.strip().splitlines()) == 1 and "cannot write" in done.stderr
