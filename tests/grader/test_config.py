@@ -120,3 +120,11 @@ def test_cli_bad_teams_file_exits_2_with_one_line(tmp_path):
     assert "Traceback" not in done.stderr
     missing = run_cli("check", "--config", str(tmp_path / "nope.yaml"), "--team", "alpha")
     assert missing.returncode == 2 and "no such teams file" in missing.stderr
+
+
+def test_the_example_teams_file_parses():
+    from grader_tools import REPO_ROOT
+
+    cfg = config.load(REPO_ROOT / "resources" / "teams.example.yaml")
+    assert [t.workspace.kind for t in cfg.teams] == ["folder", "uri", "azureml"]
+    assert cfg.teams[0].holdout.kind == "seed" and cfg.teams[1].endpoint.key_env == "BRAVO_ENDPOINT_KEY"
