@@ -36,20 +36,11 @@ CLIENTS, SECONDS, SEQUENTIAL = 8, 10.0, 300
 
 
 def prepare(root: Path) -> workspace.Workspace:
-    """A workspace with a champion: the hack window acquired, one Holt-Winters model on its 2013 part."""
-    import mlflow
-
-    from solution import data, forecast, model
+    """A workspace as `wth-solution pipeline build --train-end 2013-12-31` leaves it (bundled data)."""
+    from solution import pipelines
 
     ws = workspace.resolve(root)
-    bundled = REPO_ROOT / "resources" / "data" / "TransactionHistory.csv.gz"
-    real = REPO_ROOT.parent / "shared" / "data" / "adventureworks" / "TransactionHistory.csv"
-    acquired = data.acquire(ws.root, str(bundled if bundled.exists() else real))
-    ws.activate()
-    with mlflow.start_run():
-        info = model.log(forecast.fit("holt_winters", acquired.series()[:"2013-12-31"]))
-    version = workspace.register(ws, info.model_uri, {"train_end": "2013-12-31"})
-    workspace.set_champion(ws, version.version)
+    pipelines.build(ws, source="bundled", train_end="2013-12-31", progress=lambda line: None)
     return ws
 
 

@@ -8,6 +8,7 @@ docs makes the same request. Recent actuals come from the workspace's acquired d
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 from datetime import datetime, timezone
 from pathlib import Path
@@ -106,7 +107,7 @@ def render(body: dict, uri: str, steps: int, actuals: pd.Series | None, scored_a
 
 def write(ws, uri: str | None = None, out: str | Path | None = None, steps: int = 30) -> Path:
     """Score `steps` days through the endpoint (default: the workspace's) and write the HTML report."""
-    from . import endpoint
+    from . import endpoint, smoke
 
     if not 1 <= steps <= 365:
         raise UsageError(f"--steps {steps} is outside 1..365")
@@ -115,13 +116,18 @@ def write(ws, uri: str | None = None, out: str | Path | None = None, steps: int 
         if record is None:
             raise UsageError(f"no endpoint deployed in {ws.root}: pass --uri or run `wth-solution deploy`")
         uri = record.scoring_uri
-    body = score(uri, steps)
+    body = score(smoke.validate_uri(uri), steps)
     scored_at = datetime.now(timezone.utc)
     dates = pd.to_datetime(body["dates"])
     html = render(body, uri, steps, _actuals(ws, dates[0], dates[-1]), scored_at)
     path = Path(out) if out else Path(ws.root) / "report.html"
-    path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(html, encoding="utf-8")
-    tmp.replace(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(html, encoding="utf-8")
+        tmp.replace(path)
+    except OSError as err:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise UsageError(f"cannot write the report to {path}: {err.strerror or err}") from None
     return path

@@ -34,6 +34,14 @@ BAD_INPUTS: dict[str, bytes] = {
 TIMEOUT = (3, 15)
 
 
+def validate_uri(uri: str) -> str:
+    """`uri` if it is an http(s) URL; `UsageError` (bad input) otherwise."""
+    parts = urlsplit(uri)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(f"--uri {uri!r} is not an http(s) URL such as http://127.0.0.1:5001/score")
+    return uri
+
+
 def health_url(uri: str) -> str:
     parts = urlsplit(uri)
     return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
@@ -162,6 +170,7 @@ def command(ws, uri: str | None = None, progress: Callable[[str], None] = print)
         if record is None:
             raise UsageError(f"no endpoint deployed in {ws.root}: pass --uri or run `wth-solution deploy`")
         uri = record.scoring_uri
+    validate_uri(uri)
     champion = workspace.champion(ws)
     expected = str(champion.version) if champion else None
     train_end = champion.tags.get("train_end") if champion else None

@@ -9,25 +9,21 @@ import pytest
 
 from solution import endpoint, workspace
 
-from serve_tools import REPO_ROOT, TRAIN_END, register
+from serve_tools import REPO_ROOT, TRAIN_END
 
 
 @pytest.fixture(scope="session")
 def trained_ws(tmp_path_factory, request):
-    """A workspace with the hack window acquired and a champion trained on its 2013 part.
-
-    The data goes through the product's `acquire`; the model is one Holt-Winters fit logged and registered
-    through the product's model and workspace modules rather than the full build pipeline, whose model
-    selection backtests nine models (minutes on a shared 2-core machine; tests/solution covers it)."""
-    from solution import data, forecast
+    """A workspace as `wth-solution pipeline build --train-end 2013-12-31` leaves it: the hack window
+    acquired and a champion trained on its 2013 part (bundled data; the real table when it is absent)."""
+    from solution import pipelines
 
     ws = workspace.resolve(tmp_path_factory.mktemp("serve-ws"))
     bundled = REPO_ROOT / "resources" / "data" / "TransactionHistory.csv.gz"
     source = bundled if bundled.exists() else request.getfixturevalue("real_table")  # skips without ../shared
-    acquired = data.acquire(ws.root, str(source))
-    series = acquired.series()[:TRAIN_END]
-    version = register(ws, forecast.fit("holt_winters", series), {"mase": "0.9"})
-    workspace.set_champion(ws, version.version)
+    pipelines.build(ws, source=str(source), train_end=TRAIN_END)
+    champion = workspace.champion(ws)
+    assert champion is not None and champion.tags["train_end"] == TRAIN_END
     return ws
 
 

@@ -39,6 +39,20 @@ def pid_gone(pid: int) -> bool:
     return state == "Z"
 
 
+def processes_mentioning(text: str) -> list[int]:
+    """Live (non-zombie) processes whose command line contains `text`."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit() and int(proc.name) != os.getpid():
+            try:
+                if text in proc.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace") \
+                        and not pid_gone(int(proc.name)):
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+    return found
+
+
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
 

@@ -21,7 +21,7 @@ from solution import data, endpoint, forecast, smoke, workspace
 from solution.errors import StepFailed, UsageError
 from solution.forecast import Forecast
 
-from serve_tools import TRAIN_END, cli, free_port, listening, pid_gone, register
+from serve_tools import TRAIN_END, cli, free_port, listening, pid_gone, processes_mentioning, register
 
 PORT = free_port()
 URI = f"http://127.0.0.1:{PORT}/score"
@@ -164,6 +164,7 @@ def test_endpoint_stop_leaves_nothing_listening_and_no_process(ws):
     assert not listening(PORT) and not listening(record.deployment.port)
     assert pid_gone(record.router_pid) and pid_gone(record.deployment.pid)
     assert endpoint.read_record(ws) is None
+    assert not processes_mentioning(str(ws.root)), "an orphan process still refers to the workspace"
     assert endpoint.command(ws, "status", progress=lambda line: None) == 1
 
 

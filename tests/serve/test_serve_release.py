@@ -56,6 +56,11 @@ def test_report_scores_through_the_endpoint(released, tmp_path):
     assert not re.search(r'(src|href)="(?!data:)', html), "the report must be self-contained"
     with pytest.raises(UsageError, match="outside 1..365"):
         report.write(ws, out=tmp_path / "x.html", steps=400)
+    with pytest.raises(UsageError, match="not an http"):
+        report.write(ws, uri="127.0.0.1:5001/score", out=tmp_path / "x.html")
+    (tmp_path / "file").write_text("")
+    with pytest.raises(UsageError, match="cannot write the report"):
+        report.write(ws, out=tmp_path / "file" / "x.html")
     assert not (tmp_path / "x.html").exists()
 
 
