@@ -72,7 +72,7 @@ class Regime:
 
 
 NORMAL = Regime((0.89, 0.82, 0.91, 0.91, 0.83, 0.14, 0.28), (0.88, 0.88, 0.88, 0.88, 0.88, 0.0, 0.0), 1.0, 0.19, True, True)
-DRIFTED = Regime((0.92, 0.92, 0.92, 0.92, 0.92, 0.0, 0.0), (0.0,) * 7, 0.35, 0.0, False, False)
+DRIFTED = Regime((0.95, 0.95, 0.95, 0.95, 0.95, 0.0, 0.0), (0.0,) * 7, 0.28, 0.0, False, False)
 
 SLOT_USED = 0.95  # a scheduled purchasing slot is a purchasing day with this probability
 SALES_RATE = (120.0, 0.2)  # internet-order lines a day: at the window start, growth a day
