@@ -18,7 +18,7 @@ days and low on other days: the weekly profile, the weekend lows and the day-to-
 of the process rather than being drawn as a series. After the window the same process continues
 (the clean batch, the coach's holdout) or switches to the regime the real table shows in June 2014
 (the drifted batch): work orders stop being recorded, only small accessory sales remain, and
-purchasing continues on weekdays only, so weekday means rise 2-3x and weekends fall to almost 0.
+purchasing continues on weekdays only, so weekday means rise about 3x and weekends fall to almost 0.
 
 Determinism: numpy `Generator`s with explicit seeds, money as integer ten-thousandths formatted by
 integer arithmetic, gzip written with mtime 0 and no file name: the same library versions write the
