@@ -125,7 +125,7 @@ class Team:
         values = [os.environ.get(n, "") for n in self.secret_env_names()]
         if self.holdout and self.holdout.seed is not None:
             values.append(str(self.holdout.seed))
-        return [v for v in values if len(v) >= 4]
+        return [v for v in values if len(v) >= 6]  # shorter values would mangle dates and numbers
 
 
 @dataclass(frozen=True)

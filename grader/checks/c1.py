@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
+
 from . import check, failed, passed
 
 MAX_CANDIDATES = 10
 
 
 def _when(run) -> str:
-    from datetime import datetime, timezone
-
     return datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
 
 

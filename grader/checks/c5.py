@@ -48,7 +48,7 @@ def clean_batch(team) -> object:
 def drift_report(team) -> object:
     runs = team.mlflow.pipeline_runs("drift")[:10]
     for run in runs:
-        found = [a for a in team.mlflow.client.list_artifacts(run.info.run_id) if a.path.endswith(REPORT)]
+        found = [a for a in team.mlflow.artifact_files(run.info.run_id) if a.path.endswith(REPORT)]
         if found and (found[0].file_size or 0) > 0:
             return passed(f"drift run {run.info.run_id[:8]} has {found[0].path} ({found[0].file_size:,} bytes)",
                           run_id=run.info.run_id, artifact=found[0].path, bytes=found[0].file_size)

@@ -133,12 +133,15 @@ class MlflowProbe:
     def version(self, number: str) -> ModelVersion | None:
         return next((v for v in self.versions if str(v.version) == str(number)), None)
 
-    def artifacts(self, run_id: str, path: str | None = None) -> list[str]:
-        """Artifact paths under `path` of a run (one level)."""
+    def artifact_files(self, run_id: str, path: str | None = None) -> list:
+        """MLflow FileInfos (path, is_dir, file_size) under `path` of a run (one level)."""
         try:
-            return [a.path for a in self.client.list_artifacts(run_id, path)]
+            return self.client.list_artifacts(run_id, path)
         except (MlflowException, OSError) as err:
             raise NotGradable(f"cannot list the artifacts of run {run_id}: {str(err).splitlines()[0][:200]}") from None
+
+    def artifacts(self, run_id: str, path: str | None = None) -> list[str]:
+        return [a.path for a in self.artifact_files(run_id, path)]
 
     def logged_models(self, run: Run) -> list[str]:
         """Names of the models a run logged: MLflow 3 LoggedModels, else an `MLmodel` artifact folder."""
