@@ -57,6 +57,14 @@ def test_deploy_serves_the_champion_on_the_contract(ws, deployed):
     assert endpoint.status(ws).serving
 
 
+def test_openapi_and_logs_are_published(ws, deployed):
+    spec = requests.get(f"http://127.0.0.1:{PORT}/swagger.json", params={"version": "3"}, timeout=10).json()
+    assert spec["openapi"].startswith("3.") and "/score" in spec["paths"]
+    lines = []
+    assert endpoint.command(ws, "logs", progress=lines.append) == 0
+    assert lines[0].startswith("==> ") and any("POST /score" in chunk for chunk in lines)
+
+
 @pytest.mark.parametrize("name", list(smoke.BAD_INPUTS))
 def test_bad_input_over_http_gets_4xx_with_an_error(deployed, name):
     response = post(smoke.BAD_INPUTS[name])
