@@ -13,7 +13,9 @@ def main():
     series = daily_series(rows)
     print(f"{len(rows):,} transactions, {len(series)} days {series.index[0]:%Y-%m-%d}..{series.index[-1]:%Y-%m-%d}")
     print("\nmean PaidAmount by weekday:")
-    print(series.groupby(series.index.day_name()).mean().round(1).to_string())
+    weekday = series.groupby(series.index.day_of_week).mean().round(1)
+    weekday.index = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+    print(weekday.to_string())
     print("\nmean PaidAmount by month:")
     print(series.resample("MS").mean().round(1).to_string())
     print(f"\nautocorrelation: lag 1 {series.autocorr(1):.2f}, lag 7 {series.autocorr(7):.2f}")
