@@ -84,7 +84,7 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
         report.write_junit(junit_path, cfg.event, results)
     if html_path:
         marks = history.summary(cfg.grader_dir, results, cfg.stuck_after_min)
-        report.write_html(html_path, cfg.event, results, marks, refresh_s)
+        report.write_html(html_path, cfg.event, results, marks, refresh_s, cfg.docs_url)
     return results
 
 

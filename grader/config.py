@@ -137,6 +137,7 @@ class Config:
     stuck_after_min: float = 45.0
     data_file: str | None = None  # clean TransactionHistory the team's tests run against (C2.2/C2.3)
     drift_batches: dict[str, str] = field(default_factory=dict)  # {"clean": PATH, "drifted": PATH}
+    docs_url: str | None = None  # where Student/ is browsable, e.g. https://github.com/org/repo/blob/main/
 
     def team(self, name: str) -> Team:
         for team in self.teams:
@@ -147,7 +148,8 @@ class Config:
 
 # --- parsing --------------------------------------------------------------------------------------
 
-TOP_KEYS = {"event", "teams", "defaults", "holdout", "grader_dir", "stuck_after_min", "data_file", "drift_batches"}
+TOP_KEYS = {"event", "teams", "defaults", "holdout", "grader_dir", "stuck_after_min", "data_file", "drift_batches",
+            "docs_url"}
 TEAM_KEYS = {"name", "workspace", "endpoint", "repo", "devops", "experiment", "model", "python", "budgets", "holdout"}
 DEFAULT_KEYS = TEAM_KEYS - {"name", "workspace", "endpoint", "repo"}
 REQUIRED_TEAM_KEYS = ("name", "workspace", "endpoint", "repo")
@@ -356,6 +358,7 @@ def parse(data, path: Path) -> Config:
         stuck_after_min=float(stuck),
         data_file=str(_path(raw["data_file"], "data_file", where, base)) if raw.get("data_file") else None,
         drift_batches={k: str(_path(v, f"drift_batches.{k}", where, base)) for k, v in batches.items()},
+        docs_url=_string(raw["docs_url"], "docs_url", where) if raw.get("docs_url") else None,
     )
 
 

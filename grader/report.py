@@ -135,8 +135,9 @@ def _challenge_progress(team: TeamResult) -> list[dict]:
 
 
 def render_html(event: str, teams: list[TeamResult], history: dict | None = None, refresh_s: int | None = None,
-                generated_at: str | None = None) -> str:
-    """The scoreboard page. `history` (from `grader.history`) adds first-passed times and stuck flags."""
+                generated_at: str | None = None, docs_url: str | None = None) -> str:
+    """The scoreboard page. `history` (from `grader.history`) adds first-passed times and stuck flags;
+    `docs_url` (where Student/ is browsable) turns the hints into working links."""
     history = history or {}
     rows = []
     for rank, team in enumerate(ranked(teams), 1):
@@ -145,10 +146,11 @@ def render_html(event: str, teams: list[TeamResult], history: dict | None = None
                      "first_passed": info.get("first_passed", {}), "stuck": info.get("stuck")})
     return _env.get_template("scoreboard.html.j2").render(
         event=event, rows=rows, generated_at=generated_at or _now(), refresh_s=refresh_s,
+        docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
         challenges=CHALLENGES, symbol=SYMBOL, json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
 
 
 def write_html(path: str | Path, event: str, teams: list[TeamResult], history: dict | None = None,
-               refresh_s: int | None = None) -> Path:
-    return _write(path, render_html(event, teams, history, refresh_s))
+               refresh_s: int | None = None, docs_url: str | None = None) -> Path:
+    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url))
 

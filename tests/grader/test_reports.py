@@ -124,3 +124,11 @@ def test_first_passed_and_stuck(tmp_path):
     assert marks["a"]["first_passed"] == {"C0.1": "2026-11-26T09:00:00+00:00", "C0.2": "2026-11-26T09:50:00+00:00"}
     assert marks["a"]["stuck"] is None
     assert "no new criterion passed for 60 min" in marks["b"]["stuck"]
+
+
+def test_docs_url_makes_hints_clickable():
+    from grader import report
+
+    team = _team("a", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    html = report.render_html("e", [team], docs_url="https://github.com/contoso/wth/blob/main")
+    assert 'href="https://github.com/contoso/wth/blob/main/Student/Challenge-00.md#success-criteria"' in html
