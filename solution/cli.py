@@ -107,8 +107,9 @@ def cmd_drift(args) -> int:
     from . import drift, workspace
 
     ws = workspace.resolve(args.workspace)
-    thresholds = drift.Thresholds(ks_alpha=args.ks_alpha, psi=args.psi_threshold, weekday=args.weekday_threshold,
-                                  decay=args.decay_threshold)
+    given = {"ks_alpha": args.ks_alpha, "psi": args.psi_threshold, "weekday": args.weekday_threshold,
+             "decay": args.decay_threshold}
+    thresholds = drift.Thresholds(**{name: value for name, value in given.items() if value is not None})
     return drift.run(ws, batch=args.batch, thresholds=thresholds, retrain_on_drift=args.retrain_on_drift,
                      margin=args.margin, progress=_say)
 
@@ -153,12 +154,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     def drift_options(p: argparse.ArgumentParser) -> None:  # defaults: solution.drift.Thresholds
         p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
-        p.add_argument("--ks-alpha", type=float, default=0.01, help="KS test flags drift when p < this (default 0.01)")
-        p.add_argument("--psi-threshold", type=float, default=1.0, help="PSI that flags drift (default 1.0)")
-        p.add_argument("--weekday-threshold", type=float, default=0.6,
-                       help="weekday-profile distance that flags drift (default 0.6)")
-        p.add_argument("--decay-threshold", type=float, default=2.0,
-                       help="batch MASE / backtest MASE that flags drift (default 2.0)")
+        p.add_argument("--ks-alpha", type=float, help="KS test flags drift when p < this (default 0.01)")
+        p.add_argument("--psi-threshold", type=float, help="PSI that flags drift (default 0.75)")
+        p.add_argument("--weekday-threshold", type=float,
+                       help="weekday-profile distance that flags drift (default 0.75)")
+        p.add_argument("--decay-threshold", type=float,
+                       help="batch MASE / backtest MASE that flags drift (default 2.5)")
         p.add_argument("--retrain-on-drift", action="store_true", help="on drift, retrain with the batch as new data")
         p.add_argument("--margin", type=float, default=None, help="with --retrain-on-drift: the promotion margin")
         p.epilog = "exit status: 0 no drift, 3 drift detected, 2 bad input, 1 a failed step"
