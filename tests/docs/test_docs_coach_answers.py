@@ -38,3 +38,29 @@ def test_the_team_test_file_passes_on_clean_data_and_fails_on_corrupted(tmp_path
     corrupted = run_team_tests(tmp_path, data_pair.corrupted)
     tests = len(re.findall(r"^def test_", code, flags=re.M))
     assert re.search(rf"\b{tests} failed\b", corrupted.stdout), corrupted.stdout[-1500:]
+
+
+def coach(name: str) -> str:
+    return (REPO_ROOT / "Coach" / name).read_text()
+
+
+def test_the_drift_thresholds_quoted_are_the_code_defaults():
+    from solution.drift import Thresholds
+
+    defaults, text = Thresholds(), coach("Solution-05.md")
+    for quoted in (f"p < {defaults.ks_alpha:g}", f"psi ≥ {defaults.psi:g}", f"`weekday_distance` | ≥ {defaults.weekday:g}",
+                   f"`performance_decay` | ≥ {defaults.decay:g}"):
+        assert quoted in text
+
+
+def test_the_retrain_margin_quoted_is_the_code_default():
+    from solution.retrain import DEFAULT_MARGIN
+
+    assert f"margin {DEFAULT_MARGIN * 100:g} % by default" in coach("Solution-04.md")
+
+
+def test_the_models_in_solution_01_are_the_models_the_training_backtests():
+    from solution.forecast import MODELS
+
+    listed = re.findall(r"^  (\w+) +MASE \d", coach("Solution-01.md"), flags=re.M)
+    assert listed == list(MODELS)
