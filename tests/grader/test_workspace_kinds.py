@@ -1,0 +1,74 @@
+"""The workspace forms of the teams file: a sqlite file, and an MLflow tracking server over HTTP
+(how a coach reaches a team laptop; a real `mlflow server` subprocess), plus an unreachable one."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from grader_tools import free_port, write_teams
+
+from grader import config, runner
+
+WORKSPACE_CHECKS = ("C0.1", "C1.1", "C1.2", "C1.3", "C2.5", "C2.6")
+
+
+def _grade(tmp_path, workspace):
+    path = write_teams(tmp_path / "teams.yaml", [{"name": "t", "workspace": workspace, "endpoint": None, "repo": None}])
+    return {r.id: r for r in runner.grade(config.load(path))[0].results}
+
+
+def test_a_sqlite_file(tmp_path, trained_ws):
+    results = _grade(tmp_path, str(trained_ws.root / "mlflow.db"))
+    assert {c: results[c].status for c in WORKSPACE_CHECKS} == dict.fromkeys(WORKSPACE_CHECKS, "pass")
+
+
+def test_a_file_that_is_not_an_mlflow_store(tmp_path):
+    bogus = tmp_path / "notes.db"
+    bogus.write_bytes(b"not a database at all" * 100)
+    result = _grade(tmp_path, str(bogus))["C0.1"]
+    assert result.status == "fail" and "not a readable sqlite database" in result.message
+
+
+@pytest.fixture(scope="module")
+def tracking_server(trained_ws, tmp_path_factory):
+    copy = tmp_path_factory.mktemp("server") / "mlflow.db"
+    shutil.copy(trained_ws.root / "mlflow.db", copy)
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{copy}", "--host", "127.0.0.1",
+         "--port", str(port), "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    uri = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{uri}/health", timeout=1).status_code == 200:
+                break
+        except requests.RequestException:
+            time.sleep(0.5)
+    else:
+        os.killpg(process.pid, signal.SIGTERM)
+        pytest.fail("mlflow server did not start within 90 s")
+    yield uri
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+
+
+def test_a_tracking_server_over_http(tmp_path, tracking_server):
+    results = _grade(tmp_path, {"tracking_uri": tracking_server})
+    assert {c: results[c].status for c in WORKSPACE_CHECKS} == dict.fromkeys(WORKSPACE_CHECKS, "pass"), \
+        {c: results[c].message for c in WORKSPACE_CHECKS}
+
+
+def test_an_unreachable_tracking_server_is_not_gradable(tmp_path):
+    started = time.monotonic()
+    result = _grade(tmp_path, {"tracking_uri": f"http://127.0.0.1:{free_port()}"})["C0.1"]
+    assert result.status == "error" and "cannot reach the MLflow workspace" in result.message
+    assert time.monotonic() - started < 30
