@@ -17,7 +17,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .checks import CHALLENGES, ERROR, FAIL, PASS, SKIPPED
-from .runner import CheckResult, TeamResult
+from .runner import TeamResult
 
 SCHEMA = "wth-grader/1"
 SYMBOL = {PASS: "✔", FAIL: "✘", ERROR: "!", SKIPPED: "·"}
