@@ -11,7 +11,6 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
-BUNDLED = REPO_ROOT / "resources" / "data" / "TransactionHistory.csv.gz"
 PROGRAMS = ("wth-solution", "wth-grader")
 SHELL_OPERATORS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "(", ")", "$(", "`"}
 

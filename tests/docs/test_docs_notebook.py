@@ -22,9 +22,9 @@ def test_committed_with_outputs_cleared():
 
 
 @pytest.fixture(scope="module")
-def executed(bundled_data, tmp_path_factory):
+def executed(bundled_table, tmp_path_factory):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    env = {"WTH_DATA_FILE": str(bundled_data), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    env = {"WTH_DATA_FILE": str(bundled_table), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)  # the kernel inherits this process's environment
     try:

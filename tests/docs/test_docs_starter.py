@@ -40,14 +40,14 @@ def test_starter_has_no_mlops_on_purpose():
 
 
 @pytest.fixture(scope="module")
-def starter_run(tmp_path_factory, bundled_data):
+def starter_run(tmp_path_factory, bundled_table):
     """A team's copy of the starter folder, with the documented commands run in order."""
     folder = tmp_path_factory.mktemp("team") / "starter"
     shutil.copytree(STARTER, folder, ignore=shutil.ignore_patterns("data", "outputs", "__pycache__"))
     env = {**os.environ, "MPLBACKEND": "Agg"}
     outputs = {}
     for script, *args in [
-        ("acquire.py", "--source", str(bundled_data)),
+        ("acquire.py", "--source", str(bundled_table)),
         ("explore.py",),
         ("train.py", "--train-end", "2013-12-31"),
         ("plot.py", "--days", "14"),
