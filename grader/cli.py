@@ -52,9 +52,11 @@ def _challenge(value: str) -> int:
 
 
 def cmd_check(args) -> int:
-    from . import config, report, runner
+    from . import config
 
-    cfg = config.load(args.config)
+    cfg = config.load(args.config)  # before the heavy imports: a bad file is refused at once
+    from . import report, runner
+
     result = runner.grade(cfg, challenge=args.challenge, teams=[args.team])[0]
     print(report.details(result))
     return 0
@@ -89,9 +91,11 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
 
 
 def cmd_scoreboard(args) -> int:
-    from . import config, report
+    from . import config
 
     cfg = config.load(args.config)
+    from . import report
+
     started = time.monotonic()
     results = grade_and_write(cfg, args.json, args.junit, args.html)
     print(report.table(results))
@@ -124,9 +128,11 @@ def serve(folder: Path, port: int, host: str = "127.0.0.1") -> http.server.Threa
 
 
 def cmd_watch(args) -> int:
-    from . import config, report
+    from . import config
 
     cfg = config.load(args.config)
+    from . import report
+
     folder = cfg.grader_dir
     folder.mkdir(parents=True, exist_ok=True)
     server = None
