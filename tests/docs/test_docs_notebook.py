@@ -24,15 +24,11 @@ def test_committed_with_outputs_cleared():
 @pytest.fixture(scope="module")
 def executed(bundled_table, tmp_path_factory):
     notebook = nbformat.read(NOTEBOOK, as_version=4)
-    env = {"WTH_DATA_FILE": str(bundled_table), "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)  # the kernel inherits this process's environment
-    try:
-        nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
-                                resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}}).execute()
-    finally:
-        for key, value in saved.items():
-            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    env = {**os.environ, "WTH_DATA_FILE": str(bundled_table),
+           "MPLBACKEND": "module://matplotlib_inline.backend_inline"}
+    client = nbclient.NotebookClient(notebook, timeout=120, kernel_name="python3",
+                                     resources={"metadata": {"path": str(tmp_path_factory.mktemp("nb"))}})
+    client.execute(env=env)  # the kernel's environment: the notebook reads WTH_DATA_FILE
     return notebook
 
 
