@@ -299,7 +299,8 @@ def start_deployment(ws, model_version, port: int | None = None, timeout: float 
         from .score import openapi
 
         (where / "swagger3.json").write_text(json.dumps(openapi(), indent=2))
-        env = {**os.environ, "WORKER_COUNT": str(WORKERS), "WORKER_PRELOAD": "true", "AML_APP_ROOT": str(where),
+        env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",  # scoring slices lists: no BLAS threads
+               **os.environ, "WORKER_COUNT": str(WORKERS), "WORKER_PRELOAD": "true", "AML_APP_ROOT": str(where),
                "GUNICORN_CMD_ARGS": f"--config {shlex.quote(str(where / 'gunicorn.conf.py'))}",
                "PYTHONUNBUFFERED": "1"}
         log = folder(ws) / "logs" / f"{where.name}.log"  # outside the folder: kept when a failed start removes it
