@@ -2,7 +2,8 @@
 
 The room: real MLflow workspaces at different stages (written through the product's workspace and
 model modules, as tests/grader does: empty, trained, complete), each complete or trained team with
-its own live endpoint serving its champion and its own repository whose tests the grader runs; plus
+a live endpoint serving its champion and a repository at its stage (complete: tests that catch bad
+data and pipelines; trained: 2 with tests that ignore the data, 3 with the starter project only); plus
 2 endpoints that accept connections and never answer, 1 endpoint answering 200 with an error payload,
 and 1 missing workspace. `--demo DIR` puts the workspace of `wth-solution demo --keep-serving`, with
 its real azmlinfsrv endpoint, in place of one complete team.
@@ -45,7 +46,7 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
     stages = {stage: tools.build_workspace(scratch / f"base-{stage}", stage, batches)
               for stage in ("empty", "trained", "full")}
     forecasts = {stage: tools.champion_forecast(stages[stage]) for stage in ("trained", "full")}
-    repos = {kind: tools.build_repo(scratch / f"repo-{kind}", kind) for kind in ("good", "ignores-data")}
+    repos = {kind: tools.build_repo(scratch / f"repo-{kind}", kind) for kind in ("good", "ignores-data", "starter")}
     teams, servers = [], []
     for kind, count in ROOM:
         for i in range(1, count + 1):
@@ -65,7 +66,8 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
                 fc, version = forecasts[stage]
                 server = tools.ContractEndpoint("good", fc, version)
                 servers.append(server)
-                entry.update(endpoint=server.uri, repo=str(repos["good" if kind == "complete" else "ignores-data"]))
+                repo = "good" if kind == "complete" else "ignores-data" if i <= 2 else "starter"
+                entry.update(endpoint=server.uri, repo=str(repos[repo]))
             elif kind == "hanging":
                 server = tools.HangingEndpoint()
                 servers.append(server)

@@ -185,12 +185,14 @@ DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["
 
 
 def build_repo(root: Path, kind: str) -> Path:
-    """kind: `good` (starter, validation tests that use WTH_DATA_FILE, build + scheduled drift pipelines),
-    `ignores-data` (a test that passes whatever the data), `hangs` (a test that never ends),
-    `env-dump` (a test that writes its environment to the file named by a marker)."""
+    """kind: `starter` (the starter project only), `good` (+ validation tests that use WTH_DATA_FILE,
+    build + scheduled drift pipelines), `ignores-data` (a test that passes whatever the data), `hangs`
+    (a test that never ends), `env-dump` (a test that writes its environment to the file named by a marker)."""
     root.mkdir(parents=True)
     subprocess.run(["git", "init", "-q", str(root)], check=True)
     shutil.copytree(REPO_ROOT / "resources" / "starter", root / "starter")
+    if kind == "starter":
+        return root
     tests = root / "tests"
     tests.mkdir()
     body = {"good": VALIDATION_TEST, "ignores-data": IGNORING_TEST, "hangs": HANGING_TEST, "env-dump": ENV_DUMP_TEST}[kind]
