@@ -11,12 +11,16 @@ import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+import numpy as np
+import pandas as pd
 import pytest
+import requests
 
 from solution import endpoint, report, smoke, workspace
 from solution.errors import StepFailed, UsageError
+from solution.forecast import Forecast
 
-from serve_tools import cli, free_port, listening
+from serve_tools import TRAIN_END, cli, free_port, listening, register
 
 PORT = free_port()
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -91,6 +95,26 @@ def test_release_without_a_champion_is_bad_usage_and_records_nothing(released):
     assert endpoint.read_record(ws) == record
     assert len(ws.client.search_runs([ws.client.get_experiment_by_name(ws.experiment).experiment_id],
                                      filter_string="tags.`wth.pipeline` = 'release'")) == 1
+
+
+def test_a_failed_release_is_recorded_failed_and_the_old_version_keeps_serving(released):
+    ws, record = released
+    champion = workspace.champion(ws)
+    nan = Forecast(model="broken", params={}, train_start=pd.Timestamp("2013-07-31"),
+                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), residuals=np.zeros(7))
+    broken = register(ws, nan, {})
+    workspace.set_champion(ws, broken.version)
+    try:
+        with pytest.raises(StepFailed, match="exited with code"):
+            endpoint.release_pipeline(ws, port=PORT)
+    finally:
+        workspace.set_champion(ws, champion.version)
+    runs = ws.client.search_runs([ws.client.get_experiment_by_name(ws.experiment).experiment_id],
+                                 filter_string="tags.`wth.pipeline` = 'release'", order_by=["attributes.start_time DESC"])
+    assert runs[0].info.status == "FAILED" and runs[0].data.tags["model_version"] == str(broken.version)
+    assert endpoint.read_record(ws) == record
+    assert requests.post(record.scoring_uri, json={"steps": 2}, timeout=30).json()["model"]["version"] == \
+        record.model_version
 
 
 class _LiesWith200(BaseHTTPRequestHandler):
