@@ -50,7 +50,7 @@ def test_redaction_reaches_nested_evidence():
 def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
     hang = HangingEndpoint()
     ok = ContractEndpoint("error200")
-    budgets = Budgets(connect_s=1, read_s=2)
+    budgets = Budgets(connect_s=1, read_s=5)
     teams = [Team(f"h{i}", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(hang.uri), None, budgets=budgets)
              for i in range(2)] + [Team("fine", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(ok.uri), None,
                                         budgets=budgets)]
@@ -60,8 +60,8 @@ def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
     finally:
         hang.close()
         ok.close()
-    assert results["fine"].duration_s < 1.5
-    assert results["h0"].result("C3.1").status == "fail" and results["h0"].duration_s < 5
+    assert results["fine"].duration_s < 3  # graded while the hanging teams still wait for their 5 s
+    assert results["h0"].result("C3.1").status == "fail" and 5 <= results["h0"].duration_s < 9
 
 
 def test_team_budget_stops_further_checks(tmp_path):
