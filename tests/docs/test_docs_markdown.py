@@ -163,3 +163,13 @@ def test_each_challenge_has_the_sections_and_its_progress_command():
         assert re.findall(r"^## (.+)$", text, flags=re.M) == sections, path.name
         expected = f'wth-grader check --config teams.yaml --team "$TEAM" --challenge {n}'
         assert expected in text.split("## Check your progress")[1], path.name
+
+
+@pytest.mark.parametrize("path", DOCS, ids=rel)
+def test_every_make_target_shown_exists(path):
+    targets = set(re.findall(r"^([\w-]+):", (REPO_ROOT / "Makefile").read_text(), flags=re.M))
+    text = path.read_text()
+    shown = re.findall(r"`make ([\w-]+)`", text)
+    blocks = [fence.group(0) for fence in FENCE.finditer(text)]
+    shown += [m for block in blocks for m in re.findall(r"^\s*make ([\w-]+)", block, re.M)]
+    assert not set(shown) - targets, f"{rel(path)} shows make targets the Makefile lacks: {set(shown) - targets}"
