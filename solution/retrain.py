@@ -35,7 +35,9 @@ new file on or before that day overlap what the champion was trained on: they mu
 (relative difference under 1e-6) and are then dropped and reported; if they differ the retrain is
 refused, because it would silently rewrite the history the champion was trained and judged on (a
 corrected history is a new build, not a retrain). A gap between the old data and the new of more than
-HORIZON days is refused; a shorter one is interpolated like any inner gap, and reported.
+HORIZON days is refused; a shorter one is interpolated like any inner gap, and reported. The combined
+series is recorded in the workspace as the latest acquired data (step `acquire`); the challenger's
+`data_sha256` lineage tag is the sha256 of that recorded `series.csv`.
 
 Failure leaves production alone: input is checked before the run starts; the challenger is registered
 only after training and evaluation finished, and the alias moves last. A failing or killed run leaves

@@ -138,3 +138,15 @@ def test_the_help_states_the_thresholds_the_code_uses(capsys):
                           ("weekday-profile distance", defaults.weekday), ("batch MASE / backtest MASE", defaults.decay)):
         assert f"{option}" in text and f"(default {value})" in text.split(option, 1)[1][:80], option
     assert "exit status: 0 no drift, 3 drift detected, 2 bad input, 1 a failed step" in text
+
+
+def test_retrain_on_drift_chains_a_recorded_retrain_with_the_batch_as_new_data(ws, verdicts):
+    """Last in the module: it may change the champion the tests above rely on."""
+    batch = bundled("batch-drifted.csv.gz")
+    assert cli.main(["drift", "--workspace", str(ws.root), "--batch", str(batch), "--retrain-on-drift"]) == drift.DRIFT
+    exp = ws.client.get_experiment_by_name(ws.experiment)
+    (run,) = ws.client.search_runs([exp.experiment_id], "tags.`wth.pipeline` = 'retrain'")
+    assert run.info.status == "FINISHED" and run.data.tags["new_data_sha256"] == data.sha256_of(batch)
+    assert (run.data.tags["eval_start"], run.data.tags["eval_end"]) == ("2014-06-01", "2014-06-28")
+    champion = workspace.champion(ws)
+    assert str(champion.version) == ("2" if run.data.tags["decision"] == "promoted" else "1")

@@ -18,7 +18,7 @@ import pytest
 import requests
 from retrain_tools import bundled, cut
 
-from solution import cli, endpoint, evaluate, forecast, retrain, workspace
+from solution import cli, data, endpoint, evaluate, forecast, retrain, workspace
 from solution.errors import UsageError
 from solution.evaluate import Backtest
 
@@ -228,6 +228,8 @@ def test_the_challenger_is_registered_with_lineage_and_the_alias_follows_the_dec
     challenger = ws.client.get_model_version(ws.model_name, "2")
     assert challenger.tags["train_start"] == "2013-10-01" and challenger.tags["train_end"] == "2014-01-31"
     assert challenger.tags["n_obs"] == "123" and ws.client.get_run(challenger.tags["run_id"]).info.status == "FINISHED"
+    recorded = json.loads((ws.root / "data" / "latest.json").read_text())["series_file"]
+    assert challenger.tags["data_sha256"] == data.sha256_of(recorded)
     assert ws.client.get_model_version(ws.model_name, "1").tags == before.tags
     assert str(workspace.champion(ws).version) == ("2" if decision.promoted else "1")
 
