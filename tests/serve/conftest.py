@@ -6,7 +6,6 @@ Every endpoint a test module starts is stopped at the module's end by `clean_end
 from __future__ import annotations
 
 import pytest
-from threadpoolctl import threadpool_limits
 
 from solution import endpoint, workspace
 
@@ -22,9 +21,7 @@ def trained_ws(tmp_path_factory, request):
     ws = workspace.resolve(tmp_path_factory.mktemp("serve-ws"))
     bundled = REPO_ROOT / "resources" / "data" / "TransactionHistory.csv.gz"
     source = bundled if bundled.exists() else request.getfixturevalue("real_table")  # skips without ../shared
-    # One BLAS thread: statsmodels' fits run several times slower with threads fighting over 2 shared cores.
-    with threadpool_limits(limits=1):
-        pipelines.build(ws, source=str(source), train_end=TRAIN_END)
+    pipelines.build(ws, source=str(source), train_end=TRAIN_END)
     champion = workspace.champion(ws)
     assert champion is not None and champion.tags["train_end"] == TRAIN_END
     return ws
