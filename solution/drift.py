@@ -209,7 +209,7 @@ def _figures(assessment: Assessment) -> dict[str, str]:
     ax.axhline(1, color="tab:blue", lw=0.8)
     ax.set_ylabel("weekday mean / weekly mean")
     weekdays.tight_layout()
-    return {"series": _png(series), "values": _png(values), "weekdays": _png(weekdays)}
+    return {"timeline": _png(series), "distribution": _png(values), "weekdays": _png(weekdays)}
 
 
 def render(assessment: Assessment, context: dict) -> str:

@@ -8,6 +8,8 @@ must score at least 1.5 and the clean batch at most 0.67, where 1 is the thresho
 hold with every threshold 1.5 times stricter or looser.
 """
 
+import base64
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -79,7 +81,8 @@ def test_each_drift_run_records_the_contract(ws, verdicts):
 def test_the_report_is_one_self_contained_html_file_with_the_verdict_and_plots(ws, verdicts, tmp_path):
     _, run = verdicts["batch-drifted.csv.gz"]
     page = Path(ws.client.download_artifacts(run.info.run_id, "drift_report.html", str(tmp_path))).read_text()
-    assert page.count('src="data:image/png;base64,') == 3
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', page)
+    assert len(images) == 3 and all(base64.b64decode(image).startswith(b"\x89PNG") for image in images)
     assert "http://" not in page and "https://" not in page and "<script" not in page
     assert "DRIFT (score" in page and "performance decay" in page and "Kolmogorov" in page
 
