@@ -282,8 +282,7 @@ def on_exit(server):
 '''
 
 
-def start_deployment(ws, model_version, port: int | None = None, timeout: float = START_TIMEOUT,
-                     model_dir: Path | None = None) -> Deployment:
+def start_deployment(ws, model_version, port: int | None = None, timeout: float = START_TIMEOUT) -> Deployment:
     """Materialise `model_version` and serve it with azmlinfsrv on a private port; wait until healthy."""
     server = Path(sys.executable).parent / "azmlinfsrv"
     if not server.exists():
@@ -294,7 +293,7 @@ def start_deployment(ws, model_version, port: int | None = None, timeout: float 
         shutil.rmtree(where)
     where.mkdir(parents=True)
     try:
-        model_dir = model_dir or materialise(ws, model_version, where)
+        model_dir = materialise(ws, model_version, where)
         (where / "gunicorn.conf.py").write_text(GUNICORN_CONF.format(host=HOST, port=port))
         from .score import openapi
 
