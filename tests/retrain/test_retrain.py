@@ -235,6 +235,10 @@ def test_the_challenger_is_registered_with_lineage_and_the_alias_follows_the_dec
 
 
 def test_the_endpoint_serves_the_champion_after_retraining(ws, retrained):
+    _, decision, parent = retrained
+    assert decision.promoted, f"the bundled January data should promote, so the rollout is exercised: {decision.reason}"
+    steps = runs(ws, wth_pipeline_run_id=parent.info.run_id, wth_step="promote")
+    assert steps[0].data.tags["served_version"] == "2"
     record = endpoint.status(ws).record
     answer = requests.post(record.scoring_uri, json={"steps": 3}, timeout=30).json()
     champion = workspace.champion(ws)
