@@ -23,9 +23,11 @@ it is information, not the rule.
 
 Rule: promote only if challenger_mase < champion_mase * (1 - margin) (default margin 5 %).
 The decision is recorded on the retrain pipeline run (metrics champion_mase, challenger_mase, margin,
-promoted; tags decision, reason, eval_start, eval_end, champion_version, challenger_version). The
+promoted; tags decision, reason, eval_start, eval_end, champion_version, challenger_version) once it
+has been carried out, so a run that records a decision is always one whose decision took effect. The
 challenger is registered either way, with its lineage tags, so a rejected model stays traceable; only
-a promotion moves the `champion` alias, after rolling a serving endpoint to it without downtime.
+a promotion moves the `champion` alias, after rolling a serving endpoint to it without downtime (a
+failed rollout leaves the old version serving and the alias where it was, and fails the run).
 
 New data
 --------
@@ -255,20 +257,10 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
         with workspace.step("evaluate"):
             decision = compare(champion, trained.selection.backtests[trained.selection.chosen], series, margin)
             progress(("promote: " if decision.promoted else "reject: ") + decision.reason)
-        start, end = decision.window
-        metrics = {"champion_mase": decision.champion_mase, "challenger_mase": decision.challenger_mase,
-                   "margin": margin, "promoted": float(decision.promoted)}
-        refit = trained.selection.backtests.get(champion.model)
-        if refit is not None:
-            metrics["champion_refit_mase"] = refit.metrics["mase"]
-        mlflow.log_metrics(metrics)
-        mlflow.set_tags({"decision": "promoted" if decision.promoted else "rejected", "reason": decision.reason,
-                         "eval_start": start, "eval_end": end})
+        verdict = "promoted" if decision.promoted else "rejected"
         with workspace.step("register"):
-            tags = {**training.lineage_tags(trained), "retrain_run_id": parent.info.run_id,
-                    "decision": "promoted" if decision.promoted else "rejected"}
+            tags = {**training.lineage_tags(trained), "retrain_run_id": parent.info.run_id, "decision": verdict}
             version = workspace.register(ws, trained.model_uri, tags)
-        mlflow.set_tag("challenger_version", str(version.version))
         if decision.promoted:
             with workspace.step("promote"):
                 _roll_endpoint(ws, str(version.version), progress)
@@ -276,4 +268,14 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
             progress(f"version {version.version} is the champion")
         else:
             progress(f"registered version {version.version}; version {before.version} stays the champion")
+        # recorded once applied: a run that carries a decision has carried it out (a failed one carries none)
+        start, end = decision.window
+        metrics = {"champion_mase": decision.champion_mase, "challenger_mase": decision.challenger_mase,
+                   "margin": margin, "promoted": float(decision.promoted)}
+        refit = trained.selection.backtests.get(champion.model)
+        if refit is not None:
+            metrics["champion_refit_mase"] = refit.metrics["mase"]
+        mlflow.log_metrics(metrics)
+        mlflow.set_tags({"decision": verdict, "reason": decision.reason, "eval_start": start, "eval_end": end,
+                         "challenger_version": str(version.version)})
     return decision
