@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from . import drift, endpoint, pipelines, report, retrain, workspace
-from .config import BUNDLED_DATA, INITIAL_TRAIN_END, REPO_ROOT
+from .config import BUNDLED_DATA, INITIAL_TRAIN_END
 from .workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -61,7 +61,8 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
         from grader.runner import grade_workspace
 
         live = endpoint.read_record(ws)
-        graded = grade_workspace(ws.root, endpoint=live.scoring_uri, repo=REPO_ROOT, name="reference")
+        # the workspace and endpoint checks: this repo is the hack itself, not a team's repository
+        graded = grade_workspace(ws.root, endpoint=live.scoring_uri, name="reference")
         page_board = scoreboard.write_html(ws.root / "scoreboard.html", "What The Hack - MLOps (demo)", [graded])
         progress(scoreboard.table([graded]))
     finally:

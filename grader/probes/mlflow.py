@@ -1,7 +1,10 @@
 """Read-only view of a team's MLflow workspace: runs, pipeline runs, registered versions, artifacts.
 
-A local folder or sqlite file is opened through a read-only sqlite URI (`mode=ro`), so grading
-can never create, migrate or modify a team's store; an HTTP tracking URI (a team's `mlflow server`,
+A local folder or sqlite file is read through a snapshot: sqlite's backup API copies the team's
+`mlflow.db` (opened read-only) into a temporary file that MLflow then opens, so grading can never
+create, migrate or modify a team's store (MLflow itself would create folders and run migrations
+next to any database it opens) and one grading pass sees one consistent state; artifacts are read
+where the store says they are. An HTTP tracking URI (a team's `mlflow server`,
 or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts.
 Answers are cached per probe: one grading pass sees one consistent snapshot.
 """
@@ -11,6 +14,7 @@ from __future__ import annotations
 import logging
 import os
 import sqlite3
+import tempfile
 from functools import cached_property
 from pathlib import Path
 
@@ -52,9 +56,18 @@ def _sqlite_file(ref: WorkspaceRef) -> Path:
     return db
 
 
-def tracking_uri(ref: WorkspaceRef, azure_resolver=None) -> str:
+def snapshot(db: Path, into: Path) -> Path:
+    """A consistent copy of a sqlite database, read without writing to it."""
+    copy = into / "mlflow.db"
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    return copy
+
+
+def tracking_uri(ref: WorkspaceRef, azure_resolver=None, scratch: Path | None = None) -> str:
+    """The URI MLflow reads the team's store through; local stores need a `scratch` folder for the snapshot."""
     if ref.kind in ("folder", "sqlite"):
-        return f"sqlite:///file:{_sqlite_file(ref)}?mode=ro&uri=true"
+        return f"sqlite:///{snapshot(_sqlite_file(ref), scratch)}"
     if ref.kind == "azureml":
         from .azureml import tracking_uri as azure_tracking_uri
 
@@ -68,7 +81,8 @@ class MlflowProbe:
 
     @cached_property
     def client(self) -> MlflowClient:
-        uri = tracking_uri(self.ref)
+        self._scratch = tempfile.TemporaryDirectory(prefix="wth-grader-snapshot-")  # removed with the probe
+        uri = tracking_uri(self.ref, scratch=Path(self._scratch.name))
         try:
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)
