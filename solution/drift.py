@@ -34,7 +34,8 @@ to alert only on errors accepts 3.
 The run: a pipeline run tagged wth.pipeline=drift with steps `detect` and `report`, metrics
 drift_detected (1/0), drift_score and every statistic, tag batch_sha256, and artifact
 drift_report.html (self-contained: jinja2 + matplotlib PNGs inlined as base64). With
-`--retrain-on-drift` a drifted batch is then passed to `retrain` as new data (its own pipeline run).
+`--retrain-on-drift` a drifted batch is then passed to `retrain` as new data (its own pipeline run);
+the exit status stays the verdict's (3) unless that retrain fails (1, or 2 for input it refuses).
 """
 
 from __future__ import annotations
