@@ -59,8 +59,10 @@ class Forecast:
             if not 0 < interval < 1:
                 raise ValueError("interval must be a probability between 0 and 1")
             low, high = np.quantile(self.residuals, [(1 - interval) / 2, (1 + interval) / 2])
-            frame["lower"] = np.maximum(frame["forecast"] + low, 0.0)
-            frame["upper"] = np.maximum(frame["forecast"] + high, 0.0)
+            # biased residuals (a trend the model missed) can put both quantiles on one side: the
+            # interval always contains the point forecast
+            frame["lower"] = np.maximum(frame["forecast"] + min(low, 0.0), 0.0)
+            frame["upper"] = frame["forecast"] + max(high, 0.0)
         return frame
 
 

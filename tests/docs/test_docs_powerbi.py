@@ -1,5 +1,5 @@
-"""The Power Query script sends exactly the request of the endpoint contract and reads the fields
-of its answer. The M script is parsed here, not run (Power BI Desktop is Windows-only)."""
+"""The Power Query script sends exactly the request of the endpoint contract — the same request as
+`wth-solution report` — and reads the fields of its answer. The M script is parsed here, not run (Power BI Desktop is Windows-only)."""
 
 import json
 import re
@@ -23,6 +23,8 @@ def m_value(expression: str, bindings: dict[str, str]):
         return m_value(bindings[expression], bindings)
     if re.fullmatch(r"-?\d+", expression):
         return int(expression)
+    if re.fullmatch(r"-?\d+\.\d+", expression):
+        return float(expression)
     if re.fullmatch(r'"[^"]*"', expression):
         return expression[1:-1]
     raise AssertionError(f"not a literal: {expression}")
@@ -36,12 +38,14 @@ def request_body(bindings: dict[str, str]) -> dict:
     return {name.strip(): m_value(value, bindings) for name, value in fields}
 
 
-def test_the_request_body_is_the_endpoint_contract():
+def test_the_request_body_is_the_endpoint_contract_and_the_reports_request():
+    from solution import report
+
     bindings = let_bindings(SCRIPT.read_text())
     body = request_body(bindings)
-    assert list(body) == ["steps"]
     assert isinstance(body["steps"], int) and 1 <= body["steps"] <= 365
-    assert json.dumps(body) == '{"steps": 30}'
+    assert json.dumps(body) == '{"steps": 30, "interval": 0.9}'
+    assert body == report.request_body(30)
 
 
 def test_the_request_is_a_json_post_to_the_scoring_uri():
@@ -55,7 +59,7 @@ def test_the_request_is_a_json_post_to_the_scoring_uri():
 def test_the_answer_is_read_by_the_contract_field_names():
     text = SCRIPT.read_text()
     read = set(re.findall(r"Result\[(\w+)\]", text))
-    assert read == {"dates", "forecast", "model"}  # the fields of a 200 answer in DESIGN.md
+    assert read == {"dates", "forecast", "lower", "upper", "model"}  # a 200 answer's fields, with an interval
 
 
 def test_the_request_validates_against_the_endpoints_own_openapi_schema():
@@ -65,6 +69,7 @@ def test_the_request_validates_against_the_endpoints_own_openapi_schema():
 
     post = score.openapi()["paths"]["/score"]["post"]
     steps_form = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]
+    assert "interval" in steps_form["properties"]
     body = request_body(let_bindings(SCRIPT.read_text()))
     jsonschema.validate(body, steps_form)
     answer = post["responses"]["200"]["content"]["application/json"]["schema"]["properties"]
