@@ -226,7 +226,7 @@ def run(ws: Workspace, batch: str, thresholds: Thresholds = Thresholds(), retrai
         margin: float | None = None, progress: Progress = print) -> int:
     """`wth-solution drift --batch PATH`: returns the exit status of the module docstring (0 or 3)."""
     thresholds.check()
-    champion_version = workspace.model_version(ws)
+    champion_version = retrain.current_champion(ws)
     champion = retrain.registered_forecast(ws, champion_version)
     actuals, loaded = retrain.read_series(batch)
     if len(actuals) < MIN_DAYS:

@@ -85,6 +85,13 @@ def read_series(path: str) -> tuple[pd.Series, data.Loaded]:
     return series, loaded
 
 
+def current_champion(ws: Workspace) -> ModelVersion:
+    """The champion version; `UsageError` without one (and without creating a workspace that is not there)."""
+    if ws.is_local and not (ws.root / "mlflow.db").exists():
+        raise UsageError(f"no workspace at {ws.root}: run `wth-solution pipeline build` first")
+    return workspace.model_version(ws)
+
+
 def registered_forecast(ws: Workspace, version: ModelVersion) -> Forecast:
     """The `Forecast` a registered version serves (the pyfunc contract of solution/model.py)."""
     ws.activate()  # pyfunc resolves models:/ URIs through MLflow's global registry URI
@@ -225,7 +232,7 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
     margin = DEFAULT_MARGIN if margin is None else margin
     if not 0 <= margin < 1:
         raise UsageError(f"--margin {margin} must be a fraction in [0, 1), e.g. 0.05 for 5 %")
-    before = workspace.model_version(ws)  # UsageError when there is no champion yet
+    before = current_champion(ws)
     champion = registered_forecast(ws, before)
     new, loaded = read_series(new_data)
     combined = combine(training_data(ws, before), new)

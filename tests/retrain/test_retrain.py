@@ -128,6 +128,13 @@ def test_bad_new_data_exits_2_with_one_line_and_changes_nothing(ws, tmp_path):
     assert production(ws) == before and len(runs(ws)) == runs_before
 
 
+@pytest.mark.parametrize("command", [["retrain", "--new-data"], ["drift", "--batch"]])
+def test_no_workspace_is_refused_without_creating_one(tmp_path, january, capsys, command):
+    assert cli.main([command[0], "--workspace", str(tmp_path / "none"), command[1], str(january)]) == 2
+    assert "run `wth-solution pipeline build` first" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
 def test_too_few_new_days_for_a_fair_comparison_is_refused(ws, january, tmp_path, capsys):
     short = cut(january, tmp_path / "short.csv", "2014-01-01", "2014-01-20")
     before = production(ws)
