@@ -21,8 +21,9 @@ which nothing changed (Oct 2013 - Apr 2014, each against all the days before it)
 KS p = 0.017, so the conventional PSI 0.25 would cry wolf. Each weekday mean rests on 4 days with a
 day-to-day spread of about half the mean, so the weekday distance of unchanged windows reaches 0.57:
 this test only catches a gross change of the weekly shape. A 4-week backtest MASE is itself noisy,
-so a healthy model's batch MASE ranges 0.6-1.6 times it (1.5 on the bundled clean batch). The thresholds sit above all of that and
-well below what the June 2014 regime change gives (real table: drift score about 4-5; tests/drift).
+so a healthy model's batch MASE ranges 0.6-1.6 times it (1.5 on the bundled clean batch). The
+thresholds sit above all of that and well below what the June 2014 regime change gives (real table:
+drift score about 4-5; tests/drift).
 The distribution tests use the champion's whole training window as the reference, as the issue
 asks; a series with a strong trend would call for a recent window instead.
 
