@@ -97,7 +97,8 @@ def test_thresholds_are_configurable_and_scores_are_relative_to_them(ws):
     base = drift.assess(reference, batch, champion, mase)
     d = drift.Thresholds()
     halved = drift.assess(reference, batch, champion, mase,
-                          drift.Thresholds(ks_alpha=d.ks_alpha**0.5, psi=d.psi / 2, weekday=d.weekday / 2, decay=d.decay / 2))
+                          drift.Thresholds(ks_alpha=d.ks_alpha**0.5, psi=d.psi / 2, weekday=d.weekday / 2,
+                                           decay=d.decay / 2))
     for a, b in zip(base.tests, halved.tests):
         assert b.score == pytest.approx(2 * a.score), a.name
     lenient = drift.assess(reference, batch, champion, mase, drift.Thresholds(ks_alpha=1e-300, psi=1e3,
@@ -138,7 +139,8 @@ def test_the_help_states_the_thresholds_the_code_uses(capsys):
     text = " ".join(capsys.readouterr().out.split())
     defaults = drift.Thresholds()
     for option, value in (("KS test flags drift when p < this", defaults.ks_alpha), ("PSI that", defaults.psi),
-                          ("weekday-profile distance", defaults.weekday), ("batch MASE / backtest MASE", defaults.decay)):
+                          ("weekday-profile distance", defaults.weekday),
+                          ("batch MASE / backtest MASE", defaults.decay)):
         assert f"{option}" in text and f"(default {value})" in text.split(option, 1)[1][:80], option
     assert "exit status: 0 no drift, 3 drift detected, 2 bad input, 1 a failed step" in text
 
