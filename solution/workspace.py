@@ -106,6 +106,18 @@ def fail_orphaned_runs(ws: Workspace, experiment_id: str) -> list[str]:
 
 
 @contextmanager
+def _run(**start: object) -> Iterator[mlflow.ActiveRun]:
+    """An MLflow run that ends FAILED, with the reason tagged, when its body raises (and re-raises)."""
+    with mlflow.start_run(**start) as run:
+        try:
+            yield run
+        except BaseException as err:
+            mlflow.set_tag("wth.failure", f"{type(err).__name__}: {err}"[:500])
+            mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
+            raise
+
+
+@contextmanager
 def pipeline_run(ws: Workspace, name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
     """A parent run for pipeline `name`; FAILED (and re-raised) if anything inside raises."""
     experiment_id = ws.activate()
@@ -117,13 +129,8 @@ def pipeline_run(ws: Workspace, name: str, **tags: str) -> Iterator[mlflow.Activ
     build_id = os.environ.get("BUILD_BUILDID") or os.environ.get("GITHUB_RUN_ID")
     if build_id:
         run_tags["build_id"] = build_id
-    with mlflow.start_run(run_name=f"{name} pipeline", tags=run_tags) as run:
-        try:
-            yield run
-        except BaseException as err:
-            mlflow.set_tag("wth.failure", f"{type(err).__name__}: {err}"[:500])
-            mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
-            raise
+    with _run(run_name=f"{name} pipeline", tags=run_tags) as run:
+        yield run
 
 
 @contextmanager
@@ -134,13 +141,8 @@ def step(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
     if parent is not None:
         run_tags["wth.pipeline_run_id"] = parent.info.run_id
         run_tags.update({k: v for k, v in parent.data.tags.items() if k in ("git_commit", "build_id")})
-    with mlflow.start_run(run_name=name, nested=parent is not None, tags=run_tags) as run:
-        try:
-            yield run
-        except BaseException as err:
-            mlflow.set_tag("wth.failure", f"{type(err).__name__}: {err}"[:500])
-            mlflow.end_run(status=RunStatus.to_string(RunStatus.FAILED))
-            raise
+    with _run(run_name=name, nested=parent is not None, tags=run_tags) as run:
+        yield run
 
 
 def champion(ws: Workspace) -> ModelVersion | None:
