@@ -26,8 +26,6 @@ import os
 import shlex
 import shutil
 import signal
-import socket
-import subprocess
 import sys
 import threading
 import time
@@ -37,15 +35,15 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from . import processes
 from .errors import StepFailed, UsageError
+from .processes import HOST, STOP_TIMEOUT, free_port, port_free  # noqa: F401  (the public names of this module)
 
 DEFAULT_PORT = 5001
-HOST = "127.0.0.1"
 RECORD = "endpoint.json"
 IDENTITY = "identity.json"  # read by score.py
 WORKERS = 2
 START_TIMEOUT = float(os.environ.get("WTH_ENDPOINT_START_TIMEOUT", "120"))
-STOP_TIMEOUT = 15.0
 ROUTER_RETRY_S = 2.0  # a switch-over race lasts milliseconds; a dead deployment gets 503 soon
 ROUTER_MAX_BODY = 8 << 20  # the entry script refuses anything over 1 MiB itself, with the contract's error
 SCORE_PY = Path(__file__).resolve().parent / "score.py"
@@ -118,124 +116,8 @@ def _now() -> str:
 # --- processes ------------------------------------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie child of ours is reaped and counts as gone)."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
 SERVER = ("azmlinfsrv", "azureml_inference_server_http")  # its command line, or gunicorn's retitled one
 ROUTER = ("solution.endpoint",)
-
-
-def _ours(pid: int, markers: tuple[str, ...]) -> bool:
-    """True if `pid` is alive and its command line is one of ours (a pid file may be stale, the pid reused)."""
-    if not pid or not _alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return any(marker in cmdline for marker in markers)
-
-
-def _group_alive(pgid: int) -> bool:
-    _alive(pgid)  # reap the leader if it is our child
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _stop_group(pid: int, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the session leader (gunicorn finishes the requests in hand), SIGKILL the group if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not _group_alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    while _group_alive(pid) and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind((HOST, 0))
-        return probe.getsockname()[1]
-
-
-def _healthy(port: int, timeout: float = 2.0) -> bool:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
-    try:
-        conn.request("GET", "/")
-        return conn.getresponse().status == 200
-    except OSError:
-        return False
-    finally:
-        conn.close()
-
-
-def _tail(path: Path, lines: int = 3) -> str:
-    try:
-        text = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
-    except OSError:
-        return ""
-    return " | ".join(text[-lines:])
-
-
-def _spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: str, port: int,
-           timeout: float, what: str) -> int:
-    """Start `argv` in its own session, logging to `log`; return its pid once `port` answers GET / with 200.
-
-    On a crash or a deadline the whole process group is killed and `StepFailed` names the log.
-    """
-    with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    (cwd / f"{marker}.pid").write_text(str(proc.pid))
-    deadline = time.monotonic() + timeout
-    while True:
-        code = proc.poll()
-        if code is not None:
-            _stop_group(proc.pid, 2)
-            raise StepFailed(f"{what} exited with code {code} while starting (log {log}: {_tail(log)})")
-        if _healthy(port, timeout=1.0):
-            return proc.pid
-        if time.monotonic() > deadline:
-            _stop_group(proc.pid, 5)
-            raise StepFailed(f"{what} was not healthy within {timeout:.0f} s; stopped it (log {log}: {_tail(log)})")
-        time.sleep(0.2)
 
 
 # --- deployments: one azmlinfsrv each -------------------------------------------------------------
@@ -287,7 +169,7 @@ def start_deployment(ws, model_version, port: int | None = None, timeout: float 
     server = Path(sys.executable).parent / "azmlinfsrv"
     if not server.exists():
         raise StepFailed(f"{server} not found: install azureml-inference-server-http into this environment")
-    port = port or free_port()
+    port = port or processes.free_port()
     where = folder(ws) / "deployments" / f"v{model_version.version}-{port}"
     if where.exists():
         shutil.rmtree(where)
@@ -304,7 +186,7 @@ def start_deployment(ws, model_version, port: int | None = None, timeout: float 
                "PYTHONUNBUFFERED": "1"}
         log = folder(ws) / "logs" / f"{where.name}.log"  # outside the folder: kept when a failed start removes it
         log.parent.mkdir(exist_ok=True)
-        pid = _spawn([str(server), "--entry_script", str(SCORE_PY), "--model_dir", str(model_dir), "--port", str(port)],
+        pid = processes.spawn([str(server), "--entry_script", str(SCORE_PY), "--model_dir", str(model_dir), "--port", str(port)],
                      cwd=where, log=log, env=env, marker="server", port=port, timeout=timeout,
                      what=f"azmlinfsrv for version {model_version.version}")
     except BaseException:
@@ -322,15 +204,15 @@ def _stop_recorded(where: Path) -> None:
             pid = int(pid_file.read_text())
         except (OSError, ValueError):
             continue
-        if _ours(pid, markers):
-            _stop_group(pid)
+        if processes.ours(pid, markers):
+            processes.stop_group(pid)
         pid_file.unlink(missing_ok=True)
 
 
 def stop_deployment(deployment: Deployment) -> None:
     where = Path(deployment.folder)
-    if _ours(deployment.pid, SERVER):
-        _stop_group(deployment.pid)
+    if processes.ours(deployment.pid, SERVER):
+        processes.stop_group(deployment.pid)
     _stop_recorded(where)
     shutil.rmtree(where, ignore_errors=True)
 
@@ -432,7 +314,7 @@ def serve_router(record: Path, port: int) -> None:
 def _start_router(ws, port: int) -> int:
     where = folder(ws)
     argv = [sys.executable, "-m", "solution.endpoint", "--router", str(where / RECORD), "--port", str(port)]
-    return _spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    return processes.spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
                   marker="router", port=port, timeout=30, what=f"the endpoint router on port {port}")
 
 
@@ -455,7 +337,7 @@ def live(ws) -> Endpoint | None:
     record = read_record(ws)
     if record is None:
         return None
-    if _ours(record.router_pid, ROUTER):
+    if processes.ours(record.router_pid, ROUTER):
         return record
     _clean(ws)
     return None
@@ -493,7 +375,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
                 shutil.rmtree(stray, ignore_errors=True)
         port = port or (current.port if current else DEFAULT_PORT)
         moving = current is None or current.port != port
-        if moving and not port_free(port):
+        if moving and not processes.port_free(port):
             raise UsageError(f"port {port} is in use by another process; choose another with --port")
         progress(f"starting azmlinfsrv for {mv.name} version {mv.version}")
         new = start_deployment(ws, mv)
@@ -522,7 +404,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
             time.sleep(0.2)  # requests the router sent before the switch reach the old server, which finishes them
             stop_deployment(current.deployment)
             if moving:
-                _stop_group(current.router_pid)
+                processes.stop_group(current.router_pid)
             progress(f"stopped version {current.model_version}")
         progress(f"serving {mv.name} version {mv.version} at {record.scoring_uri}")
         return record
@@ -535,12 +417,12 @@ def stop(ws, progress: Progress = _quiet) -> bool:
             record = read_record(ws)
         except UsageError:
             record = None  # unreadable: the pid files in the endpoint folder still name what to stop
-        running = bool(record and _ours(record.router_pid, ROUTER))
+        running = bool(record and processes.ours(record.router_pid, ROUTER))
         if record:
-            if _ours(record.router_pid, ROUTER):
-                _stop_group(record.router_pid)
-            if _ours(record.deployment.pid, SERVER):
-                _stop_group(record.deployment.pid)
+            if processes.ours(record.router_pid, ROUTER):
+                processes.stop_group(record.router_pid)
+            if processes.ours(record.deployment.pid, SERVER):
+                processes.stop_group(record.deployment.pid)
         _clean(ws)
     progress(f"stopped the endpoint on port {record.port}" if running else "no endpoint was running")
     return running
@@ -562,9 +444,9 @@ def status(ws) -> Status:
     record = read_record(ws)
     if record is None:
         return Status(None, False, False, False)
-    router = _ours(record.router_pid, ROUTER)
-    server = _ours(record.deployment.pid, SERVER)
-    return Status(record, router, server, router and server and _healthy(record.port))
+    router = processes.ours(record.router_pid, ROUTER)
+    server = processes.ours(record.deployment.pid, SERVER)
+    return Status(record, router, server, router and server and processes.healthy(record.port))
 
 
 def command(ws, action: str, progress: Progress = print) -> int:

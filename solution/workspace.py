@@ -25,6 +25,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from . import processes
 from .config import CHAMPION, DEFAULT_WORKSPACE, EXPERIMENT, MODEL_NAME, REPO_ROOT, WORKSPACE_ENV
 from .errors import UsageError
 
@@ -83,22 +84,12 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 def fail_orphaned_runs(ws: Workspace, experiment_id: str) -> list[str]:
     """Mark RUNNING runs whose process is gone (killed mid-way) as FAILED; return their ids."""
     client, orphans = ws.client, []
     for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
         pid = run.data.tags.get("wth.pid")
-        if pid and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        if pid and pid.isdigit() and int(pid) != os.getpid() and not processes.alive(int(pid)):
             client.set_tag(run.info.run_id, "wth.failure", "process ended before the run finished")
             client.set_terminated(run.info.run_id, status=RunStatus.to_string(RunStatus.FAILED))
             orphans.append(run.info.run_id)

@@ -3,11 +3,11 @@
 from pathlib import Path
 
 import pytest
+from datafiles import bundled
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 REAL_TABLE = SHARED / "data" / "adventureworks" / "TransactionHistory.csv"
-BUNDLED = REPO_ROOT / "resources" / "data"
 
 
 @pytest.fixture(scope="session")
@@ -19,7 +19,4 @@ def real_table() -> Path:
 
 @pytest.fixture(scope="session")
 def bundled_table() -> Path:
-    path = BUNDLED / "TransactionHistory.csv.gz"
-    if not path.exists():
-        pytest.fail(f"the bundled data set {path} is missing: run `wth-solution simulate`")
-    return path
+    return bundled("TransactionHistory.csv.gz")

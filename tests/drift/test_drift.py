@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-from drift_tools import bundled, cut
+from datafiles import bundled, cut
 
 from solution import cli, data, drift, retrain, workspace
 

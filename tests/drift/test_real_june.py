@@ -6,7 +6,7 @@ short so the test is quick) is checked against the real rows of 2014-06-01..2014
 """
 
 import pytest
-from drift_tools import cut
+from datafiles import cut
 
 from solution import cli, drift, workspace
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-from retrain_tools import bundled, cut
+from datafiles import bundled, cut
 
 from solution import cli, data, endpoint, evaluate, forecast, retrain, workspace
 from solution.errors import UsageError

@@ -1,18 +1,19 @@
-"""Helpers for the retrain tests: bundled data (skip with a reason when absent) and date cuts."""
+"""Test helpers for data files: the bundled data set (part of the repo: missing means broken, so it
+fails rather than skips) and date cuts of a TransactionHistory file."""
 
 import gzip
 from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parent.parent
 BUNDLED = REPO_ROOT / "resources" / "data"
 
 
 def bundled(name: str) -> Path:
     path = BUNDLED / name
     if not path.exists():
-        pytest.skip(f"bundled data {path} is absent (run `wth-solution simulate`)")
+        pytest.fail(f"the bundled data file {path} is missing: run `wth-solution simulate`")
     return path
 
 
