@@ -88,7 +88,7 @@ def main() -> None:
     target = ROOT / "bench" / "results" / "forecast.json"
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=2) + "\n")
-    print(f"\n| series | chosen | MASE | seasonal naive | legacy ARIMA | auto_arima | selection+fit s | auto_arima fit s | speed-up |")
+    print("\n| series | chosen | MASE | seasonal naive | legacy ARIMA | auto_arima | selection+fit s | auto_arima fit s | speed-up |")
     print("|---|---|---|---|---|---|---|---|---|")
     for r in results:
         m = r["backtest_mase"]
