@@ -59,7 +59,7 @@ def cmd_check(args) -> int:
 
     result = runner.grade(cfg, challenge=args.challenge, teams=[args.team])[0]
     print(report.details(result))
-    return 0
+    return 0 if all(check.status == "pass" for check in result.results) else 1
 
 
 def _progress(total: int):

@@ -1,0 +1,80 @@
+"""A new team follows Student/Challenge-00.md, then the commands of Coach/Solution-01.md, as written,
+and `wth-grader check --challenge N` passes challenges 0 and 1.
+
+The commands are read from the documents' own code blocks (not retyped here), so a doc that drifts
+from the tools fails this test. Two things are not literal: the long-running MLflow UI
+(`workspace serve`) is left out, and the team's repository is a local `git init` (the offline path
+of Challenge-00, step 2) into which the starter project is copied as the step says.
+"""
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from docs_tools import REPO_ROOT
+
+BIN = Path(sys.executable).parent
+
+
+def blocks(doc: Path, language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", doc.read_text(), flags=re.S)
+
+
+def commands(block: str) -> str:
+    """A bash block without the lines that start a server and never return."""
+    lines = [line for line in block.splitlines() if "workspace serve" not in line]
+    return "\n".join(lines)
+
+
+def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GIT_AUTHOR_NAME": "alpha",
+           "GIT_AUTHOR_EMAIL": "alpha@example.com", "GIT_COMMITTER_NAME": "alpha",
+           "GIT_COMMITTER_EMAIL": "alpha@example.com", "HACK": str(REPO_ROOT)}
+    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+@pytest.fixture(scope="module")
+def team_repo(tmp_path_factory):
+    repo = tmp_path_factory.mktemp("alpha")
+    challenge_00 = REPO_ROOT / "Student" / "Challenge-00.md"
+    # step 2: a team repository holding the starter project as starter/
+    setup = sh(f"git init -q . && cp -r {REPO_ROOT / 'resources' / 'starter'} starter && git add starter "
+               "&& git commit -qm 'starter project'", repo)
+    assert setup.returncode == 0, setup.stderr
+    # step 4, offline: the workspace
+    (workspace_block,) = [b for b in blocks(challenge_00, "bash") if "mkdir -p .wth" in b]
+    done = sh(commands(workspace_block), repo)
+    assert done.returncode == 0, done.stdout + done.stderr
+    # step 5: the teams file, as shown
+    (teams,) = [b for b in blocks(challenge_00, "yaml") if "teams:" in b]
+    (repo / "teams.yaml").write_text(teams)
+    return repo
+
+
+def grade(repo: Path, challenge: int) -> subprocess.CompletedProcess:
+    (check,) = [b for b in blocks(REPO_ROOT / "Student" / f"Challenge-0{challenge}.md", "bash")
+                if "wth-grader check" in b]
+    return sh(commands(check).replace('"$TEAM"', "alpha"), repo)
+
+
+def test_challenge_00_followed_literally_passes_its_checks(team_repo):
+    result = grade(team_repo, 0)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "C0.1" in result.stdout and "C0.2" in result.stdout
+    not_yet = grade(team_repo, 2)  # no tests or pipeline yet: the self-check says so with its exit status
+    assert not_yet.returncode == 1 and "C2.1" in not_yet.stdout
+
+
+def test_solution_01_commands_then_pass_challenge_01(team_repo):
+    (train_block,) = [b for b in blocks(REPO_ROOT / "Coach" / "Solution-01.md", "bash") if "wth-solution train" in b]
+    done = sh(commands(train_block), team_repo)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    result = grade(team_repo, 1)
+    assert result.returncode == 0, result.stdout + result.stderr
+    for check in ("C1.1", "C1.2", "C1.3"):
+        assert check in result.stdout
