@@ -68,7 +68,8 @@ def cmd_deploy(args) -> int:
     from . import endpoint, workspace
 
     ws = workspace.resolve(args.workspace)
-    record = endpoint.deploy(ws, version=args.version, alias=args.alias, port=args.port, progress=_say)
+    record = endpoint.deploy(ws, version=args.version, alias=args.alias, port=args.port, progress=_say,
+                             host=args.host)
     print(record.scoring_uri)
     return 0
 
@@ -193,6 +194,8 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--alias", default=None, help="registered model alias to deploy (default: champion)")
     which.add_argument("--version", help="registered model version to deploy")
     p.add_argument("--port", type=int, help="port to serve on (default: 5001, or the current endpoint's)")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1, or the current endpoint's); "
+                                  "0.0.0.0 lets other machines, e.g. the coach's grader, reach it")
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("endpoint", parents=[common], help="show, stop or read the logs of the local endpoint")

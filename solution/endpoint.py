@@ -81,6 +81,7 @@ class Endpoint:
     router_log: str
     deployment: Deployment
     updated_at: str
+    host: str = HOST  # the router's bind address; deployments always stay on loopback
 
     @property
     def model_version(self) -> str:
@@ -302,20 +303,22 @@ class _RouterServer(ThreadingHTTPServer):
     request_queue_size = 128
 
 
-def serve_router(record: Path, port: int) -> None:
+def serve_router(record: Path, port: int, host: str = HOST) -> None:
     _Router.record_path = record
-    server = _RouterServer((HOST, port), _Router)
+    server = _RouterServer((host, port), _Router)
     signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=server.shutdown).start())
-    print(f"router on http://{HOST}:{port}/score following {record}", flush=True)
+    print(f"router on http://{host}:{port}/score following {record}", flush=True)
     server.serve_forever(poll_interval=0.2)
     server.server_close()
 
 
-def _start_router(ws, port: int) -> int:
+def _start_router(ws, port: int, host: str) -> int:
     where = folder(ws)
-    argv = [sys.executable, "-m", "solution.endpoint", "--router", str(where / RECORD), "--port", str(port)]
+    argv = [sys.executable, "-m", "solution.endpoint", "--router", str(where / RECORD), "--port", str(port),
+            "--host", host]
     return processes.spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                  marker="router", port=port, timeout=30, what=f"the endpoint router on port {port}")
+                           marker="router", port=port, timeout=30, what=f"the endpoint router on {host}:{port}",
+                           host=host)
 
 
 # --- the library the CLI, the demo and the pipelines call -----------------------------------------
@@ -356,8 +359,11 @@ def _clean(ws) -> None:
 
 
 def deploy(ws, version: str | int | None = None, alias: str | None = None, port: int | None = None,
-           progress: Progress = _quiet) -> Endpoint:
+           progress: Progress = _quiet, host: str | None = None) -> Endpoint:
     """Serve a registered version (default: the champion) on `http://127.0.0.1:<port>/score`.
+
+    `host` is the router's bind address (default loopback, or the current endpoint's): `0.0.0.0` or a
+    LAN address lets a coach's grader on another machine reach a team's laptop.
 
     With an endpoint already serving, this is a rollout: the old version serves until the new one has
     passed the smoke test, and a failure leaves it serving with the record unchanged.
@@ -374,9 +380,14 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
                 _stop_recorded(stray)
                 shutil.rmtree(stray, ignore_errors=True)
         port = port or (current.port if current else DEFAULT_PORT)
-        moving = current is None or current.port != port
-        if moving and not processes.port_free(port):
-            raise UsageError(f"port {port} is in use by another process; choose another with --port")
+        host = host or (current.host if current else HOST)
+        moving = current is None or current.port != port or current.host != host
+        if current and current.port == port and current.host != host:
+            raise UsageError(f"the endpoint listens on {current.host}:{port}; two routers cannot share the port "
+                             "during a rollout: choose another --port, or `wth-solution endpoint stop` first")
+        if moving and not processes.port_free(port, host):
+            raise UsageError(f"port {port} on {host} is in use or not an address of this machine; "
+                             "choose another with --port or --host")
         progress(f"starting azmlinfsrv for {mv.name} version {mv.version}")
         new = start_deployment(ws, mv)
         failures = smoke.check(new.url, expected_version=str(mv.version), expected_train_end=mv.tags.get("train_end"))
@@ -385,13 +396,13 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
             kept = f"; version {current.model_version} keeps serving" if current else ""
             raise StepFailed(f"version {mv.version} failed the smoke test ({failures[0]}){kept}")
         progress(f"version {mv.version} passed the smoke test on port {new.port}")
-        record = Endpoint(scoring_uri=f"http://{HOST}:{port}/score", port=port,
+        record = Endpoint(scoring_uri=f"http://{processes.reachable(host)}:{port}/score", port=port,
                           router_pid=current.router_pid if current else 0,
-                          router_log=str(folder(ws) / "router.log"), deployment=new, updated_at=_now())
+                          router_log=str(folder(ws) / "router.log"), deployment=new, updated_at=_now(), host=host)
         _write_record(ws, record)  # the switch: the running router follows the record from its next request
         if moving:
             try:
-                record.router_pid = _start_router(ws, port)
+                record.router_pid = _start_router(ws, port, host)
             except StepFailed:
                 stop_deployment(new)
                 if current:
@@ -407,6 +418,8 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
                 processes.stop_group(current.router_pid)
             progress(f"stopped version {current.model_version}")
         progress(f"serving {mv.name} version {mv.version} at {record.scoring_uri}")
+        if host == "0.0.0.0":
+            progress(f"listening on every interface: other machines use http://<this machine's address>:{port}/score")
         return record
 
 
@@ -446,7 +459,7 @@ def status(ws) -> Status:
         return Status(None, False, False, False)
     router = processes.ours(record.router_pid, ROUTER)
     server = processes.ours(record.deployment.pid, SERVER)
-    return Status(record, router, server, router and server and processes.healthy(record.port))
+    return Status(record, router, server, router and server and processes.healthy(record.port, host=record.host))
 
 
 def command(ws, action: str, progress: Progress = print) -> int:
@@ -506,5 +519,6 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="the endpoint's router (started by `wth-solution deploy`)")
     parser.add_argument("--router", required=True, type=Path, metavar="RECORD")
     parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--host", default=HOST)
     args = parser.parse_args()
-    serve_router(args.router, args.port)
+    serve_router(args.router, args.port, args.host)

@@ -75,11 +75,11 @@ def stop_group(pid: int, timeout: float = STOP_TIMEOUT) -> None:
         time.sleep(0.05)
 
 
-def port_free(port: int) -> bool:
+def port_free(port: int, host: str = HOST) -> bool:
     with socket.socket() as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            probe.bind((HOST, port))
+            probe.bind((host, port))
         except OSError:
             return False
     return True
@@ -91,8 +91,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def healthy(port: int, timeout: float = 2.0) -> bool:
-    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+def reachable(host: str) -> str:
+    """The address a client on this machine uses for a server bound to `host` (0.0.0.0: all interfaces)."""
+    return HOST if host in ("0.0.0.0", "") else host
+
+
+def healthy(port: int, timeout: float = 2.0, host: str = HOST) -> bool:
+    conn = http.client.HTTPConnection(reachable(host), port, timeout=timeout)
     try:
         conn.request("GET", "/")
         return conn.getresponse().status == 200
@@ -111,7 +116,7 @@ def tail(path: Path, lines: int = 3) -> str:
 
 
 def spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: str, port: int,
-           timeout: float, what: str) -> int:
+           timeout: float, what: str, host: str = HOST) -> int:
     """Start `argv` in its own session, logging to `log`; return its pid once `port` answers GET / with 200.
 
     On a crash or a deadline the whole process group is killed and `StepFailed` names the log.
@@ -126,7 +131,7 @@ def spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: st
         if code is not None:
             stop_group(proc.pid, 2)
             raise StepFailed(f"{what} exited with code {code} while starting (log {log}: {tail(log)})")
-        if healthy(port, timeout=1.0):
+        if healthy(port, timeout=1.0, host=host):
             return proc.pid
         if time.monotonic() > deadline:
             stop_group(proc.pid, 5)

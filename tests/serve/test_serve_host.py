@@ -1,0 +1,40 @@
+"""`deploy --host`: the router listens where a coach's grader on another machine can reach it; moving
+it to another address on the same port is refused with a reason (no rollout can share the port)."""
+
+from __future__ import annotations
+
+import requests
+
+from solution import endpoint
+
+from serve_tools import cli, free_port, listening
+
+OTHER_LOOPBACK = "127.0.0.2"  # not 127.0.0.1: reached only by a server bound to every interface
+
+
+def test_host_all_interfaces_then_back_to_loopback(clean_endpoint):
+    ws, port = clean_endpoint, free_port()
+    done = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--host", "0.0.0.0")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip().splitlines()[-1] == f"http://127.0.0.1:{port}/score"
+    assert "other machines use http://<this machine's address>" in done.stdout
+    answer = requests.post(f"http://{OTHER_LOOPBACK}:{port}/score", json={"steps": 3}, timeout=10)
+    assert answer.status_code == 200 and len(answer.json()["forecast"]) == 3
+    assert endpoint.status(ws).serving and endpoint.read_record(ws).host == "0.0.0.0"
+
+    same_port = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--host", "127.0.0.1")
+    assert same_port.returncode == 2 and "two routers cannot share the port" in same_port.stderr
+    assert endpoint.status(ws).serving and endpoint.read_record(ws).host == "0.0.0.0"  # nothing changed
+
+    endpoint.stop(ws)
+    back = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--host", "127.0.0.1")
+    assert back.returncode == 0, back.stderr
+    assert endpoint.read_record(ws).host == "127.0.0.1" and endpoint.status(ws).serving
+    try:
+        requests.get(f"http://{OTHER_LOOPBACK}:{port}/", timeout=2)
+        reached = True
+    except requests.ConnectionError:
+        reached = False
+    assert not reached, "bound to loopback again: 127.0.0.2 must not reach it"
+    endpoint.stop(ws)
+    assert not listening(port)
