@@ -69,7 +69,7 @@ def test_the_registered_model_loads_and_forecasts_after_the_training_end(real_bu
     import mlflow
 
     ws, _ = real_build
-    mlflow.set_tracking_uri(ws.tracking_uri)
+    ws.activate()  # tracking and registry URIs: `models:/` resolves through the registry
     model = mlflow.pyfunc.load_model(f"models:/{ws.model_name}@champion")
     out = model.predict(pd.DataFrame({"steps": [3], "interval": [0.9]}))
     assert [f"{d:%Y-%m-%d}" for d in out["date"]] == ["2014-06-01", "2014-06-02", "2014-06-03"]
