@@ -129,3 +129,19 @@ def test_the_real_table(real_table):
     assert series.autocorr(1) == pytest.approx(0.06, abs=0.01)
     assert series.autocorr(7) == pytest.approx(0.44, abs=0.01)
     assert np.isfinite(series).all()
+
+
+def test_microsoft_download_without_network_says_so_and_writes_nothing(tmp_path, monkeypatch):
+    """The real download cannot be exercised here (no network): the failure path is, against a closed
+    local port standing in for Microsoft's release URL."""
+    import socket
+
+    from solution.errors import StepFailed
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        closed = probe.getsockname()[1]
+    monkeypatch.setattr(data, "MICROSOFT_URL", f"http://127.0.0.1:{closed}/AdventureWorks-oltp-install-script.zip")
+    with pytest.raises(StepFailed, match=r"cannot download Microsoft's AdventureWorks zip \(no network\?"):
+        data.acquire(tmp_path / "ws", "microsoft")
+    assert not (tmp_path / "ws").exists()
