@@ -17,4 +17,4 @@ HORIZON = 7
 SEASON = 7
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-BUNDLED_DATA = REPO_ROOT / "resources" / "data"
+BUNDLED_DATA = REPO_ROOT / "resources" / "data"  # in the repository: `make` installs the project editable
