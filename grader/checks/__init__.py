@@ -68,6 +68,16 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
+def devops_succeeded(team, pipeline: str, evidence: dict) -> Outcome | None:
+    """A pass when the team's Azure DevOps `pipeline` has a succeeded run (none without a devops
+    connection); the runs seen go into `evidence` either way."""
+    if team.devops is None:
+        return None
+    run, runs = team.devops.succeeded(pipeline)
+    evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
+    return passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence) if run else None
+
+
 def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False,
           source: str = "workspace"):
     def register(func: Callable) -> Callable:

@@ -6,7 +6,7 @@ import re
 
 from ..probes import repo as repo_probe
 from ..testdata import CORRUPTIONS
-from . import check, failed, passed
+from . import check, devops_succeeded, failed, passed
 
 TESTS = re.compile(r"\bpytest\b|PublishTestResults|\bunittest\b")
 TRAIN = re.compile(r"\btrain\b|pipeline build|\btrain\.py\b", re.I)
@@ -108,11 +108,8 @@ def pipeline_definition(team) -> object:
 @check("C2.5", "Succeeded build pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
 def build_run(team) -> object:
     evidence = {}
-    if team.devops is not None:
-        run, runs = team.devops.succeeded(team.team.devops.build_pipeline)
-        evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
-        if run:
-            return passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence)
+    if team.devops is not None and (succeeded := devops_succeeded(team, team.team.devops.build_pipeline, evidence)):
+        return succeeded
     runs = team.mlflow.pipeline_runs("build")
     evidence["workspace_build_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
     finished = [r for r in runs if r.info.status == "FINISHED"]

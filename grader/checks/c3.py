@@ -12,7 +12,7 @@ import pandas as pd
 from .. import holdout
 from ..config import default_holdout
 from ..probes.endpoint import Unreachable
-from . import check, failed, passed
+from . import check, devops_succeeded, failed, passed
 
 CONTRACT_STEPS = 14
 DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
@@ -189,11 +189,8 @@ def serves_champion(team) -> object:
 @check("C3.6", "Succeeded release pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
 def release_run(team) -> object:
     evidence = {}
-    if team.devops is not None:
-        run, runs = team.devops.succeeded(team.team.devops.release_pipeline)
-        evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
-        if run:
-            return passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence)
+    if team.devops is not None and (succeeded := devops_succeeded(team, team.team.devops.release_pipeline, evidence)):
+        return succeeded
     runs = team.mlflow.pipeline_runs("release")
     evidence["workspace_release_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
     for run in runs:
