@@ -181,22 +181,12 @@ def fit(name: str, series: pd.Series) -> Forecast:
     )
 
 
-def evaluate(name: str, series: pd.Series) -> Backtest:
-    return backtest(lambda train, steps: fit(name, train).path[:steps], series)
-
-
 @dataclass
 class Selection:
     """The outcome of model selection: every model's backtest and the chosen candidate."""
 
     chosen: str
     backtests: dict[str, Backtest]
-    seconds: dict[str, float]
-
-    def table(self) -> pd.DataFrame:
-        rows = {name: {**bt.metrics, "seconds": self.seconds[name], "candidate": name in CANDIDATES}
-                for name, bt in self.backtests.items()}
-        return pd.DataFrame.from_dict(rows, orient="index").sort_values("mase")
 
 
 @ONE_BLAS_THREAD
@@ -217,11 +207,10 @@ def select(series: pd.Series, progress: Callable[[str], None] = lambda message: 
                 paths[key] = fit(name, train).path
         return paths[key]
 
-    backtests, seconds = {}, {}
+    backtests = {}
     for name in MODELS:
         started = time.perf_counter()
         backtests[name] = backtest(lambda train, steps: path(name, train)[:steps], series)
-        seconds[name] = time.perf_counter() - started
-        progress(f"  {name:<18} MASE {backtests[name].metrics['mase']:.3f}  ({seconds[name]:.1f} s)")
+        progress(f"  {name:<18} MASE {backtests[name].metrics['mase']:.3f}  ({time.perf_counter() - started:.1f} s)")
     chosen = min(CANDIDATES, key=lambda name: backtests[name].metrics["mase"])
-    return Selection(chosen=chosen, backtests=backtests, seconds=seconds)
+    return Selection(chosen=chosen, backtests=backtests)
