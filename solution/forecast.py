@@ -181,6 +181,11 @@ def fit(name: str, series: pd.Series) -> Forecast:
     )
 
 
+def evaluate(name: str, series: pd.Series) -> Backtest:
+    """Backtest model `name` on `series` with the project's protocol (the challenge-01 notebook uses it)."""
+    return backtest(lambda train, steps: fit(name, train).path[:steps], series)
+
+
 @dataclass
 class Selection:
     """The outcome of model selection: every model's backtest and the chosen candidate."""
