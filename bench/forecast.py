@@ -21,8 +21,9 @@ from pathlib import Path
 import numpy as np
 import pmdarima
 
-from solution import data, forecast
+from solution import forecast
 from solution.evaluate import backtest
+from wth import data
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "adventureworks" / "TransactionHistory.csv"

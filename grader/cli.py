@@ -39,7 +39,7 @@ def cmd_checks(args) -> int:
     return 0
 
 
-def _challenge(value: str) -> int:
+def challenge_number(value: str) -> int:
     from .checks import CHALLENGES
 
     try:
@@ -51,15 +51,20 @@ def _challenge(value: str) -> int:
     return number
 
 
-def cmd_check(args) -> int:
+def self_check(config_path: str, team: str, challenge: int | None = None) -> int:
+    """One team's checks, printed in detail (`wth-grader check` and the students' `wth check`): 0 if all pass."""
     from . import config
 
-    cfg = config.load(args.config)  # before the heavy imports: a bad file is refused at once
+    cfg = config.load(config_path)  # before the heavy imports: a bad file is refused at once
     from . import report, runner
 
-    result = runner.grade(cfg, challenge=args.challenge, teams=[args.team])[0]
+    result = runner.grade(cfg, challenge=challenge, teams=[team])[0]
     print(report.details(result))
     return 0 if all(check.status == "pass" for check in result.results) else 1
+
+
+def cmd_check(args) -> int:
+    return self_check(args.config, args.team, args.challenge)
 
 
 def _progress(total: int):
@@ -179,7 +184,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="grade one team and print every result")
     p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")
     p.add_argument("--team", required=True, metavar="T")
-    p.add_argument("--challenge", type=_challenge, metavar="N", help="only this challenge's checks (0..5)")
+    p.add_argument("--challenge", type=challenge_number, metavar="N", help="only this challenge's checks (0..5)")
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("scoreboard", help="grade every team and print/write the scoreboard")

@@ -31,7 +31,7 @@ class Session:
         """{"clean": sha256, "drifted": sha256} of the published drift batches (C5.1, C5.2)."""
         with self._lock:
             if self._batches is None:
-                from solution.config import BUNDLED_DATA
+                from wth.config import BUNDLED_DATA
 
                 paths = {"clean": str(BUNDLED_DATA / "batch-clean.csv.gz"),
                          "drifted": str(BUNDLED_DATA / "batch-drifted.csv.gz"), **self.config.drift_batches}

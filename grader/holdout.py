@@ -33,8 +33,8 @@ class Truth:
 
 
 def _rows(holdout: Holdout) -> pd.DataFrame:
-    from solution import simulate
-    from solution.data import read_transactions
+    from wth import simulate
+    from wth.data import read_transactions
 
     history = [read_transactions(holdout.history)] if holdout.history else [simulate.window_rows()]
     if holdout.kind == "file":
@@ -51,8 +51,8 @@ def _rows(holdout: Holdout) -> pd.DataFrame:
 
 def truth(holdout: Holdout) -> Truth:
     """The holdout's series (computed once per process and holdout setting)."""
-    from solution.data import daily_series
-    from solution.errors import UsageError
+    from wth.data import daily_series
+    from wth.errors import UsageError
 
     seed_value = os.environ.get(holdout.seed_env, "") if holdout.seed_env else holdout.seed
     key = (holdout, seed_value)

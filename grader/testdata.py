@@ -35,8 +35,8 @@ def _clean_text(source: str | None) -> str:
     if source:
         raw = Path(source).read_bytes()
         return (gzip.decompress(raw) if raw[:2] == b"\x1f\x8b" else raw).decode("utf-8-sig")
-    from solution import simulate
-    from solution.data import BUNDLED_FILE
+    from wth import simulate
+    from wth.data import BUNDLED_FILE
 
     if BUNDLED_FILE.exists():
         return gzip.decompress(BUNDLED_FILE.read_bytes()).decode("utf-8")

@@ -12,8 +12,8 @@ import os
 import sys
 import warnings
 
-from .config import WINDOW_END, WINDOW_START
-from .errors import StepFailed, UsageError
+from wth.config import WINDOW_END, WINDOW_START
+from wth.errors import StepFailed, UsageError
 
 
 def _say(message: str) -> None:
@@ -24,7 +24,9 @@ def _say(message: str) -> None:
 
 
 def cmd_acquire(args) -> int:
-    from . import data, workspace
+    from wth import data
+
+    from . import workspace
 
     ws = workspace.resolve(args.workspace)
     record = data.acquire(ws.root, args.source, args.start, args.end)
@@ -82,17 +84,17 @@ def cmd_endpoint(args) -> int:
 
 
 def cmd_smoke_test(args) -> int:
-    from . import smoke, workspace
+    from . import clients, workspace
 
     ws = workspace.resolve(args.workspace)
-    return smoke.command(ws, uri=args.uri, progress=_say)
+    return clients.smoke_test(ws, uri=args.uri, progress=_say)
 
 
 def cmd_report(args) -> int:
-    from . import report, workspace
+    from . import clients, workspace
 
     ws = workspace.resolve(args.workspace)
-    path = report.write(ws, uri=args.uri, out=args.out, steps=args.steps)
+    path = clients.write_report(ws, uri=args.uri, out=args.out, steps=args.steps)
     _say(f"report written to {path}")
     return 0
 
@@ -117,7 +119,7 @@ def cmd_drift(args) -> int:
 
 
 def cmd_simulate(args) -> int:
-    from . import simulate
+    from wth import simulate
 
     simulate.write_bundle(args.out, progress=_say)
     return 0

@@ -12,8 +12,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from . import drift, endpoint, pipelines, report, retrain, workspace
-from .config import BUNDLED_DATA, INITIAL_TRAIN_END
+from wth.config import BUNDLED_DATA, INITIAL_TRAIN_END
+
+from . import clients, drift, endpoint, pipelines, retrain, workspace
 from .workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -45,7 +46,7 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
     live = endpoint.release_pipeline(ws, port=port, progress=progress)
     progress(f"scoring URI: {live.scoring_uri}")
     progress(f"  curl -s -X POST {live.scoring_uri} -H 'Content-Type: application/json' -d '{{\"steps\": 7}}'")
-    page = report.write(ws, uri=live.scoring_uri, out=None, steps=30)
+    page = clients.write_report(ws, uri=live.scoring_uri, steps=30)
     progress(f"report scored through the endpoint: {page}")
 
     try:

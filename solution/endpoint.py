@@ -35,8 +35,9 @@ from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from wth.errors import StepFailed, UsageError
+
 from . import processes
-from .errors import StepFailed, UsageError
 from .processes import HOST, STOP_TIMEOUT, free_port, port_free  # noqa: F401  (the public names of this module)
 
 DEFAULT_PORT = 5001
@@ -178,7 +179,7 @@ def start_deployment(ws, model_version, port: int | None = None, timeout: float 
     try:
         model_dir = materialise(ws, model_version, where)
         (where / "gunicorn.conf.py").write_text(GUNICORN_CONF.format(host=HOST, port=port))
-        from .score import openapi
+        from wth.contract import openapi
 
         (where / "swagger3.json").write_text(json.dumps(openapi(), indent=2))
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",  # scoring slices lists: no BLAS threads
@@ -368,7 +369,9 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
     With an endpoint already serving, this is a rollout: the old version serves until the new one has
     passed the smoke test, and a failure leaves it serving with the record unchanged.
     """
-    from . import smoke, workspace
+    from wth import smoke
+
+    from . import workspace
 
     if port is not None and not 1 <= port <= 65535:
         raise UsageError(f"--port {port} is not a TCP port (1..65535)")
@@ -493,7 +496,9 @@ def release_pipeline(ws, port: int | None = None, progress: Progress = _quiet) -
     """The release pipeline: deploy the champion and smoke-test the endpoint, recorded as a pipeline run."""
     import mlflow
 
-    from . import smoke, workspace
+    from wth import smoke
+
+    from . import workspace
 
     mv = workspace.model_version(ws)
     with workspace.pipeline_run(ws, "release", model_version=str(mv.version)) as parent:

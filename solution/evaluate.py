@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .config import FOLDS, HORIZON, SEASON
+from wth.config import FOLDS, HORIZON, SEASON
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 

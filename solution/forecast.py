@@ -21,7 +21,8 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 from threadpoolctl import threadpool_limits
 
-from .config import SEASON
+from wth.config import SEASON
+
 from .evaluate import Backtest, backtest
 
 MAX_STEPS = 365

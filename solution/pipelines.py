@@ -12,9 +12,12 @@ from collections.abc import Callable
 import mlflow
 from mlflow.entities.model_registry import ModelVersion
 
-from . import data, train as training, workspace
-from .config import WINDOW_END, WINDOW_START
-from .errors import StepFailed, UsageError
+from wth import data
+from wth.config import WINDOW_END, WINDOW_START
+from wth.errors import StepFailed, UsageError
+
+from . import train as training
+from . import workspace
 from .workspace import Workspace
 
 

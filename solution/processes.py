@@ -12,7 +12,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from .errors import StepFailed
+from wth.errors import StepFailed
 
 HOST = "127.0.0.1"
 STOP_TIMEOUT = 15.0

@@ -58,9 +58,12 @@ import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from . import data, train as training, workspace
-from .config import FOLDS, HORIZON
-from .errors import StepFailed, UsageError
+from wth import data
+from wth.config import FOLDS, HORIZON
+from wth.errors import StepFailed, UsageError
+
+from . import train as training
+from . import workspace
 from .evaluate import Backtest, backtest
 from .forecast import Forecast
 from .workspace import Workspace

@@ -25,9 +25,16 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from wth.config import (
+    CHAMPION,
+    DEFAULT_WORKSPACE,
+    EXPERIMENT,
+    MODEL_NAME,
+    WORKSPACE_ENV,
+)
+from wth.errors import UsageError
+
 from . import processes
-from .config import CHAMPION, DEFAULT_WORKSPACE, EXPERIMENT, MODEL_NAME, REPO_ROOT, WORKSPACE_ENV
-from .errors import UsageError
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -74,6 +81,9 @@ def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
     if root.exists() and not root.is_dir():
         raise UsageError(f"workspace {root} is a file, not a folder")
     return Workspace(root=root, tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def git_commit() -> str | None:

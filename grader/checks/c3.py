@@ -4,10 +4,9 @@ succeeded release pipeline run."""
 
 from __future__ import annotations
 
-import math
-import re
-
 import pandas as pd
+
+from wth import contract
 
 from .. import holdout
 from ..config import default_holdout
@@ -15,16 +14,6 @@ from ..probes.endpoint import Unreachable
 from . import check, devops_succeeded, failed, passed
 
 CONTRACT_STEPS = 14
-DATE = re.compile(r"\d{4}-\d{2}-\d{2}$")
-BAD_INPUTS = (
-    ("not JSON", b"steps=7"),
-    ("missing steps", {}),
-    ("steps 0", {"steps": 0}),
-    ("steps 366", {"steps": 366}),
-    ("steps '7' (a string)", {"steps": "7"}),
-    ("steps true", {"steps": True}),
-    ("steps 7.5", {"steps": 7.5}),
-)
 
 
 def _no_endpoint(team):
@@ -34,31 +23,15 @@ def _no_endpoint(team):
 
 
 def parse_forecast(answer, steps: int) -> tuple[dict | None, str | None]:
-    """The contract's answer as {"forecast", "dates", "model"}; or None and what is wrong."""
-    body = answer.body
+    """The contract's answer as {"forecast", "dates", "model"}; or None and what is wrong (`wth.contract`)."""
     if answer.status != 200:
         return None, f"POST /score {{\"steps\": {steps}}} answered {answer.excerpt()}"
-    if not isinstance(body, dict):
-        return None, f"POST /score answered 200 but not with a JSON object: {answer.text[:120]!r}"
-    if "error" in body:
-        return None, f"POST /score answered 200 with an error payload ({str(body['error'])[:120]}): errors need a 4xx status"
-    forecast, dates, model = body.get("forecast"), body.get("dates"), body.get("model")
-    if not isinstance(forecast, list) or len(forecast) != steps:
-        return None, f"'forecast' should be a list of {steps} numbers, got {type(forecast).__name__} of length {len(forecast) if isinstance(forecast, list) else '-'}"
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v) for v in forecast):
-        return None, "'forecast' holds values that are not finite numbers"
-    if not isinstance(dates, list) or len(dates) != steps or not all(isinstance(d, str) and DATE.match(d) for d in dates):
-        return None, f"'dates' should be {steps} dates in YYYY-MM-DD form"
-    try:
-        days = pd.to_datetime(dates, format="%Y-%m-%d")
-    except ValueError:
-        return None, "'dates' holds a day that does not exist"
-    if steps > 1 and not (days[1:] - days[:-1] == pd.Timedelta(days=1)).all():
-        return None, "'dates' are not consecutive days"
-    if not isinstance(model, dict) or not model.get("name") or model.get("version") in (None, ""):
-        return None, "'model' should be {\"name\": ..., \"version\": ...}"
-    return {"forecast": [float(v) for v in forecast], "dates": days, "model": {"name": str(model["name"]),
-                                                                               "version": str(model["version"])}}, None
+    problems = contract.forecast_problems(answer.body, steps)
+    if problems:
+        return None, f"POST /score {{\"steps\": {steps}}} answered 200, but {problems[0]}"
+    body = answer.body
+    return {"forecast": [float(v) for v in body["forecast"]], "dates": pd.to_datetime(body["dates"], format="%Y-%m-%d"),
+            "model": {"name": body["model"]["name"], "version": body["model"]["version"]}}, None
 
 
 def served(team, steps: int = CONTRACT_STEPS) -> tuple[dict | None, str | None]:
@@ -115,20 +88,19 @@ def speaks_contract(team) -> object:
 @check("C3.3", "Bad input gets a 4xx with an error", points=10, anchor="success-criteria", depends=("C3.1",), source="endpoint")
 def bad_input(team) -> object:
     wrong, seen = [], {}
-    for label, body in BAD_INPUTS:
+    for bad in contract.BAD_INPUTS:
         try:
-            answer = team.endpoint.score_raw(body) if isinstance(body, bytes) else team.endpoint.score(body)
+            answer = team.endpoint.score_raw(bad.body)
         except Unreachable as err:
-            wrong.append(f"{label}: {err}")
+            wrong.append(f"{bad.label}: {err}")
             continue
-        seen[label] = answer.excerpt()[:120]
-        has_error = isinstance(answer.body, dict) and isinstance(answer.body.get("error"), str)
-        if not 400 <= answer.status < 500 or not has_error:
-            wrong.append(f"{label}: {answer.excerpt()[:100]}")
+        seen[bad.label] = answer.excerpt()[:120]
+        if (problem := contract.refusal_problem(answer.status, answer.body)):
+            wrong.append(f"{bad.label}: {problem} ({answer.excerpt()[:100]})")
     if wrong:
-        return failed(f"{len(wrong)} of {len(BAD_INPUTS)} bad requests were not refused with 4xx + "
+        return failed(f"{len(wrong)} of {len(contract.BAD_INPUTS)} bad requests were not refused with 4xx + "
                       f"{{\"error\": ...}}: {wrong[0]}", wrong=wrong, answers=seen)
-    return passed(f"all {len(BAD_INPUTS)} bad requests got a 4xx with an error message", answers=seen)
+    return passed(f"all {len(contract.BAD_INPUTS)} bad requests got a 4xx with an error message", answers=seen)
 
 
 @check("C3.4", "Beats the seasonal naive on the coach's holdout", points=15, anchor="success-criteria",

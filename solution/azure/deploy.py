@@ -18,8 +18,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import MODEL_NAME
-from ..errors import StepFailed, UsageError
+from wth.config import MODEL_NAME
+from wth.errors import StepFailed, UsageError
 
 HERE = Path(__file__).resolve().parent
 SOURCE_DIR = HERE.parent  # the solution package: score.py and the model code it loads

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from docs_tools import REPO_ROOT
 
 SOLUTION_02 = REPO_ROOT / "Coach" / "Solution-02.md"

@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from docs_tools import REPO_ROOT, commands_in, parse_error
+
 
 def is_project_doc(path: Path) -> bool:
     """Markdown of the project: not in virtual environments, workspaces, caches or build output."""

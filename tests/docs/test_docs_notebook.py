@@ -7,7 +7,6 @@ import re
 import nbclient
 import nbformat
 import pytest
-
 from docs_tools import REPO_ROOT
 
 NOTEBOOK = REPO_ROOT / "resources" / "notebooks" / "challenge-01-time-series.ipynb"

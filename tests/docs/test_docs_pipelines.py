@@ -20,7 +20,6 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
-
 from docs_tools import REPO_ROOT, SHARED, commands_in, parse_error
 
 PIPELINES = REPO_ROOT / ".pipelines"

@@ -39,7 +39,7 @@ def request_body(bindings: dict[str, str]) -> dict:
 
 
 def test_the_request_body_is_the_endpoint_contract_and_the_reports_request():
-    from solution import report
+    from wth import report
 
     bindings = let_bindings(SCRIPT.read_text())
     body = request_body(bindings)
@@ -65,9 +65,9 @@ def test_the_answer_is_read_by_the_contract_field_names():
 def test_the_request_validates_against_the_endpoints_own_openapi_schema():
     """The entry script publishes its contract as OpenAPI; the script's body must fit the `steps` form."""
     jsonschema = __import__("jsonschema")
-    from solution import score
+    from wth import contract
 
-    post = score.openapi()["paths"]["/score"]["post"]
+    post = contract.openapi()["paths"]["/score"]["post"]
     steps_form = post["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]
     assert "interval" in steps_form["properties"]
     body = request_body(let_bindings(SCRIPT.read_text()))

@@ -8,7 +8,6 @@ import subprocess
 import sys
 
 import pytest
-
 from docs_tools import REPO_ROOT
 
 STARTER = REPO_ROOT / "resources" / "starter"

@@ -14,7 +14,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from docs_tools import REPO_ROOT
 
 BIN = Path(sys.executable).parent

@@ -19,7 +19,8 @@ import pandas as pd
 import pytest
 from datafiles import bundled, cut
 
-from solution import cli, data, drift, retrain, workspace
+from solution import cli, drift, retrain, workspace
+from wth import data
 
 CLI = str(Path(sys.executable).with_name("wth-solution"))
 DRIFT_AT_LEAST, CLEAN_AT_MOST = 1.5, 1 / 1.5

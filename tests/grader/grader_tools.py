@@ -11,7 +11,6 @@ misbehaving in one precise way (an error payload with 200, a socket that never a
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import socket
@@ -19,15 +18,14 @@ import subprocess
 import sys
 import tempfile
 import textwrap
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 import yaml
 
-from solution import data, evaluate, forecast, model, simulate, workspace
+from solution import evaluate, forecast, model, workspace
+from wth import data, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INITIAL_END = "2013-12-31"
@@ -203,82 +201,6 @@ def build_repo(root: Path, kind: str) -> Path:
         (root / ".pipelines" / "templates" / "train.yml").write_text(yaml.safe_dump(TRAIN_TEMPLATE))
         (root / ".pipelines" / "drift.yml").write_text(yaml.safe_dump(DRIFT_PIPELINE))
     return root
-
-
-# --- endpoints ------------------------------------------------------------------------------------
-
-
-class ContractEndpoint:
-    """A real HTTP endpoint on 127.0.0.1. mode `good` serves `fc` as `version` per the contract;
-    `error200` answers every /score with 200 {"error": ...}; `echo` refuses /score echoing the key; `redirect` sends /score elsewhere;
-    `huge` answers with 5 MB."""
-
-    def __init__(self, mode: str = "good", fc: forecast.Forecast | None = None, version: str = "1",
-                 name: str = "transactions-forecast"):
-        outer = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
-            def _send(self, status: int, body, headers: dict | None = None):
-                raw = body if isinstance(body, bytes) else json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(raw)))
-                for k, v in (headers or {}).items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(raw)
-
-            def do_GET(self):
-                outer.seen_headers.append(dict(self.headers))
-                self._send(200, {"status": "healthy"})
-
-            def do_POST(self):
-                outer.seen_headers.append(dict(self.headers))
-                raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if mode == "error200":
-                    return self._send(200, {"error": "model not loaded"})
-                if mode == "echo":  # a careless endpoint that echoes the caller's key back
-                    return self._send(401, {"error": f"key {self.headers.get('Authorization')} not accepted"})
-                if mode == "redirect":
-                    return self._send(302, b"", {"Location": "http://example.invalid/score"})
-                if mode == "huge":
-                    return self._send(200, b"[" + b"1," * 2_500_000 + b"1]")
-                try:
-                    steps = json.loads(raw)["steps"]
-                except (ValueError, KeyError, TypeError):
-                    return self._send(400, {"error": "expected {\"steps\": N}"})
-                if isinstance(steps, bool) or not isinstance(steps, int) or not 1 <= steps <= 365:
-                    return self._send(400, {"error": "steps must be an integer 1..365"})
-                frame = fc.predict(steps)
-                return self._send(200, {"forecast": [float(v) for v in frame["forecast"]],
-                                        "dates": [f"{d:%Y-%m-%d}" for d in frame.index],
-                                        "model": {"name": name, "version": version}})
-
-        self.seen_headers: list[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/score"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
-
-
-class HangingEndpoint:
-    """Accepts TCP connections (the kernel's backlog) and never answers a byte."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(64)
-        self.uri = f"http://127.0.0.1:{self.sock.getsockname()[1]}/score"
-
-    def close(self):
-        self.sock.close()
 
 
 def free_port() -> int:

@@ -10,7 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-from grader_tools import FAKE_SECRET, ContractEndpoint, HangingEndpoint, champion_forecast, write_teams
+from endpoints import ContractEndpoint, HangingEndpoint
+from grader_tools import FAKE_SECRET, champion_forecast, write_teams
 
 from grader import config, runner
 from grader.checks import ERROR, FAIL, PASS, SKIPPED

@@ -8,7 +8,8 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from grader_tools import ContractEndpoint, champion_forecast, write_teams
+from endpoints import ContractEndpoint
+from grader_tools import champion_forecast, write_teams
 
 from grader import config, holdout, runner
 from grader.config import Holdout
@@ -57,7 +58,7 @@ def test_a_seasonal_naive_endpoint_does_not_beat_the_seasonal_naive(tmp_path, fu
 
 def test_withheld_days_file(tmp_path, full_ws, champion):
     """The real-data path: a TransactionHistory file whose last days the students never got."""
-    from solution import simulate
+    from wth import simulate
 
     rows = pd.concat([simulate.window_rows(), simulate.batch_rows(drifted=False)], ignore_index=True)
     file = tmp_path / "TransactionHistory-full.csv"

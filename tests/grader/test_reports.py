@@ -10,7 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import jsonschema
 import pytest
-from grader_tools import FAKE_SECRET, ContractEndpoint, run_cli, write_teams
+from endpoints import ContractEndpoint
+from grader_tools import FAKE_SECRET, run_cli, write_teams
 
 from grader import history
 from grader.checks import all_checks

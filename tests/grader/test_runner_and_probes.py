@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import threading
 import time
+
 import pytest
-from grader_tools import ContractEndpoint, HangingEndpoint, free_port
+from endpoints import ContractEndpoint, HangingEndpoint
+from grader_tools import free_port
 
 from grader import runner
 from grader.checks import ERROR, Check, passed

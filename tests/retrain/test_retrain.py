@@ -18,9 +18,10 @@ import pytest
 import requests
 from datafiles import bundled, cut
 
-from solution import cli, data, endpoint, evaluate, forecast, retrain, workspace
-from solution.errors import UsageError
+from solution import cli, endpoint, evaluate, forecast, retrain, workspace
 from solution.evaluate import Backtest
+from wth import data
+from wth.errors import UsageError
 
 CLI = str(Path(sys.executable).with_name("wth-solution"))
 

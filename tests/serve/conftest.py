@@ -6,10 +6,9 @@ Every endpoint a test module starts is stopped at the module's end by `clean_end
 from __future__ import annotations
 
 import pytest
+from serve_tools import REPO_ROOT, TRAIN_END
 
 from solution import endpoint, workspace
-
-from serve_tools import REPO_ROOT, TRAIN_END
 
 
 @pytest.fixture(scope="session")

@@ -16,12 +16,20 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
+from serve_tools import (
+    TRAIN_END,
+    cli,
+    free_port,
+    listening,
+    pid_gone,
+    processes_mentioning,
+    register,
+)
 
-from solution import data, endpoint, forecast, smoke, workspace
-from solution.errors import StepFailed, UsageError
+from solution import clients, endpoint, forecast, workspace
 from solution.forecast import Forecast
-
-from serve_tools import TRAIN_END, cli, free_port, listening, pid_gone, processes_mentioning, register
+from wth import contract, data
+from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
 URI = f"http://127.0.0.1:{PORT}/score"
@@ -65,9 +73,9 @@ def test_openapi_and_logs_are_published(ws, deployed):
     assert lines[0].startswith("==> ") and any("POST /score" in chunk for chunk in lines)
 
 
-@pytest.mark.parametrize("name", list(smoke.BAD_INPUTS))
-def test_bad_input_over_http_gets_4xx_with_an_error(deployed, name):
-    response = post(smoke.BAD_INPUTS[name])
+@pytest.mark.parametrize("bad", contract.BAD_INPUTS, ids=lambda bad: bad.label)
+def test_bad_input_over_http_gets_4xx_with_an_error(deployed, bad):
+    response = post(bad.body)
     assert 400 <= response.status_code < 500, response.text[:200]
     assert isinstance(response.json()["error"], str)
 
@@ -80,7 +88,7 @@ def test_the_deployment_listens_on_loopback_only(deployed):
 
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
     lines = []
-    assert smoke.command(ws, progress=lines.append) == 0, lines
+    assert clients.smoke_test(ws, progress=lines.append) == 0, lines
     assert lines[-1] == "smoke test passed"
 
 

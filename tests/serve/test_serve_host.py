@@ -4,10 +4,9 @@ it to another address on the same port is refused with a reason (no rollout can 
 from __future__ import annotations
 
 import requests
+from serve_tools import cli, free_port, listening
 
 from solution import endpoint
-
-from serve_tools import cli, free_port, listening
 
 OTHER_LOOPBACK = "127.0.0.2"  # not 127.0.0.1: reached only by a server bound to every interface
 

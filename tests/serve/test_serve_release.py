@@ -15,12 +15,12 @@ import numpy as np
 import pandas as pd
 import pytest
 import requests
-
-from solution import endpoint, report, smoke, workspace
-from solution.errors import StepFailed, UsageError
-from solution.forecast import Forecast
-
 from serve_tools import TRAIN_END, cli, free_port, listening, register
+
+from solution import clients, endpoint, workspace
+from solution.forecast import Forecast
+from wth import report, smoke
+from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -52,19 +52,19 @@ def test_release_pipeline_is_recorded_with_its_steps_and_tags(released):
 
 def test_report_scores_through_the_endpoint(released, tmp_path):
     ws, record = released
-    path = report.write(ws, out=tmp_path / "report.html", steps=14)
+    path = clients.write_report(ws, out=tmp_path / "report.html", steps=14)
     html = path.read_text()
     assert f"version {record.model_version}" in html and record.scoring_uri in html
     assert html.count("<tr") == 15  # header + 14 days
     assert "data:image/png;base64," in html
     assert not re.search(r'(src|href)="(?!data:)', html), "the report must be self-contained"
     with pytest.raises(UsageError, match="outside 1..365"):
-        report.write(ws, out=tmp_path / "x.html", steps=400)
+        clients.write_report(ws, out=tmp_path / "x.html", steps=400)
     with pytest.raises(UsageError, match="not an http"):
-        report.write(ws, uri="127.0.0.1:5001/score", out=tmp_path / "x.html")
+        clients.write_report(ws, uri="127.0.0.1:5001/score", out=tmp_path / "x.html")
     (tmp_path / "file").write_text("")
     with pytest.raises(UsageError, match="cannot write the report"):
-        report.write(ws, out=tmp_path / "file" / "x.html")
+        clients.write_report(ws, out=tmp_path / "file" / "x.html")
     assert not (tmp_path / "x.html").exists()
 
 
@@ -73,7 +73,7 @@ def test_report_renders_in_headless_chromium(released, tmp_path):
     if browser is None:
         pytest.skip("chromium is not on PATH (Debian: apt-get install chromium; .ci/run installs it)")
     ws, record = released
-    path = report.write(ws, out=tmp_path / "report.html", steps=30)
+    path = clients.write_report(ws, out=tmp_path / "report.html", steps=30)
     profile = tmp_path / "profile"
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
                          capture_output=True, text=True, timeout=90).stdout
@@ -160,7 +160,7 @@ def test_smoke_test_fails_on_200_with_an_error_payload(liar, released):
 def test_smoke_test_flags_the_wrong_version_and_an_unreachable_uri(released):
     ws, record = released
     assert any("expected 99" in line for line in smoke.check(record.scoring_uri, expected_version="99"))
-    assert any("first date" in line for line in smoke.check(record.scoring_uri, expected_train_end="2013-12-30"))
+    assert any("not the day after the training end" in line for line in smoke.check(record.scoring_uri, expected_train_end="2013-12-30"))
     assert smoke.check(f"http://127.0.0.1:{free_port()}/score")[0].endswith("unreachable (ConnectionError)")
 
 
@@ -169,7 +169,7 @@ def test_stop_after_release(released):
     assert endpoint.stop(ws) is True
     assert not listening(PORT) and not listening(record.deployment.port)
     with pytest.raises(StepFailed, match="cannot reach"):
-        report.write(ws, uri=record.scoring_uri)
+        clients.write_report(ws, uri=record.scoring_uri)
 
 
 def test_report_without_acquired_data_shows_the_forecast_only():

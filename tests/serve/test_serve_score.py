@@ -11,7 +11,8 @@ import pytest
 from flask import Request
 from werkzeug.test import EnvironBuilder
 
-from solution import endpoint, score, smoke, workspace
+from solution import endpoint, score, workspace
+from wth import contract
 
 
 @pytest.fixture(scope="module")
@@ -69,9 +70,9 @@ def test_original_hack_form(loaded):
     assert status == 200 and body["result"] == call(b'{"steps": 5}')[1]["forecast"]
 
 
-@pytest.mark.parametrize("name", list(smoke.BAD_INPUTS))
-def test_bad_input_gets_4xx_with_an_error(loaded, name):
-    status, body = call(smoke.BAD_INPUTS[name])
+@pytest.mark.parametrize("bad", contract.BAD_INPUTS, ids=lambda bad: bad.label)
+def test_bad_input_gets_4xx_with_an_error(loaded, bad):
+    status, body = call(bad.body)
     assert 400 <= status < 500 and isinstance(body["error"], str) and body["error"]
 
 
@@ -89,6 +90,6 @@ def test_get_is_refused_with_405(loaded):
 
 
 def test_openapi_describes_the_contract():
-    spec = score.openapi()
+    spec = contract.openapi()
     steps = spec["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]["schema"]["oneOf"][0]
-    assert steps["properties"]["steps"]["maximum"] == score.MAX_STEPS == 365
+    assert steps["properties"]["steps"]["maximum"] == contract.MAX_STEPS == 365

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 
 from solution import forecast
-from solution.config import INITIAL_TRAIN_END, WINDOW_END
-from solution.data import BUNDLED_FILE, daily_series, read_transactions
+from wth.config import INITIAL_TRAIN_END, WINDOW_END
+from wth.data import BUNDLED_FILE, daily_series, read_transactions
 
 
 @pytest.fixture(scope="module")

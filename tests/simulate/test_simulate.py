@@ -19,9 +19,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from solution import simulate
-from solution.data import daily_series, read_transactions
-from solution.errors import UsageError
+from wth import simulate
+from wth.data import daily_series, read_transactions
+from wth.errors import UsageError
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUNDLE = REPO_ROOT / "resources" / "data"

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from solution import data
-from solution.errors import UsageError
+from wth import data
+from wth.errors import UsageError
 
 GOOD = [
     "100000\t784\t41590\t0\t2013-07-31 00:00:00\tW\t2\t0.0\t2013-07-31 00:00:00",
@@ -136,7 +136,7 @@ def test_microsoft_download_without_network_says_so_and_writes_nothing(tmp_path,
     local port standing in for Microsoft's release URL."""
     import socket
 
-    from solution.errors import StepFailed
+    from wth.errors import StepFailed
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

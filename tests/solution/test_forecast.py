@@ -4,7 +4,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from solution import data, evaluate, forecast
+from solution import evaluate, forecast
+from wth import data
 
 
 def weekly_series(days=120, seed=0):

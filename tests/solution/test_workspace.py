@@ -7,7 +7,7 @@ import mlflow
 import pytest
 
 from solution import workspace
-from solution.errors import StepFailed
+from wth.errors import StepFailed
 
 
 def test_a_failing_step_fails_its_pipeline_and_records_why(tmp_path):

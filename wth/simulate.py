@@ -1,7 +1,7 @@
 """A deterministic simulator of AdventureWorks `Production.TransactionHistory`: the bundled offline data.
 
 It writes rows in Microsoft's TransactionHistory layout, so the bundled data and the real table go
-through the same parser (`solution.data.read_transactions`). The process mimics how the real table is
+through the same parser (`wth.data.read_transactions`). The process mimics how the real table is
 made, day by day, calibrated on the real 2013-07-31..2014-05-31 window (resources/data/README.md
 gives the targets and the measured values):
 

@@ -2,7 +2,7 @@
 original hack's Power BI report did, and writes one self-contained HTML page (chart inlined as a PNG).
 
 The request is `{"steps": N, "interval": 0.9}` POSTed to the scoring URI; the Power BI variant in the
-docs makes the same request. Recent actuals come from the workspace's acquired data.
+docs makes the same request. Recent actuals, when given, are drawn beside the forecast.
 """
 
 from __future__ import annotations
@@ -17,9 +17,11 @@ import jinja2
 import pandas as pd
 import requests
 
+from . import contract
 from .errors import StepFailed, UsageError
+from .smoke import headers, refused_key, validate_uri
 
-INTERVAL = 0.9
+INTERVAL = contract.INTERVAL_EXAMPLE
 HISTORY_DAYS = 84
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
@@ -28,16 +30,18 @@ def request_body(steps: int) -> dict:
     return {"steps": steps, "interval": INTERVAL}
 
 
-def score(uri: str, steps: int) -> dict:
+def score(uri: str, steps: int, key: str | None = None) -> dict:
     """POST the report's request; a 4xx is the caller's mistake (UsageError), anything else a failed step."""
     try:
-        response = requests.post(uri, json=request_body(steps), timeout=(5, 30))
+        response = requests.post(uri, json=request_body(steps), headers=headers(key), timeout=(5, 30))
     except requests.RequestException as err:
         raise StepFailed(f"cannot reach the endpoint at {uri} ({type(err).__name__}); is it deployed?") from None
     try:
         body = response.json()
     except ValueError:
         body = None
+    if (refused := refused_key(response.status_code, bool(key))):
+        raise UsageError(refused)
     if 400 <= response.status_code < 500:
         reason = body.get("error") if isinstance(body, dict) else response.text[:200]
         raise UsageError(f"the endpoint refused the request: {reason}")
@@ -73,12 +77,9 @@ def _chart(actuals: pd.Series | None, forecast: pd.DataFrame) -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def _actuals(ws, first_forecast_day: pd.Timestamp, last_forecast_day: pd.Timestamp) -> pd.Series | None:
-    from . import data
-
-    try:
-        series = data.latest_acquired(ws.root).series()
-    except (UsageError, OSError):
+def recent(series: pd.Series | None, first_forecast_day: pd.Timestamp, last_forecast_day: pd.Timestamp) -> pd.Series | None:
+    """The actuals worth drawing: `HISTORY_DAYS` before the forecast, and any days it covers."""
+    if series is None:
         return None
     start = first_forecast_day - pd.Timedelta(days=HISTORY_DAYS)
     return series[(series.index >= start) & (series.index <= last_forecast_day)]
@@ -105,22 +106,16 @@ def render(body: dict, uri: str, steps: int, actuals: pd.Series | None, scored_a
     )
 
 
-def write(ws, uri: str | None = None, out: str | Path | None = None, steps: int = 30) -> Path:
-    """Score `steps` days through the endpoint (default: the workspace's) and write the HTML report."""
-    from . import endpoint, smoke
-
-    if not 1 <= steps <= 365:
-        raise UsageError(f"--steps {steps} is outside 1..365")
-    if uri is None:
-        record = endpoint.read_record(ws)
-        if record is None:
-            raise UsageError(f"no endpoint deployed in {ws.root}: pass --uri or run `wth-solution deploy`")
-        uri = record.scoring_uri
-    body = score(smoke.validate_uri(uri), steps)
+def write(uri: str, out: str | Path, steps: int = 30, actuals: pd.Series | None = None,
+          key: str | None = None) -> Path:
+    """Score `steps` days through the endpoint at `uri` and write the HTML report to `out`."""
+    if not 1 <= steps <= contract.MAX_STEPS:
+        raise UsageError(f"--steps {steps} is outside 1..{contract.MAX_STEPS}")
+    body = score(validate_uri(uri), steps, key)
     scored_at = datetime.now(timezone.utc)
     dates = pd.to_datetime(body["dates"])
-    html = render(body, uri, steps, _actuals(ws, dates[0], dates[-1]), scored_at)
-    path = Path(out) if out else Path(ws.root) / "report.html"
+    html = render(body, uri, steps, recent(actuals, dates[0], dates[-1]), scored_at)
+    path = Path(out)
     tmp = path.with_name(path.name + ".tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

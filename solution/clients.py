@@ -1,0 +1,49 @@
+"""The students' clients (`wth.smoke`, `wth.report`) aimed at the workspace's own endpoint and champion."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from wth import report, smoke
+from wth.errors import StepFailed, UsageError
+
+from . import endpoint, workspace
+from .workspace import Workspace
+
+
+def scoring_uri(ws: Workspace, uri: str | None) -> str:
+    """`uri`, or the scoring URI of the endpoint deployed from `ws`."""
+    if uri is not None:
+        return smoke.validate_uri(uri)
+    record = endpoint.read_record(ws)
+    if record is None:
+        raise UsageError(f"no endpoint deployed in {ws.root}: pass --uri or run `wth-solution deploy`")
+    return record.scoring_uri
+
+
+def smoke_test(ws: Workspace, uri: str | None = None, progress: Callable[[str], None] = print) -> int:
+    """`wth-solution smoke-test`: the workspace's endpoint (or `uri`) against the contract and the champion."""
+    uri = scoring_uri(ws, uri)
+    champion = workspace.champion(ws)
+    expected = str(champion.version) if champion else None
+    train_end = champion.tags.get("train_end") if champion else None
+    progress(f"smoke-testing {uri}" + (f" (expecting champion version {expected})" if expected else ""))
+    failures = smoke.check(uri, expected_version=expected, expected_train_end=train_end)
+    for line in failures:
+        progress(f"  FAIL {line}")
+    if failures:
+        raise StepFailed(f"{len(failures)} smoke check(s) failed on {uri} (listed above)")
+    progress("smoke test passed")
+    return 0
+
+
+def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None = None, steps: int = 30) -> Path:
+    """`wth-solution report`: the analyst's report from the workspace's endpoint, with its acquired actuals."""
+    from wth import data
+
+    try:
+        actuals = data.latest_acquired(ws.root).series()
+    except (UsageError, OSError):
+        actuals = None
+    return report.write(scoring_uri(ws, uri), out or Path(ws.root) / "report.html", steps, actuals)

@@ -1,0 +1,111 @@
+"""`wth`: the students' tools. The grader's self-check, the endpoint smoke test, the analyst's report
+and the MLflow UI; no reference solution inside.
+
+Each command parses its arguments and calls the library. Exit status: 0 success, 1 a failed check,
+2 bad usage or bad input, with a one-line reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from grader.cli import challenge_number
+from grader.errors import ConfigError
+
+from .errors import StepFailed, UsageError
+
+
+def cmd_check(args) -> int:
+    from grader import cli as grader_cli
+
+    return grader_cli.self_check(args.config, args.team, args.challenge)
+
+
+def cmd_smoke_test(args) -> int:
+    from . import smoke
+
+    key = smoke.key_from_env(args.key_env)
+    uri = smoke.validate_uri(args.uri)
+    print(f"smoke-testing {uri}", flush=True)
+    failures = smoke.check(uri, expected_version=args.expect_version, expected_train_end=args.train_end, key=key,
+                           deployment=args.deployment, require_interval=args.require_interval)
+    for line in failures:
+        print(f"  FAIL {line}", flush=True)
+    if failures:
+        raise StepFailed(f"{len(failures)} smoke check(s) failed on {uri} (listed above)")
+    print("smoke test passed")
+    return 0
+
+
+def cmd_report(args) -> int:
+    from . import data, report, smoke
+
+    key = smoke.key_from_env(args.key_env)
+    actuals = None
+    if args.data:
+        rows = data.read_transactions(args.data)
+        actuals, _ = data.daily_series(rows, f"{rows['TransactionDate'].min():%Y-%m-%d}",
+                                       f"{rows['TransactionDate'].max():%Y-%m-%d}")
+    path = report.write(args.uri, args.out, args.steps, actuals, key=key)
+    print(f"report written to {path}")
+    return 0
+
+
+def cmd_ui(args) -> int:
+    from . import ui
+
+    return ui.serve(args.workspace, host=args.host, port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="wth", description="The hack's tools for teams: self-check, smoke test, "
+                                     "report, MLflow UI.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("check", help="the grader's checks on your team (the same code as the coach's scoreboard)")
+    p.add_argument("--config", required=True, help="your teams file (teams.yaml)")
+    p.add_argument("--team", required=True, help="your team's name in that file")
+    p.add_argument("--challenge", type=challenge_number, metavar="N", help="only challenge N (0..5)")
+    p.set_defaults(func=cmd_check)
+
+    def endpoint_flags(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--uri", required=True, help="the scoring URI, e.g. http://127.0.0.1:5001/score")
+        p.add_argument("--key-env", metavar="NAME", help="environment variable holding the endpoint's key")
+
+    p = sub.add_parser("smoke-test", help="check a live endpoint against the endpoint contract")
+    endpoint_flags(p)
+    p.add_argument("--deployment", metavar="NAME", help="aim at one named deployment (azureml-model-deployment header)")
+    p.add_argument("--expect-version", metavar="V", help="fail unless the endpoint serves model version V")
+    p.add_argument("--train-end", metavar="YYYY-MM-DD", help="fail unless the forecast starts the day after this")
+    p.add_argument("--require-interval", action="store_true", help="fail unless the endpoint offers intervals")
+    p.set_defaults(func=cmd_smoke_test)
+
+    p = sub.add_parser("report", help="the analyst's HTML forecast report, scored through the endpoint")
+    endpoint_flags(p)
+    p.add_argument("--out", default="report.html", help="HTML file to write (default: report.html)")
+    p.add_argument("--steps", type=int, default=30, help="days to forecast (default 30)")
+    p.add_argument("--data", metavar="PATH", help="a TransactionHistory file whose recent actuals the chart shows")
+    p.set_defaults(func=cmd_report)
+
+    p = sub.add_parser("ui", help="the MLflow UI on a workspace folder (Ctrl+C stops it and its workers)")
+    p.add_argument("--workspace", default=".wth", help="the workspace folder (default .wth)")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 lets your coach's grader in")
+    p.add_argument("--port", type=int, default=5000)
+    p.set_defaults(func=cmd_ui)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, StepFailed, ConfigError) as err:
+        print(f"wth {args.command}: {err}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

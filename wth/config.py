@@ -1,0 +1,38 @@
+"""The hack's facts, in one place: the data window, the workspace's names, the evaluation protocol.
+
+The reference solution, the grader, the students' tools and the docs' tests all import these.
+"""
+
+import os
+from pathlib import Path
+
+WINDOW_START = "2013-07-31"
+WINDOW_END = "2014-05-31"
+INITIAL_TRAIN_END = "2013-12-31"  # challenge 01 / the demo train on the 2013 part of the window
+EXPERIMENT = "wth-mlops"
+MODEL_NAME = "transactions-forecast"
+CHAMPION = "champion"
+WORKSPACE_ENV = "WTH_WORKSPACE"
+DEFAULT_WORKSPACE = ".wth"
+
+# Evaluation protocol shared by every figure in the project: rolling origin, 4 folds x 7 days.
+FOLDS = 4
+HORIZON = 7
+SEASON = 7
+
+BUNDLED_DATA_ENV = "WTH_BUNDLED_DATA"
+
+
+def _bundled_data() -> Path:
+    """`resources/data` of the tree this package is installed from (editable): the coach's repository,
+    where the package sits at the top, or the student kit, where it sits in `tools/`."""
+    if os.environ.get(BUNDLED_DATA_ENV):
+        return Path(os.environ[BUNDLED_DATA_ENV])
+    here = Path(__file__).resolve().parent
+    for folder in here.parents:
+        if (folder / "resources" / "data").is_dir():
+            return folder / "resources" / "data"
+    return here.parent / "resources" / "data"
+
+
+BUNDLED_DATA = _bundled_data()

@@ -1,0 +1,59 @@
+"""`wth ui`: the MLflow UI on a workspace folder, stopped with its whole tree.
+
+`mlflow ui` starts a web server whose workers are its children; stopping only its pid left them
+serving (and holding the port). Here the server runs as our child and, on Ctrl-C or when our own
+process is asked to stop (SIGTERM, or Ctrl-Break on Windows), the whole tree is stopped.
+
+With `--host` other than loopback the UI is a tracking server the coach's grader can read
+(`workspace: {tracking_uri: http://<laptop>:5000}` in the teams file); MLflow then checks the Host
+header against `--allowed-hosts`, so the UI allows any host name on that port.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from .errors import UsageError
+from .processes import stop_tree
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def command(workspace: str | Path, host: str = "127.0.0.1", port: int = 5000) -> list[str]:
+    """The `mlflow ui` command line for a workspace folder (refused when it holds no MLflow store)."""
+    root = Path(workspace).resolve()
+    db = root / "mlflow.db"
+    if not db.is_file():
+        raise UsageError(f"no MLflow store at {db}: create the workspace first (Challenge 00)")
+    argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{db.as_posix()}",
+            "--host", host, "--port", str(port)]
+    if host not in LOOPBACK:
+        argv += ["--allowed-hosts", "*"]
+    return argv
+
+
+def serve(workspace: str | Path, host: str = "127.0.0.1", port: int = 5000,
+          progress: Callable[[str], None] = print) -> int:
+    """Run the UI in the foreground until Ctrl-C or a stop request; returns the server's exit status."""
+    argv = command(workspace, host, port)
+    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+    progress(f"MLflow UI on http://{shown}:{port} (Ctrl+C to stop)")
+    server = subprocess.Popen(argv, cwd=Path(workspace).resolve())
+
+    def stop(*_):
+        raise KeyboardInterrupt
+
+    stop_signals = [signal.SIGTERM] + ([signal.SIGBREAK] if hasattr(signal, "SIGBREAK") else [])
+    previous = {sig: signal.signal(sig, stop) for sig in stop_signals}
+    try:
+        return server.wait()
+    except KeyboardInterrupt:
+        return 0
+    finally:
+        stop_tree(server.pid)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
