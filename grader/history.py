@@ -1,7 +1,8 @@
 """Every grading, stored in a sqlite file in the coach's grader folder (`.grader/history.db`).
 
-From it the scoreboard shows when each team first passed each criterion, and flags a team as stuck
-when it has gained no new criterion for longer than `stuck_after_min` minutes while grading went on.
+From it the scoreboard shows when each team first passed each criterion, flags a team as stuck
+when it has gained no new criterion for longer than `stuck_after_min` minutes while grading went on,
+charts each team's points over the event, and names the first team to pass each challenge.
 """
 
 from __future__ import annotations
@@ -62,4 +63,36 @@ def summary(folder: Path, teams: list[TeamResult], stuck_after_min: float, now: 
                 if idle > stuck_after_min:
                     stuck = f"no new criterion passed for {idle:.0f} min (since {last_progress})"
             out[team.name] = {"first_passed": first, "stuck": stuck}
+    return out
+
+
+MAX_POINTS_PER_TEAM = 500  # the chart keeps the newest gradings of a long event
+
+
+def timeline(folder: Path, teams: list[TeamResult]) -> dict[str, list[tuple[str, float]]]:
+    """{team: [(graded_at, score), ...]} oldest first, for the chart of points over the event."""
+    with closing(_connect(folder)) as con:
+        return {team.name: list(reversed(con.execute(
+            "SELECT graded_at, score FROM gradings WHERE team = ? ORDER BY graded_at DESC LIMIT ?",
+            (team.name, MAX_POINTS_PER_TEAM)).fetchall())) for team in teams}
+
+
+def first_to_pass(marks: dict, teams: list[TeamResult]) -> dict[int, tuple[str, str]]:
+    """{challenge: (team, when)}: the first team whose every check of that challenge had passed, from
+    `summary`'s first-passed times (a challenge counts as passed when its last check first passed)."""
+    if not teams:
+        return {}
+    by_challenge: dict[int, list[str]] = {}
+    for r in teams[0].results:
+        by_challenge.setdefault(r.challenge, []).append(r.id)
+    out = {}
+    for number, ids in sorted(by_challenge.items()):
+        done = []
+        for team in teams:
+            first = marks.get(team.name, {}).get("first_passed", {})
+            if all(i in first for i in ids):
+                done.append((max(first[i] for i in ids), team.name))
+        if done:
+            when, name = min(done)
+            out[number] = (name, when)
     return out

@@ -1,12 +1,16 @@
-"""Reports of a grading: the terminal table, JSON (schema wth-grader/1), JUnit XML, the HTML scoreboard.
+"""Reports of a grading: the terminal table, JSON (schema wth-grader/1), JUnit XML, CSV, the HTML scoreboard.
 
-The JSON shape is the DESIGN.md contract; the JUnit file has one <testsuite> per team and one
-<testcase> per check (fail -> <failure>, error -> <error>, skipped -> <skipped>) so Azure DevOps and
-GitHub show it; the HTML page is self-contained (inline CSS, no script or font from a CDN).
+The JSON shape is the DESIGN.md contract (`points` may be fractional: partial credit); the JUnit
+file has one <testsuite> per team and one <testcase> per check (fail -> <failure>, error and crash
+-> <error>, skipped -> <skipped>) so Azure DevOps and GitHub show it; the CSV has one row per team and
+check for a spreadsheet or an LMS; the HTML page is self-contained (inline CSS and SVG, no script or
+font from a CDN).
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import tempfile
@@ -16,11 +20,23 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .checks import CHALLENGES, ERROR, FAIL, PASS, SKIPPED
-from .runner import TeamResult
+from .checks import CHALLENGES, CRASH, ERROR, FAIL, PASS, SKIPPED
+from .runner import CheckResult, TeamResult
 
 SCHEMA = "wth-grader/1"
-SYMBOL = {PASS: "✔", FAIL: "✘", ERROR: "!", SKIPPED: "·"}
+SYMBOL = {PASS: "✔", FAIL: "✘", ERROR: "!", CRASH: "‼", SKIPPED: "·"}
+PARTIAL = "◐"  # a fail that earned some of its points
+LEGEND = (f"{SYMBOL[PASS]} pass  {PARTIAL} partial credit  {SYMBOL[FAIL]} fail  {SYMBOL[ERROR]} error: not gradable  "
+          f"{SYMBOL[CRASH]} crash: a grader bug, not the team's  {SYMBOL[SKIPPED]} skipped")
+CSV_COLUMNS = ("team", "check_id", "status", "points", "max_points", "first_passed_at")
+
+
+def symbol(result: CheckResult) -> str:
+    return PARTIAL if result.status == FAIL and result.points else SYMBOL[result.status]
+
+
+def points(result: CheckResult) -> str:
+    return f"{result.points:g}/{result.max_points}"
 
 
 def _write(path: str | Path, text: str) -> Path:
@@ -67,18 +83,21 @@ def write_json(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
 def to_junit(event: str, teams: list[TeamResult]) -> str:
     suites = ET.Element("testsuites", name=event)
     for team in teams:
-        counts = {s: sum(r.status == s for r in team.results) for s in (FAIL, ERROR, SKIPPED)}
+        counts = {s: sum(r.status == s for r in team.results) for s in (FAIL, ERROR, CRASH, SKIPPED)}
         suite = ET.SubElement(suites, "testsuite", name=team.name, tests=str(len(team.results)),
-                              failures=str(counts[FAIL]), errors=str(counts[ERROR]), skipped=str(counts[SKIPPED]),
+                              failures=str(counts[FAIL]), errors=str(counts[ERROR] + counts[CRASH]),
+                              skipped=str(counts[SKIPPED]),
                               time=f"{team.duration_s:.3f}", timestamp=team.graded_at)
         for r in team.results:
             case = ET.SubElement(suite, "testcase", classname=f"{team.name}.challenge{r.challenge:02d}",
                                  name=f"{r.id} {r.title}", time=f"{r.duration_s:.3f}")
             detail = f"{r.message}\nhint: {r.hint}\nevidence: {json.dumps(r.evidence, ensure_ascii=False)[:4000]}"
             if r.status == FAIL:
-                ET.SubElement(case, "failure", message=r.message[:500]).text = detail
-            elif r.status == ERROR:
-                ET.SubElement(case, "error", message=r.message[:500]).text = detail
+                credit = f"partial credit {points(r)}: " if r.points else ""
+                ET.SubElement(case, "failure", message=(credit + r.message)[:500]).text = detail
+            elif r.status in (ERROR, CRASH):
+                what = "grader crash (not the team's): " if r.status == CRASH else ""
+                ET.SubElement(case, "error", message=(what + r.message)[:500]).text = detail
             elif r.status == SKIPPED:
                 ET.SubElement(case, "skipped", message=r.message[:500])
     ET.indent(suites)
@@ -87,6 +106,22 @@ def to_junit(event: str, teams: list[TeamResult]) -> str:
 
 def write_junit(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
     return _write(path, to_junit(event, teams))
+
+
+def to_csv(teams: list[TeamResult], history: dict | None = None) -> str:
+    """One row per team and check: team, check id, status, points, max points, first passed at (UTC)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for team in teams:
+        first = (history or {}).get(team.name, {}).get("first_passed", {})
+        for r in team.results:
+            writer.writerow([team.name, r.id, r.status, f"{r.points:g}", r.max_points, first.get(r.id, "")])
+    return out.getvalue()
+
+
+def write_csv(path: str | Path, teams: list[TeamResult], history: dict | None = None) -> Path:
+    return _write(path, to_csv(teams, history))
 
 
 def table(teams: list[TeamResult]) -> str:
@@ -101,18 +136,18 @@ def table(teams: list[TeamResult]) -> str:
     header = f"{'#':>2}  {'team':<{width}}  {'score':>9}  " + "  ".join(f"C{n}" + " " * (len(g) - 2) for n, g in groups)
     lines = [header, "-" * len(header)]
     for rank, team in enumerate(ranked(teams), 1):
-        status = {r.id: r.status for r in team.results}
-        marks = "  ".join("".join(SYMBOL[status.get(i, SKIPPED)] for i in g).ljust(max(2, len(g))) for _, g in groups)
-        lines.append(f"{rank:>2}  {team.name:<{width}}  {team.score:>4}/{team.max_score:<4}  {marks}")
-    lines.append(f"({SYMBOL[PASS]} pass  {SYMBOL[FAIL]} fail  {SYMBOL[ERROR]} error: not gradable  {SYMBOL[SKIPPED]} skipped)")
+        marks_of = {r.id: symbol(r) for r in team.results}
+        marks = "  ".join("".join(marks_of.get(i, SYMBOL[SKIPPED]) for i in g).ljust(max(2, len(g))) for _, g in groups)
+        lines.append(f"{rank:>2}  {team.name:<{width}}  {team.score:>4g}/{team.max_score:<4}  {marks}")
+    lines.append(f"({LEGEND})")
     return "\n".join(lines)
 
 
 def details(team: TeamResult) -> str:
     """One team's results, one line per check, for `wth-grader check`."""
-    lines = [f"{team.name}: {team.score}/{team.max_score} points"]
+    lines = [f"{team.name}: {team.score:g}/{team.max_score} points"]
     for r in team.results:
-        lines.append(f"  {SYMBOL[r.status]} {r.id:<5} {r.status:<7} {r.title}: {r.message}")
+        lines.append(f"  {symbol(r)} {r.id:<5} {r.status:<7} {points(r):>7} {r.title}: {r.message}")
         if r.status in (FAIL, ERROR):
             lines.append(f"          hint: {r.hint}")
     return "\n".join(lines)
@@ -134,10 +169,36 @@ def _challenge_progress(team: TeamResult) -> list[dict]:
     return out
 
 
+CHART_W, CHART_H = 640, 160
+PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7b83", "#57606a")
+
+
+def chart(timeline: dict[str, list[tuple[str, float]]], max_score: float) -> dict | None:
+    """Each team's points over the event as SVG polylines (x: time of grading, y: score)."""
+    stamps = [datetime.fromisoformat(at) for series in timeline.values() for at, _ in series]
+    if not stamps or not max_score:
+        return None
+    t0, t1 = min(stamps), max(stamps)
+    span = max((t1 - t0).total_seconds(), 1.0)
+    lines = []
+    for i, (name, series) in enumerate(timeline.items()):
+        coords = [(CHART_W * (datetime.fromisoformat(at) - t0).total_seconds() / span,
+                   CHART_H * (1 - min(float(score), max_score) / max_score)) for at, score in series]
+        if len(coords) == 1:
+            coords.append((CHART_W, coords[0][1]))  # one grading: a flat line, so it shows
+        lines.append({"team": name, "color": PALETTE[i % len(PALETTE)], "last": f"{series[-1][1]:g}" if series else "",
+                      "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)})
+    return {"width": CHART_W, "height": CHART_H, "from": t0.isoformat(), "to": t1.isoformat(),
+            "max_score": max_score, "lines": lines}
+
+
 def render_html(event: str, teams: list[TeamResult], history: dict | None = None, refresh_s: int | None = None,
-                generated_at: str | None = None, docs_url: str | None = None) -> str:
-    """The scoreboard page. `history` (from `grader.history`) adds first-passed times and stuck flags;
-    `docs_url` (where Student/ is browsable) turns the hints into working links."""
+                generated_at: str | None = None, docs_url: str | None = None, timeline: dict | None = None) -> str:
+    """The scoreboard page. `history` (from `grader.history.summary`) adds first-passed times, stuck
+    flags and the first team to pass each challenge; `timeline` (`grader.history.timeline`) the chart
+    of points over the event; `docs_url` (where Student/ is browsable) turns the hints into links."""
+    from .history import first_to_pass
+
     history = history or {}
     rows = []
     for rank, team in enumerate(ranked(teams), 1):
@@ -147,10 +208,12 @@ def render_html(event: str, teams: list[TeamResult], history: dict | None = None
     return _env.get_template("scoreboard.html.j2").render(
         event=event, rows=rows, generated_at=generated_at or _now(), refresh_s=refresh_s,
         docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
-        challenges=CHALLENGES, symbol=SYMBOL, json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
+        challenges=CHALLENGES, symbol=symbol, points=points, legend=LEGEND,
+        chart=chart(timeline or {}, max((t.max_score for t in teams), default=0)),
+        first=first_to_pass(history, teams) if history else {},
+        json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
 
 
 def write_html(path: str | Path, event: str, teams: list[TeamResult], history: dict | None = None,
-               refresh_s: int | None = None, docs_url: str | None = None) -> Path:
-    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url))
-
+               refresh_s: int | None = None, docs_url: str | None = None, timeline: dict | None = None) -> Path:
+    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url, timeline=timeline))

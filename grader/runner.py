@@ -4,8 +4,10 @@ Budgets: a check runs in its own daemon thread and is abandoned as `error` when 
 (`check_s`, or `pytest_s` for the checks that run the team's tests), and no check starts once the
 team's budget (`team_s`) is spent. Network calls and subprocesses carry their own timeouts inside
 those, so one team's hanging endpoint costs that team its budget and nobody else anything.
-An exception in a check is that check's `error`, never the run's end. Secrets are redacted from
-every message and piece of evidence before a result leaves the runner.
+`NotGradable` in a check is that check's `error` (could not be graded); any other exception is its
+`crash` (a grader bug: the traceback goes to the grader's log, `<grader_dir>/grader.log`), never
+the run's end. Secrets are redacted from every message, piece of evidence and logged traceback
+before it leaves the runner.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from __future__ import annotations
 import json
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .checks import ERROR, FAIL, PASS, SKIPPED, Check, Outcome, all_checks
+from .checks import CRASH, ERROR, PASS, SKIPPED, STATUSES, Check, Outcome, all_checks, whole
 from .config import Config, Endpoint, Team, WorkspaceRef
 from .context import Session, TeamContext
 from .errors import NotGradable
@@ -33,7 +36,7 @@ class CheckResult:
     title: str
     challenge: int
     status: str
-    points: int
+    points: float  # an int unless the check gave partial credit
     max_points: int
     message: str
     hint: str
@@ -50,8 +53,8 @@ class TeamResult:
     notes: list[str] = field(default_factory=list)
 
     @property
-    def score(self) -> int:
-        return sum(r.points for r in self.results)
+    def score(self) -> float:
+        return whole(sum(r.points for r in self.results))
 
     @property
     def max_score(self) -> int:
@@ -88,8 +91,10 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
             box["outcome"] = check.func(ctx)
         except NotGradable as err:
             box["outcome"] = Outcome(ERROR, f"not gradable: {err}")
-        except Exception as err:  # a check's own bug or an unexpected answer: that check's error only
-            box["outcome"] = Outcome(ERROR, f"the check crashed: {type(err).__name__}: {str(err)[:300]}")
+        except Exception as err:  # a bug in the grader (or an answer it did not foresee): never the team's fail
+            where = ctx.session.log_crash(ctx.team, check.id, traceback.format_exc())
+            box["outcome"] = Outcome(CRASH, f"the grader crashed on this check ({type(err).__name__}: {str(err)[:200]}): "
+                                            f"a grader bug, not the team's result; traceback in {where}")
 
     worker = threading.Thread(target=target, name=f"{ctx.team.name}:{check.id}", daemon=True)
     worker.start()
@@ -97,8 +102,8 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
     if worker.is_alive():
         return Outcome(ERROR, f"not gradable: the check did not finish within its budget of {budget:.0f} s")
     outcome = box.get("outcome")
-    if not isinstance(outcome, Outcome) or outcome.status not in (PASS, FAIL, ERROR):
-        return Outcome(ERROR, f"the check returned {outcome!r} instead of an outcome")
+    if not isinstance(outcome, Outcome) or outcome.status not in STATUSES or outcome.status == SKIPPED:
+        return Outcome(CRASH, f"the grader's check returned {outcome!r} instead of an outcome (a grader bug)")
     return outcome
 
 
@@ -145,7 +150,7 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
             continue
         result = CheckResult(
             id=check.id, title=check.title, challenge=check.challenge, status=outcome.status,
-            points=check.points if outcome.status == PASS else 0, max_points=check.points,
+            points=outcome.points(check.points), max_points=check.points,
             message=redact(outcome.message, secrets), hint=check.hint,
             evidence=redact(_jsonable(outcome.evidence), secrets), duration_s=round(time.monotonic() - begun, 3),
         )

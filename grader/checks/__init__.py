@@ -7,9 +7,12 @@ A check reads like the criterion it enforces:
         ...
         return passed("...", versions=[...])     # or failed("what is wrong and what to do", **evidence)
 
-`raise NotGradable(reason)` (or any exception) makes it `error`: could not be graded, not the team's
-fault. A check whose dependency did not pass is `skipped` without running. One module per challenge
-(c0.py .. c5.py): "the check for challenge 4" lives in c4.py.
+`raise NotGradable(reason)` makes it `error`: could not be graded, not the team's fault. Any other
+exception is `crash`: a bug in the grader, reported to the coach with the traceback in the grader's
+log, never the team's failure. `partial(message, fraction, **evidence)` awards a fraction of the
+points (a `fail` with points, `pass` when the fraction is 1). A check whose dependency did not pass is
+`skipped` without running. One module per challenge (c0.py .. c5.py): "the check for challenge 4"
+lives in c4.py.
 """
 
 from __future__ import annotations
@@ -18,8 +21,8 @@ import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-PASS, FAIL, ERROR, SKIPPED = "pass", "fail", "error", "skipped"
-STATUSES = (PASS, FAIL, ERROR, SKIPPED)
+PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
+STATUSES = (PASS, FAIL, ERROR, CRASH, SKIPPED)
 CHALLENGES = {
     0: "Prerequisites and set-up",
     1: "Build a forecasting model",
@@ -35,6 +38,17 @@ class Outcome:
     status: str
     message: str
     evidence: dict = field(default_factory=dict)
+    fraction: float | None = None  # share of the points earned; None: all for a pass, none otherwise
+
+    def points(self, max_points: int) -> float:
+        """Points earned, rounded to 0.1; an int when whole."""
+        share = self.fraction if self.fraction is not None else float(self.status == PASS)
+        return whole(max_points * share)
+
+
+def whole(points: float) -> float:
+    value = round(float(points), 1)
+    return int(value) if value == int(value) else value
 
 
 def passed(message: str, **evidence) -> Outcome:
@@ -43,6 +57,12 @@ def passed(message: str, **evidence) -> Outcome:
 
 def failed(message: str, **evidence) -> Outcome:
     return Outcome(FAIL, message, evidence)
+
+
+def partial(message: str, fraction: float, **evidence) -> Outcome:
+    """Partial credit: `fraction` (0..1) of the check's points; a pass only at 1."""
+    fraction = min(1.0, max(0.0, float(fraction)))
+    return Outcome(PASS if fraction >= 1 else FAIL, message, evidence, fraction)
 
 
 @dataclass(frozen=True)

@@ -5,19 +5,25 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from endpoints import ContractEndpoint, HangingEndpoint
 from grader_tools import free_port
 
 from grader import runner
-from grader.checks import ERROR, Check, passed
+from grader.checks import CRASH, ERROR, Check, passed
 from grader.config import Budgets, Config, Endpoint, Team, WorkspaceRef
+from grader.context import Session
+from grader.errors import NotGradable
 from grader.probes.endpoint import EndpointProbe, Unreachable
 
 
 class _Ctx:
     team = Team("t", WorkspaceRef("folder", "/nonexistent"), None, None)
+
+    def __init__(self, grader_dir=Path("/nonexistent/.grader")):
+        self.session = Session(Config("t", grader_dir / "teams.yaml", [self.team], grader_dir))
 
 
 def _check(func, slow=False):
@@ -33,16 +39,28 @@ def test_a_check_past_its_budget_is_an_error_and_does_not_block():
     assert time.monotonic() - started < 2
 
 
-def test_an_exception_in_a_check_is_that_checks_error():
+def test_a_bug_in_a_check_is_a_crash_with_its_traceback_in_the_grader_log(tmp_path):
     def broken(ctx):
         raise KeyError("forecast")
 
-    outcome = runner._run_with_budget(_check(broken), _Ctx(), 5)
-    assert outcome.status == ERROR and "crashed: KeyError" in outcome.message
+    outcome = runner._run_with_budget(_check(broken), _Ctx(tmp_path), 5)
+    assert outcome.status == CRASH and "KeyError" in outcome.message and "not the team's result" in outcome.message
+    log = (tmp_path / "grader.log").read_text()
+    assert str(tmp_path / "grader.log") in outcome.message
+    assert "t C9.9 crashed" in log and "Traceback (most recent call last)" in log and "in broken" in log
 
 
-def test_a_check_returning_nonsense_is_an_error():
-    assert runner._run_with_budget(_check(lambda ctx: "yes"), _Ctx(), 5).status == ERROR
+def test_what_cannot_be_graded_is_an_error_not_a_crash(tmp_path):
+    def unreachable(ctx):
+        raise NotGradable("workspace unreachable")
+
+    outcome = runner._run_with_budget(_check(unreachable), _Ctx(tmp_path), 5)
+    assert outcome.status == ERROR and outcome.message == "not gradable: workspace unreachable"
+    assert not (tmp_path / "grader.log").exists()
+
+
+def test_a_check_returning_nonsense_is_a_crash(tmp_path):
+    assert runner._run_with_budget(_check(lambda ctx: "yes"), _Ctx(tmp_path), 5).status == CRASH
 
 
 def test_redaction_reaches_nested_evidence():
