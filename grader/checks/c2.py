@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+import time
 
 from ..probes import repo as repo_probe
 from ..testdata import CORRUPTIONS
-from . import check, devops_succeeded, failed, passed
+from . import check, devops_succeeded, failed, partial, passed
 
 TESTS = re.compile(r"\bpytest\b|PublishTestResults|\bunittest\b")
 TRAIN = re.compile(r"\btrain\b|pipeline build|\btrain\.py\b", re.I)
@@ -15,7 +16,7 @@ LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
 
 
 def _repo_or_fail(team):
-    repo = team.team.repo
+    repo = team.repo
     if repo is None or not repo.is_dir():
         return None, failed(f"no repository at {repo}: the grader cannot see your tests or pipelines", repo=str(repo))
     return repo, None
@@ -34,39 +35,68 @@ def tests_exist(team) -> object:
     return passed(f"{total} test function(s) in {len(found)} file(s)", files=dict(sorted(found.items())[:30]))
 
 
-def _pytest(team, data_file):
-    repo = team.team.repo
+def _pytest(team, data_file, timeout=None):
+    repo = team.repo
     python = repo_probe.python_for(repo, team.team.python)
-    return repo_probe.run_pytest(repo, python, data_file, team.team.budgets.pytest_s), python
+    return repo_probe.run_pytest(repo, python, data_file, timeout or team.team.budgets.pytest_s,
+                                 hide=team.session.hidden), python
+
+
+def _contained(run) -> str:
+    """Said on every check that ran team code: whether a sandbox contained it."""
+    return "" if run.sandbox else " [not sandboxed: no bubblewrap on the grading machine]"
 
 
 @check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo")
 def tests_pass(team) -> object:
     data = team.session.data_files.get()
     run, python = _pytest(team, data.clean)
-    evidence = {"command": f"{python} -m pytest -q -x (in {team.team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
-                "exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary, "output_tail": run.output[-1500:]}
+    evidence = {"command": f"{python} -m pytest -q -x (in a copy of {team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
+                "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
+                "summary": run.summary, "output_tail": run.output[-1500:]}
+    note = _contained(run)
     if run.returncode is None:
-        return failed(f"your tests did not finish within {team.team.budgets.pytest_s:g} s; keep unit tests fast", **evidence)
+        return failed(f"your tests did not finish within {team.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
     if run.returncode != 0:
-        return failed(f"pytest exited with {run.returncode}: {run.summary}", **evidence)
-    return passed(f"the tests pass: {run.summary}", **evidence)
+        return failed(f"pytest exited with {run.returncode}: {run.summary}{note}", **evidence)
+    return passed(f"the tests pass: {run.summary}{note}", **evidence)
 
 
 @check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
 def tests_catch_bad_data(team) -> object:
+    """One run per kind of corruption; the points are shared by the kinds caught (tests that fail, exit 1)."""
     data = team.session.data_files.get()
-    run, _ = _pytest(team, data.corrupted)
-    evidence = {"WTH_DATA_FILE": f"a corrupted TransactionHistory file ({'; '.join(CORRUPTIONS)})",
-                "exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary, "output_tail": run.output[-1500:]}
-    if run.returncode is None:
-        return failed(f"with a corrupted data file your tests did not finish within {team.team.budgets.pytest_s:g} s", **evidence)
-    if run.returncode in (1, 2):
-        return passed(f"with WTH_DATA_FILE pointing to corrupted data, your tests fail as they should: {run.summary}", **evidence)
-    if run.returncode == 0:
-        return failed("your tests still pass when WTH_DATA_FILE points to a corrupted file: read the data path from "
-                      "the WTH_DATA_FILE environment variable in your data-validation tests and check the rows", **evidence)
-    return failed(f"pytest exited with {run.returncode} on corrupted data (expected test failures, exit 1)", **evidence)
+    caught, slipped, runs, note = [], [], {}, ""
+    started = time.monotonic()
+    for kind, path in data.corrupted.items():
+        left = team.team.budgets.pytest_s - (time.monotonic() - started)
+        if left <= 1:
+            slipped.append(kind)
+            runs[kind] = {"exit_code": None, "summary": "not run: the pytest budget was spent"}
+            continue
+        run, _ = _pytest(team, path, left)
+        runs[kind] = {"exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary,
+                      "sandbox": run.sandbox or "none"}
+        (caught if run.returncode == 1 else slipped).append(kind)
+        if run.returncode not in (0, 1):
+            runs[kind]["output_tail"] = run.output[-600:]
+        note = note or _contained(run)
+    evidence = {"caught": caught, "slipped_through": slipped, "runs": runs,
+                "corruptions": {kind: what for kind, (what, _) in CORRUPTIONS.items()}}
+    total = len(data.corrupted)
+    if not slipped:
+        return passed(f"your tests fail on each of the {total} kinds of corrupted data, as they should{note}", **evidence)
+    listing = "; ".join(f"{CORRUPTIONS[kind][0]} ({_why(runs[kind])})" for kind in slipped)
+    return partial(f"your tests caught {len(caught)} of {total} kinds of corrupted data (WTH_DATA_FILE); slipped "
+                   f"through: {listing}. Check each rule in your data-validation tests{note}", len(caught) / total, **evidence)
+
+
+def _why(run: dict) -> str:
+    if run["exit_code"] == 0:
+        return "the tests passed"
+    if run["exit_code"] is None:
+        return "did not finish in time" if "budget" not in run["summary"] else "not run, budget spent"
+    return f"pytest exited {run['exit_code']}, not a test failure"
 
 
 def _covers(strings: list[str]) -> dict[str, str | None]:
@@ -122,6 +152,15 @@ def build_run(team) -> object:
                   "with status FINISHED): run your build pipeline until it succeeds", **evidence)
 
 
+def build_pipeline_of(team, run):
+    """The finished build pipeline run `run` belongs to (itself or its parent), else None."""
+    parent_id = run.data.tags.get("mlflow.parentRunId")
+    for candidate in (run, team.mlflow.run(parent_id) if parent_id else None):
+        if candidate is not None and candidate.data.tags.get("wth.pipeline") == "build":
+            return candidate
+    return None
+
+
 @check("C2.6", "Registered version's lineage tags link to a finished run", points=10, anchor="success-criteria",
        depends=("C1.3",))
 def lineage(team) -> object:
@@ -144,5 +183,15 @@ def lineage(team) -> object:
     logged_sha = run.data.params.get("data_sha256")
     if logged_sha and logged_sha != tags["data_sha256"]:
         return failed("the data_sha256 tag differs from the run's data_sha256 param", run_data_sha256=logged_sha, **evidence)
-    return passed(f"version {version.version} links to finished run {tags['run_id'][:8]} trained on "
-                  f"{tags['train_start']}..{tags['train_end']} (data {tags['data_sha256'][:12]})", **evidence)
+    pipeline = build_pipeline_of(team, run)
+    evidence["build_pipeline_run"] = pipeline.info.run_id if pipeline else None
+    if pipeline is None:
+        return failed(f"version {version.version} was registered from run {tags['run_id'][:8]}, which is not part of a "
+                      "build pipeline run (neither it nor its parent run is tagged wth.pipeline=build): register the "
+                      "model from your build pipeline", **evidence)
+    if pipeline.info.status != "FINISHED":
+        return failed(f"version {version.version} comes from build pipeline run {pipeline.info.run_id[:8]}, which is "
+                      f"{pipeline.info.status}, not FINISHED", **evidence)
+    return passed(f"version {version.version} links to finished run {tags['run_id'][:8]} of build pipeline run "
+                  f"{pipeline.info.run_id[:8]}, trained on {tags['train_start']}..{tags['train_end']} "
+                  f"(data {tags['data_sha256'][:12]})", **evidence)

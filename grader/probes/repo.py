@@ -1,8 +1,9 @@
 """A team's repository: its files, its pipeline definitions, and its own tests run in a subprocess.
 
-The tests run with a timeout (the whole process group is killed past it), output captured, and a
-clean environment: only PATH/locale/temp variables and `WTH_DATA_FILE`, never the coach's secrets.
-`-p no:cacheprovider` and PYTHONDONTWRITEBYTECODE keep the run from writing into the team's clone.
+The tests run in a fresh copy of the repository (never in the team's clone), under the sandbox of
+`grader.sandbox` when there is one, with a timeout (the whole process group is killed past it),
+output captured, and a clean environment: only PATH/locale variables and `WTH_DATA_FILE`, never the
+coach's secrets.
 """
 
 from __future__ import annotations
@@ -10,15 +11,19 @@ from __future__ import annotations
 import ast
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from .. import sandbox
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
              "site-packages", "mlruns", ".tox", "build", "dist"}
@@ -27,6 +32,8 @@ PIPELINE_GLOBS = (".pipelines/**/*.yml", ".pipelines/**/*.yaml", "azure-pipeline
                   "pipelines/**/*.yml", "pipelines/**/*.yaml")
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")  # nothing else leaves the grader's environment
 MAX_FILES = 5000
+NOT_COPIED = (".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
+              "mlruns", ".tox")
 
 
 def walk(root: Path, suffix: str) -> list[Path]:
@@ -127,6 +134,7 @@ class PytestRun:
     seconds: float
     output: str  # the tail of stdout+stderr
     summary: str  # pytest's last line, e.g. "3 passed in 0.5s"
+    sandbox: str | None  # what contained the run; None: not sandboxed
 
 
 def python_for(root: Path, configured: str | None) -> str:
@@ -138,16 +146,25 @@ def python_for(root: Path, configured: str | None) -> str:
     return sys.executable
 
 
-def run_pytest(root: Path, python: str, data_file: str | None, timeout: float) -> PytestRun:
-    with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as home:
+def run_pytest(root: Path, python: str, data_file: str | None, timeout: float,
+               hide: Iterable[str | Path] = ()) -> PytestRun:
+    """The team's tests in a copy of `root`, sandboxed when this machine can (`hide`: more folders to empty)."""
+    with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as scratch:
+        home, copy = Path(scratch) / "home", Path(scratch) / "repo"
+        home.mkdir()
+        shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
-        env.update(HOME=home, TMPDIR=home, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
+        env.update(HOME=str(home), TMPDIR=str(home), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
                    MPLBACKEND="Agg", MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db")
         if data_file:
             env["WTH_DATA_FILE"] = data_file
         cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-x"]
+        contained = sandbox.status()
+        if contained.available:
+            cmd = sandbox.command(cmd, python=python, workdir=copy, home=home,
+                                  read_only=[data_file] if data_file else [], hide=[root, *hide])
         started = time.monotonic()
-        process = subprocess.Popen(cmd, cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         try:
             out, _ = process.communicate(timeout=timeout)
@@ -158,4 +175,5 @@ def run_pytest(root: Path, python: str, data_file: str | None, timeout: float) -
             code = None
     text = out.decode("utf-8", errors="replace")
     lines = [line for line in text.strip().splitlines() if line.strip()]
-    return PytestRun(code, round(time.monotonic() - started, 2), text[-3000:], lines[-1] if lines else "")
+    return PytestRun(code, round(time.monotonic() - started, 2), text[-3000:], lines[-1] if lines else "",
+                     contained.reason if contained.available else None)
