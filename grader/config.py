@@ -54,6 +54,15 @@ class DevOps:
 
 
 @dataclass(frozen=True)
+class GitSource:
+    """A team repository the grader clones itself: `ref`'s newest commit of `url` (token from `token_env`)."""
+
+    url: str
+    ref: str = "main"
+    token_env: str | None = None
+
+
+@dataclass(frozen=True)
 class AzureML:
     subscription_id: str
     resource_group: str
@@ -104,16 +113,22 @@ class Team:
     name: str
     workspace: WorkspaceRef
     endpoint: Endpoint | None
-    repo: Path | None
+    repo: Path | None  # a local clone; None when there is none yet or when `git` names the repository
     devops: DevOps | None = None
     experiment: str = "wth-mlops"
     model: str = "transactions-forecast"
     python: str | None = None  # interpreter for the team's pytest (default: repo/.venv, else the grader's)
     budgets: Budgets = Budgets()
     holdout: Holdout | None = None
+    git: GitSource | None = None  # the repository by URL: cloned into the grader's folder
+
+    @property
+    def has_repo(self) -> bool:
+        return self.repo is not None or self.git is not None
 
     def secret_env_names(self) -> list[str]:
-        names = [self.endpoint.key_env if self.endpoint else None, self.devops.pat_env if self.devops else None]
+        names = [self.endpoint.key_env if self.endpoint else None, self.devops.pat_env if self.devops else None,
+                 self.git.token_env if self.git else None]
         if self.workspace.azureml:
             names.append(self.workspace.azureml.client_secret_env)
         if self.holdout and self.holdout.seed_env:
@@ -262,6 +277,25 @@ def _endpoint(value, where: _Where) -> Endpoint | None:
     return Endpoint(uri, key_env)
 
 
+def _repo(value, where: _Where, base: Path) -> tuple[Path | None, GitSource | None]:
+    """`repo:` is a local clone's path, null, or {git: URL, ref: BRANCH, token_env: NAME}."""
+    if value is None:
+        return None, None
+    if not isinstance(value, dict):
+        return _path(value, "repo", where, base), None
+    raw = _mapping(value, "repo", where, {"git", "ref", "token_env"}, ("git",))
+    url = _string(raw["git"], "repo.git", where)
+    if "://" not in url and not re.fullmatch(r"[\w.-]+@[\w.-]+:.+", url):
+        raise where.fail("repo.git", f"expected a git URL (https://, ssh://, git://, file:// or user@host:path), got {url!r}"[:200])
+    if urlsplit(url).scheme in ("http", "https") and urlsplit(url).username:
+        raise where.fail("repo.git", "credentials in the URL are refused; give the token's environment variable as token_env")
+    ref = _string(raw.get("ref", "main"), "repo.ref", where)
+    if ref.startswith("-") or not re.fullmatch(r"[\w./-]+", ref):
+        raise where.fail("repo.ref", f"expected a branch or tag name, got {ref!r}"[:200])
+    token_env = _env_name(raw["token_env"], "repo.token_env", where) if raw.get("token_env") else None
+    return None, GitSource(url, ref, token_env)
+
+
 def _devops(value, key: str, where: _Where) -> DevOps | None:
     if value is None:
         return None
@@ -339,11 +373,12 @@ def parse(data, path: Path) -> Config:
             raise team_where.fail("name", "duplicate team name")
         seen.add(name)
         settings = _team_settings(entry, "", team_where, base, defaults)
+        repo, git = _repo(entry["repo"], team_where, base)
         teams.append(Team(
             name=name,
             workspace=_workspace(entry["workspace"], team_where, base),
             endpoint=_endpoint(entry["endpoint"], team_where),
-            repo=_path(entry["repo"], "repo", team_where, base) if entry["repo"] is not None else None,
+            repo=repo, git=git,
             **settings,
         ))
     stuck = raw.get("stuck_after_min", 45)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+from datetime import datetime, timezone
 from functools import cached_property
 from pathlib import Path
 
@@ -18,6 +19,8 @@ from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
 from .testdata import DataFiles
+
+LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crashed (grader bugs)
 
 
 class Session:
@@ -44,6 +47,34 @@ class Session:
                 self._batches = out
             return self._batches
 
+    @cached_property
+    def hidden(self) -> list[str]:
+        """Folders a team's sandboxed tests never see: every team's repository and local workspace, the grader's."""
+        out = [str(self.config.grader_dir)]
+        for team in self.config.teams:
+            if team.repo:
+                out.append(str(team.repo))
+            if team.workspace.kind in ("folder", "sqlite"):
+                path = Path(team.workspace.location)
+                out.append(str(path if team.workspace.kind == "folder" else path.parent))
+        return out
+
+    def clone_dir(self, team: Team) -> Path:
+        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in team.name)
+        return self.config.grader_dir / "repos" / safe
+
+    def log_crash(self, team: Team, check_id: str, trace: str) -> str:
+        """Append a crashed check's traceback (secrets redacted) to the grader's log; returns its path."""
+        from .runner import redact
+
+        path = self.config.grader_dir / LOG_FILE
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        with self._lock:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with open(path, "a", encoding="utf-8") as log:
+                log.write(f"{stamp} {team.name} {check_id} crashed:\n{redact(trace, team.secrets())}\n")
+        return str(path)
+
     def close(self) -> None:
         self.data_files.close()
 
@@ -52,6 +83,7 @@ class TeamContext:
     def __init__(self, team: Team, session: Session):
         self.team, self.session = team, session
         self._answers: dict[int, Answer] = {}
+        self._repo: Path | NotGradable | None = None
 
     @cached_property
     def mlflow(self) -> MlflowProbe:
@@ -69,6 +101,23 @@ class TeamContext:
         if self.team.devops is None:
             return None
         return DevOpsProbe(self.team.devops, self.team.budgets.connect_s, self.team.budgets.read_s)
+
+    @property
+    def repo(self) -> Path | None:
+        """The team's repository on this machine: its local clone, or `git`'s ref fetched into the
+        grader's folder once per grading pass (`NotGradable`, every time asked, when it cannot be)."""
+        if self.team.git is None:
+            return self.team.repo
+        if self._repo is None:
+            from .probes.git import fetch
+
+            try:
+                self._repo = fetch(self.team.git, self.session.clone_dir(self.team), self.team.budgets.check_s)
+            except NotGradable as err:
+                self._repo = err
+        if isinstance(self._repo, NotGradable):
+            raise NotGradable(str(self._repo))
+        return self._repo
 
     def forecast(self, steps: int) -> Answer:
         """POST /score {"steps": steps}, once per pass (raises `Unreachable`)."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..probes.git import head_commit, head_files
 from ..probes.mlflow import WorkspaceMissing
 from . import check, failed, passed
 
@@ -22,18 +23,26 @@ def workspace_reachable(team) -> object:
 
 @check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria", source="repo")
 def starter_project(team) -> object:
-    repo = team.team.repo
-    if repo is None:
-        return failed("no repository configured for this team yet: give your coach the path of your clone")
+    if not team.team.has_repo:
+        return failed("no repository configured for this team yet: give your coach the path or git URL of your repository")
+    repo = team.repo
     if not repo.is_dir():
         return failed(f"no repository at {repo}: clone your team's repository there", repo=str(repo))
-    present = [name for name in STARTER if (repo / "starter" / name).is_file()]
-    missing = [f"starter/{name}" for name in STARTER if name not in present]
-    evidence = {"repo": str(repo), "git": (repo / ".git").exists(), "found": [f"starter/{n}" for n in present]}
+    wanted = [f"starter/{name}" for name in STARTER]
+    committed = head_files(repo, "starter/")
+    on_disk = [path for path in wanted if (repo / path).is_file()]
+    evidence = {"repo": str(repo), "commit": head_commit(repo), "on_disk": on_disk,
+                "committed": sorted(committed & set(wanted)) if committed else []}
+    if committed is None:
+        where = "holds the starter project but " if len(on_disk) == len(wanted) else ""
+        return failed(f"{repo} {where}is not a Git repository with a commit: commit the starter project and push it",
+                      **evidence)
+    missing = [path for path in wanted if path not in committed]
     if missing:
-        return failed(f"the starter project is incomplete: missing {', '.join(missing)}; copy "
-                      "resources/starter/ into your repository as starter/", missing=missing, **evidence)
-    if not evidence["git"]:
-        return failed(f"{repo} holds the starter project but is not a Git repository (no .git): "
-                      "commit it to your team's repository", **evidence)
-    return passed(f"{repo} is a Git repository with the starter project (starter/, {len(STARTER)} files)", **evidence)
+        uncommitted = [path for path in missing if path in on_disk]
+        advice = (f"{len(uncommitted)} of them are on disk but not committed: git add starter && git commit && git push"
+                  if uncommitted else "copy resources/starter/ into your repository as starter/, commit and push it")
+        return failed(f"the starter project is not in the repository's HEAD commit: missing {', '.join(missing)}; {advice}",
+                      missing=missing, uncommitted=uncommitted, **evidence)
+    return passed(f"HEAD ({evidence['commit'][:8]}) of {repo} holds the starter project (starter/, {len(STARTER)} files)",
+                  **evidence)

@@ -68,7 +68,7 @@ def _schedules(data) -> list:
 
 @check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", source="repo")
 def scheduled_drift(team) -> object:
-    repo = team.team.repo
+    repo = team.repo
     if repo is None or not repo.is_dir():
         return failed(f"no repository at {repo}: the grader cannot see your pipelines", repo=str(repo))
     files = repo_probe.pipeline_files(repo)

@@ -136,18 +136,42 @@ VALIDATION_TEST = '''
 import os
 import pandas as pd
 
-def load():
-    path = os.environ.get("WTH_DATA_FILE", "data/TransactionHistory.csv")
-    return pd.read_csv(path, sep="\\t", header=None, dtype=str, keep_default_na=False)
+PATH = os.environ.get("WTH_DATA_FILE", "data/TransactionHistory.csv")
+
+def rows():
+    with open(PATH, encoding="utf-8") as handle:
+        return [line.split("\\t") for line in handle.read().splitlines()]
+
+def column(i):
+    return pd.Series([r[i] for r in rows()])
+
+def test_the_file_has_rows():
+    assert rows()
 
 def test_nine_columns_everywhere():
-    assert (load() != "").all(axis=1).all()
+    assert all(len(r) == 9 for r in rows())
+
+def test_dates_are_dates():
+    pd.to_datetime(column(4), format="%Y-%m-%d %H:%M:%S")
 
 def test_quantities_are_non_negative_integers():
-    assert load()[6].str.fullmatch(r"\\d+").all()
+    assert column(6).str.fullmatch(r"\\d+").all()
+
+def test_costs_are_numbers():
+    pd.to_numeric(column(7))
 
 def test_transaction_ids_unique():
-    assert load()[0].is_unique
+    assert column(0).is_unique
+'''
+
+# the shallow suite of a team in a hurry: one test, two rules
+SHALLOW_TEST = '''
+import os
+import pandas as pd
+
+def test_data():
+    frame = pd.read_csv(os.environ["WTH_DATA_FILE"], sep="\\t", header=None)
+    assert frame.shape[1] == 9 and frame[6].min() >= 0
 '''
 
 IGNORING_TEST = '''
@@ -163,11 +187,13 @@ def test_forever():
 '''
 
 ENV_DUMP_TEST = '''
-import json, os
+import os
 
-def test_dump_env():
-    with open(os.environ["WTH_ENV_DUMP"] if "WTH_ENV_DUMP" in os.environ else "/dev/null", "w") as out:
-        json.dump(dict(os.environ), out)
+def test_the_environment_is_clean():
+    assert os.environ.get("WTH_ENV_MARKER") == "let-through"  # the one variable the test lets through
+    assert "COACH_ADO_PAT" not in os.environ
+    assert not [k for k, v in os.environ.items() if "FAKE-SECRET" in v]
+    assert os.environ["WTH_DATA_FILE"].endswith("TransactionHistory.csv")
 '''
 
 PIPELINE = {
@@ -179,27 +205,55 @@ PIPELINE = {
 }
 TRAIN_TEMPLATE = {"steps": [{"script": "python train.py && python register.py", "displayName": "train and register"}]}
 DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}],
-                  "steps": [{"script": "wth-solution drift --batch new.csv.gz", "displayName": "drift"}]}
+                  "steps": [{"script": "python monitoring/drift.py --batch new.csv.gz", "displayName": "drift"}]}
+DRIFT_SCRIPT = "# the team's drift check: compares a new batch with the training data\n"
+ECHO_DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}],
+                       "steps": [{"script": "echo drift", "displayName": "drift"}]}
 
 
-def build_repo(root: Path, kind: str) -> Path:
-    """kind: `starter` (the starter project only), `good` (+ validation tests that use WTH_DATA_FILE,
-    build + scheduled drift pipelines), `ignores-data` (a test that passes whatever the data), `hangs`
-    (a test that never ends), `env-dump` (a test that writes its environment to the file named by a marker)."""
+def commit_all(root: Path, message: str = "team work") -> None:
+    git = ["git", "-C", str(root), "-c", "user.name=team", "-c", "user.email=team@example.invalid"]
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-q", "-m", message], check=True)
+
+
+def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) -> Path:
+    """A committed team repository. kind: `starter` (the starter project only), `uncommitted` (the
+    starter project copied in, never committed), `good` (+ validation tests that use WTH_DATA_FILE,
+    build + scheduled drift pipelines, the drift script), `echo-drift` (good, but the scheduled
+    pipeline only echoes), `ignores-data` (a test that passes whatever the data), `hangs` (a test that
+    never ends), `env-dump` (a test that passes only in a clean environment with one marker variable),
+    `custom` (the test files given in `test_files`)."""
     root.mkdir(parents=True)
-    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
     shutil.copytree(REPO_ROOT / "resources" / "starter", root / "starter")
+    if kind == "uncommitted":
+        (root / "README.md").write_text("our team\n")
+        commit_all(root, "start")  # something is committed, but not the starter project
+        return root
     if kind == "starter":
+        commit_all(root)
+        return root
+    if kind == "custom":
+        for name, body in (test_files or {}).items():
+            (root / "tests").mkdir(exist_ok=True)
+            (root / "tests" / name).write_text(textwrap.dedent(body))
+        commit_all(root)
         return root
     tests = root / "tests"
     tests.mkdir()
-    body = {"good": VALIDATION_TEST, "ignores-data": IGNORING_TEST, "hangs": HANGING_TEST, "env-dump": ENV_DUMP_TEST}[kind]
+    body = {"good": VALIDATION_TEST, "echo-drift": VALIDATION_TEST, "ignores-data": IGNORING_TEST,
+            "hangs": HANGING_TEST, "env-dump": ENV_DUMP_TEST}[kind]
     (tests / "test_team.py").write_text(textwrap.dedent(body))
-    if kind == "good":
+    if kind in ("good", "echo-drift"):
         (root / ".pipelines" / "templates").mkdir(parents=True)
         (root / ".pipelines" / "build.yml").write_text(yaml.safe_dump(PIPELINE))
         (root / ".pipelines" / "templates" / "train.yml").write_text(yaml.safe_dump(TRAIN_TEMPLATE))
-        (root / ".pipelines" / "drift.yml").write_text(yaml.safe_dump(DRIFT_PIPELINE))
+        drift = DRIFT_PIPELINE if kind == "good" else ECHO_DRIFT_PIPELINE
+        (root / ".pipelines" / "drift.yml").write_text(yaml.safe_dump(drift))
+        (root / "monitoring").mkdir()
+        (root / "monitoring" / "drift.py").write_text(DRIFT_SCRIPT)
+    commit_all(root)
     return root
 
 

@@ -1,0 +1,96 @@
+"""A team's repository by git URL, and what its commit holds: real `git` in subprocesses, each with a
+timeout, never a prompt.
+
+`fetch(source, into, timeout)` makes `into` a clone of `source.ref`'s newest commit (a shallow
+clone the first time, a shallow fetch after) whose work tree is exactly that commit's tree.
+The token (for an HTTPS remote) comes only from the environment variable `source.token_env` and
+reaches git only through environment-scoped configuration (`GIT_CONFIG_*`: an `http.extraHeader`):
+never in argv, `.git/config`, a message or a log; messages are redacted of it anyway.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import subprocess
+from pathlib import Path
+
+from ..config import GitSource
+from ..errors import NotGradable
+
+
+class GitFailed(Exception):
+    """A git command failed; the message is git's first line of complaint, redacted."""
+
+
+def _env(token: str | None) -> dict:
+    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
+    env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true", GIT_CONFIG_NOSYSTEM="1",
+               GIT_CONFIG_GLOBAL=os.devnull, HOME=os.devnull, GIT_SSH_COMMAND="ssh -o BatchMode=yes")
+    settings = [("safe.directory", "*")]  # team clones may belong to another user
+    if token:
+        basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        settings.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+    env["GIT_CONFIG_COUNT"] = str(len(settings))
+    for i, (key, value) in enumerate(settings):
+        env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
+    return env
+
+
+def _redact(text: str, token: str | None) -> str:
+    if token:
+        text = text.replace(token, "***").replace(base64.b64encode(f"x-access-token:{token}".encode()).decode(), "***")
+    return text
+
+
+def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | None = None) -> str:
+    try:
+        done = subprocess.run(["git", *args], cwd=cwd, env=_env(token), capture_output=True, text=True,
+                              timeout=timeout, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired:
+        raise GitFailed(f"git {args[0]} did not finish within {timeout:g} s") from None
+    except FileNotFoundError:
+        raise GitFailed("git is not installed on the grading machine") from None
+    if done.returncode != 0:
+        lines = [line for line in done.stderr.splitlines() if line.strip()]
+        reason = next((line for line in lines if line.startswith(("fatal", "error"))), lines[-1] if lines else "")
+        raise GitFailed(_redact(f"git {args[0]} failed: {reason.strip()[:300]}", token))
+    return done.stdout
+
+
+def fetch(source: GitSource, into: Path, timeout: float) -> Path:
+    """`into` holding `source.ref`'s newest commit as its work tree; `NotGradable` when git cannot get it."""
+    token = None
+    if source.token_env:
+        token = os.environ.get(source.token_env)
+        if not token:
+            raise NotGradable(f"the repository token is not set: export {source.token_env}")
+    try:
+        if not (into / ".git").is_dir():
+            into.parent.mkdir(parents=True, exist_ok=True)
+            git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", source.ref, "--", source.url,
+                 str(into)], timeout, token=token)
+        else:
+            git(["fetch", "--quiet", "--depth", "1", "--force", source.url, source.ref], timeout, cwd=into, token=token)
+            git(["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"], timeout, cwd=into)
+            git(["clean", "--quiet", "-ffdx"], timeout, cwd=into)
+    except GitFailed as err:
+        raise NotGradable(f"cannot get {source.ref!r} of {source.url}: {err}") from None
+    return into
+
+
+def head_files(repo: Path, under: str, timeout: float = 20) -> set[str] | None:
+    """Paths committed in HEAD's tree under `under` (None: not a git repository or no commit yet)."""
+    try:
+        git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], timeout, cwd=repo)
+        listing = git(["ls-tree", "-r", "--name-only", "HEAD", "--", under], timeout, cwd=repo)
+    except GitFailed:
+        return None
+    return {line for line in listing.splitlines() if line}
+
+
+def head_commit(repo: Path, timeout: float = 20) -> str | None:
+    try:
+        return git(["rev-parse", "HEAD"], timeout, cwd=repo).strip()
+    except GitFailed:
+        return None
