@@ -51,11 +51,22 @@ def challenge_number(value: str) -> int:
     return number
 
 
-def self_check(config_path: str, team: str, challenge: int | None = None) -> int:
+def require_sandbox() -> None:
+    """`--require-sandbox`: refuse (exit 2, one line) when team code cannot be sandboxed here."""
+    from . import sandbox
+
+    found = sandbox.status()
+    if not found.available:
+        raise ConfigError(f"--require-sandbox: team tests cannot be sandboxed on this machine: {found.reason}")
+
+
+def self_check(config_path: str, team: str, challenge: int | None = None, sandboxed: bool = False) -> int:
     """One team's checks, printed in detail (`wth-grader check` and the students' `wth check`): 0 if all pass."""
     from . import config
 
     cfg = config.load(config_path)  # before the heavy imports: a bad file is refused at once
+    if sandboxed:
+        require_sandbox()
     from . import report, runner
 
     result = runner.grade(cfg, challenge=challenge, teams=[team])[0]
@@ -64,7 +75,7 @@ def self_check(config_path: str, team: str, challenge: int | None = None) -> int
 
 
 def cmd_check(args) -> int:
-    return self_check(args.config, args.team, args.challenge)
+    return self_check(args.config, args.team, args.challenge, args.require_sandbox)
 
 
 def _progress(total: int):
@@ -79,7 +90,7 @@ def _progress(total: int):
     return on_team
 
 
-def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False):
+def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False, csv_path=None):
     """One grading pass: grade, record history, write the reports asked for; returns the results."""
     from . import history, report, runner
 
@@ -89,9 +100,13 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
         report.write_json(json_path, cfg.event, results)
     if junit_path:
         report.write_junit(junit_path, cfg.event, results)
-    if html_path:
+    if html_path or csv_path:
         marks = history.summary(cfg.grader_dir, results, cfg.stuck_after_min)
-        report.write_html(html_path, cfg.event, results, marks, refresh_s, cfg.docs_url)
+        if csv_path:
+            report.write_csv(csv_path, results, marks)
+        if html_path:
+            report.write_html(html_path, cfg.event, results, marks, refresh_s, cfg.docs_url,
+                              timeline=history.timeline(cfg.grader_dir, results))
     return results
 
 
@@ -99,12 +114,14 @@ def cmd_scoreboard(args) -> int:
     from . import config
 
     cfg = config.load(args.config)
+    if args.require_sandbox:
+        require_sandbox()
     from . import report
 
     started = time.monotonic()
-    results = grade_and_write(cfg, args.json, args.junit, args.html)
+    results = grade_and_write(cfg, args.json, args.junit, args.html, csv_path=args.csv)
     print(report.table(results))
-    written = [p for p in (args.json, args.junit, args.html) if p]
+    written = [p for p in (args.json, args.junit, args.html, args.csv) if p]
     print(f"graded {len(results)} team(s) in {time.monotonic() - started:.1f} s" +
           (f"; wrote {', '.join(written)}" if written else ""))
     return 0
@@ -136,6 +153,8 @@ def cmd_watch(args) -> int:
     from . import config
 
     cfg = config.load(args.config)
+    if args.require_sandbox:
+        require_sandbox()
     from . import report
 
     folder = cfg.grader_dir
@@ -173,6 +192,11 @@ def _positive(value: str) -> float:
     return number
 
 
+def _sandbox_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--require-sandbox", action="store_true",
+                        help="refuse to grade unless the teams' tests can run under bubblewrap")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="wth-grader", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -185,6 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")
     p.add_argument("--team", required=True, metavar="T")
     p.add_argument("--challenge", type=challenge_number, metavar="N", help="only this challenge's checks (0..5)")
+    _sandbox_flag(p)
     p.set_defaults(func=cmd_check)
 
     p = sub.add_parser("scoreboard", help="grade every team and print/write the scoreboard")
@@ -192,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="P", help="write the JSON report (schema wth-grader/1)")
     p.add_argument("--junit", metavar="P", help="write JUnit XML")
     p.add_argument("--html", metavar="P", help="write the HTML scoreboard")
+    p.add_argument("--csv", metavar="P", help="write one row per team and check (team, check id, status, points, "
+                                              "max points, first passed at) for a spreadsheet or an LMS")
+    _sandbox_flag(p)
     p.set_defaults(func=cmd_scoreboard)
 
     p = sub.add_parser("watch", help="regrade every S seconds; optionally serve the auto-refreshing page")
@@ -199,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", required=True, type=_positive, metavar="S", help="seconds between gradings")
     p.add_argument("--serve", type=int, metavar="PORT", help="serve the scoreboard on this port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    _sandbox_flag(p)
     p.set_defaults(func=cmd_watch)
     return parser
 

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from wth.config import FOLDS, HORIZON
+
+from .. import backtest
+from ..errors import NotGradable
 from . import check, failed, passed
 
 MAX_CANDIDATES = 10
+SNAIVE = "baseline_snaive_mase"
 
 
 def _when(run) -> str:
@@ -33,6 +38,32 @@ def training_runs(team) -> list:
     return [r for r in team.mlflow.runs if "mase" in r.data.metrics][: MAX_CANDIDATES * 3]
 
 
+def _recomputed(run) -> dict:
+    """The grader's seasonal naive backtest MASE on the data and window the run records (see backtest.py)."""
+    params = run.data.params
+    inputs = run.inputs.dataset_inputs if run.inputs else []
+    missing = [p for p in ("train_start", "train_end") if not params.get(p)]
+    if missing or not inputs:
+        lacks = [f"the param(s) {', '.join(missing)}"] if missing else []
+        lacks += [] if inputs else ["a dataset input (mlflow.log_input)"]
+        return {"problem": f"it does not record {' and '.join(lacks)}, so its baseline cannot be recomputed"}
+    source = inputs[0].dataset.source
+    path = backtest.source_path(source)
+    if path is None:
+        raise NotGradable(f"the dataset input's source {source[:200]} is not a local file the grader can read")
+    series = backtest.training_series(path, params["train_start"], params["train_end"])
+    out = {"data": str(path), "window": f"{params['train_start']}..{params['train_end']}", "days": len(series)}
+    if params.get("n_obs", "").isdigit() and int(params["n_obs"]) != len(series):
+        out["problem"] = (f"its n_obs param says {params['n_obs']} days, but {out['data']} holds {len(series)} days "
+                          f"in {out['window']}")
+        return out
+    try:
+        out["mase"] = round(backtest.snaive_mase(series), 4)
+    except ValueError as err:
+        out["problem"] = str(err)
+    return out
+
+
 @check("C1.2", "Finished training run with a model and baseline backtest metrics", points=10,
        anchor="success-criteria", depends=("C0.1",))
 def training_run(team) -> object:
@@ -48,17 +79,33 @@ def training_run(team) -> object:
         evidence = {"run_id": run.info.run_id, "run_name": run.info.run_name, "status": run.info.status,
                     "experiment": team.mlflow.experiment_name(run.info.experiment_id), "mase": round(metrics["mase"], 4),
                     "baselines": baselines, "models": models, "started": _when(run)}
-        if baselines and models:
-            return passed(f"run {run.info.run_id[:8]} finished with MASE {metrics['mase']:.3f}, "
-                          f"{len(baselines)} baseline MASE(s) and the model {models[0]!r}", **evidence)
+        if SNAIVE in metrics and models:
+            return _judge_baseline(run, evidence)
         best = best or evidence
     if best is None:
         statuses = sorted({r.info.status for r in candidates})
         return failed(f"runs log `mase` but none FINISHED (status {', '.join(statuses)}): let the training run "
                       "end cleanly", runs=[r.info.run_id for r in candidates[:5]])
-    missing = [what for what, ok in (("baseline metrics such as baseline_snaive_mase and legacy_arima_mase", best["baselines"]),
+    missing = [what for what, ok in ((f"the seasonal naive baseline {SNAIVE}", SNAIVE in best["baselines"]),
                                      ("a logged model (mlflow.pyfunc.log_model)", best["models"])) if not ok]
     return failed(f"the newest finished run with `mase` ({best['run_id'][:8]}) lacks {' and '.join(missing)}", **best)
+
+
+def _judge_baseline(run, evidence: dict) -> object:
+    logged = run.data.metrics[SNAIVE]
+    again = _recomputed(run)
+    evidence["recomputed"] = again
+    short = run.info.run_id[:8]
+    if "problem" in again:
+        return failed(f"run {short} logs {SNAIVE} = {logged:.4f}, but {again['problem']}", **evidence)
+    tolerance = backtest.RELATIVE_TOLERANCE
+    if abs(logged - again["mase"]) > tolerance * again["mase"]:
+        return failed(f"run {short} logs {SNAIVE} = {logged:.4f}, but the hack's backtest ({FOLDS} folds x {HORIZON} "
+                      f"days) on its data and window {again['window']} gives {again['mase']:.4f} (tolerance "
+                      f"{tolerance:.0%}): compute the baselines with the same backtest as your model", **evidence)
+    return passed(f"run {short} finished with MASE {run.data.metrics['mase']:.3f}, {SNAIVE} {logged:.4f} (the "
+                  f"grader's backtest on {again['window']}: {again['mase']:.4f}) and the model {evidence['models'][0]!r}",
+                  **evidence)
 
 
 @check("C1.3", "Model registered", points=10, anchor="success-criteria", depends=("C0.1",))

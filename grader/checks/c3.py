@@ -11,9 +11,10 @@ from wth import contract
 from .. import holdout
 from ..config import default_holdout
 from ..probes.endpoint import Unreachable
-from . import check, devops_succeeded, failed, passed
+from . import check, devops_succeeded, failed, partial, passed
 
 CONTRACT_STEPS = 14
+RELEASED_TAG = "model_version"  # the release run's tag naming the version it deployed (Challenge 03)
 
 
 def _no_endpoint(team):
@@ -98,8 +99,9 @@ def bad_input(team) -> object:
         if (problem := contract.refusal_problem(answer.status, answer.body)):
             wrong.append(f"{bad.label}: {problem} ({answer.excerpt()[:100]})")
     if wrong:
-        return failed(f"{len(wrong)} of {len(contract.BAD_INPUTS)} bad requests were not refused with 4xx + "
-                      f"{{\"error\": ...}}: {wrong[0]}", wrong=wrong, answers=seen)
+        total = len(contract.BAD_INPUTS)
+        return partial(f"{len(wrong)} of {total} bad requests were not refused with 4xx + "
+                       f"{{\"error\": ...}}: {wrong[0]}", (total - len(wrong)) / total, wrong=wrong, answers=seen)
     return passed(f"all {len(contract.BAD_INPUTS)} bad requests got a 4xx with an error message", answers=seen)
 
 
@@ -170,8 +172,11 @@ def release_run(team) -> object:
             continue
         steps = {c.data.tags.get("wth.step"): c.info.status for c in team.mlflow.children(run.info.run_id)}
         if steps.get("smoke-test") == "FINISHED":
-            return passed(f"release pipeline run {run.info.run_id[:8]} finished, its smoke test passed "
-                          f"(version {run.data.tags.get('model_version', '?')})", steps=steps, **evidence)
+            version = run.data.tags.get(RELEASED_TAG)
+            released = (f"its {RELEASED_TAG} tag names version {version}" if version else
+                        f"it has no {RELEASED_TAG} tag naming the version it released")
+            return passed(f"release pipeline run {run.info.run_id[:8]} finished, its smoke test passed; {released}",
+                          steps=steps, model_version=version, **evidence)
         evidence.setdefault("finished_without_smoke_test", run.info.run_id)
     return failed("no succeeded release pipeline run with a smoke-test step (a run tagged wth.pipeline=release, "
                   "FINISHED, with a FINISHED child run tagged wth.step=smoke-test)", **evidence)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import pandas as pd
 
 from . import check, failed, passed
@@ -44,61 +46,93 @@ def retrained_version(team) -> object:
                   "train_end tags)", versions=versions[:10])
 
 
-def evaluation(team):
-    """The newest run that records a champion-vs-challenger evaluation (a retrain pipeline run)."""
-    for run in team.mlflow.runs:
-        if {"champion_mase", "challenger_mase"} <= set(run.data.metrics):
-            return run
+COMPARED = ("champion_mase", "challenger_mase")
+
+
+@dataclass
+class Evaluation:
+    """A retrain pipeline run (parent, tagged wth.pipeline=retrain) and the comparison it records:
+    metrics on the run itself, else on one of its step runs (named in `metrics_from`)."""
+
+    run: object
+    metrics: dict
+    metrics_from: str
+
+    @property
+    def name(self) -> str:
+        via = "" if self.metrics_from == self.run.info.run_id else f", metrics from its step run {self.metrics_from[:8]}"
+        return f"retrain pipeline run {self.run.info.run_id[:8]}{via}"
+
+
+def evaluation(team) -> Evaluation | None:
+    """The newest retrain pipeline run that records a champion-vs-challenger comparison."""
+    for run in team.mlflow.pipeline_runs("retrain"):
+        if run.data.tags.get("mlflow.parentRunId"):
+            continue  # a step run copying the tag is not the pipeline run
+        if set(COMPARED) <= set(run.data.metrics):
+            return Evaluation(run, run.data.metrics, run.info.run_id)
+        for child in team.mlflow.children(run.info.run_id):
+            if set(COMPARED) <= set(child.data.metrics):
+                return Evaluation(run, {**child.data.metrics, **run.data.metrics}, child.info.run_id)
     return None
+
+
+def _no_evaluation(team):
+    retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in team.mlflow.pipeline_runs("retrain")[:5]]
+    elsewhere = [r.info.run_id[:8] for r in team.mlflow.runs if set(COMPARED) <= set(r.data.metrics)][:5]
+    note = (f"; runs {', '.join(elsewhere)} log them but are not part of a retrain pipeline run" if elsewhere else "")
+    return failed("no retrain pipeline run (a parent run tagged wth.pipeline=retrain) records both champion_mase and "
+                  f"challenger_mase{note}: log the comparison in your retrain pipeline run",
+                  retrain_runs=retrains, runs_with_the_metrics_elsewhere=elsewhere)
 
 
 @check("C4.2", "Recorded evaluation: both metrics on the same window", points=10, anchor="success-criteria",
        depends=("C0.1",))
 def recorded_evaluation(team) -> object:
-    run = evaluation(team)
-    if run is None:
-        retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in team.mlflow.pipeline_runs("retrain")[:5]]
-        return failed("no run records both champion_mase and challenger_mase: log the comparison in your retrain "
-                      "pipeline run", retrain_runs=retrains)
+    found = evaluation(team)
+    if found is None:
+        return _no_evaluation(team)
+    run = found.run
     tags = {**run.data.params, **run.data.tags}
-    evidence = {"run_id": run.info.run_id, "status": run.info.status,
-                "champion_mase": round(run.data.metrics["champion_mase"], 4),
-                "challenger_mase": round(run.data.metrics["challenger_mase"], 4),
+    evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, "status": run.info.status,
+                "champion_mase": round(found.metrics["champion_mase"], 4),
+                "challenger_mase": round(found.metrics["challenger_mase"], 4),
                 "eval_start": tags.get("eval_start"), "eval_end": tags.get("eval_end")}
     if run.info.status != "FINISHED":
-        return failed(f"the evaluation run {run.info.run_id[:8]} is {run.info.status}, not FINISHED", **evidence)
+        return failed(f"the {found.name} is {run.info.status}, not FINISHED", **evidence)
     if not (tags.get("eval_start") and tags.get("eval_end")):
-        return failed("the evaluation does not record its window: tag eval_start and eval_end (one window for both "
-                      "models is what makes the comparison fair)", **evidence)
-    return passed(f"champion MASE {evidence['champion_mase']:.3f} vs challenger {evidence['challenger_mase']:.3f}, "
-                  f"both on {tags['eval_start']}..{tags['eval_end']}", **evidence)
+        return failed(f"the {found.name} does not record its evaluation window: tag eval_start and eval_end (one "
+                      "window for both models is what makes the comparison fair)", **evidence)
+    return passed(f"{found.name}: champion MASE {evidence['champion_mase']:.3f} vs challenger "
+                  f"{evidence['challenger_mase']:.3f}, both on {tags['eval_start']}..{tags['eval_end']}", **evidence)
 
 
 @check("C4.3", "Champion alias agrees with the recorded decision", points=10, anchor="success-criteria",
        depends=("C4.2", "C1.3"))
 def alias_agrees(team) -> object:
-    run = evaluation(team)
-    metrics, tags = run.data.metrics, run.data.tags
+    found = evaluation(team)
+    run, metrics, tags = found.run, found.metrics, found.run.data.tags
     margin = metrics.get("margin", 0.0)
     better = metrics["challenger_mase"] < metrics["champion_mase"] * (1 - margin)
     decision = tags.get("decision") or ("promoted" if metrics.get("promoted") == 1 else "rejected" if "promoted" in metrics else None)
     champion = team.mlflow.champion
-    evidence = {"run_id": run.info.run_id, "decision": decision, "margin": margin,
+    evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, "decision": decision, "margin": margin,
                 "champion_mase": round(metrics["champion_mase"], 4), "challenger_mase": round(metrics["challenger_mase"], 4),
                 "champion_version_before": tags.get("champion_version"), "challenger_version": tags.get("challenger_version"),
                 "champion_now": champion.version if champion else None}
     if decision not in ("promoted", "rejected"):
-        return failed("the evaluation run records no decision: tag decision=promoted|rejected", **evidence)
+        return failed(f"the {found.name} records no decision: tag decision=promoted|rejected", **evidence)
     if (decision == "promoted") != better:
-        return failed(f"the decision '{decision}' contradicts the metrics: challenger {evidence['challenger_mase']} vs "
-                      f"champion {evidence['champion_mase']} with margin {margin:g}", **evidence)
+        return failed(f"the {found.name} decided '{decision}', which contradicts its metrics: challenger "
+                      f"{evidence['challenger_mase']} vs champion {evidence['champion_mase']} with margin {margin:g}", **evidence)
     expected = tags.get("challenger_version") if decision == "promoted" else tags.get("champion_version")
     if not expected:
-        return failed("the evaluation run does not tag champion_version and challenger_version", **evidence)
+        return failed(f"the {found.name} does not tag champion_version and challenger_version", **evidence)
     if champion is None or str(champion.version) != str(expected):
-        return failed(f"the decision was '{decision}', so the champion should be version {expected}, but the alias "
-                      f"points to {champion.version if champion else 'nothing'}", **evidence)
-    return passed(f"'{decision}' agrees with the metrics and the champion alias is on version {expected}", **evidence)
+        return failed(f"the {found.name} decided '{decision}', so the champion should be version {expected}, but the "
+                      f"alias points to {champion.version if champion else 'nothing'}", **evidence)
+    return passed(f"the {found.name} decided '{decision}', which agrees with its metrics, and the champion alias is on "
+                  f"version {expected}", **evidence)
 
 
 @check("C4.4", "Endpoint serves the champion after retraining", points=10, anchor="success-criteria",

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+import shlex
+from pathlib import Path
+
 from ..probes import repo as repo_probe
 from . import check, failed, passed
 
@@ -66,22 +70,87 @@ def _schedules(data) -> list:
     return [s for s in found if isinstance(s, dict) and s.get("cron")]
 
 
-@check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", source="repo")
+HACK_DRIFT_COMMANDS = (("wth-solution", "drift"), ("wth-solution", "pipeline", "drift"))  # the hack's own tools
+PYTHONS = ("python", "python3", "py")
+
+
+def _commands(text: str) -> list[list[str]]:
+    """The shell commands in a script string, each as its words."""
+    out = []
+    for line in text.splitlines():
+        for segment in re.split(r"&&|\|\||;|\|", line):
+            try:
+                words = shlex.split(segment, comments=True)
+            except ValueError:
+                words = segment.split()
+            if words:
+                out.append(words)
+    return out
+
+
+def _exists(repo: Path, path: str) -> str | None:
+    """`path` as a file of the repository (relative to its root, or a suffix of a file in it)."""
+    path = re.sub(r"^(\$\([\w.]+\)|\$\{\{[^}]*\}\}|\$\w+)/", "", path).removeprefix("./")
+    if not path or path.startswith(("/", "..")):
+        return None
+    if (repo / path).is_file():
+        return path
+    name = Path(path).name
+    return next((str(p.relative_to(repo)) for p in repo_probe.walk(repo, name) if str(p).endswith(path)), None)
+
+
+def drift_step(repo: Path, words: list[str]) -> str | None:
+    """What a command runs when it is a real drift step: a command of the hack's tools, or a script of
+    the team's repository (python FILE, python -m MODULE, bash FILE, ./FILE) with drift in its command."""
+    if not any("drift" in w.lower() for w in words):
+        return None
+    head = Path(words[0]).name
+    plain = [w for w in words if not w.startswith("-")]
+    if any(tuple(plain[:len(cmd)]) == cmd for cmd in HACK_DRIFT_COMMANDS):
+        return " ".join(plain[:3])
+    if head in PYTHONS and len(words) > 1:
+        if words[1] == "-m" and len(words) > 2:
+            module = words[2].replace(".", "/")
+            return next((f for f in (f"{module}.py", f"{module}/__main__.py") if _exists(repo, f)), None)
+        script = next((w for w in words[1:] if not w.startswith("-")), None)
+        return _exists(repo, script) if script and script.endswith(".py") else None
+    if head in ("bash", "sh") and len(words) > 1:
+        return _exists(repo, words[1])
+    if words[0].endswith((".py", ".sh")) or words[0].startswith("./"):
+        return _exists(repo, words[0])
+    return None
+
+
+@check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", depends=("C0.1",), source="repo")
 def scheduled_drift(team) -> object:
     repo = team.repo
     if repo is None or not repo.is_dir():
         return failed(f"no repository at {repo}: the grader cannot see your pipelines", repo=str(repo))
     files = repo_probe.pipeline_files(repo)
-    scheduled = []
+    scheduled, without_step = [], {}
     for entry in files:
         crons = _schedules(entry.data)
         if not crons:
             continue
-        parts = repo_probe.expand_templates(repo, files, entry)
-        mentions = any("drift" in s.lower() for part in parts for s in part.strings() if isinstance(s, str))
         scheduled.append(entry.path)
-        if mentions:
-            return passed(f"{entry.path} runs drift detection on a schedule ({crons[0]['cron']})",
-                          pipeline=entry.path, crons=[c["cron"] for c in crons])
+        parts = repo_probe.expand_templates(repo, files, entry)
+        texts = [s for part in parts for s in part.strings() if isinstance(s, str) and "drift" in s.lower()]
+        steps = [found for text in texts for words in _commands(text) if (found := drift_step(repo, words))]
+        if not steps:
+            without_step[entry.path] = [t.strip()[:120] for t in texts][:5]
+            continue
+        evidence = {"pipeline": entry.path, "crons": [c["cron"] for c in crons], "drift_step": steps[0]}
+        runs = team.mlflow.pipeline_runs("drift")
+        evidence["drift_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]
+        if not runs:
+            return failed(f"{entry.path} runs {steps[0]} on a schedule, but the workspace holds no drift run (tagged "
+                          "wth.pipeline=drift): run the pipeline once", **evidence)
+        return passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']}); the workspace "
+                      f"holds {len(runs)} drift run(s)", **evidence)
+    if without_step:
+        first, lines = next(iter(without_step.items()))
+        return failed(f"{first} runs on a schedule but none of its steps runs a drift check that exists (a command "
+                      f"of the hack's tools, or a script in your repository): saw {lines or 'no drift step at all'}",
+                      scheduled_pipelines=scheduled, drift_mentions=without_step)
     return failed("no pipeline both runs on a schedule (schedules: - cron: ...) and runs drift detection",
                   scheduled_pipelines=scheduled, pipelines=[f.path for f in files][:20])

@@ -33,3 +33,9 @@ def empty_ws(tmp_path_factory):
 @pytest.fixture(scope="session")
 def good_repo(tmp_path_factory):
     return build_repo(tmp_path_factory.mktemp("repos") / "good", "good")
+
+
+@pytest.fixture(scope="session")
+def scripted_ws(tmp_path_factory):
+    """Shallow work: a training script's run with a typed-in baseline, registered outside any pipeline."""
+    return build_workspace(tmp_path_factory.mktemp("team-scripted") / "ws", "scripted")

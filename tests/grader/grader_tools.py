@@ -54,12 +54,14 @@ def _series(end: str) -> pd.Series:
     return data.daily_series(simulate.window_rows(), "2013-07-31", end)[0]
 
 
-def _train(ws: workspace.Workspace, series: pd.Series, data_file: str) -> tuple[str, str, forecast.Forecast, dict]:
-    """A training step run following the contract; returns (run_id, model_uri, forecast, metrics)."""
+def _train(ws: workspace.Workspace, series: pd.Series, data_file: str,
+           typed_snaive: float | None = None) -> tuple[str, str, forecast.Forecast, dict]:
+    """A training step run following the contract; returns (run_id, model_uri, forecast, metrics).
+    `typed_snaive`: a baseline typed in instead of backtested (shallow work)."""
     fitted = forecast.fit(MODEL, series)
     chosen = evaluate.backtest(lambda y, n: forecast.fit(MODEL, y).path[:n], series)
     snaive = evaluate.backtest(lambda y, n: forecast.fit("snaive", y).path[:n], series)
-    metrics = {**chosen.metrics, "baseline_snaive_mase": snaive.metrics["mase"], "legacy_arima_mase": 1.17}
+    metrics = {**chosen.metrics, "baseline_snaive_mase": typed_snaive or snaive.metrics["mase"], "legacy_arima_mase": 1.17}
     sha = data.sha256_of(Path(data_file))
     with workspace.step("train") as run:
         mlflow.log_params({"model": MODEL, "train_start": f"{series.index[0]:%Y-%m-%d}",
@@ -81,7 +83,10 @@ def _register(ws, run_id, model_uri, fitted, metrics, **extra) -> str:
 
 def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = None) -> workspace.Workspace:
     """stage: `empty` (an MLflow store, nothing in it), `trained` (a build pipeline run and a champion),
-    `full` (+ a release run with a smoke test, a retrain that promoted version 2, drift runs on both batches)."""
+    `full` (+ a release run with a smoke test, a retrain that promoted version 2 whose comparison is
+    also on its evaluate step, drift runs on both batches), `scripted` (shallow work: a plain training
+    run with a typed-in baseline, registered outside any pipeline, and a comparison logged outside a
+    retrain pipeline)."""
     ws = workspace.resolve(root)
     ws.activate()
     if stage == "empty":
@@ -89,6 +94,13 @@ def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = Non
     data_file = root / "data" / "window.csv"
     data_file.parent.mkdir(parents=True, exist_ok=True)
     data_file.write_text(simulate.to_text(simulate.window_rows()))
+    if stage == "scripted":
+        run_id, uri, fitted, metrics = _train(ws, _series(INITIAL_END), str(data_file), typed_snaive=1.0)
+        workspace.set_champion(ws, _register(ws, run_id, uri, fitted, metrics))
+        with mlflow.start_run(run_name="compare"):
+            mlflow.log_metrics({"champion_mase": 1.0, "challenger_mase": 0.9})
+            mlflow.set_tags({"decision": "promoted", "eval_start": "2014-05-04", "eval_end": "2014-05-31"})
+        return ws
     with workspace.pipeline_run(ws, "build"):
         run_id, uri, fitted, metrics = _train(ws, _series(INITIAL_END), str(data_file))
         with workspace.step("register"):
@@ -105,6 +117,8 @@ def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = Non
         run_id, uri, fitted2, metrics2 = _train(ws, _series("2014-05-31"), str(data_file))
         champion_mase, challenger_mase = 1.05, metrics2["mase"]
         promoted = challenger_mase < champion_mase * 0.95
+        with workspace.step("evaluate"):  # the comparison on the step too: the newest run that has it
+            mlflow.log_metrics({"champion_mase": champion_mase, "challenger_mase": challenger_mase})
         mlflow.log_metrics({"champion_mase": champion_mase, "challenger_mase": challenger_mase, "margin": 0.05,
                             "promoted": float(promoted)})
         with workspace.step("register"):
@@ -133,15 +147,18 @@ def champion_forecast(ws: workspace.Workspace) -> tuple[forecast.Forecast, str]:
 # --- team repositories ---------------------------------------------------------------------------
 
 VALIDATION_TEST = '''
+import functools
 import os
 import pandas as pd
 
 PATH = os.environ.get("WTH_DATA_FILE", "data/TransactionHistory.csv")
 
+@functools.lru_cache(maxsize=1)
 def rows():
     with open(PATH, encoding="utf-8") as handle:
         return [line.split("\\t") for line in handle.read().splitlines()]
 
+@functools.lru_cache(maxsize=None)
 def column(i):
     return pd.Series([r[i] for r in rows()])
 
@@ -211,9 +228,9 @@ ECHO_DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include
                        "steps": [{"script": "echo drift", "displayName": "drift"}]}
 
 
-def commit_all(root: Path, message: str = "team work") -> None:
+def commit_all(root: Path, message: str = "team work", paths: tuple[str, ...] = ("-A",)) -> None:
     git = ["git", "-C", str(root), "-c", "user.name=team", "-c", "user.email=team@example.invalid"]
-    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "add", *paths], check=True)
     subprocess.run([*git, "commit", "-q", "-m", message], check=True)
 
 
@@ -229,7 +246,7 @@ def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) 
     shutil.copytree(REPO_ROOT / "resources" / "starter", root / "starter")
     if kind == "uncommitted":
         (root / "README.md").write_text("our team\n")
-        commit_all(root, "start")  # something is committed, but not the starter project
+        commit_all(root, "start", ("README.md",))  # something is committed, but not the starter project
         return root
     if kind == "starter":
         commit_all(root)

@@ -1,0 +1,73 @@
+"""The grader's own recomputation of a training run's seasonal naive backtest MASE (C1.2).
+
+The hack's protocol (`wth.config`): rolling origin, FOLDS folds of HORIZON days over the last
+FOLDS*HORIZON days of the training series; each fold's forecast repeats the last SEASON days
+before its origin; MASE is that fold's MAE over the in-sample weekly seasonal naive MAE of the days
+before the origin; the figure is the mean over folds. The series is the hack's (`wth.data`: daily
+mean of Quantity*ActualCost, inner gaps interpolated) over the run's training window, read from the
+data its dataset input names.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+import numpy as np
+import pandas as pd
+
+from wth.config import FOLDS, HORIZON, SEASON
+
+from .errors import NotGradable
+
+RELATIVE_TOLERANCE = 0.01  # a logged figure within 1 % of the grader's: rounding, not another protocol
+
+
+def snaive_mase(series: pd.Series) -> float:
+    values = np.asarray(series, dtype=float)
+    if len(values) < FOLDS * HORIZON + 4 * SEASON:
+        raise ValueError(f"{len(values)} days are too few for the backtest ({FOLDS * HORIZON + 4 * SEASON} needed)")
+    scores = []
+    for origin in (len(values) - k * HORIZON for k in range(FOLDS, 0, -1)):
+        train, test = values[:origin], values[origin:origin + HORIZON]
+        forecast = np.resize(train[-SEASON:], len(test))
+        scale = float(np.mean(np.abs(train[SEASON:] - train[:-SEASON])))
+        scores.append(float(np.mean(np.abs(test - forecast))) / scale)
+    return float(np.mean(scores))
+
+
+def source_path(source: str) -> Path | None:
+    """The local file an MLflow dataset source names (`{"uri": "file:///..."}` or a bare path), else None."""
+    try:
+        parsed = json.loads(source)
+    except ValueError:
+        parsed = source
+    uri = next((parsed.get(k) for k in ("uri", "path", "url") if parsed.get(k)), None) if isinstance(parsed, dict) else parsed
+    if not isinstance(uri, str):
+        return None
+    parts = urlsplit(uri)
+    if parts.scheme == "file":
+        return Path(unquote(parts.path))
+    return Path(uri) if not parts.scheme and uri.startswith("/") else None
+
+
+def training_series(path: Path, start: str, end: str) -> pd.Series:
+    """The hack's daily series over [start, end] from `path`: the acquired series (date,PaidAmount) or
+    a TransactionHistory file. `NotGradable` when the file is not readable here."""
+    from wth.data import daily_series, read_transactions
+    from wth.errors import UsageError
+
+    if not path.is_file():
+        raise NotGradable(f"the run's training data {path} is not readable from the grading machine")
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(64)
+        if head.lstrip(b"\xef\xbb\xbf").lower().startswith(b"date,"):
+            frame = pd.read_csv(path, index_col=0, parse_dates=[0])
+            series = frame.iloc[:, 0].asfreq("D")[pd.Timestamp(start): pd.Timestamp(end)]
+        else:
+            series, _ = daily_series(read_transactions(path), start, end)
+    except (UsageError, ValueError, KeyError, IndexError) as err:
+        raise NotGradable(f"the run's training data {path} cannot be read: {str(err).splitlines()[0][:200]}") from None
+    return series

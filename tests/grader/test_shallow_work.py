@@ -1,0 +1,118 @@
+"""Work that is not done loses the points, work that is done keeps them: each check that shallow
+work used to pass, graded on a shallow fixture and on an honest one (real workspaces and repos)."""
+
+from __future__ import annotations
+
+import pytest
+from grader_tools import SHALLOW_TEST, build_repo, write_teams
+
+from grader import config, runner
+from grader.checks import FAIL, PASS, SKIPPED
+
+
+@pytest.fixture(scope="module")
+def repos(tmp_path_factory):
+    root = tmp_path_factory.mktemp("shallow-repos")
+    return {kind: build_repo(root / kind, kind) for kind in ("uncommitted", "echo-drift")} | {
+        "shallow-tests": build_repo(root / "shallow-tests", "custom", {"test_data.py": SHALLOW_TEST})}
+
+
+def _grade(tmp_path, ws, repo=None, challenge=None, name="t"):
+    path = write_teams(tmp_path / "teams.yaml", [{"name": name, "workspace": str(ws.root), "endpoint": None,
+                                                  "repo": str(repo) if repo else None}])
+    return runner.grade(config.load(path), challenge=challenge)[0]
+
+
+def test_c0_2_wants_the_starter_committed_not_just_copied(tmp_path, trained_ws, repos, good_repo):
+    shallow = _grade(tmp_path, trained_ws, repos["uncommitted"], challenge=0).result("C0.2")
+    assert shallow.status == FAIL and shallow.points == 0
+    assert "not in the repository's HEAD commit" in shallow.message and "7 of them are on disk but not committed" in shallow.message
+    honest = _grade(tmp_path, trained_ws, good_repo, challenge=0).result("C0.2")
+    assert honest.status == PASS and honest.evidence["committed"] == sorted(honest.evidence["on_disk"])
+
+
+def test_c1_2_recomputes_the_seasonal_naive_baseline(tmp_path, trained_ws, scripted_ws):
+    shallow = _grade(tmp_path, scripted_ws, challenge=1).result("C1.2")
+    assert shallow.status == FAIL
+    again = shallow.evidence["recomputed"]["mase"]
+    assert f"baseline_snaive_mase = 1.0000, but the hack's backtest" in shallow.message and f"{again:.4f}" in shallow.message
+    honest = _grade(tmp_path, trained_ws, challenge=1).result("C1.2")
+    assert honest.status == PASS, honest.message
+    assert honest.evidence["recomputed"]["window"] == "2013-07-31..2013-12-31"
+    assert abs(honest.evidence["recomputed"]["mase"] - honest.evidence["baselines"]["baseline_snaive_mase"]) < 1e-3
+
+
+def test_c1_2_is_not_gradable_when_the_training_data_is_not_here(tmp_path):
+    """A run whose dataset input names a file the grading machine cannot read (another laptop's path)."""
+    import mlflow
+    from grader_tools import _series
+
+    from solution import forecast, model, workspace
+
+    ws = workspace.resolve(tmp_path / "ws")
+    ws.activate()
+    series = _series("2013-12-31")
+    with mlflow.start_run():
+        mlflow.log_params({"train_start": "2013-07-31", "train_end": "2013-12-31"})
+        mlflow.log_metrics({"mase": 0.9, "baseline_snaive_mase": 1.0})
+        mlflow.log_input(mlflow.data.from_pandas(series.reset_index(), source="file:///elsewhere/laptop/series.csv"),
+                         context="training")
+        model.log(forecast.fit("snaive", series))
+    result = _grade(tmp_path, ws, challenge=1).result("C1.2")
+    assert result.status == "error", result.message
+    assert "/elsewhere/laptop/series.csv is not readable from the grading machine" in result.message
+
+
+def test_c2_3_gives_partial_credit_naming_what_slipped_through(tmp_path, trained_ws, repos):
+    result = _grade(tmp_path, trained_ws, repos["shallow-tests"], challenge=2).result("C2.3")
+    assert result.status == FAIL and 0 < result.points < result.max_points
+    caught = result.evidence["caught"]
+    assert set(caught) == {"negative-quantity", "empty"} and result.points == round(10 * len(caught) / 7, 1)
+    for slipped in ("a TransactionDate '2014-02-30 00:00:00' that is not a date", "a duplicated TransactionID",
+                    "an ActualCost 'n/a' that is not a number", "a Quantity '2.5' that is not an integer"):
+        assert slipped in result.message
+
+
+def test_c2_6_wants_the_version_from_a_build_pipeline(tmp_path, trained_ws, scripted_ws):
+    shallow = _grade(tmp_path, scripted_ws, challenge=2).result("C2.6")
+    assert shallow.status == FAIL and "not part of a build pipeline run" in shallow.message
+    honest = _grade(tmp_path, trained_ws, challenge=2).result("C2.6")
+    assert honest.status == PASS and honest.evidence["build_pipeline_run"][:8] in honest.message
+
+
+def test_c4_reads_only_retrain_pipeline_runs_and_names_the_run(tmp_path, full_ws, scripted_ws):
+    shallow = _grade(tmp_path, scripted_ws, challenge=4)
+    c42 = shallow.result("C4.2")
+    assert c42.status == FAIL and "not part of a retrain pipeline run" in c42.message
+    assert shallow.result("C4.3").status == SKIPPED
+    # the honest team's comparison is on its retrain run (with the decision) and on the newer evaluate step
+    honest = _grade(tmp_path, full_ws, challenge=4)
+    c43 = honest.result("C4.3")
+    assert c43.status == PASS, c43.message
+    run_id = c43.evidence["run_id"]
+    assert f"retrain pipeline run {run_id[:8]}" in c43.message and f"retrain pipeline run {run_id[:8]}" in honest.result("C4.2").message
+
+
+def test_c5_4_wants_a_real_drift_step_and_drift_runs(tmp_path, full_ws, trained_ws, repos, good_repo):
+    echo = _grade(tmp_path, full_ws, repos["echo-drift"], challenge=5).result("C5.4")
+    assert echo.status == FAIL and "none of its steps runs a drift check that exists" in echo.message
+    no_runs = _grade(tmp_path, trained_ws, good_repo, challenge=5).result("C5.4")
+    assert no_runs.status == FAIL and "holds no drift run" in no_runs.message
+    honest = _grade(tmp_path, full_ws, good_repo, challenge=5).result("C5.4")
+    assert honest.status == PASS and honest.evidence["drift_step"] == "monitoring/drift.py"
+
+
+def test_c3_6_names_the_tag_it_reads(tmp_path, full_ws):
+    result = _grade(tmp_path, full_ws, challenge=3).result("C3.6")
+    assert result.status == PASS and "its model_version tag names version 1" in result.message
+
+
+def test_the_hack_drift_commands_exist_in_the_reference_cli():
+    from solution.cli import build_parser
+
+    from grader.checks.c5 import HACK_DRIFT_COMMANDS
+
+    parser = build_parser()
+    for command in HACK_DRIFT_COMMANDS:
+        args = parser.parse_args([*command[1:], "--batch", "x.csv"])
+        assert args.func, command
