@@ -1,8 +1,8 @@
 """Run a team's code under a sandbox: bubblewrap (`bwrap`, Debian package `bubblewrap`) on Linux.
 
 Inside: the whole file system read-only; the coach's home, /home, /root, /tmp, /var/tmp, /run, /mnt,
-/media, the grader's own folder and every team's repository and workspace hidden behind empty
-tmpfs mounts; writable only the copy of the team's repository and a temporary home; the interpreter
+/media, /srv, the grader's own folder and every team's repository and workspace hidden behind empty
+read-only tmpfs mounts; writable only the copy of the team's repository and a temporary home; the interpreter
 and the data file bound back read-only; no network (a new network namespace holds only a loopback
 nobody listens on); new PID/IPC/UTS namespaces, its own session, killed with the grader.
 
@@ -77,4 +77,6 @@ def command(argv: list[str], *, python: str, workdir: Path, home: Path, read_onl
         if Path(item).exists():
             args += ["--ro-bind", str(item), str(item)]
     args += ["--bind", str(home), str(home), "--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    for folder in sorted(masks, key=len):  # last: the binds above needed their mount points created first
+        args += ["--remount-ro", folder]
     return [*args, "--", *argv]
