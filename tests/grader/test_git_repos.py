@@ -1,0 +1,159 @@
+"""Team repositories by git URL, with real `git`: a bare repository served over file://, over
+`git daemon` and over `git http-backend` (behind a token) on 127.0.0.1. A team graded from its URL
+scores what its local clone scores; the token never appears in any report, log or file the grader writes."""
+
+from __future__ import annotations
+
+import base64
+import os
+import socket
+import subprocess
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from grader_tools import FAKE_SECRET, build_repo, commit_all, free_port, run_cli, write_teams
+
+from grader import config, runner
+from grader.checks import ERROR, PASS, all_checks
+from grader.context import Session
+
+REPO_CHECKS_WITHOUT_PYTEST = ("C0.2", "C2.1", "C2.4", "C5.4")
+
+
+class GitHttp:
+    """`git http-backend` (smart HTTP) on 127.0.0.1, answering only requests that carry the token."""
+
+    def __init__(self, root: Path, token: str):
+        expected = "Basic " + base64.b64encode(f"x-access-token:{token}".encode()).decode()
+        self.seen_auth = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _backend(self):
+                outer.seen_auth.append(self.headers.get("Authorization") == expected)
+                if self.headers.get("Authorization") != expected:
+                    self.send_response(401)
+                    self.send_header("WWW-Authenticate", 'Basic realm="git"')
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                path, _, query = self.path.partition("?")
+                env = {"PATH": os.environ["PATH"], "GIT_PROJECT_ROOT": str(root), "GIT_HTTP_EXPORT_ALL": "1",
+                       "PATH_INFO": path, "QUERY_STRING": query, "REQUEST_METHOD": self.command,
+                       "CONTENT_TYPE": self.headers.get("Content-Type", ""), "CONTENT_LENGTH": str(len(body)),
+                       "HTTP_CONTENT_ENCODING": self.headers.get("Content-Encoding", ""),
+                       "HTTP_GIT_PROTOCOL": self.headers.get("Git-Protocol", ""), "REMOTE_ADDR": "127.0.0.1"}
+                out = subprocess.run(["git", "http-backend"], input=body, env=env, capture_output=True, timeout=30).stdout
+                head, _, payload = out.partition(b"\r\n\r\n")
+                headers = [line.split(":", 1) for line in head.decode().split("\r\n") if ":" in line]
+                status = next((int(v.split()[0]) for k, v in headers if k.lower() == "status"), 200)
+                self.send_response(status)
+                for key, value in headers:
+                    if key.lower() != "status":
+                        self.send_header(key, value.strip())
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+
+            do_GET = do_POST = _backend
+
+        outer = self
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory, good_repo):
+    root = tmp_path_factory.mktemp("git-server")
+    subprocess.run(["git", "clone", "-q", "--bare", str(good_repo), str(root / "good.git")], check=True)
+    starter = build_repo(tmp_path_factory.mktemp("starter") / "starter", "starter")  # no tests: no pytest to wait for
+    subprocess.run(["git", "clone", "-q", "--bare", str(starter), str(root / "starter.git")], check=True)
+    port = free_port()
+    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}",
+                               "--listen=127.0.0.1", f"--port={port}", str(root)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            break
+        except OSError:
+            time.sleep(0.2)
+    http = GitHttp(root, FAKE_SECRET)
+    yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"git://127.0.0.1:{port}/good.git",
+           "http": f"{http.base}/starter.git", "server": http}
+    http.close()
+    daemon.terminate()
+    daemon.wait(timeout=10)
+
+
+def _grade(tmp_path, ws, repo, name="t"):
+    path = write_teams(tmp_path / f"{name}.yaml", [{"name": name, "workspace": str(ws.root), "endpoint": None, "repo": repo}])
+    cfg = config.load(path)
+    session = Session(cfg)
+    try:  # the checks that run the team's pytest are the sandbox tests' business
+        return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow))
+    finally:
+        session.close()
+
+
+def _repo_results(team):
+    return {c: (team.result(c).status, team.result(c).points) for c in REPO_CHECKS_WITHOUT_PYTEST}
+
+
+@pytest.mark.parametrize("kind", ["file", "daemon"])
+def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_repo, served, kind):
+    local = _grade(tmp_path, full_ws, str(good_repo), "local")
+    remote = _grade(tmp_path, full_ws, {"git": served[kind], "ref": "main"}, "remote")
+    assert _repo_results(remote) == _repo_results(local)
+    assert {status for status, _ in _repo_results(local).values()} == {PASS}
+    assert remote.score == local.score
+    assert str(tmp_path / ".grader" / "repos" / "remote") in remote.result("C0.2").message
+
+
+def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo, served):
+    work = tmp_path / "work"
+    subprocess.run(["git", "clone", "-q", served["file"], str(work)], check=True)
+    repo = {"git": served["file"], "ref": "main"}
+    first = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
+    (work / "NOTES.md").write_text("more work\n")
+    commit_all(work, "more work")
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True)
+    second = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
+    assert second != first and (tmp_path / ".grader" / "repos" / "t" / "NOTES.md").exists()
+
+
+def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, full_ws, served):
+    missing = _grade(tmp_path, full_ws, {"git": served["file"], "ref": "no-such-branch"}).result("C0.2")
+    assert missing.status == ERROR and "cannot get 'no-such-branch'" in missing.message
+    unset = _grade(tmp_path, full_ws, {"git": served["http"], "ref": "main", "token_env": "WTH_UNSET_TOKEN"}).result("C2.1")
+    assert unset.status == ERROR and "export WTH_UNSET_TOKEN" in unset.message
+
+
+def test_a_token_reaches_git_and_nothing_else(tmp_path, full_ws, served):
+    teams = write_teams(tmp_path / "teams.yaml", [
+        {"name": "remote", "workspace": str(full_ws.root), "endpoint": None,
+         "repo": {"git": served["http"], "ref": "main", "token_env": "WTH_TEST_GIT_TOKEN"}}])
+    out = tmp_path / "out"
+    done = run_cli("scoreboard", "--config", str(teams), "--json", str(out / "s.json"), "--junit", str(out / "s.xml"),
+                   "--html", str(out / "s.html"), "--csv", str(out / "s.csv"), env={"WTH_TEST_GIT_TOKEN": FAKE_SECRET},
+                   timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert served["server"].seen_auth and all(served["server"].seen_auth)  # the token was sent, on every request
+    assert "C0.2,pass,5,5," in (out / "s.csv").read_text()
+    encoded = base64.b64encode(f"x-access-token:{FAKE_SECRET}".encode()).decode()
+    written = [p for p in (tmp_path / ".grader").rglob("*") if p.is_file()] + list(out.iterdir())
+    assert any(p.name == "config" and ".git" in p.parts for p in written)  # the clone's own git config was read too
+    for text in [done.stdout, done.stderr] + [p.read_bytes().decode("utf-8", "replace") for p in written]:
+        assert FAKE_SECRET not in text and encoded not in text
