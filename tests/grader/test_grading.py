@@ -14,7 +14,7 @@ from endpoints import ContractEndpoint, HangingEndpoint
 from grader_tools import FAKE_SECRET, champion_forecast, write_teams
 
 from grader import config, runner
-from grader.checks import ERROR, FAIL, PASS, SKIPPED
+from grader.checks import CRASH, ERROR, FAIL, PASS, SKIPPED
 
 WORKSPACE_AND_ENDPOINT = ["C0.1", "C1.1", "C1.2", "C1.3", "C2.5", "C2.6", "C3.1", "C3.2", "C3.3", "C3.4", "C3.5",
                           "C3.6", "C4.1", "C4.2", "C4.3", "C4.4", "C5.1", "C5.2", "C5.3"]
@@ -75,6 +75,16 @@ def test_complete_team_passes_the_repository_checks(graded):
     assert {c: _status(team, c) for c in ("C0.2", "C2.1", "C2.2", "C2.3", "C2.4", "C5.4")} == dict.fromkeys(
         ("C0.2", "C2.1", "C2.2", "C2.3", "C2.4", "C5.4"), PASS)
     assert team.score == team.max_score
+    c23 = team.result("C2.3")
+    assert c23.points == 10 and c23.evidence["slipped_through"] == [] and len(c23.evidence["caught"]) == 7
+
+
+def test_c4_3_reads_the_retrain_pipeline_run_not_its_evaluate_step(graded):
+    """The retrain run records the decision; its evaluate step, a newer run, carries the same metrics."""
+    team = graded[0]["complete"]
+    c43 = team.result("C4.3")
+    assert c43.evidence["decision"] == "promoted" and c43.evidence["metrics_from"] == c43.evidence["run_id"]
+    assert f"retrain pipeline run {c43.evidence['run_id'][:8]} decided 'promoted'" in c43.message
 
 
 def test_holdout_mase_is_computed_from_the_endpoint(graded):
@@ -134,7 +144,7 @@ def test_endpoint_key_is_sent_but_never_reported(graded, endpoints):
 
 
 def test_no_error_status_on_a_healthy_room(graded):
-    errors = {(t.name, r.id): r.message for t in graded[0].values() for r in t.results if r.status == ERROR}
+    errors = {(t.name, r.id): r.message for t in graded[0].values() for r in t.results if r.status in (ERROR, CRASH)}
     assert errors == {}
 
 
