@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 import jsonschema
 import pytest
 from endpoints import ContractEndpoint
-from grader_tools import FAKE_SECRET, run_cli, write_teams
+from grader_tools import FAKE_SECRET, build_repo, run_cli, write_teams
 
 from grader import history
 from grader.checks import all_checks
@@ -20,7 +20,7 @@ from grader.runner import CheckResult, TeamResult
 CHECK = {"type": "object", "additionalProperties": False,
          "required": ["id", "title", "status", "points", "max_points", "message", "hint", "evidence", "duration_s"],
          "properties": {"id": {"type": "string", "pattern": r"^C[0-5]\.\d+$"}, "title": {"type": "string"},
-                        "status": {"enum": ["pass", "fail", "error", "skipped"]}, "points": {"type": "integer"},
+                        "status": {"enum": ["pass", "fail", "error", "crash", "skipped"]}, "points": {"type": "number"},
                         "max_points": {"type": "integer"}, "message": {"type": "string"},
                         "hint": {"type": "string", "pattern": r"^Student/Challenge-0[0-5]\.md#"},
                         "evidence": {"type": "object"}, "duration_s": {"type": "number"}}}
@@ -30,7 +30,7 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["schema"
                          "teams": {"type": "array", "items": {
                              "type": "object", "additionalProperties": False,
                              "required": ["name", "score", "max_score", "challenges"],
-                             "properties": {"name": {"type": "string"}, "score": {"type": "integer"},
+                             "properties": {"name": {"type": "string"}, "score": {"type": "number"},
                                             "max_score": {"type": "integer"},
                                             "challenges": {"type": "array", "items": {
                                                 "type": "object", "additionalProperties": False,
@@ -40,17 +40,18 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["schema"
 
 
 @pytest.fixture(scope="module")
-def scoreboard(tmp_path_factory, trained_ws, empty_ws, good_repo):
+def scoreboard(tmp_path_factory, trained_ws, empty_ws):
     folder = tmp_path_factory.mktemp("scoreboard")
+    starter = build_repo(folder / "starter", "starter")  # no tests: the reports' shape needs no pytest run
     echo = ContractEndpoint("echo")
     teams = write_teams(folder / "teams.yaml", [
-        {"name": "trained", "workspace": str(trained_ws.root), "repo": str(good_repo),
+        {"name": "trained", "workspace": str(trained_ws.root), "repo": str(starter),
          "endpoint": {"uri": echo.uri, "key_env": "WTH_TEST_KEY"}},
         {"name": "empty", "workspace": str(empty_ws.root), "endpoint": None, "repo": None},
     ])
     out = folder / "out"
     done = run_cli("scoreboard", "--config", str(teams), "--json", str(out / "s.json"), "--junit", str(out / "s.xml"),
-                   "--html", str(out / "s.html"), env={"WTH_TEST_KEY": FAKE_SECRET})
+                   "--html", str(out / "s.html"), "--csv", str(out / "s.csv"), env={"WTH_TEST_KEY": FAKE_SECRET})
     echo.close()
     assert any(FAKE_SECRET in h.get("Authorization", "") for h in echo.seen_headers)  # the key was really sent
     return done, out, folder
@@ -104,14 +105,28 @@ def test_no_secret_in_any_output(scoreboard):
     assert c32["status"] == "fail" and "***" in c32["message"]  # the echoed key was redacted, not dropped
 
 
+def test_csv_has_one_row_per_team_and_check(scoreboard):
+    import csv
+
+    rows = list(csv.DictReader((scoreboard[1] / "s.csv").open()))
+    assert list(rows[0]) == ["team", "check_id", "status", "points", "max_points", "first_passed_at"]
+    assert len(rows) == 2 * len(all_checks()) and [r["team"] for r in rows[::len(all_checks())]] == ["trained", "empty"]
+    c01 = next(r for r in rows if r["team"] == "trained" and r["check_id"] == "C0.1")
+    assert c01["status"] == "pass" and c01["points"] == c01["max_points"] == "5"
+    assert datetime.fromisoformat(c01["first_passed_at"]).tzinfo is not None
+    failing = next(r for r in rows if r["team"] == "empty" and r["check_id"] == "C1.3")
+    assert failing["status"] == "fail" and failing["points"] == "0" and failing["first_passed_at"] == ""
+
+
 def test_history_is_recorded_in_the_grader_folder(scoreboard):
     folder = scoreboard[2] / ".grader"
     assert (folder / "history.db").exists()
 
 
-def _team(name, statuses, at):
+def _team(name, statuses, at, points=None):
     results = [CheckResult(c.id, c.title, c.challenge, statuses.get(c.id, "fail"),
-                           c.points if statuses.get(c.id) == "pass" else 0, c.points, "", c.hint, {}, 0.0)
+                           (points or {}).get(c.id, c.points if statuses.get(c.id) == "pass" else 0), c.points, "",
+                           c.hint, {}, 0.0)
                for c in all_checks()]
     return TeamResult(name, results, at.isoformat(timespec="seconds"), 1.0)
 
@@ -133,3 +148,46 @@ def test_docs_url_makes_hints_clickable():
     team = _team("a", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
     html = report.render_html("e", [team], docs_url="https://github.com/contoso/wth/blob/main")
     assert 'href="https://github.com/contoso/wth/blob/main/Student/Challenge-00.md#success-criteria"' in html
+
+
+def test_partial_credit_and_crashes_in_every_report(tmp_path):
+    from grader import report
+
+    team = _team("a", {"C0.1": "pass", "C0.2": "crash"}, datetime(2026, 11, 26, tzinfo=timezone.utc), {"C2.3": 4.3})
+    assert team.score == 9.3
+    assert report.table([team]).splitlines()[2].split()[2].startswith("9.3/")
+    assert "◐" in report.table([team]) and "‼" in report.table([team])
+    assert "  ◐ C2.3  fail     4.3/10" in report.details(team)
+    junit = ET.fromstring(report.to_junit("e", [team]))
+    cases = {c.get("name").split()[0]: c for c in junit.iter("testcase")}
+    assert cases["C2.3"].find("failure").get("message").startswith("partial credit 4.3/10")
+    assert cases["C0.2"].find("error").get("message").startswith("grader crash (not the team's)")
+    assert junit.find("testsuite").get("errors") == "1"
+    checks = [c for ch in report.to_json("e", [team])["teams"][0]["challenges"] for c in ch["checks"]]
+    assert {c["id"]: c["points"] for c in checks}["C2.3"] == 4.3
+    assert "a,C2.3,fail,4.3,10," in report.to_csv([team])
+    html = report.render_html("e", [team])
+    assert 'data-check="C2.3" data-status="fail"' in html and "4.3/10" in html and 'data-status="crash"' in html
+
+
+def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
+    from grader import report
+
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    c0 = [c.id for c in all_checks() if c.challenge == 0]
+    history.record(tmp_path, [_team("a", {}, t0), _team("b", {}, t0)])
+    history.record(tmp_path, [_team("a", {}, t0 + timedelta(hours=1)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=1))])
+    last = [_team("a", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=2)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=2))]
+    history.record(tmp_path, last)
+    marks = history.summary(tmp_path, last, 45, now=t0 + timedelta(hours=2))
+    assert history.first_to_pass(marks, last) == {0: ("b", (t0 + timedelta(hours=1)).isoformat())}
+    timeline = history.timeline(tmp_path, last)
+    assert [score for _, score in timeline["b"]] == [0, 10, 10] and len(timeline["a"]) == 3
+    html = report.render_html("e", last, marks, timeline=timeline)
+    chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
+    lines = dict(re.findall(r'<polyline data-team="(\w+)"[^>]*points="([^"]+)"', chart))
+    assert set(lines) == {"a", "b"}
+    ys = {team: [float(p.split(",")[1]) for p in pts.split()] for team, pts in lines.items()}
+    assert ys["b"][0] > ys["b"][1] == ys["b"][2] and ys["a"][1] > ys["a"][2]  # points rise: y goes up the page
+    first = re.search(r'<table id="first-to-pass">.*?</table>', html, re.S).group(0)
+    assert re.search(r'data-challenge="0"><td>C0 [^<]*</td><td>b</td>', first)
