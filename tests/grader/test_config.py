@@ -128,3 +128,25 @@ def test_the_example_teams_file_parses():
     cfg = config.load(REPO_ROOT / "resources" / "teams.example.yaml")
     assert [t.workspace.kind for t in cfg.teams] == ["folder", "uri", "azureml"]
     assert cfg.teams[0].holdout.kind == "seed" and cfg.teams[1].endpoint.key_env == "BRAVO_ENDPOINT_KEY"
+
+
+def test_repo_by_git_url(tmp_path):
+    cfg = _load(tmp_path, MINIMAL.replace("    repo: alpha\n",
+                                          "    repo: {git: 'https://git.example/alpha.git', ref: dev, token_env: ALPHA_GIT}\n"))
+    team = cfg.team("alpha")
+    assert team.repo is None and team.has_repo
+    assert (team.git.url, team.git.ref, team.git.token_env) == ("https://git.example/alpha.git", "dev", "ALPHA_GIT")
+    assert "ALPHA_GIT" in team.secret_env_names()
+    assert _load(tmp_path, MINIMAL.replace("repo: alpha", "repo: {git: 'git@host:team/alpha.git'}")).teams[0].git.ref == "main"
+
+
+@pytest.mark.parametrize("repo, expected", [
+    ("{git: 'https://x-access-token@git.example/a.git'}", "repo.git: credentials in the URL are refused"),
+    ("{git: 'alpha'}", "repo.git: expected a git URL"),
+    ("{git: 'https://git.example/a.git', ref: '--upload-pack=touch'}", "repo.ref: expected a branch or tag name"),
+    ("{git: 'https://git.example/a.git', branch: main}", "repo.branch: unknown key"),
+    ("{git: 'https://git.example/a.git', token_env: 'ghp_not a name'}", "repo.token_env: expected the NAME"),
+])
+def test_repo_git_mistakes_are_one_line(tmp_path, repo, expected):
+    message = _error(tmp_path, MINIMAL.replace("repo: alpha", f"repo: {repo}"))
+    assert f"team 'alpha': {expected}" in message and "\n" not in message

@@ -116,3 +116,16 @@ def test_the_hack_drift_commands_exist_in_the_reference_cli():
     for command in HACK_DRIFT_COMMANDS:
         args = parser.parse_args([*command[1:], "--batch", "x.csv"])
         assert args.func, command
+
+
+def test_the_graders_backtest_is_the_reference_protocol():
+    """The grader cannot import the solution; its recomputation must still be the same protocol."""
+    from grader_tools import _series
+
+    from grader.backtest import snaive_mase
+    from solution import evaluate, forecast
+
+    for end in ("2013-10-31", "2014-05-31"):
+        series = _series(end)
+        reference = evaluate.backtest(lambda y, n: forecast.fit("snaive", y).path[:n], series).metrics["mase"]
+        assert abs(snaive_mase(series) - reference) < 1e-12
