@@ -28,6 +28,7 @@ class Session:
         self.config = config
         self.data_files = DataFiles(config.data_file)
         self._batches: dict[str, str] | None = None
+        self._known: dict[str, str] | None = None
         self._lock = threading.Lock()
 
     def batch_sha256(self) -> dict[str, str]:
@@ -58,6 +59,17 @@ class Session:
                 path = Path(team.workspace.location)
                 out.append(str(path if team.workspace.kind == "folder" else path.parent))
         return out
+
+    def known_data(self) -> dict[str, str]:
+        """{sha256: path} of the data files the grader holds (the bundled data, the coach's data_file):
+        C1.2 finds a run's training data by its data_sha256 when its recorded path is on another machine."""
+        with self._lock:
+            if self._known is None:
+                from wth.data import BUNDLED_FILE, sha256_of
+
+                paths = [p for p in (BUNDLED_FILE, self.config.data_file) if p and Path(p).is_file()]
+                self._known = {sha256_of(Path(p)): str(p) for p in paths}
+            return self._known
 
     def clone_dir(self, team: Team) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in team.name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timezone
+from pathlib import Path
 
 from wth.config import FOLDS, HORIZON
 
@@ -38,7 +39,7 @@ def training_runs(team) -> list:
     return [r for r in team.mlflow.runs if "mase" in r.data.metrics][: MAX_CANDIDATES * 3]
 
 
-def _recomputed(run) -> dict:
+def _recomputed(team, run) -> dict:
     """The grader's seasonal naive backtest MASE on the data and window the run records (see backtest.py)."""
     params = run.data.params
     inputs = run.inputs.dataset_inputs if run.inputs else []
@@ -49,10 +50,14 @@ def _recomputed(run) -> dict:
         return {"problem": f"it does not record {' and '.join(lacks)}, so its baseline cannot be recomputed"}
     source = inputs[0].dataset.source
     path = backtest.source_path(source)
+    found_by = "the dataset input's source"
+    if (path is None or not path.is_file()) and params.get("data_sha256") in team.session.known_data():
+        path, found_by = Path(team.session.known_data()[params["data_sha256"]]), "its data_sha256 param"
     if path is None:
         raise NotGradable(f"the dataset input's source {source[:200]} is not a local file the grader can read")
     series = backtest.training_series(path, params["train_start"], params["train_end"])
-    out = {"data": str(path), "window": f"{params['train_start']}..{params['train_end']}", "days": len(series)}
+    out = {"data": str(path), "found_by": found_by, "window": f"{params['train_start']}..{params['train_end']}",
+           "days": len(series)}
     if params.get("n_obs", "").isdigit() and int(params["n_obs"]) != len(series):
         out["problem"] = (f"its n_obs param says {params['n_obs']} days, but {out['data']} holds {len(series)} days "
                           f"in {out['window']}")
@@ -80,7 +85,7 @@ def training_run(team) -> object:
                     "experiment": team.mlflow.experiment_name(run.info.experiment_id), "mase": round(metrics["mase"], 4),
                     "baselines": baselines, "models": models, "started": _when(run)}
         if SNAIVE in metrics and models:
-            return _judge_baseline(run, evidence)
+            return _judge_baseline(team, run, evidence)
         best = best or evidence
     if best is None:
         statuses = sorted({r.info.status for r in candidates})
@@ -91,9 +96,9 @@ def training_run(team) -> object:
     return failed(f"the newest finished run with `mase` ({best['run_id'][:8]}) lacks {' and '.join(missing)}", **best)
 
 
-def _judge_baseline(run, evidence: dict) -> object:
+def _judge_baseline(team, run, evidence: dict) -> object:
     logged = run.data.metrics[SNAIVE]
-    again = _recomputed(run)
+    again = _recomputed(team, run)
     evidence["recomputed"] = again
     short = run.info.run_id[:8]
     if "problem" in again:

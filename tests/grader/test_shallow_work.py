@@ -61,6 +61,18 @@ def test_c1_2_is_not_gradable_when_the_training_data_is_not_here(tmp_path):
     result = _grade(tmp_path, ws, challenge=1).result("C1.2")
     assert result.status == "error", result.message
     assert "/elsewhere/laptop/series.csv is not readable from the grading machine" in result.message
+    # trained on the bundled data: the grader holds that file and finds it by the run's data_sha256
+    from grader.backtest import snaive_mase
+    from wth.data import BUNDLED_FILE, sha256_of
+
+    with mlflow.start_run():
+        mlflow.log_params({"train_start": "2013-07-31", "train_end": "2013-12-31", "data_sha256": sha256_of(BUNDLED_FILE)})
+        mlflow.log_metrics({"mase": 0.9, "baseline_snaive_mase": snaive_mase(series)})
+        mlflow.log_input(mlflow.data.from_pandas(series.reset_index(), source="file:///elsewhere/laptop/series.csv"),
+                         context="training")
+        model.log(forecast.fit("snaive", series))
+    found = _grade(tmp_path, ws, challenge=1).result("C1.2")
+    assert found.status == PASS and found.evidence["recomputed"]["found_by"] == "its data_sha256 param", found.message
 
 
 def test_c2_3_gives_partial_credit_naming_what_slipped_through(tmp_path, trained_ws, repos):
