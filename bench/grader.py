@@ -32,8 +32,9 @@ sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests" / "grader")] + [
 
 import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces, repos, endpoints)
 
-from grader import config, report, runner  # noqa: E402
-from grader.checks import all_checks  # noqa: E402
+from grader import config, report, runner, sandbox  # noqa: E402
+from grader.checks import STATUSES, all_checks  # noqa: E402
+from grader.testdata import CORRUPTIONS  # noqa: E402
 
 TARGET_S = 30.0
 ROOM = (  # (kind, how many): 20 teams
@@ -101,7 +102,7 @@ def main() -> int:
         report.write_json(scratch / "scoreboard.json", cfg.event, results)
         print(report.table(results))
     by_team = {r.name: {"score": r.score, "max_score": r.max_score, "duration_s": r.duration_s,
-                        "statuses": {s: sum(c.status == s for c in r.results) for s in ("pass", "fail", "error", "skipped")}}
+                        "statuses": {s: sum(c.status == s for c in r.results) for s in STATUSES}}
                for r in results}
     out = {
         "benchmark": "grader",
@@ -112,6 +113,8 @@ def main() -> int:
         "room": {kind: count for kind, count in ROOM} | {"demo_workspace": bool(args.demo)},
         "checks_per_team": len(all_checks()),
         "budgets": "defaults (connect 3 s, read 10 s, check 30 s, pytest 120 s, team 240 s)",
+        "team_tests": {"sandbox": sandbox.status().reason if sandbox.status().available else "none",
+                       "pytest_runs_per_team_with_tests": 1 + len(CORRUPTIONS)},
         "setup_s": round(setup_s, 1),
         "wall_s": round(wall, 2),
         "target_s": TARGET_S,

@@ -17,41 +17,47 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-Rows = list[list[str]]
+Lines = list[str]  # the file's lines, without their line ends; only the lines a mistake touches are split
 
 
-def _columns(rows: Rows) -> None:
-    rows[len(rows) // 6] = rows[len(rows) // 6][:8]
+def _set(lines: Lines, i: int, column: int, value: Callable[[str], str]) -> None:
+    fields = lines[i].split("\t")
+    fields[column] = value(fields[column])
+    lines[i] = "\t".join(fields)
 
 
-def _date(rows: Rows) -> None:
-    rows[len(rows) // 3][4] = "2014-02-30 00:00:00"
+def _columns(lines: Lines) -> None:
+    i = len(lines) // 6
+    lines[i] = "\t".join(lines[i].split("\t")[:8])
 
 
-def _negative(rows: Rows) -> None:
-    row = rows[len(rows) // 2]
-    row[6] = "-" + row[6].lstrip("-")
+def _date(lines: Lines) -> None:
+    _set(lines, len(lines) // 3, 4, lambda _: "2014-02-30 00:00:00")
 
 
-def _fraction(rows: Rows) -> None:
-    rows[3 * len(rows) // 5][6] = "2.5"
+def _negative(lines: Lines) -> None:
+    _set(lines, len(lines) // 2, 6, lambda q: "-" + q.lstrip("-"))
 
 
-def _duplicate(rows: Rows) -> None:
-    i = 2 * len(rows) // 3
-    rows[i][0] = rows[i - 1][0]
+def _fraction(lines: Lines) -> None:
+    _set(lines, 3 * len(lines) // 5, 6, lambda _: "2.5")
 
 
-def _cost(rows: Rows) -> None:
-    rows[5 * len(rows) // 6][7] = "n/a"
+def _duplicate(lines: Lines) -> None:
+    i = 2 * len(lines) // 3
+    _set(lines, i, 0, lambda _: lines[i - 1].split("\t")[0])
 
 
-def _empty(rows: Rows) -> None:
-    rows.clear()
+def _cost(lines: Lines) -> None:
+    _set(lines, 5 * len(lines) // 6, 7, lambda _: "n/a")
+
+
+def _empty(lines: Lines) -> None:
+    lines.clear()
 
 
 # kind -> (what is wrong, how to break the rows); the order is the order of the report's lists
-CORRUPTIONS: dict[str, tuple[str, Callable[[Rows], None]]] = {
+CORRUPTIONS: dict[str, tuple[str, Callable[[Lines], None]]] = {
     "columns": ("a row with 8 instead of 9 columns", _columns),
     "date": ("a TransactionDate '2014-02-30 00:00:00' that is not a date", _date),
     "negative-quantity": ("a negative Quantity", _negative),
@@ -82,9 +88,9 @@ def _clean_text(source: str | None) -> str:
 
 def corrupt(text: str, kind: str) -> str:
     """`text` (TransactionHistory, tab-separated) with the one mistake `kind`."""
-    rows = [line.split("\t") for line in text.splitlines()]
-    CORRUPTIONS[kind][1](rows)
-    return "".join("\t".join(f) + "\n" for f in rows)
+    lines = text.splitlines()
+    CORRUPTIONS[kind][1](lines)
+    return "".join(line + "\n" for line in lines)
 
 
 class DataFiles:
