@@ -181,14 +181,14 @@ def test_transaction_ids_unique():
     assert column(0).is_unique
 '''
 
-# the shallow suite of a team in a hurry: one test, two rules
+# the shallow suite of a team in a hurry: one test, two rules (no pandas: it starts fast)
 SHALLOW_TEST = '''
 import os
-import pandas as pd
 
 def test_data():
-    frame = pd.read_csv(os.environ["WTH_DATA_FILE"], sep="\\t", header=None)
-    assert frame.shape[1] == 9 and frame[6].min() >= 0
+    for line in open(os.environ["WTH_DATA_FILE"]):
+        fields = line.rstrip("\\n").split("\\t")
+        assert len(fields) == 9 and float(fields[6]) >= 0
 '''
 
 IGNORING_TEST = '''

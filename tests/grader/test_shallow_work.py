@@ -79,9 +79,10 @@ def test_c2_3_gives_partial_credit_naming_what_slipped_through(tmp_path, trained
     result = _grade(tmp_path, trained_ws, repos["shallow-tests"], challenge=2).result("C2.3")
     assert result.status == FAIL and 0 < result.points < result.max_points
     caught = result.evidence["caught"]
-    assert set(caught) == {"negative-quantity", "empty"} and result.points == round(10 * len(caught) / 7, 1)
+    assert set(caught) == {"columns", "negative-quantity"} and result.points == 2.9
     for slipped in ("a TransactionDate '2014-02-30 00:00:00' that is not a date", "a duplicated TransactionID",
-                    "an ActualCost 'n/a' that is not a number", "a Quantity '2.5' that is not an integer"):
+                    "an ActualCost 'n/a' that is not a number", "a Quantity '2.5' that is not an integer",
+                    "an empty file"):
         assert slipped in result.message
 
 
