@@ -27,10 +27,11 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # this script is bench/grader.py: keep its folder off the path so `grader` is the package, not this file
-sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests" / "grader")] + [
+sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "tests" / "grader")] + [
     p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
 
-import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces, repos, endpoints)
+import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces and repos)
+from endpoints import ContractEndpoint, HangingEndpoint  # noqa: E402  (real HTTP endpoints on 127.0.0.1)
 
 from grader import config, report, runner, sandbox  # noqa: E402
 from grader.checks import STATUSES, all_checks  # noqa: E402
@@ -65,16 +66,16 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
                 entry.update(name="demo", workspace=str(demo), endpoint=live["scoring_uri"], repo=str(repos["good"]))
             elif kind in ("complete", "trained"):
                 fc, version = forecasts[stage]
-                server = tools.ContractEndpoint("good", fc, version)
+                server = ContractEndpoint("good", fc, version)
                 servers.append(server)
                 repo = "good" if kind == "complete" else "ignores-data" if i <= 2 else "starter"
                 entry.update(endpoint=server.uri, repo=str(repos[repo]))
             elif kind == "hanging":
-                server = tools.HangingEndpoint()
+                server = HangingEndpoint()
                 servers.append(server)
                 entry["endpoint"] = server.uri
             elif kind == "error200":
-                server = tools.ContractEndpoint("error200")
+                server = ContractEndpoint("error200")
                 servers.append(server)
                 entry["endpoint"] = server.uri
             teams.append(entry)

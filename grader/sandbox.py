@@ -76,7 +76,7 @@ def command(argv: list[str], *, python: str, workdir: Path, home: Path, read_onl
     for item in read_only:
         if Path(item).exists():
             args += ["--ro-bind", str(item), str(item)]
-    args += ["--bind", str(home), str(home), "--bind", str(workdir), str(workdir), "--chdir", str(workdir)]
+    args += ["--bind", str(workdir), str(workdir), "--bind", str(home), str(home), "--chdir", str(workdir)]
     for folder in sorted(masks, key=len):  # last: the binds above needed their mount points created first
         args += ["--remount-ro", folder]
     return [*args, "--", *argv]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 
 from ..probes import repo as repo_probe
 from ..testdata import CORRUPTIONS
@@ -64,24 +63,20 @@ def tests_pass(team) -> object:
 
 @check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
 def tests_catch_bad_data(team) -> object:
-    """One run per kind of corruption; the points are shared by the kinds caught (tests that fail, exit 1)."""
+    """One run per kind of corruption (all within one pytest budget); the points are shared by the kinds
+    caught (tests that fail, exit 1)."""
     data = team.session.data_files.get()
-    caught, slipped, runs, note = [], [], {}, ""
-    started = time.monotonic()
-    for kind, path in data.corrupted.items():
-        left = team.team.budgets.pytest_s - (time.monotonic() - started)
-        if left <= 1:
-            slipped.append(kind)
-            runs[kind] = {"exit_code": None, "summary": "not run: the pytest budget was spent"}
-            continue
-        run, _ = _pytest(team, path, left)
-        runs[kind] = {"exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary,
-                      "sandbox": run.sandbox or "none"}
+    repo = team.repo
+    python = repo_probe.python_for(repo, team.team.python)
+    done = repo_probe.run_pytest_many(repo, python, data.corrupted, team.team.budgets.pytest_s, hide=team.session.hidden)
+    caught, slipped, runs = [], [], {}
+    for kind, run in done.items():
+        runs[kind] = {"exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary}
         (caught if run.returncode == 1 else slipped).append(kind)
         if run.returncode not in (0, 1):
             runs[kind]["output_tail"] = run.output[-600:]
-        note = note or _contained(run)
-    evidence = {"caught": caught, "slipped_through": slipped, "runs": runs,
+    note = _contained(next(iter(done.values())))
+    evidence = {"caught": caught, "slipped_through": slipped, "runs": runs, "sandbox": next(iter(done.values())).sandbox or "none",
                 "corruptions": {kind: what for kind, (what, _) in CORRUPTIONS.items()}}
     total = len(data.corrupted)
     if not slipped:
@@ -95,7 +90,7 @@ def _why(run: dict) -> str:
     if run["exit_code"] == 0:
         return "the tests passed"
     if run["exit_code"] is None:
-        return "did not finish in time" if "budget" not in run["summary"] else "not run, budget spent"
+        return "not finished within the pytest budget"
     return f"pytest exited {run['exit_code']}, not a test failure"
 
 

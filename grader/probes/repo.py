@@ -9,6 +9,7 @@ coach's secrets.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import re
 import shutil
@@ -146,34 +147,111 @@ def python_for(root: Path, configured: str | None) -> str:
     return sys.executable
 
 
+# One interpreter for all the runs of a check: it imports pytest (and numpy/pandas, when the team's
+# interpreter has them) once, then forks one child per data file, each in its own copy of the
+# repository, with its own WTH_DATA_FILE, output file, process group and time limit. The children's
+# collection imports the team's modules afresh; only the start-up is shared.
+ZYGOTE = r"""
+import json, os, sys, time
+jobs, args = json.loads(sys.argv[1]), sys.argv[2:]
+try:
+    import pytest
+except ImportError as err:
+    print("WTH-RUN " + json.dumps({"label": "*", "code": 4, "error": f"pytest is not installed: {err}"}), flush=True)
+    sys.exit(0)
+for name in ("numpy", "pandas"):
+    try:
+        __import__(name)
+    except Exception:
+        pass
+for job in jobs:
+    started = time.monotonic()
+    pid = os.fork()
+    if pid == 0:
+        code = 3
+        try:
+            os.setpgid(0, 0)
+            fd = os.open(job["out"], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            os.dup2(fd, 1)
+            os.dup2(fd, 2)
+            os.chdir(job["cwd"])
+            sys.path[0:0] = [job["cwd"]]
+            if job["data"]:
+                os.environ["WTH_DATA_FILE"] = job["data"]
+            code = int(pytest.main(args))
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+    code = None
+    while True:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            code = os.waitstatus_to_exitcode(status)
+            break
+        if time.monotonic() - started > job["timeout"]:
+            try:
+                os.killpg(pid, 9)
+            except OSError:
+                pass
+            os.waitpid(pid, 0)
+            break
+        time.sleep(0.02)
+    print("WTH-RUN " + json.dumps({"label": job["label"], "code": code, "seconds": round(time.monotonic() - started, 2)}),
+          flush=True)
+"""
+PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "--color=no", "-x"]
+
+
 def run_pytest(root: Path, python: str, data_file: str | None, timeout: float,
                hide: Iterable[str | Path] = ()) -> PytestRun:
     """The team's tests in a copy of `root`, sandboxed when this machine can (`hide`: more folders to empty)."""
+    return run_pytest_many(root, python, {"run": data_file}, timeout, hide)["run"]
+
+
+def run_pytest_many(root: Path, python: str, data_files: dict[str, str | None], timeout: float,
+                    hide: Iterable[str | Path] = ()) -> dict[str, PytestRun]:
+    """The team's tests once per data file, each in a fresh copy of `root`, all within `timeout`
+    seconds (a run still going then is killed; the runs after it do not start: returncode None)."""
+    contained = sandbox.status()
+    runs: dict[str, PytestRun] = {}
     with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as scratch:
-        home, copy = Path(scratch) / "home", Path(scratch) / "repo"
+        scratch = Path(scratch)
+        home = scratch / "home"
         home.mkdir()
-        shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
+        jobs = []
+        for i, (label, data) in enumerate(data_files.items()):
+            copy = scratch / f"repo-{i}"
+            shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
+            jobs.append({"label": label, "data": data, "cwd": str(copy), "out": str(scratch / f"out-{i}.txt"),
+                         "timeout": timeout})
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         env.update(HOME=str(home), TMPDIR=str(home), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
                    MPLBACKEND="Agg", MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db")
-        if data_file:
-            env["WTH_DATA_FILE"] = data_file
-        cmd = [python, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--color=no", "-x"]
-        contained = sandbox.status()
+        cmd = [python, "-c", ZYGOTE, json.dumps(jobs), *PYTEST_ARGS]
         if contained.available:
-            cmd = sandbox.command(cmd, python=python, workdir=copy, home=home,
-                                  read_only=[data_file] if data_file else [], hide=[root, *hide])
+            cmd = sandbox.command(cmd, python=python, workdir=scratch, home=home,
+                                  read_only=[d for d in data_files.values() if d], hide=[root, *hide])
         started = time.monotonic()
-        process = subprocess.Popen(cmd, cwd=copy, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        process = subprocess.Popen(cmd, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    stdin=subprocess.DEVNULL, start_new_session=True)
         try:
-            out, _ = process.communicate(timeout=timeout)
-            code = process.returncode
+            out, _ = process.communicate(timeout=timeout + 5)
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             out, _ = process.communicate()
-            code = None
-    text = out.decode("utf-8", errors="replace")
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return PytestRun(code, round(time.monotonic() - started, 2), text[-3000:], lines[-1] if lines else "",
-                     contained.reason if contained.available else None)
+        text = out.decode("utf-8", errors="replace")
+        reported = {}
+        for line in text.splitlines():
+            if line.startswith("WTH-RUN "):
+                entry = json.loads(line[8:])
+                reported[entry["label"]] = entry
+        for job in jobs:
+            entry = reported.get(job["label"], reported.get("*", {"code": None, "seconds": 0.0}))
+            output = Path(job["out"]).read_text(encoding="utf-8", errors="replace") if Path(job["out"]).exists() else \
+                entry.get("error", "") or text
+            lines = [line for line in output.strip().splitlines() if line.strip()]
+            runs[job["label"]] = PytestRun(entry["code"], entry.get("seconds", round(time.monotonic() - started, 2)),
+                                           output[-3000:], lines[-1] if lines else "",
+                                           contained.reason if contained.available else None)
+    return runs
