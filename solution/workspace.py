@@ -32,6 +32,7 @@ from wth.config import (
     MODEL_NAME,
     WORKSPACE_ENV,
 )
+from wth import registry
 from wth.errors import UsageError
 
 from . import processes
@@ -146,9 +147,14 @@ def step(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
         yield run
 
 
+def _versions(ws: Workspace) -> list[ModelVersion]:
+    return ws.client.search_model_versions(f"name = '{ws.model_name}'")
+
+
 def champion(ws: Workspace) -> ModelVersion | None:
+    """The version carrying the champion tag (`wth.registry`: the mark on every registry), or None."""
     try:
-        return ws.client.get_model_version_by_alias(ws.model_name, CHAMPION)
+        return registry.champion(_versions(ws))
     except MlflowException:
         return None
 
@@ -158,9 +164,15 @@ def model_version(ws: Workspace, version: str | int | None = None, alias: str | 
     try:
         if version is not None:
             return ws.client.get_model_version(ws.model_name, str(version))
-        return ws.client.get_model_version_by_alias(ws.model_name, alias or CHAMPION)
+        if alias in (None, CHAMPION):
+            found = champion(ws)
+            if found is None:
+                raise UsageError(f"model {ws.model_name!r} has no champion (no version carries the tag "
+                                 f"{CHAMPION!r}) in {ws.tracking_uri}")
+            return found
+        return ws.client.get_model_version_by_alias(ws.model_name, alias)
     except MlflowException:
-        what = f"version {version}" if version is not None else f"alias {alias or CHAMPION!r}"
+        what = f"version {version}" if version is not None else f"alias {alias!r}"
         raise UsageError(f"model {ws.model_name!r} has no {what} in {ws.tracking_uri}") from None
 
 
@@ -171,7 +183,19 @@ def register(ws: Workspace, model_uri: str, tags: dict[str, str]) -> ModelVersio
 
 
 def set_champion(ws: Workspace, version: str) -> None:
-    ws.client.set_registered_model_alias(ws.model_name, CHAMPION, str(version))
+    """Mark `version` as the champion: tag it (the switch), then untag the versions marked before.
+
+    The MLflow alias of the same name follows where the registry takes aliases (a convenience for
+    `models:/<name>@champion`); Azure ML's MLflow registry does not document them, so a refusal there
+    is not an error."""
+    client = ws.client
+    client.set_model_version_tag(ws.model_name, str(version), CHAMPION, registry.stamp())
+    for old in registry.others(_versions(ws), keep=str(version)):
+        client.delete_model_version_tag(ws.model_name, str(old.version), CHAMPION)
+    try:
+        client.set_registered_model_alias(ws.model_name, CHAMPION, str(version))
+    except (MlflowException, NotImplementedError):
+        pass
 
 
 def serve_ui(ws: Workspace, port: int = 5000) -> int:
