@@ -25,6 +25,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from wth import registry
 from wth.config import (
     CHAMPION,
     DEFAULT_WORKSPACE,
@@ -32,7 +33,6 @@ from wth.config import (
     MODEL_NAME,
     WORKSPACE_ENV,
 )
-from wth import registry
 from wth.errors import UsageError
 
 from . import processes
@@ -72,9 +72,22 @@ class Workspace:
         return experiment_id
 
 
-def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
-    """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder."""
+AZUREML = "azureml"  # `--workspace azureml`: the Azure ML workspace named by the AZURE_* variables or config.json
+
+
+def resolve(workspace: str | os.PathLike | None = None, target=None) -> Workspace:
+    """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder.
+
+    `azureml` is the Azure ML workspace that `target` (else `solution.azure.target.resolve()`) names:
+    MLflow is pointed at the tracking URI that `azure-ai-ml` reports for it
+    (`MLClient.workspaces.get(name).mlflow_tracking_uri`; the `azure` extra). An `azureml://` URI
+    resolved another way, e.g. with azureml-core's `Workspace.get_mlflow_tracking_uri()`, works as is."""
     value = str(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    if value == AZUREML:
+        from .azure import target as targets
+
+        uri = targets.tracking_uri(target or targets.resolve())
+        return Workspace(root=Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve(), tracking_uri=uri)
     if "://" in value and not value.startswith("file:"):
         root = Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve()
         return Workspace(root=root, tracking_uri=value)
