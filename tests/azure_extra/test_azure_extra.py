@@ -42,9 +42,10 @@ def test_the_solution_takes_an_azure_ml_tracking_uri_as_its_workspace():
 def test_the_azure_ml_registry_store_has_no_alias_support_of_its_own():
     """Why the champion is a version tag: the plugin's registry store inherits MLflow's generic REST
     alias calls and documents none; Azure ML's MLflow support matrix lists version tags, not aliases."""
+    from azureml.mlflow._store.model_registry.model_registry import (
+        AzureMLflowModelRegistry,
+    )
     from mlflow.store.model_registry.rest_store import RestStore
-
-    from azureml.mlflow._store.model_registry.model_registry import AzureMLflowModelRegistry
 
     for method in ("set_registered_model_alias", "get_model_version_by_alias"):
         assert getattr(AzureMLflowModelRegistry, method) is getattr(RestStore, method)
