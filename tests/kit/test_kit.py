@@ -24,7 +24,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from docs_tools import REPO_ROOT
+from datafiles import REPO_ROOT
 
 from solution import forecast
 
@@ -181,7 +181,7 @@ def test_a_team_follows_challenge_00_in_the_kit_and_passes_its_checks(team):
     assert setup.returncode == 0, setup.stderr
     # step 5, offline: the workspace (the MLflow UI line blocks, so it is left out)
     (workspace_block,) = [b for b in blocks(doc, "bash") if "mkdir -p .wth" in b]
-    done = sh("\n".join(line for line in workspace_block.splitlines() if not line.startswith("wth ui")), repo)
+    done = sh("\n".join(line for line in workspace_block.splitlines() if not line.strip().startswith("wth ui")), repo)
     assert done.returncode == 0, done.stdout + done.stderr
     # step 6: the teams file, as shown
     (teams,) = [b for b in blocks(doc, "yaml") if "teams:" in b]
