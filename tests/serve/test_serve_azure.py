@@ -126,6 +126,18 @@ def test_the_cli_refuses_local_flags_and_a_local_registry_for_azureml(no_azure_e
     assert "registered in the Azure ML workspace" in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize("argv", [["deploy"], ["pipeline", "release"]], ids=["deploy", "pipeline release"])
+def test_the_help_documents_the_azure_flags(argv, capsys):
+    from solution import cli
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([*argv, "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--target {local,azureml}", "--subscription", "--resource-group", "--workspace-name", "--config",
+                 "--endpoint", "--deployment", "--traffic PCT", "$AZURE_SUBSCRIPTION_ID"):
+        assert flag in text, flag
+
+
 def test_without_the_sdk_it_says_how_to_install_it(no_azure_env, capsys, monkeypatch):
     from solution import cli
 
