@@ -147,14 +147,17 @@ def _call(what: str, fn, *args, **kwargs):
         raise _Failed(f"{what}: {_reason(err)}") from None
 
 
+def _serving(traffic: dict[str, int] | None) -> dict[str, int]:
+    """The deployments that take traffic (a deployment at 0 % serves nobody)."""
+    return {str(name): int(pct) for name, pct in (traffic or {}).items() if int(pct)}
+
+
 def _share(traffic: dict[str, int]) -> str:
-    serving = {name: pct for name, pct in traffic.items() if pct}
-    return ", ".join(f"{name} {pct}%" for name, pct in serving.items()) or "no deployment"
+    return ", ".join(f"{name} {pct}%" for name, pct in _serving(traffic).items()) or "no deployment"
 
 
 def _kept(traffic: dict[str, int]) -> str:
-    serving = {name: pct for name, pct in traffic.items() if pct}
-    return f"the traffic stays as it was ({_share(traffic)})" if serving else "no deployment was taking traffic"
+    return f"the traffic stays as it was ({_share(traffic)})" if _serving(traffic) else "no deployment was taking traffic"
 
 
 def _logs(ml_client, name: str, endpoint: str) -> str:
@@ -180,7 +183,7 @@ def _restore(ml_client, endpoint: str, before: dict[str, int]) -> str:
     """Put the endpoint's traffic back to `before` if a failed update left it otherwise."""
     try:
         now = _call("reading the endpoint", ml_client.online_endpoints.get, endpoint)
-        if dict(now.traffic or {}) == before:
+        if _serving(now.traffic) == _serving(before):
             return _kept(before)
         now.traffic = dict(before)
         _wait(ml_client.online_endpoints.begin_create_or_update(now), "restoring the traffic")
@@ -207,7 +210,7 @@ def deploy(ml_client, model_version: str, requirements: list[str], *, train_end:
     except Exception as err:  # azure-core's hierarchy: sign-in, permissions, network
         raise StepFailed(f"cannot read endpoint {name}: {_reason(err)}") from None
     before = {str(k): int(v) for k, v in ((current.traffic if current else None) or {}).items()}
-    serving = {dep: pct for dep, pct in before.items() if pct > 0}
+    serving = _serving(before)
     old = max(serving, key=serving.get) if serving else None
     new = deployment or next(c for c in COLOURS if c != old)
     if new in serving:

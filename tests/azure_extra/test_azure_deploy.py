@@ -210,7 +210,31 @@ def test_a_smoke_test_that_fails_on_the_new_deployment_leaves_blue_serving(servi
 def test_a_traffic_update_that_fails_leaves_blue_serving(serving_blue):
     service = serving_blue
     service.fail.add("traffic")
-    with pytest.raises(StepFailed, match=r"moving the traffic to green 100%: HttpResponseError.*blue 100%"):
+    with pytest.raises(StepFailed, match=r"moving the traffic to green 100%: HttpResponseError.*"
+                                         r"the traffic stays as it was \(blue 100%\)"):
+        release(service, "2")
+    assert service.traffic("transactions-forecast") == {"blue": 100}
+    assert service.serving("transactions-forecast") == ["blue"]
+
+
+def test_a_traffic_update_that_half_applied_is_put_back(serving_blue, monkeypatch):
+    """The service refuses the update but has already moved part of the traffic: the deployer reads it
+    back and restores the old share before it deletes the new deployment."""
+    service = serving_blue
+    endpoints = service.online_endpoints
+    real = endpoints.begin_create_or_update
+
+    def half_applied(endpoint, *, local=False):
+        if endpoint.traffic and endpoint.traffic.get("green"):
+            service.endpoints[endpoint.name]["traffic"] = {"blue": 50, "green": 50}
+            from azure.core.exceptions import HttpResponseError
+            from azureml_standin import poller
+
+            return poller(error=HttpResponseError(message="(Conflict) operation interrupted"))
+        return real(endpoint, local=local)
+
+    monkeypatch.setattr(endpoints, "begin_create_or_update", half_applied)
+    with pytest.raises(StepFailed, match=r"the traffic is back to blue 100%"):
         release(service, "2")
     assert service.traffic("transactions-forecast") == {"blue": 100}
     assert service.serving("transactions-forecast") == ["blue"]
