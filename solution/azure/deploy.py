@@ -192,6 +192,11 @@ def _restore(ml_client, endpoint: str, before: dict[str, int]) -> str:
     return f"the traffic is back to {_share(before)}"
 
 
+def _check_traffic(traffic: int) -> None:
+    if not 1 <= traffic <= 100:
+        raise UsageError(f"--traffic {traffic}: a percentage 1..100")
+
+
 def deploy(ml_client, model_version: str, requirements: list[str], *, train_end: str | None = None,
            endpoint: str | None = None, deployment: str | None = None, traffic: int = 100,
            model_name: str = MODEL_NAME, progress: Progress = _quiet, smoke=None) -> Release:
@@ -199,8 +204,7 @@ def deploy(ml_client, model_version: str, requirements: list[str], *, train_end:
     _, _, ResourceNotFoundError = _sdk()
     if smoke is None:
         from wth.smoke import check as smoke
-    if not 1 <= traffic <= 100:
-        raise UsageError(f"--traffic {traffic}: a percentage 1..100")
+    _check_traffic(traffic)
     spec = load_endpoint(endpoint)
     name = spec.name
     try:
@@ -363,6 +367,7 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
     given = [flag for flag, value in (local_flags or {}).items() if value is not None]
     if given:
         raise UsageError(f"{', '.join(given)}: for the local endpoint, not --target azureml")
+    _check_traffic(traffic)
     where = targets.resolve(subscription, resource_group, workspace_name, config)
     ws = workspaces.resolve(workspace or os.environ.get(WORKSPACE_ENV) or workspaces.AZUREML, target=where)
     if ws.is_local:  # the deployment names `azureml:<model>:<version>`: it must be registered there

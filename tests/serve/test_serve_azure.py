@@ -120,6 +120,8 @@ def test_the_cli_refuses_local_flags_and_a_local_registry_for_azureml(no_azure_e
 
     assert cli.main(["deploy", "--target", "azureml", "--port", "5001"]) == 2
     assert "--port: for the local endpoint" in capsys.readouterr().err
+    assert cli.main(["deploy", "--target", "azureml", "--traffic", "0"]) == 2
+    assert "--traffic 0: a percentage 1..100" in capsys.readouterr().err
     ws = ["--subscription", "s", "--resource-group", "r", "--workspace-name", "w"]
     assert cli.main(["pipeline", "release", "--target", "azureml", *ws, "--workspace", str(no_azure_env)]) == 2
     err = capsys.readouterr().err
