@@ -130,8 +130,8 @@ def alias_agrees(team) -> object:
         return failed(f"the {found.name} does not tag champion_version and challenger_version", **evidence)
     if champion is None or str(champion.version) != str(expected):
         return failed(f"the {found.name} decided '{decision}', so the champion should be version {expected}, but the "
-                      f"alias points to {champion.version if champion else 'nothing'}", **evidence)
-    return passed(f"the {found.name} decided '{decision}', which agrees with its metrics, and the champion alias is on "
+                      f"champion mark is on {champion.version if champion else 'no version'}", **evidence)
+    return passed(f"the {found.name} decided '{decision}', which agrees with its metrics, and the champion is "
                   f"version {expected}", **evidence)
 
 
