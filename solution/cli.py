@@ -71,7 +71,7 @@ def cmd_deploy(args) -> int:
 
     ws = workspace.resolve(args.workspace)
     record = endpoint.deploy(ws, version=args.version, alias=args.alias, port=args.port, progress=_say,
-                             host=args.host)
+                             host=args.host, deployment=args.deployment, traffic=args.traffic, auth=args.auth)
     print(record.scoring_uri)
     return 0
 
@@ -80,7 +80,7 @@ def cmd_endpoint(args) -> int:
     from . import endpoint, workspace
 
     ws = workspace.resolve(args.workspace)
-    return endpoint.command(ws, args.action, progress=_say)
+    return endpoint.command(ws, args.action, progress=_say, split=args.split, regenerate=args.regenerate)
 
 
 def cmd_smoke_test(args) -> int:
@@ -197,11 +197,22 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--version", help="registered model version to deploy")
     p.add_argument("--port", type=int, help="port to serve on (default: 5001, or the current endpoint's)")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1, or the current endpoint's); "
-                                  "0.0.0.0 lets other machines, e.g. the coach's grader, reach it")
+                                  "0.0.0.0 lets other machines, e.g. the coach's grader, reach it (key auth on)")
+    p.add_argument("--deployment", metavar="NAME",
+                   help="add or replace this named deployment and keep the others (default: a blue/green rollout "
+                        "that moves 100%% of the traffic to the new version after its smoke test)")
+    p.add_argument("--traffic", type=int, metavar="PCT",
+                   help="with --deployment: its share of the traffic (default 0 beside others, 100 when first)")
+    p.add_argument("--auth", choices=["key", "none"],
+                   help="key: /score wants Authorization: Bearer <key> (default when listening beyond loopback); "
+                        "none: no key (default on loopback)")
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("endpoint", parents=[common], help="show, stop or read the logs of the local endpoint")
-    p.add_argument("action", choices=["status", "stop", "logs"])
+    p = sub.add_parser("endpoint", parents=[common], help="the local endpoint: status, traffic, keys, logs, stop",
+                       epilog="examples: endpoint traffic blue=90 green=10 | endpoint keys --regenerate secondary")
+    p.add_argument("action", choices=["status", "stop", "logs", "traffic", "keys"])
+    p.add_argument("split", nargs="*", metavar="NAME=PCT", help="with traffic: the split, summing to 100")
+    p.add_argument("--regenerate", choices=["primary", "secondary"], help="with keys: rotate this key")
     p.set_defaults(func=cmd_endpoint)
 
     p = sub.add_parser("smoke-test", parents=[common], help="check a live endpoint against the contract")

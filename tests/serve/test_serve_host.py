@@ -1,5 +1,6 @@
-"""`deploy --host`: the router listens where a coach's grader on another machine can reach it; moving
-it to another address on the same port is refused with a reason (no rollout can share the port)."""
+"""`deploy --host`: the router listens where a coach's grader on another machine can reach it, with key
+auth on unless `--auth none` is given; moving it to another address on the same port is refused with a
+reason (no rollout can share the port)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import requests
 from serve_tools import cli, free_port, listening
 
 from solution import endpoint
+from solution.endpoint import keys
+from wth import smoke
 
 OTHER_LOOPBACK = "127.0.0.2"  # not 127.0.0.1: reached only by a server bound to every interface
 
@@ -17,13 +20,23 @@ def test_host_all_interfaces_then_back_to_loopback(clean_endpoint):
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == f"http://127.0.0.1:{port}/score"
     assert "other machines use http://<this machine's address>" in done.stdout
-    answer = requests.post(f"http://{OTHER_LOOPBACK}:{port}/score", json={"steps": 3}, timeout=10)
+    assert "key auth is on" in done.stdout and str(keys.path(ws)) in done.stdout
+    uri = f"http://{OTHER_LOOPBACK}:{port}/score"
+    assert requests.post(uri, json={"steps": 3}, timeout=10).status_code == 401
+    answer = requests.post(uri, json={"steps": 3}, headers=smoke.headers(keys.read(ws)["primary"]), timeout=10)
     assert answer.status_code == 200 and len(answer.json()["forecast"]) == 3
-    assert endpoint.status(ws).serving and endpoint.read_record(ws).host == "0.0.0.0"
+    assert endpoint.status(ws).serving and endpoint.read_record(ws).auth_mode == "key"
+    assert endpoint.read_record(ws).host == "0.0.0.0"
 
     same_port = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--host", "127.0.0.1")
     assert same_port.returncode == 2 and "two routers cannot share the port" in same_port.stderr
     assert endpoint.status(ws).serving and endpoint.read_record(ws).host == "0.0.0.0"  # nothing changed
+
+    endpoint.stop(ws)
+    open_door = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--host", "0.0.0.0", "--auth", "none")
+    assert open_door.returncode == 0, open_door.stderr
+    assert "key auth is off (--auth none)" in open_door.stdout
+    assert requests.post(uri, json={"steps": 3}, timeout=10).status_code == 200
 
     endpoint.stop(ws)
     back = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--host", "127.0.0.1")
