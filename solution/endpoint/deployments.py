@@ -13,6 +13,7 @@ import re
 import shlex
 import shutil
 import sys
+import sysconfig
 from pathlib import Path
 
 from wth import contract
@@ -94,7 +95,7 @@ def on_exit(server):
 
 def start(ws, model_version, name: str, port: int | None = None, timeout: float = START_TIMEOUT) -> Deployment:
     """Materialise `model_version` and serve it as deployment `name` on a private port; wait until healthy."""
-    server = Path(sys.executable).parent / ("azmlinfsrv.exe" if sys.platform == "win32" else "azmlinfsrv")
+    server = Path(sysconfig.get_path("scripts")) / ("azmlinfsrv.exe" if sys.platform == "win32" else "azmlinfsrv")
     if not server.exists():
         raise StepFailed(f"{server} not found: install azureml-inference-server-http into this environment")
     port = port or processes.free_port()

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import sysconfig
 from pathlib import Path
 
 import psutil
@@ -14,7 +15,9 @@ from solution import workspace
 from wth import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI = [str(Path(sys.executable).parent / "wth-solution")]
+SCRIPTS = Path(sysconfig.get_path("scripts"))  # where pip put the console scripts, on every platform
+CLI = [str(SCRIPTS / "wth-solution")]
+WTH = [str(SCRIPTS / "wth")]
 TRAIN_END = "2013-12-31"
 
 

@@ -15,7 +15,7 @@ import time
 
 import pytest
 import requests
-from serve_tools import CLI, REPO_ROOT, cli, free_port, listening, pid_gone
+from serve_tools import REPO_ROOT, WTH, cli, free_port, listening, pid_gone
 
 from solution import clients, endpoint
 from solution.endpoint import keys
@@ -24,7 +24,6 @@ from wth.processes import popen, stop_tree
 
 PORT = free_port()
 URI = f"http://127.0.0.1:{PORT}/score"
-WTH = [str(os.path.join(os.path.dirname(CLI[0]), "wth"))]
 
 
 @pytest.fixture(scope="module")
@@ -141,6 +140,11 @@ def test_a_client_that_sends_its_headers_slowly_is_cut_off(keyed):
     finally:
         stop_tree(router.pid)
     assert pid_gone(router.pid) and not listening(port)
+
+
+def test_the_power_bi_script_sends_the_key_as_a_bearer_token():
+    script = (REPO_ROOT / "resources" / "powerbi" / "Forecast.pq").read_text()
+    assert f'{contract.KEY_HEADER} = "Bearer " & ApiKey' in script
 
 
 def test_stop_keeps_the_keys_for_the_next_deploy(keyed):
