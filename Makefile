@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo serve test bench check-azure clean
+.PHONY: install demo serve test student-kit bench check-azure clean
 
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# What the coach hands to the teams: dist/student-kit/ (a template repository) and dist/student-kit.zip
+student-kit: $(STAMP)
+	$(BIN)/python kit/build.py --out dist
 
 # The `azure` extra installed beside the base in one resolver run, in its own venv: pip check must be
 # clean and the Azure ML SDK + MLflow plugin must import and resolve their stores.
@@ -44,4 +48,4 @@ bench: $(STAMP)
 	$(BIN)/python bench/grader.py
 
 clean:
-	rm -rf $(VENV) $(AZ_VENV) .wth .pytest_cache
+	rm -rf $(VENV) $(AZ_VENV) .wth .pytest_cache dist

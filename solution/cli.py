@@ -1,4 +1,4 @@
-"""`wth-solution`: the reference solution's command line (the CLI contract of DESIGN.md).
+"""`wth-solution`: the reference solution's command line (the CLI contract in docs/contracts.md).
 
 Thin by design: each command parses its arguments and calls the library module of its stage.
 Exit status: 0 success, 1 a failed step, 2 bad usage or bad input, with a one-line reason on stderr.

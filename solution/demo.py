@@ -1,6 +1,6 @@
 """`wth-solution demo`: the whole reference path, end to end, on the bundled data.
 
-It leaves the workspace in the state a team has after every challenge (DESIGN.md): an initial and a
+It leaves the workspace in the state a team has after every challenge (docs/contracts.md): an initial and a
 retrained version with the promotion decision recorded, build/release/retrain/drift pipeline runs, and
 drift runs on a clean and on a drifted batch; then it grades itself like a team.
 """

@@ -1,7 +1,7 @@
 """The training step: choose a model by backtest, fit it, and log everything a reviewer needs.
 
 Runs inside an active MLflow run (a pipeline's `train` step, or a plain training run) and logs the
-workspace contract of DESIGN.md: params, the backtest metrics of the chosen model and of every
+workspace contract (docs/contracts.md): params, the backtest metrics of the chosen model and of every
 baseline, the dataset, a forecast-vs-actual plot, and the model itself.
 """
 
@@ -109,7 +109,7 @@ def train(series: pd.Series, acquired: Acquired, progress: Callable[[str], None]
 
 
 def lineage_tags(trained: Trained) -> dict[str, str]:
-    """Tags every registered version carries (DESIGN.md), so a version leads back to its run and data."""
+    """Tags every registered version carries (docs/contracts.md), so a version leads back to its run and data."""
     tags = {key: trained.params[key] for key in ("data_sha256", "train_start", "train_end", "n_obs")}
     tags.update(run_id=trained.run_id, mase=f"{trained.metrics['mase']:.4f}", model=trained.params["model"])
     build_id = (mlflow.active_run().data.tags.get("build_id") if mlflow.active_run() else None)

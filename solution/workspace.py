@@ -4,7 +4,7 @@ Locally a workspace is a folder (`.wth/` by default) holding `mlflow.db` (sqlite
 `data/` and `endpoint/`. `--workspace` also accepts any MLflow tracking URI (an MLflow server, or
 the one an Azure ML workspace exposes); the local folder then only holds data and endpoint state.
 
-Pipeline runs follow DESIGN.md: a parent run tagged `wth.pipeline=<name>` with one child run per
+Pipeline runs follow docs/contracts.md: a parent run tagged `wth.pipeline=<name>` with one child run per
 step tagged `wth.step=<step>`; the run status is the pipeline status.
 """
 

@@ -1,8 +1,8 @@
 """`wth-solution demo` end to end through the console script, then graded by the real grader.
 
-The end state is DESIGN.md's: an initial and a retrained version with the decision recorded,
+The end state is the one docs/contracts.md gives the demo: an initial and a retrained version with the decision recorded,
 build/release/retrain/drift pipeline runs, drift runs saying drift and no drift; the team it built
-passes every workspace- and endpoint-based check of C1, C3, C4 and C5 (issue 5's acceptance).
+passes every workspace- and endpoint-based check of C1, C3, C4 and C5.
 """
 
 import socket

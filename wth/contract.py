@@ -1,6 +1,6 @@
 """The endpoint contract, written once: what every team's scoring endpoint must speak.
 
-The reference entry script (`solution/score.py`) parses requests with `parse_request` and publishes
+The reference solution's entry script parses requests with `parse_request` and publishes
 `openapi()`; the smoke test (`wth.smoke`) and the grader's challenge-03 checks judge answers with
 `forecast_problems`, `interval_problems` and `refusal_problem` and send the same `BAD_INPUTS`;
 `Student/Challenge-03.md` shows `TABLE` (a test keeps the two in step).
@@ -31,6 +31,8 @@ TABLE = (
      'the same, plus `"lower": [N numbers]` and `"upper": [N numbers]`, with lower <= forecast <= upper; '
      "an endpoint without intervals may ignore or refuse `interval`"),
     ('`POST /score` with `{"data": [N]}` (the original hack\'s form)', '`200` with `{"result": [N numbers]}`'),
+    (f"with key auth (an Azure ML endpoint): `POST /score` without `{KEY_HEADER}: Bearer <key>`, or a wrong key",
+     '`401`'),
     ("anything else: not JSON, `steps` missing, not an integer (`true` is not one), out of range, "
      f"a body over {MAX_BODY // (1 << 20)} MiB or deeply nested",
      'a `4xx` status with `{"error": "<reason>"}`'),

@@ -1,4 +1,4 @@
-"""The two kinds of failure the CLI tells apart (exit codes of the DESIGN.md CLI contract)."""
+"""The two kinds of failure the CLI tells apart (exit codes of the CLI contract, docs/contracts.md)."""
 
 
 class UsageError(Exception):

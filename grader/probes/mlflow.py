@@ -45,7 +45,7 @@ def _sqlite_file(ref: WorkspaceRef) -> Path:
     if ref.kind == "folder" and not path.is_dir():
         raise WorkspaceMissing(f"no workspace folder at {path}")
     if not db.is_file():
-        raise WorkspaceMissing(f"no MLflow store at {db} (run any wth-solution command with --workspace {path})")
+        raise WorkspaceMissing(f"no MLflow store at {db} (create the workspace as Challenge 00 shows)")
     try:  # MLflow retries a broken database for minutes: look first
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
             tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}

@@ -11,12 +11,12 @@ from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
-PROGRAMS = ("wth-solution", "wth-grader")
+PROGRAMS = ("wth-solution", "wth-grader", "wth")
 SHELL_OPERATORS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "(", ")", "$(", "`"}
 
 
 def commands_in(script: str) -> list[list[str]]:
-    """Every `wth-solution ...` / `wth-grader ...` command line in a shell snippet, as argv lists
+    """Every `wth-solution ...` / `wth-grader ...` / `wth ...` command line in a shell snippet, as argv lists
     (program first). Handles `\\` continuations, comments, pipes and `&&` chains."""
     found = []
     for line in re.sub(r"\\\n", " ", script).splitlines():
@@ -41,6 +41,8 @@ def parse_error(argv: list[str]) -> str | None:
     """None when the real CLI parser accepts `argv`, else argparse's message."""
     if argv[0] == "wth-solution":
         from solution.cli import build_parser
+    elif argv[0] == "wth":
+        from wth.cli import build_parser
     else:
         from grader.cli import build_parser
     if any(arg in ("-h", "--help") for arg in argv):

@@ -50,3 +50,16 @@ def test_reports_the_stationarity_test_and_the_backtest(executed):
     assert re.search(r"\d+ days 2013-07-31\.\.2013-12-31", text)
     last_table = [line for line in text.splitlines() if re.match(r"(legacy_arima|snaive|weekday_mean)\s", line)]
     assert {line.split()[0] for line in last_table} == {"legacy_arima", "snaive", "weekday_mean"}
+
+
+def test_its_backtest_is_the_hacks_protocol(executed, bundled_table):
+    """The notebook writes its own backtest (the lesson); its numbers must be the ones training logs."""
+    from solution import forecast
+    from wth import data
+    from wth.config import INITIAL_TRAIN_END, WINDOW_START
+
+    series, _ = data.daily_series(data.read_transactions(bundled_table), WINDOW_START, INITIAL_TRAIN_END)
+    rows = {line.split()[0]: line.split() for line in text_of(executed).splitlines()
+            if re.match(r"(legacy_arima|snaive|naive|mean)\s+\d", line)}
+    for name in ("snaive", "naive", "mean", "legacy_arima"):
+        assert float(rows[name][-1]) == pytest.approx(forecast.evaluate(name, series).metrics["mase"], abs=6e-4), name

@@ -1,5 +1,5 @@
 """The Power Query script sends exactly the request of the endpoint contract — the same request as
-`wth-solution report` — and reads the fields of its answer. The M script is parsed here, not run (Power BI Desktop is Windows-only)."""
+`wth report` — and reads the fields of its answer. The M script is parsed here, not run (Power BI Desktop is Windows-only)."""
 
 import json
 import re

@@ -1,10 +1,11 @@
-"""A new team follows Student/Challenge-00.md, then the commands of Coach/Solution-01.md, as written,
-and `wth-grader check --challenge N` passes challenges 0 and 1.
+"""A team in the coach's repository follows Student/Challenge-00.md, then the commands of
+Coach/Solution-01.md, as written, and `wth check --challenge N` passes challenges 0 and 1.
 
 The commands are read from the documents' own code blocks (not retyped here), so a doc that drifts
-from the tools fails this test. Two things are not literal: the long-running MLflow UI
-(`workspace serve`) is left out, and the team's repository is a local `git init` (the offline path
-of Challenge-00, step 2) into which the starter project is copied as the step says.
+from the tools fails this test. Not literal: the install block (the suite's venv already holds the
+tools; tests/kit installs them from the student kit), the long-running MLflow UI (`wth ui`), and the
+team's repository, a local `git init` into which the starter project is copied and committed as
+step 3 says.
 """
 
 import os
@@ -25,14 +26,14 @@ def blocks(doc: Path, language: str) -> list[str]:
 
 def commands(block: str) -> str:
     """A bash block without the lines that start a server and never return."""
-    lines = [line for line in block.splitlines() if "workspace serve" not in line]
+    lines = [line for line in block.splitlines() if not line.startswith("wth ui")]
     return "\n".join(lines)
 
 
 def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GIT_AUTHOR_NAME": "alpha",
            "GIT_AUTHOR_EMAIL": "alpha@example.com", "GIT_COMMITTER_NAME": "alpha",
-           "GIT_COMMITTER_EMAIL": "alpha@example.com", "HACK": str(REPO_ROOT)}
+           "GIT_COMMITTER_EMAIL": "alpha@example.com"}
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
 
@@ -41,15 +42,15 @@ def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
 def team_repo(tmp_path_factory):
     repo = tmp_path_factory.mktemp("alpha")
     challenge_00 = REPO_ROOT / "Student" / "Challenge-00.md"
-    # step 2: a team repository holding the starter project as starter/
+    # step 3: a team repository holding the starter project as starter/, committed
     setup = sh(f"git init -q . && cp -r {REPO_ROOT / 'resources' / 'starter'} starter && git add starter "
                "&& git commit -qm 'starter project'", repo)
     assert setup.returncode == 0, setup.stderr
-    # step 4, offline: the workspace
+    # step 5, offline: the workspace
     (workspace_block,) = [b for b in blocks(challenge_00, "bash") if "mkdir -p .wth" in b]
     done = sh(commands(workspace_block), repo)
     assert done.returncode == 0, done.stdout + done.stderr
-    # step 5: the teams file, as shown
+    # step 6: the teams file, as shown
     (teams,) = [b for b in blocks(challenge_00, "yaml") if "teams:" in b]
     (repo / "teams.yaml").write_text(teams)
     return repo
@@ -57,7 +58,7 @@ def team_repo(tmp_path_factory):
 
 def grade(repo: Path, challenge: int) -> subprocess.CompletedProcess:
     (check,) = [b for b in blocks(REPO_ROOT / "Student" / f"Challenge-0{challenge}.md", "bash")
-                if "wth-grader check" in b]
+                if "wth check" in b]
     return sh(commands(check).replace('"$TEAM"', "alpha"), repo)
 
 

@@ -3,7 +3,7 @@
 One workspace for the module: a champion built on the bundled 2014-01-01..2014-05-31 (151 days, so the
 build is quick and the batches start the day after its training end).
 
-Margin (issue 4: verdicts must not hinge on a threshold tuned to the last decimal): the drifted batch
+Margin (verdicts must not hinge on a threshold tuned to the last decimal): the drifted batch
 must score at least 1.5 and the clean batch at most 0.67, where 1 is the threshold; i.e. both verdicts
 hold with every threshold 1.5 times stricter or looser.
 """

@@ -1,4 +1,4 @@
-"""The bundled simulated data: layout, calibration against the real table's facts (DESIGN.md, Data),
+"""The bundled simulated data: layout, calibration against the real table's facts (resources/data/README.md),
 reproducible bytes, the batches after the window and the coach's holdout.
 
 Calibration tolerances are in the test names: the real value, then the accepted band. The bands are

@@ -113,7 +113,7 @@ def test_acquire_records_fingerprint_and_writes_nothing_on_bad_input(tmp_path):
 
 
 def test_the_real_table(real_table):
-    """Microsoft's table as DESIGN.md describes it: 113,443 rows; the hack's 305-day series."""
+    """Microsoft's table as its install script ships it: 113,443 rows; the hack's 305-day series."""
     rows = data.read_transactions(real_table)
     assert len(rows) == 113_443
     assert rows["TransactionType"].value_counts().to_dict() == {"S": 74_575, "W": 31_002, "P": 7_866}
@@ -123,7 +123,7 @@ def test_the_real_table(real_table):
     assert (series.index[0], series.index[-1]) == (pd.Timestamp("2013-07-31"), pd.Timestamp("2014-05-31"))
     by_day = series.groupby(series.index.day_of_week)
     means, medians = by_day.mean(), by_day.median()
-    assert all(730 <= means[d] <= 880 for d in range(5))  # DESIGN.md: "≈ 735–875"
+    assert all(730 <= means[d] <= 880 for d in range(5))  # the real table: weekday means ≈ 735–875
     assert means[5] == pytest.approx(295, abs=5) and medians[5] == pytest.approx(190, abs=5)
     assert means[6] == pytest.approx(415, abs=5) and medians[6] == pytest.approx(230, abs=5)
     assert series.autocorr(1) == pytest.approx(0.06, abs=0.01)
