@@ -12,8 +12,8 @@ on Linux, macOS and Windows). For each request it
 The endpoint record and the keys file are re-read when they change on disk: the record is the single
 source of truth, written only by `solution.endpoint.rollout`.
 
-Slow or idle clients cost a socket, not a thread: headers must arrive within `HEADER_TIMEOUT` of the
-connection's first byte or of the previous answer, bodies within `BODY_TIMEOUT`, and a kept-alive
+Slow or idle clients cost a socket, not a thread: a new connection's first request headers must arrive
+within `HEADER_TIMEOUT`, bodies within `BODY_TIMEOUT`, and a kept-alive
 connection that stays quiet for `IDLE_TIMEOUT` is closed.
 
 Run as `python -m solution.endpoint.router --record RECORD --port P [--host H]`.
@@ -335,8 +335,7 @@ class Router:
         return close
 
     async def serve(self, host: str, port: int, stop: asyncio.Event) -> None:
-        server = await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD, backlog=512,
-                                            reuse_address=True)
+        server = await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD, backlog=512)
         print(f"router on http://{host}:{port}/score following {self.state.record_path}", flush=True)
         async with server:
             await stop.wait()
