@@ -84,11 +84,11 @@ def test_bad_input_over_http_gets_4xx_with_an_error(deployed, bad):
     assert isinstance(response.json()["error"], str)
 
 
-def test_the_deployment_listens_on_loopback_only(deployed):
-    port = deployed.deployment.port
-    bound = {(c.laddr.ip, c.laddr.port) for pid in tree_pids(deployed.deployment.pid)
-             for c in psutil.Process(pid).net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
-    assert bound == {("127.0.0.1", port)}
+def test_the_router_and_the_deployment_listen_on_loopback_only(deployed):
+    for pid, port in ((deployed.router_pid, PORT), (deployed.deployment.pid, deployed.deployment.port)):
+        bound = {(c.laddr.ip, c.laddr.port) for p in tree_pids(pid)
+                 for c in psutil.Process(p).net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
+        assert bound == {("127.0.0.1", port)}
 
 
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
