@@ -40,6 +40,10 @@ def command(ws, action: str, progress: Callable[[str], None] = print, split: lis
     """`wth-solution endpoint ACTION`; status exits 1 when nothing healthy is serving."""
     from . import views as show
 
+    if split and action != "traffic":
+        raise UsageError(f"{' '.join(split)}: a split is given only to `endpoint traffic`")
+    if regenerate and action != "keys":
+        raise UsageError("--regenerate goes with `endpoint keys`")
     if action == "stop":
         stop(ws, progress)
         return 0
