@@ -1,5 +1,6 @@
 # The two quick-start commands: `make demo` and `make test`. Each creates .venv when missing
-# and (re)installs the project only when setup.cfg or pyproject.toml changed.
+# and (re)installs the project only when setup.cfg or pyproject.toml changed. The `student` extra
+# is what the student kit installs beside the tools (JupyterLab, pytest): the coach gets it too.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -7,10 +8,10 @@ STAMP  := $(VENV)/.installed
 
 .PHONY: install demo serve test student-kit bench check-azure clean
 
-$(STAMP): setup.cfg pyproject.toml
+$(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,student]'
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 

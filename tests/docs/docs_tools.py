@@ -12,6 +12,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SHARED = REPO_ROOT.parent / "shared"
 PROGRAMS = ("wth-solution", "wth-grader", "wth")
+PROGRAM = re.compile(r"(?<![\w./-])(?:wth-solution|wth-grader|wth)(?![\w./-])")  # as a word, not wth/ or wth.x
 SHELL_OPERATORS = {"|", "||", "&&", ";", "&", ">", ">>", "<", "(", ")", "$(", "`"}
 
 
@@ -20,7 +21,7 @@ def commands_in(script: str) -> list[list[str]]:
     (program first). Handles `\\` continuations, comments, pipes and `&&` chains."""
     found = []
     for line in re.sub(r"\\\n", " ", script).splitlines():
-        if not any(program in line for program in PROGRAMS):
+        if not PROGRAM.search(line):
             continue
         lexer = shlex.shlex(line, posix=True, punctuation_chars=";&|<>()")
         lexer.whitespace_split = True

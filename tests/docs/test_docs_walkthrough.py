@@ -26,7 +26,7 @@ def blocks(doc: Path, language: str) -> list[str]:
 
 def commands(block: str) -> str:
     """A bash block without the lines that start a server and never return."""
-    lines = [line for line in block.splitlines() if not line.startswith("wth ui")]
+    lines = [line for line in block.splitlines() if not line.strip().startswith("wth ui")]
     return "\n".join(lines)
 
 
