@@ -60,13 +60,13 @@ class AzureML:
     workspace_name: str
     tenant_id: str | None = None
     client_id: str | None = None
-    client_secret_env: str | None = None  # service principal; without it azureml-core's default auth
+    client_secret_env: str | None = None  # service principal; without it DefaultAzureCredential
 
 
 @dataclass(frozen=True)
 class WorkspaceRef:
     """Where a team's MLflow store is: a local folder (`mlflow.db` inside), a sqlite file, a tracking
-    URI, or an Azure ML workspace (whose MLflow tracking URI azureml-core resolves)."""
+    URI, or an Azure ML workspace (whose MLflow tracking URI the Azure ML SDK v2 resolves)."""
 
     kind: str  # folder | sqlite | uri | azureml
     location: str

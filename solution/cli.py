@@ -49,6 +49,8 @@ def cmd_train(args) -> int:
 def cmd_pipeline(args) -> int:
     from . import workspace
 
+    if args.pipeline == "release" and args.target == "azureml":
+        return cmd_azureml(args)
     ws = workspace.resolve(args.workspace)
     if args.pipeline == "build":
         from . import pipelines
@@ -66,8 +68,27 @@ def cmd_pipeline(args) -> int:
     return cmd_drift(args)
 
 
+def cmd_azureml(args) -> int:
+    """`deploy --target azureml` and `pipeline release --target azureml`: the Azure ML managed online endpoint."""
+    from .azure import deploy as azure
+
+    release = azure.run(pipeline=args.command == "pipeline", workspace=args.workspace,
+                        subscription=args.subscription, resource_group=args.resource_group,
+                        workspace_name=args.workspace_name, config=args.config,
+                        version=getattr(args, "version", None), alias=getattr(args, "alias", None),
+                        endpoint=args.endpoint, deployment=args.deployment,
+                        traffic=100 if args.traffic is None else args.traffic,
+                        local_flags={"--port": args.port, "--host": getattr(args, "host", None),
+                                     "--auth": getattr(args, "auth", None)}, progress=_say)
+    print(release.scoring_uri)
+    return 0
+
+
 def cmd_deploy(args) -> int:
     from . import endpoint, workspace
+
+    if args.target == "azureml":
+        return cmd_azureml(args)
 
     ws = workspace.resolve(args.workspace)
     record = endpoint.deploy(ws, version=args.version, alias=args.alias, port=args.port, progress=_say,
@@ -145,7 +166,9 @@ def cmd_workspace(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", metavar="DIR",
-                        help="workspace folder or MLflow tracking URI (default: $WTH_WORKSPACE or .wth)")
+                        help="workspace folder, MLflow tracking URI, or azureml (the Azure ML workspace of "
+                             "$AZURE_SUBSCRIPTION_ID, $AZURE_RESOURCE_GROUP, $AZURE_ML_WORKSPACE or config.json; "
+                             "default: $WTH_WORKSPACE or .wth)")
 
     parser = argparse.ArgumentParser(prog="wth-solution", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -155,6 +178,27 @@ def build_parser() -> argparse.ArgumentParser:
                        help="bundled (simulated, offline), microsoft (download the real zip) or a PATH to a zip/CSV")
         p.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
         p.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")
+
+    def target_options(p: argparse.ArgumentParser) -> None:  # the Azure ML workspace: solution.azure.target
+        p.add_argument("--target", choices=["local", "azureml"], default="local",
+                       help="local: the inference server on this machine (default); azureml: an Azure ML "
+                            "managed online endpoint, blue/green (the `azure` extra)")
+        azure = p.add_argument_group("--target azureml", "the workspace: each flag, else its variable, else config.json")
+        azure.add_argument("--subscription", metavar="ID", help="Azure subscription id ($AZURE_SUBSCRIPTION_ID)")
+        azure.add_argument("--resource-group", metavar="NAME", help="resource group ($AZURE_RESOURCE_GROUP)")
+        azure.add_argument("--workspace-name", metavar="NAME", help="Azure ML workspace ($AZURE_ML_WORKSPACE)")
+        azure.add_argument("--config", metavar="PATH", help="the workspace's config.json "
+                                                            "(default: ./config.json or ./.azureml/config.json)")
+        azure.add_argument("--endpoint", metavar="NAME", help="managed online endpoint (default: solution/azure/endpoint.yml's)")
+        both = p.add_argument_group("deployments", "named deployments, on either target")
+        both.add_argument("--deployment", metavar="NAME",
+                          help="the new deployment (default: blue or green, whichever is not serving, and 100%% of "
+                               "the traffic after its smoke test); locally a named one is added or replaced beside "
+                               "the others")
+        both.add_argument("--traffic", type=int, metavar="PCT",
+                          help="percent of the traffic the new deployment gets (azureml default 100: the full switch, "
+                               "then the old deployment is deleted; less is a canary that stops there; local default "
+                               "0 beside others, 100 when first)")
 
     def drift_options(p: argparse.ArgumentParser) -> None:  # defaults: solution.drift.Thresholds
         p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
@@ -184,6 +228,7 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
     q = pipes.add_parser("release", parents=[common], help="deploy the champion and smoke-test it")
     q.add_argument("--port", type=int, help="port of the local endpoint (default: keep the current one, or 5001)")
+    target_options(q)
     q = pipes.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better")
     q.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
     q.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")
@@ -198,14 +243,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, help="port to serve on (default: 5001, or the current endpoint's)")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1, or the current endpoint's); "
                                   "0.0.0.0 lets other machines, e.g. the coach's grader, reach it (key auth on)")
-    p.add_argument("--deployment", metavar="NAME",
-                   help="add or replace this named deployment and keep the others (default: a blue/green rollout "
-                        "that moves 100%% of the traffic to the new version after its smoke test)")
-    p.add_argument("--traffic", type=int, metavar="PCT",
-                   help="with --deployment: its share of the traffic (default 0 beside others, 100 when first)")
     p.add_argument("--auth", choices=["key", "none"],
-                   help="key: /score wants Authorization: Bearer <key> (default when listening beyond loopback); "
-                        "none: no key (default on loopback)")
+                   help="local: key makes /score want Authorization: Bearer <key> (default when listening beyond "
+                        "loopback); none: no key (default on loopback)")
+    target_options(p)
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("endpoint", parents=[common], help="the local endpoint: status, traffic, keys, logs, stop",

@@ -24,6 +24,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from wth import registry
 from wth.config import (
     CHAMPION,
     DEFAULT_WORKSPACE,
@@ -70,9 +71,22 @@ class Workspace:
         return experiment_id
 
 
-def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
-    """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder."""
+AZUREML = "azureml"  # `--workspace azureml`: the Azure ML workspace named by the AZURE_* variables or config.json
+
+
+def resolve(workspace: str | os.PathLike | None = None, target=None) -> Workspace:
+    """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder.
+
+    `azureml` is the Azure ML workspace that `target` (else `solution.azure.target.resolve()`) names:
+    MLflow is pointed at the tracking URI that `azure-ai-ml` reports for it
+    (`MLClient.workspaces.get(name).mlflow_tracking_uri`; the `azure` extra). An `azureml://` URI
+    resolved another way, e.g. with azureml-core's `Workspace.get_mlflow_tracking_uri()`, works as is."""
     value = str(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    if value == AZUREML:
+        from .azure import target as targets
+
+        uri = targets.tracking_uri(target or targets.resolve())
+        return Workspace(root=Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve(), tracking_uri=uri)
     if "://" in value and not value.startswith("file:"):
         root = Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve()
         return Workspace(root=root, tracking_uri=value)
@@ -145,9 +159,14 @@ def step(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
         yield run
 
 
+def _versions(ws: Workspace) -> list[ModelVersion]:
+    return ws.client.search_model_versions(f"name = '{ws.model_name}'")
+
+
 def champion(ws: Workspace) -> ModelVersion | None:
+    """The version carrying the champion tag (`wth.registry`: the mark on every registry), or None."""
     try:
-        return ws.client.get_model_version_by_alias(ws.model_name, CHAMPION)
+        return registry.champion(_versions(ws))
     except MlflowException:
         return None
 
@@ -157,9 +176,15 @@ def model_version(ws: Workspace, version: str | int | None = None, alias: str | 
     try:
         if version is not None:
             return ws.client.get_model_version(ws.model_name, str(version))
-        return ws.client.get_model_version_by_alias(ws.model_name, alias or CHAMPION)
+        if alias in (None, CHAMPION):
+            found = champion(ws)
+            if found is None:
+                raise UsageError(f"model {ws.model_name!r} has no champion (no version carries the tag "
+                                 f"{CHAMPION!r}) in {ws.tracking_uri}")
+            return found
+        return ws.client.get_model_version_by_alias(ws.model_name, alias)
     except MlflowException:
-        what = f"version {version}" if version is not None else f"alias {alias or CHAMPION!r}"
+        what = f"version {version}" if version is not None else f"alias {alias!r}"
         raise UsageError(f"model {ws.model_name!r} has no {what} in {ws.tracking_uri}") from None
 
 
@@ -170,7 +195,19 @@ def register(ws: Workspace, model_uri: str, tags: dict[str, str]) -> ModelVersio
 
 
 def set_champion(ws: Workspace, version: str) -> None:
-    ws.client.set_registered_model_alias(ws.model_name, CHAMPION, str(version))
+    """Mark `version` as the champion: tag it (the switch), then untag the versions marked before.
+
+    The MLflow alias of the same name follows where the registry takes aliases (a convenience for
+    `models:/<name>@champion`); Azure ML's MLflow registry does not document them, so a refusal there
+    is not an error."""
+    client = ws.client
+    client.set_model_version_tag(ws.model_name, str(version), CHAMPION, registry.stamp())
+    for old in registry.others(_versions(ws), keep=str(version)):
+        client.delete_model_version_tag(ws.model_name, str(old.version), CHAMPION)
+    try:
+        client.set_registered_model_alias(ws.model_name, CHAMPION, str(version))
+    except (MlflowException, NotImplementedError):
+        pass
 
 
 def serve_ui(ws: Workspace, port: int = 5000) -> int:

@@ -11,7 +11,7 @@ WINDOW_END = "2014-05-31"
 INITIAL_TRAIN_END = "2013-12-31"  # challenge 01 / the demo train on the 2013 part of the window
 EXPERIMENT = "wth-mlops"
 MODEL_NAME = "transactions-forecast"
-CHAMPION = "champion"
+CHAMPION = "champion"  # the champion's mark: a version tag of this name (see wth.registry), read on every path
 WORKSPACE_ENV = "WTH_WORKSPACE"
 DEFAULT_WORKSPACE = ".wth"
 

@@ -76,19 +76,22 @@ def _json(response: requests.Response):
 
 
 def check(uri: str, expected_version: str | None = None, expected_train_end: str | None = None,
-          key: str | None = None, deployment: str | None = None, require_interval: bool = False) -> list[str]:
-    """Every way `uri` breaks the contract, as one line each; [] when it passes."""
+          key: str | None = None, deployment: str | None = None, require_interval: bool = False,
+          health: bool = True) -> list[str]:
+    """Every way `uri` breaks the contract, as one line each; [] when it passes. `health=False` skips
+    the `GET /` liveness check: an Azure ML managed online endpoint routes `/score` only."""
     first_day = date.fromisoformat(expected_train_end) + timedelta(days=1) if expected_train_end else None
     failures: list[str] = []
     with requests.Session() as session:
         session.trust_env = False
         session.headers.update(headers(key, deployment))
-        try:
-            health = session.get(health_url(uri), timeout=TIMEOUT)
-        except requests.RequestException as err:
-            return [f"GET {health_url(uri)}: unreachable ({type(err).__name__})"]
-        if health.status_code != 200:
-            failures.append(f"GET {health_url(uri)}: status {health.status_code}, expected 200")
+        if health:
+            try:
+                live = session.get(health_url(uri), timeout=TIMEOUT)
+            except requests.RequestException as err:
+                return [f"GET {health_url(uri)}: unreachable ({type(err).__name__})"]
+            if live.status_code != 200:
+                failures.append(f"GET {health_url(uri)}: status {live.status_code}, expected 200")
         answers = {}
         for steps in HORIZONS:
             where = json.dumps({"steps": steps})

@@ -31,9 +31,20 @@ class Answer:
     body: object | None  # parsed JSON, None if the body is not JSON
     text: str  # the first 300 characters, for evidence
     seconds: float
+    key_sent: bool = False  # whether the request carried `Authorization: Bearer <key>`
 
     def excerpt(self) -> str:
-        return f"HTTP {self.status} {self.text[:200]}"
+        refused = self.refusal()
+        return f"HTTP {self.status} {self.text[:200]}" + (f" ({refused})" if refused else "")
+
+    def refusal(self) -> str | None:
+        """What a 401/403 means for the teams file: no key sent, or the key sent is wrong."""
+        if self.status not in (401, 403):
+            return None
+        if self.key_sent:
+            return "the endpoint refused the key: the variable named by endpoint.key_env holds a wrong or old key"
+        return ("the endpoint wants a key: give endpoint.key_env in the teams file and export that variable "
+                "with the endpoint's key")
 
 
 class EndpointProbe:
@@ -94,7 +105,8 @@ class EndpointProbe:
                 parsed = json.loads(text)
             except ValueError:
                 parsed = None
-            return Answer(response.status_code, parsed, text[:300], round(time.monotonic() - started, 3))
+            return Answer(response.status_code, parsed, text[:300], round(time.monotonic() - started, 3),
+                          key_sent="Authorization" in headers)
         raise Unreachable(f"{host} redirected more than {MAX_REDIRECTS} times")
 
     def _read(self, response: requests.Response, host: str, deadline: float) -> bytes:

@@ -23,6 +23,8 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from wth import registry
+
 from ..config import WorkspaceRef
 from ..errors import NotGradable
 
@@ -139,10 +141,8 @@ class MlflowProbe:
 
     @cached_property
     def champion(self) -> ModelVersion | None:
-        try:
-            return self.client.get_model_version_by_alias(self.model, "champion")
-        except MlflowException:
-            return None
+        """The version carrying the champion tag, read as the solution reads it (`wth.registry`)."""
+        return registry.champion(self.versions)
 
     def version(self, number: str) -> ModelVersion | None:
         return next((v for v in self.versions if str(v.version) == str(number)), None)

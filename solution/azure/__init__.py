@@ -1,2 +1,3 @@
-"""Azure ML deployment of the endpoint: the managed online endpoint YAML and the azureml-core (SDK v1) code
-path. Nothing here is imported by the offline path; see README.md for what was and was not exercised."""
+"""Azure ML: the managed online endpoint's CLI v2 YAML and the SDK v2 blue/green release (`deploy.py`),
+which workspace (`target.py`). Nothing here imports an Azure SDK at import time, so the offline path
+can import it; see README.md for what was and was not exercised."""

@@ -1,88 +1,389 @@
-"""Deploy the champion to Azure ML with azureml-core (SDK v1, the `azure` extra), serving the same
-`solution/score.py` the local endpoint serves.
+"""Release a registered version to an Azure ML managed online endpoint, blue/green, with the SDK v2
+(`azure-ai-ml`'s `MLClient`, `ManagedOnlineEndpoint`, `ManagedOnlineDeployment`; the `azure` extra).
 
-`azureml.core` is imported only inside these functions: the offline path never needs it. This code
-has not run against a live Azure ML workspace from this repository (no cloud access where it was
-written); its calls follow the SDK's documented signatures and tests/serve/test_serve_azure.py checks
-them against those shapes. Microsoft ended SDK v1 support on 2026-06-30: for new work prefer the
-managed online endpoint YAML next to this file (`az ml online-endpoint/online-deployment`).
+The definitions are the CLI v2 YAML files beside this module, loaded with `load_online_endpoint` and
+`load_online_deployment` (the SDK's own schema validation); code only fills in the deployment's name,
+the model version and the environment. The order is the local endpoint's:
 
-    python -m solution.azure.deploy --version 3 [--config config.json] [--service transactions-forecast]
+1. create the endpoint when it is missing (key auth, `endpoint.yml`);
+2. create the new deployment (`deployment.yml`: the other colour of blue/green, or `--deployment`)
+   with the version and no traffic;
+3. smoke-test it through its own deployment (`azureml-model-deployment` header, endpoint key);
+4. move the traffic: 100 % to it, or `--traffic PCT` for a canary that stops there;
+5. delete the old deployment (full switch only).
+
+A failure in 2-4 leaves the old deployment with the traffic it had (a failed traffic update is put
+back), deletes the failed new deployment, and raises `StepFailed` saying what happened and what
+still serves. The environment is `environment.yml` (the image's Python and the inference server)
+plus the registered version's own `requirements.txt`, read from the registry with MLflow.
+
+Nothing is imported from Azure at module level, so the offline path can import this file. No Azure
+call has been made from this repository (no cloud access where it was written): tests run the
+order of operations and the failure handling against a stand-in of the `MLClient` operations that
+returns the SDK's own entity types, and the YAML through the SDK's loaders offline.
 """
 
 from __future__ import annotations
 
-import argparse
+import re
 import sys
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+import yaml
 
 from wth.config import MODEL_NAME
 from wth.errors import StepFailed, UsageError
 
+from . import target as targets
+
 HERE = Path(__file__).resolve().parent
-SOURCE_DIR = HERE.parent  # the solution package: score.py and the model code it loads
-ENTRY_SCRIPT = "score.py"
+ENDPOINT_FILE = HERE / "endpoint.yml"
+DEPLOYMENT_FILE = HERE / "deployment.yml"
 CONDA_FILE = HERE / "environment.yml"
-SERVICE = "transactions-forecast"
+COLOURS = ("blue", "green")
+LOG_LINES = 30
+
+Progress = Callable[[str], None]
+
+
+def _quiet(message: str) -> None:
+    pass
 
 
 @dataclass
-class AzureService:
-    name: str
+class Release:
+    endpoint: str
     scoring_uri: str
+    deployment: str  # the new deployment, serving `model_version`
     model_version: str
-    state: str
-    key: str | None
+    traffic: dict[str, int]
+    retired: str | None = None  # the old deployment, deleted after a full switch
+    notes: list[str] = field(default_factory=list)  # what went wrong after the switch (nothing that serves)
+
+    @property
+    def canary(self) -> bool:
+        return self.traffic.get(self.deployment, 0) < 100
+
+
+class _Failed(Exception):
+    """One Azure operation failed; the message says which and why."""
 
 
 def _sdk():
     try:
-        from azureml.core import Environment, Model, Workspace
-        from azureml.core.model import InferenceConfig
-        from azureml.core.webservice import AciWebservice
+        from azure.ai.ml import load_online_deployment, load_online_endpoint
+        from azure.core.exceptions import ResourceNotFoundError
     except ImportError:
-        raise UsageError("azureml-core is not installed: pip install -e '.[azure]' (Python 3.11)") from None
-    return Workspace, Model, Environment, InferenceConfig, AciWebservice
+        raise UsageError(f"the Azure ML SDK v2 (azure-ai-ml) is not installed: {targets.INSTALL}") from None
+    return load_online_endpoint, load_online_deployment, ResourceNotFoundError
 
 
-def deploy(version: str | int, config: str | None = None, service: str = SERVICE, model_name: str = MODEL_NAME,
-           cpu_cores: float = 1, memory_gb: float = 2, progress: Callable[[str], None] = print) -> AzureService:
-    """Deploy registered `model_name` version `version` as an ACI web service named `service`."""
-    Workspace, Model, Environment, InferenceConfig, AciWebservice = _sdk()
-    ws = Workspace.from_config(path=config)
-    model = Model(ws, name=model_name, version=int(version))
-    environment = Environment.from_conda_specification(name="wth-serve", file_path=str(CONDA_FILE))
-    inference = InferenceConfig(entry_script=ENTRY_SCRIPT, source_directory=str(SOURCE_DIR), environment=environment)
-    deployment = AciWebservice.deploy_configuration(cpu_cores=cpu_cores, memory_gb=memory_gb, auth_enabled=True,
-                                                    tags={"model_version": str(version)},
-                                                    description="What The Hack - MLOps transactions forecast")
-    progress(f"deploying {model_name} version {version} to ACI service {service} in workspace {ws.name}")
-    web = Model.deploy(workspace=ws, name=service, models=[model], inference_config=inference,
-                       deployment_config=deployment, overwrite=True)
-    web.wait_for_deployment(show_output=False)
-    if web.state != "Healthy":
-        logs = (web.get_logs() or "")[-800:]
-        raise StepFailed(f"ACI service {service} is {web.state} after deployment; last log lines: {logs}")
-    key = web.get_keys()[0] if deployment.auth_enabled else None
-    progress(f"{service} is healthy at {web.scoring_uri}")
-    return AzureService(name=service, scoring_uri=web.scoring_uri, model_version=str(version), state=web.state, key=key)
+def _reason(err: BaseException) -> str:
+    text = str(getattr(err, "message", None) or err).strip().splitlines()
+    return f"{type(err).__name__}: {text[0][:300] if text else ''}".rstrip(": ")
+
+
+# --- the definitions ------------------------------------------------------------------------------
+
+
+def requirement_name(line: str) -> str:
+    return re.split(r"[<>=!~;\[ @]", line.strip(), maxsplit=1)[0].lower().replace("_", "-")
+
+
+def environment(requirements: list[str]) -> dict:
+    """The deployment's conda spec: `environment.yml` (Python, the inference server) plus the model's
+    own pip requirements; the model's pin wins where both name a package."""
+    spec = yaml.safe_load(CONDA_FILE.read_text())
+    pip = next(d for d in spec["dependencies"] if isinstance(d, dict) and "pip" in d)
+    model = [r.strip() for r in requirements if r.strip() and not r.strip().startswith(("#", "-"))]
+    named = {requirement_name(r) for r in model}
+    pip["pip"] = model + [r for r in pip["pip"] if requirement_name(r) not in named]
+    return spec
+
+
+def model_requirements(ws, version: str) -> list[str]:
+    """The registered version's own `requirements.txt`, from the registry through MLflow."""
+    import mlflow.pyfunc
+
+    ws.activate()
+    try:
+        path = mlflow.pyfunc.get_model_dependencies(f"models:/{ws.model_name}/{version}", format="pip")
+    except Exception as err:  # MLflow raises several types for a missing or unreadable artifact
+        raise StepFailed(f"cannot read the requirements of {ws.model_name} version {version}: {_reason(err)}") from None
+    return Path(path).read_text().splitlines()
+
+
+def load_endpoint(name: str | None = None):
+    """`endpoint.yml` as a `ManagedOnlineEndpoint`, through the SDK's loader (its schema validation)."""
+    load_online_endpoint, _, _ = _sdk()
+    return load_online_endpoint(ENDPOINT_FILE, params_override=[{"name": name}] if name else None)
+
+
+def load_deployment(name: str, endpoint: str, version: str, requirements: list[str], model_name: str = MODEL_NAME):
+    """`deployment.yml` as a `ManagedOnlineDeployment` for `version`, its environment completed."""
+    _, load_online_deployment, _ = _sdk()
+    deployment = load_online_deployment(DEPLOYMENT_FILE, params_override=[
+        {"name": name}, {"endpoint_name": endpoint}, {"model": f"azureml:{model_name}:{version}"}])
+    deployment.environment.conda_file = environment(requirements)
+    return deployment
+
+
+# --- the release ----------------------------------------------------------------------------------
+
+
+def _wait(poller, what: str):
+    try:
+        return poller.result()
+    except Exception as err:  # HttpResponseError, a failed LRO, a timeout: the message carries the cause
+        raise _Failed(f"{what}: {_reason(err)}") from None
+
+
+def _call(what: str, fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except Exception as err:
+        raise _Failed(f"{what}: {_reason(err)}") from None
+
+
+def _serving(traffic: dict[str, int] | None) -> dict[str, int]:
+    """The deployments that take traffic (a deployment at 0 % serves nobody)."""
+    return {str(name): int(pct) for name, pct in (traffic or {}).items() if int(pct)}
+
+
+def _share(traffic: dict[str, int]) -> str:
+    return ", ".join(f"{name} {pct}%" for name, pct in _serving(traffic).items()) or "no deployment"
+
+
+def _kept(traffic: dict[str, int]) -> str:
+    return f"the traffic stays as it was ({_share(traffic)})" if _serving(traffic) else "no deployment was taking traffic"
+
+
+def _logs(ml_client, name: str, endpoint: str) -> str:
+    try:
+        text = ml_client.online_deployments.get_logs(name=name, endpoint_name=endpoint, lines=LOG_LINES) or ""
+    except Exception:  # the logs are a courtesy: a deployment that never started may have none
+        return ""
+    tail = " | ".join(line.strip() for line in text.strip().splitlines()[-5:] if line.strip())
+    return f"; last log lines: {tail[-600:]}" if tail else ""
+
+
+def _discard(ml_client, name: str, endpoint: str, progress: Progress) -> str:
+    """Delete a failed new deployment (it takes no traffic); say so if that fails too."""
+    try:
+        _wait(ml_client.online_deployments.begin_delete(name=name, endpoint_name=endpoint), f"deleting {name}")
+    except _Failed as err:
+        return f"; the failed deployment {name} is left in place ({err})"
+    progress(f"deleted the failed deployment {name}")
+    return ""
+
+
+def _restore(ml_client, endpoint: str, before: dict[str, int]) -> str:
+    """Put the endpoint's traffic back to `before` if a failed update left it otherwise."""
+    try:
+        now = _call("reading the endpoint", ml_client.online_endpoints.get, endpoint)
+        if _serving(now.traffic) == _serving(before):
+            return _kept(before)
+        now.traffic = dict(before)
+        _wait(ml_client.online_endpoints.begin_create_or_update(now), "restoring the traffic")
+    except _Failed as err:
+        return f"the traffic could not be put back to {_share(before)} ({err}): check the endpoint now"
+    return f"the traffic is back to {_share(before)}"
+
+
+def _check_traffic(traffic: int) -> None:
+    if not 1 <= traffic <= 100:
+        raise UsageError(f"--traffic {traffic}: a percentage 1..100")
+
+
+def deploy(ml_client, model_version: str, requirements: list[str], *, train_end: str | None = None,
+           endpoint: str | None = None, deployment: str | None = None, traffic: int = 100,
+           model_name: str = MODEL_NAME, progress: Progress = _quiet, smoke=None) -> Release:
+    """Release `model_version` to the managed online endpoint (see the module docstring for the order)."""
+    _, _, ResourceNotFoundError = _sdk()
+    if smoke is None:
+        from wth.smoke import check as smoke
+    _check_traffic(traffic)
+    spec = load_endpoint(endpoint)
+    name = spec.name
+    try:
+        current = ml_client.online_endpoints.get(name)
+    except ResourceNotFoundError:
+        current = None
+    except Exception as err:  # azure-core's hierarchy: sign-in, permissions, network
+        raise StepFailed(f"cannot read endpoint {name}: {_reason(err)}") from None
+    before = {str(k): int(v) for k, v in ((current.traffic if current else None) or {}).items()}
+    serving = _serving(before)
+    old = max(serving, key=serving.get) if serving else None
+    new = deployment or next(c for c in COLOURS if c != old)
+    if new in serving:
+        raise UsageError(f"deployment {new} takes {before[new]}% of the traffic of {name}: "
+                         "choose another --deployment")
+    if traffic < 100 and old is None:
+        raise UsageError(f"--traffic {traffic}: a canary needs a deployment already serving on {name}")
+    if current is None:
+        progress(f"creating endpoint {name} ({spec.auth_mode} auth)")
+        try:
+            _wait(ml_client.online_endpoints.begin_create_or_update(spec), f"creating endpoint {name}")
+        except _Failed as err:
+            raise StepFailed(f"endpoint {name}: {err}") from None
+
+    spec_deployment = load_deployment(new, name, model_version, requirements, model_name)
+    progress(f"creating deployment {new} on {name}: {model_name} version {model_version} on "
+             f"{spec_deployment.instance_count} x {spec_deployment.instance_type}, no traffic yet")
+    try:
+        created = _wait(ml_client.online_deployments.begin_create_or_update(spec_deployment), f"creating {new}")
+        state = getattr(created, "provisioning_state", None)
+        if state and str(state).lower() != "succeeded":
+            raise _Failed(f"provisioning state {state}")
+    except _Failed as err:
+        logs = _logs(ml_client, new, name)
+        left = _discard(ml_client, new, name, progress)
+        raise StepFailed(f"deployment {new} failed to provision ({err}){logs}{left}; {_kept(before)}") from None
+
+    try:
+        current = _call("reading the endpoint", ml_client.online_endpoints.get, name)
+        key = _call("reading the endpoint keys", ml_client.online_endpoints.get_keys, name).primary_key
+    except _Failed as err:
+        left = _discard(ml_client, new, name, progress)
+        raise StepFailed(f"endpoint {name}: {err}{left}; {_kept(before)}") from None
+    progress(f"smoke-testing deployment {new} through {current.scoring_uri}")
+    failures = smoke(current.scoring_uri, expected_version=str(model_version), expected_train_end=train_end,
+                     key=key, deployment=new, health=False)
+    if failures:
+        for line in failures:
+            progress(f"  FAIL {line}")
+        left = _discard(ml_client, new, name, progress)
+        raise StepFailed(f"version {model_version} on deployment {new} failed the smoke test ({failures[0]})"
+                         f"{left}; {_kept(before)}")
+    progress(f"deployment {new} passed the smoke test")
+
+    after = {dep: 0 for dep in before}
+    after[new] = traffic
+    if old is not None and traffic < 100:
+        after[old] = 100 - traffic
+    current.traffic = after
+    try:
+        _wait(ml_client.online_endpoints.begin_create_or_update(current), f"moving the traffic to {_share(after)}")
+    except _Failed as err:
+        restored = _restore(ml_client, name, before)
+        left = _discard(ml_client, new, name, progress)
+        raise StepFailed(f"{err}; {restored}{left}") from None
+    progress(f"traffic on {name}: {_share(after)}")
+
+    release = Release(endpoint=name, scoring_uri=current.scoring_uri, deployment=new,
+                      model_version=str(model_version), traffic=after)
+    if old is not None and traffic == 100:
+        try:
+            _wait(ml_client.online_deployments.begin_delete(name=old, endpoint_name=name), f"deleting {old}")
+            release.retired = old
+            progress(f"deleted the old deployment {old}")
+        except _Failed as err:  # it takes no traffic any more: the release stands, the leftover costs money
+            release.notes.append(f"the old deployment {old} takes no traffic but could not be deleted ({err})")
+            progress(f"warning: {release.notes[-1]}")
+    elif old is not None:
+        progress(f"canary: {old} keeps {after[old]}%; move the rest with "
+                 f"`az ml online-endpoint update -n {name} --traffic \"{new}=100\"`")
+    return release
+
+
+# --- entry points: the CLI's `deploy --target azureml` and `pipeline release --target azureml` ----
+
+
+def _registered(ws, version: str | None, alias: str | None):
+    from .. import workspace
+
+    return workspace.model_version(ws, version=version, alias=alias)
+
+
+def deploy_version(ws, target: targets.Target, version: str | None = None, alias: str | None = None,
+                   endpoint: str | None = None, deployment: str | None = None, traffic: int = 100,
+                   progress: Progress = _quiet, ml_client=None, smoke=None) -> Release:
+    """`wth-solution deploy --target azureml`: a registered version (default: the champion)."""
+    mv = _registered(ws, version, alias)
+    requirements = model_requirements(ws, mv.version)
+    ml_client = ml_client or targets.client(target)
+    progress(f"releasing {mv.name} version {mv.version} to {target}")
+    return deploy(ml_client, str(mv.version), requirements, train_end=(mv.tags or {}).get("train_end"),
+                  endpoint=endpoint, deployment=deployment, traffic=traffic, model_name=mv.name,
+                  progress=progress, smoke=smoke)
+
+
+def release_pipeline(ws, target: targets.Target, endpoint: str | None = None, deployment: str | None = None,
+                     traffic: int = 100, progress: Progress = _quiet, ml_client=None, smoke=None) -> Release:
+    """The release pipeline on Azure ML, recorded as the local one is: a run `wth.pipeline=release`
+    with steps `deploy` and `smoke-test` (the latter through the endpoint's scoring URI)."""
+    import mlflow
+
+    from .. import workspace
+
+    if smoke is None:
+        from wth.smoke import check as smoke
+    mv = _registered(ws, None, None)
+    requirements = model_requirements(ws, mv.version)
+    ml_client = ml_client or targets.client(target)
+    with workspace.pipeline_run(ws, "release", model_version=str(mv.version), target="azureml") as parent:
+        with workspace.step("deploy"):
+            release = deploy(ml_client, str(mv.version), requirements, train_end=(mv.tags or {}).get("train_end"),
+                             endpoint=endpoint, deployment=deployment, traffic=traffic, model_name=mv.name,
+                             progress=progress, smoke=smoke)
+            mlflow.set_tags({"model_version": release.model_version, "scoring_uri": release.scoring_uri,
+                             "endpoint": release.endpoint, "deployment": release.deployment,
+                             "traffic": _share(release.traffic)})
+        mlflow.set_tag("scoring_uri", release.scoring_uri)
+        with workspace.step("smoke-test"):
+            try:
+                key = ml_client.online_endpoints.get_keys(release.endpoint).primary_key
+            except Exception as err:
+                raise StepFailed(f"cannot read the keys of endpoint {release.endpoint}: {_reason(err)}") from None
+            # a canary shares the endpoint: aim at the new deployment; after a full switch, the endpoint itself
+            failures = smoke(release.scoring_uri, expected_version=release.model_version,
+                             expected_train_end=(mv.tags or {}).get("train_end"), key=key,
+                             deployment=release.deployment if release.canary else None, health=False)
+            mlflow.log_metrics({"checks_failed": len(failures)})
+            for line in failures:
+                progress(f"  FAIL {line}")
+            if failures:
+                raise StepFailed(f"the smoke test failed {len(failures)} check(s) on {release.scoring_uri}")
+        progress(f"release run {parent.info.run_id}: version {mv.version} on deployment {release.deployment} "
+                 f"of {release.endpoint}, traffic {_share(release.traffic)}, at {release.scoring_uri}")
+    return release
+
+
+def run(pipeline: bool, workspace: str | None = None, subscription: str | None = None,
+        resource_group: str | None = None, workspace_name: str | None = None, config: str | None = None,
+        version: str | None = None, alias: str | None = None, endpoint: str | None = None,
+        deployment: str | None = None, traffic: int = 100, local_flags: dict | None = None,
+        progress: Progress = _quiet) -> Release:
+    """What the CLI calls: resolve the Azure ML workspace (flags, `AZURE_*`, config.json) and its MLflow
+    registry (`--workspace`, else `$WTH_WORKSPACE`, else that workspace's tracking URI), then release."""
+    import os
+
+    from wth.config import WORKSPACE_ENV
+
+    from .. import workspace as workspaces
+
+    given = [flag for flag, value in (local_flags or {}).items() if value is not None]
+    if given:
+        raise UsageError(f"{', '.join(given)}: for the local endpoint, not --target azureml")
+    _check_traffic(traffic)
+    where = targets.resolve(subscription, resource_group, workspace_name, config)
+    ws = workspaces.resolve(workspace or os.environ.get(WORKSPACE_ENV) or workspaces.AZUREML, target=where)
+    if ws.is_local:  # the deployment names `azureml:<model>:<version>`: it must be registered there
+        raise UsageError(f"--target azureml deploys a version registered in the Azure ML workspace, not in {ws.root}: "
+                         "use --workspace azureml (or the workspace's MLflow tracking URI)")
+    options = {"endpoint": endpoint, "deployment": deployment, "traffic": traffic, "progress": progress}
+    if pipeline:
+        return release_pipeline(ws, where, **options)
+    return deploy_version(ws, where, version=version, alias=alias, **options)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="deploy a registered version to Azure ML (azureml-core, SDK v1)")
-    parser.add_argument("--version", required=True, help="registered model version to deploy")
-    parser.add_argument("--config", help="Azure ML workspace config.json (default: found by Workspace.from_config)")
-    parser.add_argument("--service", default=SERVICE)
-    args = parser.parse_args(argv)
-    try:
-        result = deploy(args.version, config=args.config, service=args.service)
-    except (UsageError, StepFailed) as err:
-        print(f"solution.azure.deploy: {err}", file=sys.stderr)
-        return err.exit_code
-    print(result.scoring_uri)
-    return 0
+    """`python -m solution.azure.deploy`: the same as `wth-solution deploy --target azureml`."""
+    from solution import cli
+
+    return cli.main(["deploy", "--target", "azureml", *(sys.argv[1:] if argv is None else argv)])
 
 
 if __name__ == "__main__":

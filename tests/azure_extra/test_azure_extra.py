@@ -1,9 +1,9 @@
 """The `azure` extra works beside the base install (run by `make check-azure` in .venv-azure).
 
-Offline, this proves what can be proved without Azure: one resolver run, `pip check` clean, the SDK
-and MLflow's Azure ML plugin import, and MLflow resolves its tracking and registry stores for an
-`azureml://` tracking URI to the plugin's classes. Talking to a workspace needs Azure and is not
-exercised here.
+Offline, this proves what can be proved without Azure: one resolver run, `pip check` clean, the SDK v2
+(azure-ai-ml, azure-identity), azureml-core and MLflow's Azure ML plugin import, and MLflow resolves its
+tracking and registry stores for an `azureml://` tracking URI to the plugin's classes. Talking to a
+workspace needs Azure and is not exercised here (the deployer's stand-in tests are in test_azure_deploy.py).
 """
 
 import subprocess
@@ -11,8 +11,8 @@ import sys
 
 import pytest
 
-azureml_core = pytest.importorskip(
-    "azureml.core", reason="the `azure` extra is not installed in this venv: run `make check-azure`")
+for _module in ("azure.ai.ml", "azure.identity", "azureml.core", "azureml.mlflow"):
+    pytest.importorskip(_module, reason="the `azure` extra is not installed in this venv: run `make check-azure`")
 
 URI = ("azureml://eastus.api.azureml.ms/mlflow/v1.0/subscriptions/00000000-0000-0000-0000-000000000000/"
        "resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws")
@@ -37,3 +37,16 @@ def test_the_solution_takes_an_azure_ml_tracking_uri_as_its_workspace():
 
     ws = workspace.resolve(URI)
     assert ws.tracking_uri == URI and not ws.is_local
+
+
+def test_the_azure_ml_registry_store_has_no_alias_support_of_its_own():
+    """Why the champion is a version tag: the plugin's registry store inherits MLflow's generic REST
+    alias calls and documents none; Azure ML's MLflow support matrix lists version tags, not aliases."""
+    from azureml.mlflow._store.model_registry.model_registry import (
+        AzureMLflowModelRegistry,
+    )
+    from mlflow.store.model_registry.rest_store import RestStore
+
+    for method in ("set_registered_model_alias", "get_model_version_by_alias"):
+        assert getattr(AzureMLflowModelRegistry, method) is getattr(RestStore, method)
+    assert "set_model_version_tag" in dir(AzureMLflowModelRegistry)

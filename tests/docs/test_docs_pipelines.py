@@ -9,7 +9,11 @@ What is validated, honestly:
   `$(variable)` macros are replaced by values from templates/variables.yml and
   `${{ parameters.x }}` expressions by the parameter's default (or `0` when it has none);
 - the structure the hack relies on (test publishing, pipeline resource trigger, approval-gated
-  production environment, schedules), which the schema cannot express.
+  production environment, schedules), which the schema cannot express;
+- the two paths kept apart: the offline files (build, release, retrain, drift) run on a self-hosted
+  agent and never sign in to Azure; the Azure-path files (azureml-*) sign in with AzureCLI@2 on an
+  ARM service connection named by a variable (GitHub: azure/login with OIDC), and no file anywhere
+  holds or passes a client secret.
 Azure DevOps itself is not run: these files are only tested against the documented schema.
 """
 
@@ -27,7 +31,10 @@ WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 SCHEMA = SHARED / "schemas" / "azure-pipelines.schema.json"
 TOP = sorted(PIPELINES.glob("*.yml"))
 TEMPLATES = sorted((PIPELINES / "templates").glob("*.yml"))
-GITHUB = sorted(p for p in WORKFLOWS.glob("*.yml") if p.name != "project-ci.yml")  # the project's own CI: tests/serve
+# the hack's reference workflows; project-ci.yml is this repository's own CI, not part of the hack
+GITHUB = sorted(p for p in WORKFLOWS.glob("*.yml") if p.name != "project-ci.yml")
+ML = ("build.yml", "release.yml", "retrain.yml", "drift.yml")
+AZURE = tuple(f"azureml-{name}" for name in ML)
 
 
 def load(path: Path):
@@ -62,9 +69,10 @@ def validator():
 
 
 def test_the_pipelines_exist():
-    assert {p.name for p in TOP} == {"build.yml", "release.yml", "retrain.yml", "drift.yml"}
-    assert {"variables.yml", "install.yml", "tests.yml", "wth.yml"} <= {p.name for p in TEMPLATES}
-    assert {p.name for p in GITHUB} == {"build.yml", "release.yml", "retrain.yml", "drift.yml"}
+    assert {p.name for p in TOP} == set(ML + AZURE)
+    assert {"variables.yml", "azureml-variables.yml", "install.yml", "tests.yml", "wth.yml", "azureml.yml",
+            "release-stage.yml", "azureml-release-stage.yml"} <= {p.name for p in TEMPLATES}
+    assert {p.name for p in GITHUB} == set(ML + AZURE)
 
 
 @pytest.mark.parametrize("path", TOP, ids=lambda p: p.name)
@@ -86,13 +94,19 @@ def test_template_references_resolve(path):
             assert (path.parent / value).is_file(), f"{path.name}: template {value} not found"
 
 
-def variables() -> dict[str, str]:
-    entries = load(PIPELINES / "templates" / "variables.yml")["variables"]
-    return {e["name"]: str(e["value"]) for e in entries if "name" in e}
+def variables(name: str = "variables.yml") -> dict[str, str]:
+    """A variables template's values, with the templates it includes (later entries win)."""
+    known = {}
+    for entry in load(PIPELINES / "templates" / name)["variables"]:
+        if "template" in entry:
+            known.update(variables(entry["template"]))
+        elif "name" in entry:
+            known[entry["name"]] = str(entry["value"])
+    return known
 
 
 def expand(text: str, parameters: dict[str, str]) -> str:
-    known = variables()
+    known = {**variables(), **variables("azureml-variables.yml")}
     text = re.sub(r"\$\((\w+)\)", lambda m: known.get(m.group(1), "0"), text)
     return re.sub(r"\$\{\{\s*(?:parameters|inputs|vars|env)\.(\w+)\s*\}\}",
                   lambda m: parameters.get(m.group(1), "0"), text)
@@ -128,10 +142,83 @@ def test_each_ml_pipeline_runs_its_wth_command():
     assert ["pipeline", "release"] in release
     for folder in (PIPELINES, WORKFLOWS):
         for name, command in expected.items():
-            found = [argv[1:3] for argv in step_commands(folder / name)]
-            if command:
-                assert command in found, f"{folder.name}/{name} never runs wth-solution {' '.join(command)}"
+            for path in (folder / name, folder / f"azureml-{name}"):
+                found = [argv[1:3] for argv in step_commands(path)]
+                if command:
+                    assert command in found, f"{folder.name}/{path.name} never runs wth-solution {' '.join(command)}"
     assert ["pipeline", "release"] in [argv[1:3] for argv in step_commands(WORKFLOWS / "release.yml")]
+
+
+def _texts() -> list[Path]:
+    return [*PIPELINES.rglob("*.yml"), *WORKFLOWS.glob("*.yml")]
+
+
+def test_no_pipeline_holds_or_passes_a_client_secret():
+    for path in _texts():
+        text = path.read_text()
+        assert "AZURE_CLIENT_SECRET" not in text and "client-secret" not in text.lower(), path
+        assert "creds:" not in text, f"{path}: azure/login with a JSON secret instead of OIDC"
+
+
+def test_the_offline_path_never_signs_in_to_azure_and_outlives_the_run():
+    for path in [PIPELINES / name for name in ML] + [PIPELINES / "templates" / n for n in ("wth.yml", "release-stage.yml")]:
+        document = load(path)
+        assert not [v for k, v in walk(document) if k == "task" and v.startswith("AzureCLI")], path
+        assert "azureml" not in path.read_text().replace("azureml-", ""), path
+    release = load(PIPELINES / "templates" / "release-stage.yml")["stages"][0]["jobs"][0]
+    assert release["pool"] == {"name": "$(agentPool)"}  # a self-hosted agent: the local endpoint stays up
+
+
+def _azure_cli_tasks(path: Path) -> list[dict]:
+    return [step for key, steps in walk(load(path)) if key == "steps" for step in steps
+            if isinstance(step, dict) and step.get("task") == "AzureCLI@2"]
+
+
+def test_the_azure_path_runs_wth_solution_in_azure_cli_on_the_service_connection():
+    azureml = PIPELINES / "templates" / "azureml.yml"
+    [task] = _azure_cli_tasks(azureml)
+    assert task["inputs"]["azureSubscription"] == "$(serviceConnection)"
+    assert task["inputs"]["scriptType"] == "bash" and "${{ parameters.command }}" in task["inputs"]["inlineScript"]
+    assert task["env"]["WTH_WORKSPACE"] == "azureml"
+    assert variables("azureml-variables.yml")["serviceConnection"]
+    assert "dev,azure" == variables("azureml-variables.yml")["pipExtras"]
+    for name in AZURE:  # every wth-solution step of an Azure-path pipeline goes through that template
+        document = load(PIPELINES / name)
+        steps = [v for k, v in walk(document) if k == "template"]
+        assert "templates/azureml.yml" in steps or "templates/azureml-release-stage.yml" in steps, name
+        assert not [v for k, v in walk(document) if k == "script"], f"{name}: a plain script step has no Azure sign-in"
+    stage = PIPELINES / "templates" / "azureml-release-stage.yml"
+    assert all(t["inputs"]["azureSubscription"] == "$(serviceConnection)" for t in _azure_cli_tasks(stage))
+    commands = [argv for argv in step_commands(stage) if argv[1:3] == ["pipeline", "release"]]
+    assert commands and all("--target" in argv and argv[argv.index("--target") + 1] == "azureml" for argv in commands)
+
+
+def test_the_azure_release_goes_through_staging_then_an_approved_production():
+    release = load(PIPELINES / "azureml-release.yml")
+    assert release["resources"]["pipelines"][0]["trigger"]
+    stages = {s["parameters"]["name"]: s["parameters"] for s in release["stages"]}
+    assert stages["production"]["dependsOn"] == ["staging"]
+    assert stages["staging"]["endpoint"] != stages["production"]["endpoint"]
+    assert (stages["staging"]["environment"], stages["production"]["environment"]) == (
+        "wth-mlops-staging", "wth-mlops-production")
+    job = load(PIPELINES / "templates" / "azureml-release-stage.yml")["stages"][0]["jobs"][0]
+    assert job["environment"] == "${{ parameters.environment }}" and "runOnce" in job["strategy"]
+
+
+@pytest.mark.parametrize("name", AZURE)
+def test_github_azure_workflows_sign_in_with_oidc(name):
+    workflow = load(WORKFLOWS / name)
+    assert workflow["permissions"]["id-token"] == "write"
+    for job_name, job in workflow["jobs"].items():
+        runs = [s["run"] for s in job["steps"] if "run" in s and "wth-solution" in s["run"] and "pip" not in s["run"]]
+        logins = [i for i, s in enumerate(job["steps"]) if s.get("uses", "").startswith("azure/login@")]
+        if not runs or job_name == "test":
+            continue
+        assert logins, f"{name}: job {job_name} runs wth-solution without azure/login"
+        login = job["steps"][logins[0]]["with"]
+        assert set(login) == {"client-id", "tenant-id", "subscription-id"}, login
+        first = next(i for i, s in enumerate(job["steps"]) if "run" in s and "wth-solution" in s["run"])
+        assert logins[0] < first
 
 
 def test_build_publishes_tests_coverage_and_the_model():
@@ -153,7 +240,7 @@ def test_release_is_triggered_by_build_and_gates_production():
     assert "deployment" in job and job["environment"] == "${{ parameters.environment }}"
 
 
-@pytest.mark.parametrize("name", ["retrain.yml", "drift.yml"])
+@pytest.mark.parametrize("name", ["retrain.yml", "drift.yml", "azureml-retrain.yml", "azureml-drift.yml"])
 def test_scheduled_pipelines_have_a_schedule(name):
     schedule = load(PIPELINES / name)["schedules"][0]
     assert len(schedule["cron"].split()) == 5
@@ -165,6 +252,8 @@ def test_scheduled_pipelines_have_a_schedule(name):
 def test_variable_group_is_named():
     entries = load(PIPELINES / "templates" / "variables.yml")["variables"]
     assert [e["group"] for e in entries if "group" in e] == ["wth-mlops"]
+    azure = load(PIPELINES / "templates" / "azureml-variables.yml")["variables"]
+    assert not [e for e in azure if "group" in e]  # the Azure path needs no stored secret, so no group
 
 
 @pytest.mark.parametrize("path", GITHUB, ids=lambda p: p.name)

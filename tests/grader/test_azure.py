@@ -1,7 +1,7 @@
 """Azure DevOps and Azure ML probes. Neither is reachable offline, so both are tested against the
 response shapes Microsoft documents, said plainly: Azure DevOps through a local HTTP server replaying
-Pipelines - List and Runs - List (api-version 7.1); Azure ML through a stand-in `azureml.core`
-module with the SDK v1 signatures (azureml-core is not installed here)."""
+Pipelines - List and Runs - List (api-version 7.1); Azure ML through stand-in `azure.ai.ml` and
+`azure.identity` modules with the SDK v2 signatures (the real SDK: tests/azure_extra)."""
 
 from __future__ import annotations
 
@@ -106,46 +106,91 @@ REF = AzureML(subscription_id="sub", resource_group="rg", workspace_name="ws", t
 
 
 @pytest.fixture
-def azureml_core(monkeypatch):
-    """A stand-in for azureml-core with the SDK v1 signatures the probe uses (documented, not live)."""
+def azure_sdk(monkeypatch):
+    """Stand-ins for azure-ai-ml and azure-identity with the SDK v2 signatures the probe uses (the real
+    SDK runs in tests/azure_extra/test_azure_grader.py; it is not installed in this venv)."""
     calls = {}
 
-    class ServicePrincipalAuthentication:
-        def __init__(self, tenant_id, service_principal_id, service_principal_password):
-            calls["auth"] = (tenant_id, service_principal_id, service_principal_password)
+    class ClientSecretCredential:
+        def __init__(self, tenant_id, client_id, client_secret, **kwargs):
+            calls["credential"] = ("secret", tenant_id, client_id, client_secret)
 
-    class Workspace:
-        @staticmethod
-        def get(name, auth=None, subscription_id=None, resource_group=None):
-            calls["get"] = (name, subscription_id, resource_group)
-            return Workspace()
+    class DefaultAzureCredential:
+        def __init__(self, **kwargs):
+            calls["credential"] = ("default",)
 
-        def get_mlflow_tracking_uri(self):
-            return "azureml://westeurope.api.azureml.ms/mlflow/v1.0/subscriptions/sub/resourceGroups/rg/providers/Microsoft.MachineLearningServices/workspaces/ws"
+    class Workspaces:
+        def get(self, name=None, **kwargs):
+            calls["get"] = name
+            return types.SimpleNamespace(mlflow_tracking_uri="azureml://westeurope.api.azureml.ms/mlflow/v1.0/"
+                                         "subscriptions/sub/resourceGroups/rg/providers/"
+                                         "Microsoft.MachineLearningServices/workspaces/ws")
 
-    core = types.ModuleType("azureml.core")
-    core.Workspace = Workspace
-    authentication = types.ModuleType("azureml.core.authentication")
-    authentication.ServicePrincipalAuthentication = ServicePrincipalAuthentication
-    package = types.ModuleType("azureml")
-    package.core = core
-    monkeypatch.setitem(sys.modules, "azureml", package)
-    monkeypatch.setitem(sys.modules, "azureml.core", core)
-    monkeypatch.setitem(sys.modules, "azureml.core.authentication", authentication)
+    class MLClient:
+        def __init__(self, credential, subscription_id=None, resource_group_name=None, workspace_name=None, **kw):
+            calls["client"] = (subscription_id, resource_group_name, workspace_name)
+            self.workspaces = Workspaces()
+
+    ml = types.ModuleType("azure.ai.ml")
+    ml.MLClient = MLClient
+    identity = types.ModuleType("azure.identity")
+    identity.ClientSecretCredential, identity.DefaultAzureCredential = ClientSecretCredential, DefaultAzureCredential
+    monkeypatch.setitem(sys.modules, "azure.ai.ml", ml)
+    monkeypatch.setitem(sys.modules, "azure.identity", identity)
     return calls
 
 
-def test_azureml_workspace_resolves_to_its_mlflow_tracking_uri(azureml_core, monkeypatch):
+def test_azureml_workspace_resolves_to_its_mlflow_tracking_uri(azure_sdk, monkeypatch):
     monkeypatch.setenv("SP_SECRET", FAKE_SECRET)
     uri = azureml.tracking_uri(REF)
     assert uri.startswith("azureml://") and uri.endswith("/workspaces/ws")
-    assert azureml_core["get"] == ("ws", "sub", "rg") and azureml_core["auth"] == ("tenant", "app", FAKE_SECRET)
+    assert azure_sdk["client"] == ("sub", "rg", "ws") and azure_sdk["get"] == "ws"
+    assert azure_sdk["credential"] == ("secret", "tenant", "app", FAKE_SECRET)
+    azureml.tracking_uri(AzureML(subscription_id="sub", resource_group="rg", workspace_name="ws"))
+    assert azure_sdk["credential"] == ("default",)
 
 
-def test_azureml_needs_its_secret_and_the_extra(azureml_core, monkeypatch):
+def test_azureml_needs_its_secret_and_the_extra(azure_sdk, monkeypatch):
     monkeypatch.delenv("SP_SECRET", raising=False)
     with pytest.raises(NotGradable, match="export SP_SECRET"):
         azureml.tracking_uri(REF)
-    monkeypatch.setitem(sys.modules, "azureml.core", None)  # as when azureml-core is not installed
+    monkeypatch.setitem(sys.modules, "azure.ai.ml", None)  # as when azure-ai-ml is not installed
     with pytest.raises(NotGradable, match=r"wth-mlops\[azure\]"):
         azureml.tracking_uri(REF)
+
+
+def test_an_endpoint_refusing_the_key_says_whether_one_was_sent(monkeypatch):
+    """A managed online endpoint with key auth answers 401 without the right `Authorization: Bearer`."""
+    from grader.config import Endpoint
+    from grader.probes.endpoint import EndpointProbe
+
+    class KeyAuth(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            ok = self.headers.get("Authorization") == f"Bearer {FAKE_SECRET}"
+            body = json.dumps({"forecast": [1.0], "dates": ["2014-01-01"], "model": {"name": "m", "version": "1"}}
+                              if ok else {"message": "unauthorized"}).encode()
+            self.send_response(200 if ok else 401)
+            self.send_header("Content-Type", "application/json")
+            self.end_headers()
+            self.wfile.write(body)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), KeyAuth)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    uri = f"http://127.0.0.1:{server.server_address[1]}/score"
+    try:
+        monkeypatch.delenv("TEAM_KEY", raising=False)
+        unsent = EndpointProbe(Endpoint(uri=uri, key_env="TEAM_KEY")).score({"steps": 1})
+        monkeypatch.setenv("TEAM_KEY", "an-old-key")
+        wrong = EndpointProbe(Endpoint(uri=uri, key_env="TEAM_KEY")).score({"steps": 1})
+        monkeypatch.setenv("TEAM_KEY", FAKE_SECRET)
+        right = EndpointProbe(Endpoint(uri=uri, key_env="TEAM_KEY")).score({"steps": 1})
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert unsent.status == 401 and "wants a key: give endpoint.key_env" in unsent.excerpt()
+    assert wrong.status == 401 and "refused the key" in wrong.excerpt() and "an-old-key" not in wrong.excerpt()
+    assert right.status == 200 and right.refusal() is None

@@ -199,3 +199,15 @@ def test_a_team_follows_challenge_00_in_the_kit_and_passes_its_checks(team):
     result = sh(check.replace('"$TEAM"', "alpha"), repo)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "C0.1" in result.stdout and "C0.2" in result.stdout
+
+
+def test_the_students_packages_never_import_the_reference_solution():
+    """What the kit ships (wth, grader) imports `solution` nowhere, not even lazily inside a function."""
+    importing = []
+    for package in ("wth", "grader"):
+        for path in (REPO_ROOT / package).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text())):
+                modules = ([alias.name for alias in node.names] if isinstance(node, ast.Import)
+                           else [node.module or ""] if isinstance(node, ast.ImportFrom) and node.level == 0 else [])
+                importing += [f"{path.relative_to(REPO_ROOT)}: {m}" for m in modules if m.split(".")[0] == "solution"]
+    assert not importing, importing

@@ -1,195 +1,192 @@
-"""The Azure path without Azure: the managed online endpoint/deployment YAML is validated against the
-documented schema keys and the files it points at, and the azureml-core code path runs against stand-ins
-shaped like the SDK's documented classes (azureml-core is not installed and no cloud call is made)."""
+"""The Azure path without Azure and without the Azure SDK (base venv): the deployment's environment is
+composed from the registered version's own requirements plus the server and covers what the served
+code imports; the workspace is found from flags, `AZURE_*` variables or config.json; the smoke test
+speaks to a managed endpoint as Azure ML expects (key, deployment header, no `GET /`); the offline
+path never imports an Azure SDK. The SDK v2 deployer itself runs in tests/azure_extra."""
 
 from __future__ import annotations
 
 import ast
+import importlib.metadata as metadata
+import json
 import re
+import subprocess
 import sys
-import types
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import yaml
 
 from solution.azure import deploy as azure
-from wth.errors import StepFailed, UsageError
+from solution.azure import target as targets
+from wth import smoke
+from wth.errors import UsageError
 
-AZURE = Path(azure.__file__).parent
-SOLUTION = AZURE.parent
-
-
-def load(name: str) -> dict:
-    return yaml.safe_load((AZURE / name).read_text())
+REPO = Path(azure.__file__).resolve().parents[2]
+SERVED = ("solution/score.py", "wth/__init__.py", "wth/contract.py")  # what /.amlignore lets Azure ML upload
 
 
-def test_endpoint_yaml():
-    spec = load("endpoint.yml")
-    assert spec["$schema"] == "https://azuremlschemas.azureedge.net/latest/managedOnlineEndpoint.schema.json"
-    assert re.fullmatch(r"[a-zA-Z][a-zA-Z0-9-]{1,30}[a-zA-Z0-9]", spec["name"])  # endpoint naming rules
-    assert spec["auth_mode"] in {"key", "aml_token", "aad_token"}
-
-
-def test_deployment_yaml_points_at_the_entry_script_and_environment():
-    spec, endpoint_spec = load("deployment.yml"), load("endpoint.yml")
-    assert spec["$schema"] == "https://azuremlschemas.azureedge.net/latest/managedOnlineDeployment.schema.json"
-    required = {"name", "endpoint_name", "model", "code_configuration", "environment", "instance_type", "instance_count"}
-    assert required <= set(spec)
-    assert spec["endpoint_name"] == endpoint_spec["name"]
-    assert re.fullmatch(r"azureml:transactions-forecast:\d+", spec["model"])
-    code = (AZURE / spec["code_configuration"]["code"]).resolve()
-    assert code == SOLUTION and (code / spec["code_configuration"]["scoring_script"]).read_text().count("def run(") == 1
-    assert isinstance(spec["instance_count"], int) and spec["instance_count"] >= 1
-    assert (AZURE / spec["environment"]["conda_file"]).resolve() == azure.CONDA_FILE
-    assert spec["environment"]["image"].startswith("mcr.microsoft.com/azureml/")
-
-
-def _top_level_imports(path: Path) -> set[str]:
+def _imports(path: Path) -> set[str]:
     names = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            names |= {alias.name.split(".")[0] for alias in node.names}
+            names |= {alias.name for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            names.add(node.module.split(".")[0])
+            names.add(node.module)
     return names
 
 
-@pytest.mark.xfail(strict=True, reason="score.py imports the shared `wth` package, which the deployment's code folder "
-                                      "(solution/) does not ship yet")
-def test_environment_holds_what_the_served_code_imports():
-    conda = yaml.safe_load(azure.CONDA_FILE.read_text())
-    pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
-    packages = {re.split(r"[<>=!~ ]", p)[0].lower().replace("-", "_") for p in pip}
-    served = ["score.py", "model.py", "model_code.py", "forecast.py", "evaluate.py", "config.py"]
-    needed = set().union(*(_top_level_imports(SOLUTION / f) for f in served if (SOLUTION / f).exists()))
-    needed -= set(sys.stdlib_module_names) | {"solution", "__future__"}
-    aliases = {"yaml": "pyyaml"}
-    missing = {n for n in needed if aliases.get(n, n) not in packages}
-    assert not missing, f"environment.yml lacks {missing}"
-    assert "python=3.11" in conda["dependencies"]
+def _closure(requirements: list[str]) -> set[str]:
+    """Distributions the requirements install, following the installed metadata (the same releases here)."""
+    seen, todo = set(), [azure.requirement_name(r) for r in requirements]
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            needs = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        todo += [azure.requirement_name(r) for r in needs if "extra ==" not in r]
+    return seen
 
 
-# --- azureml-core stand-ins, shaped after the documented SDK v1 signatures ------------------------
+def test_amlignore_ships_the_entry_script_and_the_contract_it_imports():
+    ignore = (REPO / ".amlignore").read_text()
+    assert all(f"!/{path}" in ignore for path in SERVED)
+    spec = yaml.safe_load(azure.DEPLOYMENT_FILE.read_text())
+    assert (azure.HERE / spec["code_configuration"]["code"]).resolve() == REPO
+    assert spec["code_configuration"]["scoring_script"] == "solution/score.py"
+    assert spec["instance_type"] == "Standard_DS3_v2"
+    ours = {name for path in SERVED for name in _imports(REPO / path) if name.split(".")[0] in ("wth", "solution")}
+    assert {f"{name.replace('.', '/')}.py" for name in ours} <= set(SERVED), ours
 
 
-class _Calls(list):
-    pass
+def test_environment_holds_what_the_served_code_imports(trained_ws):
+    """The conda spec the deployer sends: environment.yml plus the champion's own requirements.txt."""
+    requirements = azure.model_requirements(trained_ws, "1")
+    spec = azure.environment(requirements)
+    assert "python=3.11" in spec["dependencies"]
+    pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+    assert [r for r in requirements if r.strip() and not r.startswith("#")] == pip[:len(pip) - 1]
+    installed = _closure(pip)
+    needed = {name.split(".")[0] for path in SERVED for name in _imports(REPO / path)}
+    needed -= set(sys.stdlib_module_names) | {"wth", "solution", "__future__"}
+    distributions = metadata.packages_distributions()
+    missing = {n for n in needed if not {azure.requirement_name(d) for d in distributions.get(n, [n])} & installed}
+    assert not missing, f"the deployment's environment lacks {missing}"
 
 
-def _fake_sdk(state: str = "Healthy") -> tuple[dict[str, types.ModuleType], _Calls]:
-    calls = _Calls()
-
-    class Workspace:
-        name = "wth-ws"
-
-        @classmethod
-        def from_config(cls, path=None, auth=None, _logger=None, _file_name=None):
-            calls.append(("Workspace.from_config", {"path": path}))
-            return cls()
-
-    class Model:
-        def __init__(self, workspace, name=None, id=None, tags=None, properties=None, version=None, run_id=None,
-                     model_framework=None, expand=True, sub_model_list=None):
-            calls.append(("Model", {"name": name, "version": version}))
-
-        @staticmethod
-        def deploy(workspace, name, models, inference_config=None, deployment_config=None, deployment_target=None,
-                   overwrite=False, show_output=False):
-            calls.append(("Model.deploy", {"name": name, "models": models, "inference_config": inference_config,
-                                           "deployment_config": deployment_config, "overwrite": overwrite}))
-            return Webservice()
-
-    class Environment:
-        @staticmethod
-        def from_conda_specification(name, file_path):
-            calls.append(("Environment.from_conda_specification", {"name": name, "file_path": file_path}))
-            return Environment()
-
-    class InferenceConfig:
-        def __init__(self, entry_script=None, runtime=None, conda_file=None, extra_docker_file_steps=None,
-                     source_directory=None, enable_gpu=None, description=None, base_image=None,
-                     base_image_registry=None, cuda_version=None, environment=None):
-            self.entry_script, self.source_directory, self.environment = entry_script, source_directory, environment
-
-    class DeployConfig:
-        def __init__(self, **kwargs):
-            self.__dict__.update(kwargs)
-
-    class AciWebservice:
-        @staticmethod
-        def deploy_configuration(cpu_cores=None, memory_gb=None, tags=None, properties=None, description=None,
-                                 location=None, auth_enabled=None, ssl_enabled=None, enable_app_insights=None,
-                                 ssl_cert_pem_file=None, ssl_key_pem_file=None, ssl_cname=None, dns_name_label=None,
-                                 primary_key=None, secondary_key=None, collect_model_data=None, cmk_vault_base_url=None,
-                                 cmk_key_name=None, cmk_key_version=None, vnet_name=None, subnet_name=None):
-            return DeployConfig(cpu_cores=cpu_cores, memory_gb=memory_gb, tags=tags, auth_enabled=auth_enabled)
-
-    class Webservice:
-        scoring_uri = "http://20.0.0.1:80/score"
-
-        def __init__(self):
-            self.state = "Transitioning"
-
-        def wait_for_deployment(self, show_output=False, timeout_sec=None):
-            calls.append(("wait_for_deployment", {}))
-            self.state = state
-
-        def get_logs(self, num_lines=5000, init=False):
-            return "Traceback ... init() failed"
-
-        def get_keys(self):
-            return ("primary-key", "secondary-key")
-
-    core = types.ModuleType("azureml.core")
-    core.Workspace, core.Model, core.Environment = Workspace, Model, Environment
-    model_module = types.ModuleType("azureml.core.model")
-    model_module.InferenceConfig = InferenceConfig
-    webservice = types.ModuleType("azureml.core.webservice")
-    webservice.AciWebservice = AciWebservice
-    root = types.ModuleType("azureml")
-    root.core = core
-    return {"azureml": root, "azureml.core": core, "azureml.core.model": model_module,
-            "azureml.core.webservice": webservice}, calls
+def test_the_models_pin_wins_over_the_base():
+    spec = azure.environment(["azureml-inference-server-http==1.5.1", "mlflow==3.17.2", "# a comment", ""])
+    pip = next(d["pip"] for d in spec["dependencies"] if isinstance(d, dict))
+    assert pip == ["azureml-inference-server-http==1.5.1", "mlflow==3.17.2"]
 
 
-def test_azure_deploy_calls_the_sdk_as_documented(monkeypatch):
-    modules, calls = _fake_sdk()
-    for name, module in modules.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    result = azure.deploy("3", config="config.json", progress=lambda line: None)
-    assert result.scoring_uri == "http://20.0.0.1:80/score" and result.key == "primary-key"
-    assert ("Workspace.from_config", {"path": "config.json"}) in calls
-    assert ("Model", {"name": "transactions-forecast", "version": 3}) in calls
-    deployed = dict(calls)["Model.deploy"]
-    assert deployed["overwrite"] is True and deployed["name"] == "transactions-forecast"
-    inference = deployed["inference_config"]
-    assert (Path(inference.source_directory) / inference.entry_script) == SOLUTION / "score.py"
-    assert deployed["deployment_config"].auth_enabled is True
-    assert deployed["deployment_config"].tags == {"model_version": "3"}
-    assert [name for name, _ in calls][-1] == "wait_for_deployment"
+# --- which workspace --------------------------------------------------------------------------------
 
 
-def test_azure_deploy_fails_with_the_logs_when_unhealthy(monkeypatch):
-    modules, _ = _fake_sdk(state="Unhealthy")
-    for name, module in modules.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    with pytest.raises(StepFailed, match="Unhealthy.*init\\(\\) failed"):
-        azure.deploy("3", progress=lambda line: None)
+@pytest.fixture
+def no_azure_env(monkeypatch, tmp_path):
+    for _, _, env in targets.FIELDS:
+        monkeypatch.delenv(env, raising=False)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
 
 
-def test_without_the_sdk_it_says_how_to_install_it(monkeypatch, capsys):
-    monkeypatch.setitem(sys.modules, "azureml", None)  # import azureml -> ImportError, as when not installed
-    with pytest.raises(UsageError, match=r"pip install -e '\.\[azure\]'"):
-        azure.deploy("1")
-    assert azure.main(["--version", "1"]) == 2
-    assert capsys.readouterr().err.count("\n") == 1
+def test_the_workspace_comes_from_flags_then_variables_then_config_json(no_azure_env, monkeypatch):
+    (no_azure_env / "config.json").write_text(json.dumps(
+        {"subscription_id": "sub-file", "resource_group": "rg-file", "workspace_name": "ws-file"}))
+    assert targets.resolve() == targets.Target("sub-file", "rg-file", "ws-file")
+    monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg-env")
+    assert targets.resolve(workspace_name="ws-flag") == targets.Target("sub-file", "rg-env", "ws-flag")
 
 
-def test_the_offline_path_never_imports_azureml():
-    import subprocess
+def test_a_missing_workspace_says_which_flags_in_one_line(no_azure_env):
+    with pytest.raises(UsageError) as missing:
+        targets.resolve(subscription="sub")
+    assert "--resource-group (or $AZURE_RESOURCE_GROUP)" in str(missing.value)
+    assert "--subscription" not in str(missing.value) and "\n" not in str(missing.value)
+    (no_azure_env / "bad.json").write_text("[1]")
+    with pytest.raises(UsageError, match="not a workspace config.json"):
+        targets.resolve(config=no_azure_env / "bad.json")
 
-    code = ("import sys, solution.endpoint, wth.smoke, wth.report, solution.azure.deploy; "
-            "print(any(m == 'azureml' or m.startswith('azureml.') for m in sys.modules))")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
-    assert out.stdout.strip() == "False", out.stderr
+
+def test_the_cli_refuses_local_flags_and_a_local_registry_for_azureml(no_azure_env, capsys):
+    from solution import cli
+
+    assert cli.main(["deploy", "--target", "azureml", "--port", "5001"]) == 2
+    assert "--port: for the local endpoint" in capsys.readouterr().err
+    assert cli.main(["deploy", "--target", "azureml", "--traffic", "0"]) == 2
+    assert "--traffic 0: a percentage 1..100" in capsys.readouterr().err
+    ws = ["--subscription", "s", "--resource-group", "r", "--workspace-name", "w"]
+    assert cli.main(["pipeline", "release", "--target", "azureml", *ws, "--workspace", str(no_azure_env)]) == 2
+    err = capsys.readouterr().err
+    assert "registered in the Azure ML workspace" in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("argv", [["deploy"], ["pipeline", "release"]], ids=["deploy", "pipeline release"])
+def test_the_help_documents_the_azure_flags(argv, capsys):
+    from solution import cli
+
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([*argv, "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--target {local,azureml}", "--subscription", "--resource-group", "--workspace-name", "--config",
+                 "--endpoint", "--deployment", "--traffic PCT", "$AZURE_SUBSCRIPTION_ID"):
+        assert flag in text, flag
+
+
+def test_without_the_sdk_it_says_how_to_install_it(no_azure_env, capsys, monkeypatch):
+    from solution import cli
+
+    monkeypatch.setitem(sys.modules, "azure.ai.ml", None)  # as when the extra is not installed
+    ws = ["--subscription", "s", "--resource-group", "r", "--workspace-name", "w"]
+    assert cli.main(["deploy", "--target", "azureml", *ws]) == 2
+    err = capsys.readouterr().err
+    assert "pip install -e '.[azure]'" in err and err.count("\n") == 1
+
+
+# --- the smoke test against a managed endpoint ------------------------------------------------------
+
+
+def test_the_smoke_test_sends_the_key_and_the_deployment_and_no_health_check():
+    seen = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self):
+            seen.append((self.command, self.path, self.headers.get("Authorization"),
+                         self.headers.get("azureml-model-deployment")))
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(401)  # as a managed endpoint answers a key it does not know
+            self.end_headers()
+
+        do_GET = do_POST = _answer
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        failures = smoke.check(f"http://127.0.0.1:{server.server_address[1]}/score", key="the-key",
+                               deployment="green", health=False)
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert seen[0] == ("POST", "/score", "Bearer the-key", "green")
+    assert all(method == "POST" for method, *_ in seen)
+    assert "refused the key (401)" in failures[0]
+
+
+def test_the_offline_path_never_imports_an_azure_sdk():
+    code = ("import sys, solution.cli, solution.endpoint, solution.azure.deploy, solution.azure.target, "
+            "wth.smoke, wth.report, wth.registry; "
+            "print(sorted({m.split('.')[0] + '.' + m.split('.')[1] for m in sys.modules "
+            "if re.match(r'azure(ml)?\\.', m)}))")
+    out = subprocess.run([sys.executable, "-c", "import re; " + code], capture_output=True, text=True, timeout=120)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+    assert re.search(r"azure", out.stderr) is None, out.stderr

@@ -90,7 +90,7 @@ def test_report_renders_in_headless_chromium(released, tmp_path):
 def test_release_without_a_champion_is_bad_usage_and_records_nothing(released):
     ws, record = released
     other = dataclasses.replace(ws, model_name="no-such-model")
-    with pytest.raises(UsageError, match="no alias 'champion'"):
+    with pytest.raises(UsageError, match="has no champion"):
         endpoint.release_pipeline(other, port=free_port())
     assert endpoint.read_record(ws) == record
     assert len(ws.client.search_runs([ws.client.get_experiment_by_name(ws.experiment).experiment_id],
