@@ -87,6 +87,15 @@ def test_the_dev_container_validates_and_gives_the_whole_hack():
         jsonschema.validate({**config, "forwardPort": [5000]}, DEVCONTAINER_SUBSET)
 
 
+def test_the_student_kits_dev_container_sets_up_the_tools():
+    """The kit's own dev container: the same image and ports, the kit's two set-up commands."""
+    config = json.loads((REPO_ROOT / "kit" / "devcontainer.json").read_text())
+    jsonschema.validate(config, DEVCONTAINER_SUBSET)
+    coach = json.loads((REPO_ROOT / ".devcontainer" / "devcontainer.json").read_text())
+    assert config["image"] == coach["image"] and config["forwardPorts"] == coach["forwardPorts"]
+    assert config["postCreateCommand"] == "python -m venv .venv && .venv/bin/python -m pip install -e ./tools"
+
+
 def test_the_project_ci_runs_the_endpoint_tests_on_linux_macos_and_windows():
     """Validated against the GitHub workflow schema check-jsonschema vendors from SchemaStore."""
     path = REPO_ROOT / ".github" / "workflows" / "project-ci.yml"
