@@ -31,7 +31,7 @@ MAX_STEPS = 365
 MAX_BODY = 1 << 20  # 1 MiB: a scoring request is a few dozen bytes
 IDENTITY_FILE = "identity.json"
 
-_forecast = None  # solution.forecast.Forecast, set by init()
+_forecast = None  # the model's Forecast (solution/model_code.py), set by init()
 _model: dict = {}
 _dates: list[str] = []
 
