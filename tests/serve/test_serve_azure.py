@@ -59,12 +59,13 @@ def test_environment_holds_what_the_served_code_imports():
     conda = yaml.safe_load(azure.CONDA_FILE.read_text())
     pip = next(d["pip"] for d in conda["dependencies"] if isinstance(d, dict))
     packages = {re.split(r"[<>=!~ ]", p)[0].lower().replace("-", "_") for p in pip}
-    served = ["score.py", "model.py", "model_code.py", "forecast.py", "evaluate.py", "config.py"]
-    needed = set().union(*(_top_level_imports(SOLUTION / f) for f in served if (SOLUTION / f).exists()))
+    served = ["score.py", "model_code.py"]  # the entry script and the model's own code: nothing else runs
+    needed = set().union(*(_top_level_imports(SOLUTION / f) for f in served))
     needed -= set(sys.stdlib_module_names) | {"solution", "__future__"}
     aliases = {"yaml": "pyyaml"}
     missing = {n for n in needed if aliases.get(n, n) not in packages}
     assert not missing, f"environment.yml lacks {missing}"
+    assert not packages & {"statsmodels", "pmdarima", "scipy"}, "the served code needs no training packages"
     assert "python=3.11" in conda["dependencies"]
 
 
