@@ -157,13 +157,20 @@ def fit(name: str, series: pd.Series, paths: Paths | None = None) -> Forecast:
 
     `paths` (a selection's, on the same series) saves refitting the origins it already fitted."""
     paths = paths or Paths()
+
+    def calibration_path(train: pd.Series, steps: int) -> np.ndarray:
+        try:
+            return paths(name, train)[:steps]
+        except (np.linalg.LinAlgError, ValueError):  # a refit that fails numerically leaves its origin out
+            return np.full(steps, np.nan)
+
     return Forecast(
         model=name,
         params=PARAMS.get(name, {"order": name, "seasonal_order": "none", "transform": "none"}),
         train_start=series.index[0],
         train_end=series.index[-1],
         path=paths(name, series),
-        errors=horizon_errors(lambda train, steps: paths(name, train)[:steps], series),
+        errors=horizon_errors(calibration_path, series),
     )
 
 

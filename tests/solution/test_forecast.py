@@ -225,3 +225,19 @@ def test_the_artifact_round_trips_with_unknown_days():
     back = model.from_json(json.loads(json.dumps(model.to_json(fitted))))
     assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
     assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
+
+
+def test_a_calibration_refit_that_fails_numerically_leaves_only_its_origin_out(monkeypatch):
+    series = weekly_series()
+    naive = forecast.MODELS["naive"]
+
+    def flaky(y):
+        if len(y) == len(series) - 21:
+            raise np.linalg.LinAlgError("LU decomposition error.")
+        return naive(y)
+
+    monkeypatch.setitem(forecast.MODELS, "naive", flaky)
+    fitted = forecast.fit("naive", series)
+    assert np.isnan(fitted.errors[2]).all() and np.isfinite(fitted.errors[3]).all()
+    out = fitted.predict(28, interval=0.9)
+    assert (out["upper"] > out["forecast"]).all()
