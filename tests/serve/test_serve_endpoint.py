@@ -136,7 +136,7 @@ def test_rollout_under_load_drops_no_request(ws, deployed):
 def test_a_version_that_cannot_start_leaves_the_old_one_serving(ws):
     before = endpoint.read_record(ws)
     nan = Forecast(model="broken", params={}, train_start=pd.Timestamp("2013-07-31"),
-                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), residuals=np.zeros(7))
+                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), errors=np.zeros((1, 7)))
     broken = register(ws, nan, {})
     with pytest.raises(StepFailed, match="exited with code"):
         endpoint.deploy(ws, version=broken.version)
