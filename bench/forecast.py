@@ -31,7 +31,12 @@ import numpy as np
 import pmdarima
 
 from solution import forecast
-from solution.evaluate import accuracy, backtest, interval_accuracy, seasonal_naive_scale
+from solution.evaluate import (
+    accuracy,
+    backtest,
+    interval_accuracy,
+    seasonal_naive_scale,
+)
 from wth import data
 
 ROOT = Path(__file__).resolve().parent.parent

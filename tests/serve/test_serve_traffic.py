@@ -11,7 +11,16 @@ from collections import Counter
 
 import pytest
 import requests
-from serve_tools import TRAIN_END, cli, free_port, listening, listening_ports, pid_gone, register, tree_pids
+from serve_tools import (
+    TRAIN_END,
+    cli,
+    free_port,
+    listening,
+    listening_ports,
+    pid_gone,
+    register,
+    tree_pids,
+)
 
 from solution import endpoint, forecast, workspace
 from wth import contract, data

@@ -11,7 +11,15 @@ import time
 
 import pytest
 import requests
-from serve_tools import CLI, WTH, free_port, listening, listening_ports, pid_gone, tree_pids
+from serve_tools import (
+    CLI,
+    WTH,
+    free_port,
+    listening,
+    listening_ports,
+    pid_gone,
+    tree_pids,
+)
 
 from wth.processes import popen, stop_tree
 

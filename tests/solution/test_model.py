@@ -11,8 +11,8 @@ import mlflow
 import pytest
 
 from solution import forecast, workspace
-from wth import data
 from solution import model as pyfunc_model
+from wth import data
 
 # Packages the training side uses that the registered model must not need.
 UNDECLARED = ("statsmodels", "solution", "threadpoolctl", "pmdarima")
