@@ -43,7 +43,13 @@ $(AZ_VENV)/.installed: setup.cfg pyproject.toml
 check-azure: $(AZ_VENV)/.installed
 	$(AZ_VENV)/bin/python -m pytest tests/azure_extra -q
 
-bench: $(STAMP)
+# the `bench` extra (statsforecast, for the interval comparison) beside the dev install
+$(VENV)/.bench-installed: $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python -m pip check
+	touch $@
+
+bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/grader.py

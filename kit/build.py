@@ -4,6 +4,7 @@ Writes `dist/student-kit/` (ready to push as the teams' template repository) and
 `dist/student-kit.zip`:
 
     README.md, .gitignore   the students' README and ignore file (kit/README.md, kit/gitignore)
+    .devcontainer/          a dev container that sets the tools up (kit/devcontainer.json)
     Student/                the challenges and their images
     resources/              the data, the starter project, the notebook, the Power BI script, the example teams file
     tools/                  the students' tools, an installable package: `wth` (shared code, the `wth` command)
@@ -85,6 +86,8 @@ def build(out: Path, root: Path = ROOT) -> tuple[Path, Path]:
     tree.mkdir(parents=True)
     shutil.copyfile(KIT / "README.md", tree / "README.md")
     shutil.copyfile(KIT / "gitignore", tree / ".gitignore")
+    (tree / ".devcontainer").mkdir()
+    shutil.copyfile(KIT / "devcontainer.json", tree / ".devcontainer" / "devcontainer.json")
     for folder in COPIED:
         _copy_tree(root / folder, tree / folder, allowed)
     tools = tree / "tools"

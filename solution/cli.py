@@ -76,8 +76,10 @@ def cmd_azureml(args) -> int:
                         subscription=args.subscription, resource_group=args.resource_group,
                         workspace_name=args.workspace_name, config=args.config,
                         version=getattr(args, "version", None), alias=getattr(args, "alias", None),
-                        endpoint=args.endpoint, deployment=args.deployment, traffic=args.traffic,
-                        local_flags={"--port": args.port, "--host": getattr(args, "host", None)}, progress=_say)
+                        endpoint=args.endpoint, deployment=args.deployment,
+                        traffic=100 if args.traffic is None else args.traffic,
+                        local_flags={"--port": args.port, "--host": getattr(args, "host", None),
+                                     "--auth": getattr(args, "auth", None)}, progress=_say)
     print(release.scoring_uri)
     return 0
 
@@ -90,7 +92,7 @@ def cmd_deploy(args) -> int:
 
     ws = workspace.resolve(args.workspace)
     record = endpoint.deploy(ws, version=args.version, alias=args.alias, port=args.port, progress=_say,
-                             host=args.host)
+                             host=args.host, deployment=args.deployment, traffic=args.traffic, auth=args.auth)
     print(record.scoring_uri)
     return 0
 
@@ -99,7 +101,7 @@ def cmd_endpoint(args) -> int:
     from . import endpoint, workspace
 
     ws = workspace.resolve(args.workspace)
-    return endpoint.command(ws, args.action, progress=_say)
+    return endpoint.command(ws, args.action, progress=_say, split=args.split, regenerate=args.regenerate)
 
 
 def cmd_smoke_test(args) -> int:
@@ -188,11 +190,15 @@ def build_parser() -> argparse.ArgumentParser:
         azure.add_argument("--config", metavar="PATH", help="the workspace's config.json "
                                                             "(default: ./config.json or ./.azureml/config.json)")
         azure.add_argument("--endpoint", metavar="NAME", help="managed online endpoint (default: solution/azure/endpoint.yml's)")
-        azure.add_argument("--deployment", metavar="NAME",
-                           help="the new deployment (default: blue or green, whichever is not serving)")
-        azure.add_argument("--traffic", type=int, default=100, metavar="PCT",
-                           help="percent of the traffic the new deployment gets (default 100: the full switch, "
-                                "then the old deployment is deleted; less is a canary that stops there)")
+        both = p.add_argument_group("deployments", "named deployments, on either target")
+        both.add_argument("--deployment", metavar="NAME",
+                          help="the new deployment (default: blue or green, whichever is not serving, and 100%% of "
+                               "the traffic after its smoke test); locally a named one is added or replaced beside "
+                               "the others")
+        both.add_argument("--traffic", type=int, metavar="PCT",
+                          help="percent of the traffic the new deployment gets (azureml default 100: the full switch, "
+                               "then the old deployment is deleted; less is a canary that stops there; local default "
+                               "0 beside others, 100 when first)")
 
     def drift_options(p: argparse.ArgumentParser) -> None:  # defaults: solution.drift.Thresholds
         p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
@@ -236,12 +242,18 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--version", help="registered model version to deploy")
     p.add_argument("--port", type=int, help="port to serve on (default: 5001, or the current endpoint's)")
     p.add_argument("--host", help="address to listen on (default 127.0.0.1, or the current endpoint's); "
-                                  "0.0.0.0 lets other machines, e.g. the coach's grader, reach it")
+                                  "0.0.0.0 lets other machines, e.g. the coach's grader, reach it (key auth on)")
+    p.add_argument("--auth", choices=["key", "none"],
+                   help="local: key makes /score want Authorization: Bearer <key> (default when listening beyond "
+                        "loopback); none: no key (default on loopback)")
     target_options(p)
     p.set_defaults(func=cmd_deploy)
 
-    p = sub.add_parser("endpoint", parents=[common], help="show, stop or read the logs of the local endpoint")
-    p.add_argument("action", choices=["status", "stop", "logs"])
+    p = sub.add_parser("endpoint", parents=[common], help="the local endpoint: status, traffic, keys, logs, stop",
+                       epilog="examples: endpoint traffic blue=90 green=10 | endpoint keys --regenerate secondary")
+    p.add_argument("action", choices=["status", "stop", "logs", "traffic", "keys"])
+    p.add_argument("split", nargs="*", metavar="NAME=PCT", help="with traffic: the split, summing to 100")
+    p.add_argument("--regenerate", choices=["primary", "secondary"], help="with keys: rotate this key")
     p.set_defaults(func=cmd_endpoint)
 
     p = sub.add_parser("smoke-test", parents=[common], help="check a live endpoint against the contract")

@@ -12,24 +12,33 @@ from . import endpoint, workspace
 from .workspace import Workspace
 
 
-def scoring_uri(ws: Workspace, uri: str | None) -> str:
-    """`uri`, or the scoring URI of the endpoint deployed from `ws`."""
+def target(ws: Workspace, uri: str | None) -> tuple[str, str | None]:
+    """`uri`, or the scoring URI of the endpoint deployed from `ws`, with the key to send: the workspace's
+    endpoint key when the URI is that endpoint's and it has key auth, else none."""
     if uri is not None:
-        return smoke.validate_uri(uri)
-    record = endpoint.read_record(ws)
-    if record is None:
+        smoke.validate_uri(uri)
+    try:
+        record = endpoint.read_record(ws)
+    except UsageError:
+        if uri is None:
+            raise
+        record = None
+    if uri is not None:
+        if record is None or uri != record.scoring_uri:
+            return uri, None
+    elif record is None:
         raise UsageError(f"no endpoint deployed in {ws.root}: pass --uri or run `wth-solution deploy`")
-    return record.scoring_uri
+    return record.scoring_uri, endpoint.key_of(ws, record)
 
 
 def smoke_test(ws: Workspace, uri: str | None = None, progress: Callable[[str], None] = print) -> int:
     """`wth-solution smoke-test`: the workspace's endpoint (or `uri`) against the contract and the champion."""
-    uri = scoring_uri(ws, uri)
+    uri, key = target(ws, uri)
     champion = workspace.champion(ws)
     expected = str(champion.version) if champion else None
     train_end = champion.tags.get("train_end") if champion else None
     progress(f"smoke-testing {uri}" + (f" (expecting champion version {expected})" if expected else ""))
-    failures = smoke.check(uri, expected_version=expected, expected_train_end=train_end)
+    failures = smoke.check(uri, expected_version=expected, expected_train_end=train_end, key=key)
     for line in failures:
         progress(f"  FAIL {line}")
     if failures:
@@ -46,4 +55,5 @@ def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None =
         actuals = data.latest_acquired(ws.root).series()
     except (UsageError, OSError):
         actuals = None
-    return report.write(scoring_uri(ws, uri), out or Path(ws.root) / "report.html", steps, actuals)
+    uri, key = target(ws, uri)
+    return report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)

@@ -4,6 +4,12 @@ Protocol (every MASE in this project is computed this way, so figures compare): 
 `FOLDS` folds of `HORIZON` days over the last FOLDS*HORIZON days of the series; each fold refits
 on the days before its origin; MASE is scaled by that fold's in-sample weekly seasonal naive MAE;
 a metric is the mean over folds.
+
+Interval calibration (`horizon_errors`) uses the same rolling origin with a longer reach: the
+`CALIBRATION_ORIGINS` origins 7, 14, .. days before the end of the training data, each refitted on
+the days before it and forecasting `CALIBRATION_HORIZON` days, give out-of-sample errors by horizon
+step (the four most recent origins are the backtest's folds, so their fits are shared).
+`interval_accuracy` scores intervals: coverage, mean width and the Winkler (interval) score.
 """
 
 from __future__ import annotations
@@ -17,6 +23,9 @@ import pandas as pd
 from wth.config import FOLDS, HORIZON, SEASON
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
+CALIBRATION_ORIGINS = 8  # 56 days back: recent enough to track the current error level
+CALIBRATION_HORIZON = 28
+CALIBRATION_MIN_TRAIN = 4 * SEASON  # an origin needs four weeks of training data before it
 
 
 def seasonal_naive_scale(train: np.ndarray, season: int = SEASON) -> float:
@@ -82,3 +91,41 @@ def backtest(
         origins.append(test.index[0])
         pieces.append(pd.Series(predicted, index=test.index))
     return Backtest(folds=results, origins=origins, forecasts=pd.concat(pieces))
+
+
+def horizon_errors(
+    forecast: Callable[[pd.Series, int], np.ndarray],
+    series: pd.Series,
+    origins: int = CALIBRATION_ORIGINS,
+    horizon: int = CALIBRATION_HORIZON,
+    spacing: int = SEASON,
+) -> np.ndarray:
+    """Out-of-sample errors by horizon step: row k is actual minus forecast for the `horizon` days
+    from the origin `(k + 1) * spacing` days before the end of `series` (refitted on the days
+    before it); days past the end of `series` are NaN. Origins with fewer than
+    `CALIBRATION_MIN_TRAIN` days before them are left out (a short series has fewer rows)."""
+    values = series.to_numpy(dtype=float)
+    rows = []
+    for k in range(1, origins + 1):
+        origin = len(series) - k * spacing
+        if origin < CALIBRATION_MIN_TRAIN:
+            break
+        seen = min(horizon, len(series) - origin)
+        predicted = np.asarray(forecast(series.iloc[:origin], horizon), dtype=float)[:seen]
+        row = np.full(horizon, np.nan)
+        row[:seen] = values[origin : origin + seen] - predicted
+        rows.append(row)
+    return np.array(rows).reshape(len(rows), horizon)
+
+
+def interval_accuracy(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> dict[str, float]:
+    """Coverage (share of actuals within [lower, upper]), mean width and mean Winkler score of a
+    `level` interval: width + (2 / (1 - level)) * how far an actual falls outside (lower is better)."""
+    actual, lower, upper = (np.asarray(a, dtype=float) for a in (actual, lower, upper))
+    alpha = 1 - level
+    miss = np.maximum(lower - actual, 0) + np.maximum(actual - upper, 0)
+    return {
+        "coverage": float(np.mean((actual >= lower) & (actual <= upper))),
+        "width": float(np.mean(upper - lower)),
+        "winkler": float(np.mean(upper - lower + 2 / alpha * miss)),
+    }

@@ -1,10 +1,12 @@
 """Forecasting models: the data scientists' legacy ARIMA(2,0,2), the baselines, and the candidates
 the reference model is chosen from by backtest.
 
-Every model fits a daily series and returns a `Forecast`: the point forecast for the next
-`MAX_STEPS` days from the end of the training data, plus the in-sample residuals that give its
-prediction intervals. A forecast from a fixed origin is a fixed path, so the endpoint answers any
-horizon by slicing it: scoring costs microseconds and needs no statsmodels object at serve time.
+Every model fits a daily series and returns its point forecast for the next `MAX_STEPS` days from
+the end of the training data. `fit` turns that into a `Forecast` (solution/model_code.py, the
+registered model's code): the path plus the model's rolling-origin errors by horizon step, refitted
+at the calibration origins of solution/evaluate.py, that give its prediction intervals. A forecast
+from a fixed origin is a fixed path, so the endpoint answers any horizon by slicing it: scoring
+costs microseconds and needs no statsmodels object at serve time.
 """
 
 from __future__ import annotations
@@ -23,48 +25,15 @@ from threadpoolctl import threadpool_limits
 
 from wth.config import SEASON
 
-from .evaluate import Backtest, backtest
+from .evaluate import Backtest, backtest, horizon_errors
+from .model_code import MAX_STEPS, Forecast
 
-MAX_STEPS = 365
 # Fits on a few hundred days gain nothing from BLAS threads, and on a busy 2-core machine OpenBLAS's
 # spinning threads made model selection 10x slower (53 s vs 4.7 s measured): one thread it is.
 ONE_BLAS_THREAD = threadpool_limits.wrap(limits=1)
-INTERVAL_WEEKS = 12  # in-sample residuals of the last 12 weeks set the interval width
 PROFILE_WEEKS = 8
 
 Fit = tuple[np.ndarray, np.ndarray]  # (forecast path of MAX_STEPS days, in-sample fitted values)
-
-
-@dataclass
-class Forecast:
-    """A fitted model reduced to what serving needs: its forecast path and interval residuals."""
-
-    model: str
-    params: dict
-    train_start: pd.Timestamp
-    train_end: pd.Timestamp
-    path: np.ndarray
-    residuals: np.ndarray = field(repr=False)
-
-    def predict(self, steps: int, interval: float | None = None) -> pd.DataFrame:
-        """`steps` days after the training end: forecast, and lower/upper bounds when `interval` is set.
-
-        Bounds are empirical quantiles of recent in-sample residuals added to the point forecast,
-        clipped at 0 (amounts are never negative); they do not widen with the horizon.
-        """
-        if not 1 <= steps <= MAX_STEPS:
-            raise ValueError(f"steps must be within 1..{MAX_STEPS}")
-        dates = pd.date_range(self.train_end + pd.Timedelta(days=1), periods=steps, freq="D", name="date")
-        frame = pd.DataFrame({"forecast": np.maximum(self.path[:steps], 0.0)}, index=dates)
-        if interval is not None:
-            if not 0 < interval < 1:
-                raise ValueError("interval must be a probability between 0 and 1")
-            low, high = np.quantile(self.residuals, [(1 - interval) / 2, (1 + interval) / 2])
-            # biased residuals (a trend the model missed) can put both quantiles on one side: the
-            # interval always contains the point forecast
-            frame["lower"] = np.maximum(frame["forecast"] + min(low, 0.0), 0.0)
-            frame["upper"] = frame["forecast"] + max(high, 0.0)
-        return frame
 
 
 def _quiet(fit: Callable[[], object]):
@@ -165,26 +134,52 @@ PARAMS = {
 MODELS = {**BASELINES, **CANDIDATES}
 
 
+class Paths:
+    """Forecast paths by (model, training length), each fitted once: every training set here is a
+    prefix of one series, so the selection's folds and the calibration origins share their fits."""
+
+    def __init__(self) -> None:
+        self._paths: dict[tuple[str, int], np.ndarray] = {}
+
+    def __call__(self, name: str, train: pd.Series) -> np.ndarray:
+        key = (name, len(train))
+        if key not in self._paths:
+            if name == "median_ensemble":  # the members' paths, without fitting them a second time
+                self._paths[key] = np.median([self(member, train) for member in ENSEMBLE_MEMBERS], axis=0)
+            else:
+                path, _ = MODELS[name](train.to_numpy(dtype=float))
+                self._paths[key] = np.asarray(path, dtype=float)
+        return self._paths[key]
+
+
 @ONE_BLAS_THREAD
-def fit(name: str, series: pd.Series) -> Forecast:
-    """Fit model `name` on a daily series."""
-    values = series.to_numpy(dtype=float)
-    path, fitted = MODELS[name](values)
-    residuals = (values - np.asarray(fitted, dtype=float))[-INTERVAL_WEEKS * SEASON :]
-    residuals = residuals[np.isfinite(residuals)]
+def fit(name: str, series: pd.Series, paths: Paths | None = None) -> Forecast:
+    """Fit model `name` on a daily series, with its rolling-origin errors for the intervals.
+
+    `paths` (a selection's, on the same series) saves refitting the origins it already fitted."""
+    paths = paths or Paths()
+
+    def calibration_path(train: pd.Series, steps: int) -> np.ndarray:
+        try:
+            return paths(name, train)[:steps]
+        except (np.linalg.LinAlgError, ValueError):  # a refit that fails numerically leaves its origin out
+            return np.full(steps, np.nan)
+
     return Forecast(
         model=name,
         params=PARAMS.get(name, {"order": name, "seasonal_order": "none", "transform": "none"}),
         train_start=series.index[0],
         train_end=series.index[-1],
-        path=np.asarray(path, dtype=float),
-        residuals=residuals if len(residuals) else np.zeros(1),
+        path=paths(name, series),
+        errors=horizon_errors(calibration_path, series),
     )
 
 
+@ONE_BLAS_THREAD
 def evaluate(name: str, series: pd.Series) -> Backtest:
     """Backtest model `name` on `series` with the project's protocol (the challenge-01 notebook uses it)."""
-    return backtest(lambda train, steps: fit(name, train).path[:steps], series)
+    paths = Paths()
+    return backtest(lambda train, steps: paths(name, train)[:steps], series)
 
 
 @dataclass
@@ -193,6 +188,7 @@ class Selection:
 
     chosen: str
     backtests: dict[str, Backtest]
+    paths: Paths = field(default_factory=Paths, repr=False)  # the fits behind the backtests
 
 
 @ONE_BLAS_THREAD
@@ -202,21 +198,11 @@ def select(series: pd.Series, progress: Callable[[str], None] = lambda message: 
     Each model is fitted once per fold; the ensemble's fold forecasts are the median of its members'
     (the same numbers `median_ensemble` gives, without fitting the members a second time).
     """
-    paths: dict[tuple[str, int], np.ndarray] = {}
-
-    def path(name: str, train: pd.Series) -> np.ndarray:
-        key = (name, len(train))  # every fold's training data is a prefix of `series`
-        if key not in paths:
-            if name == "median_ensemble":
-                paths[key] = np.median([path(member, train) for member in ENSEMBLE_MEMBERS], axis=0)
-            else:
-                paths[key] = fit(name, train).path
-        return paths[key]
-
+    paths = Paths()
     backtests = {}
     for name in MODELS:
         started = time.perf_counter()
-        backtests[name] = backtest(lambda train, steps: path(name, train)[:steps], series)
+        backtests[name] = backtest(lambda train, steps: paths(name, train)[:steps], series)
         progress(f"  {name:<18} MASE {backtests[name].metrics['mase']:.3f}  ({time.perf_counter() - started:.1f} s)")
     chosen = min(CANDIDATES, key=lambda name: backtests[name].metrics["mase"])
-    return Selection(chosen=chosen, backtests=backtests)
+    return Selection(chosen=chosen, backtests=backtests, paths=paths)

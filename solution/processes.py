@@ -1,83 +1,26 @@
-"""Processes the endpoint starts and stops: liveness that survives stale pid files and reused pids,
-process-group shutdown, loopback ports, and a start that waits for health or cleans up."""
+"""Servers the endpoint starts: loopback ports, health probes, and a start that waits for health or stops
+the whole tree it began (process identity and tree stopping are `wth.processes`, shared with `wth ui`)."""
 
 from __future__ import annotations
 
-import contextlib
 import http.client
-import os
-import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
 
 from wth.errors import StepFailed
+from wth.processes import STOP_TIMEOUT, Identity, alive, popen, stop_tree  # noqa: F401  (re-exported)
 
 HOST = "127.0.0.1"
-STOP_TIMEOUT = 15.0
-
-
-def alive(pid: int) -> bool:
-    """True while `pid` runs (a zombie child of ours is reaped and counts as gone)."""
-    try:
-        done, _ = os.waitpid(pid, os.WNOHANG)
-        if done == pid:
-            return False
-    except ChildProcessError:
-        pass
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
-
-
-def ours(pid: int, markers: tuple[str, ...]) -> bool:
-    """True if `pid` is alive and its command line is one of ours (a pid file may be stale, the pid reused)."""
-    if not pid or not alive(pid):
-        return False
-    try:
-        cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-    except OSError:
-        return False
-    return any(marker in cmdline for marker in markers)
-
-
-def group_alive(pgid: int) -> bool:
-    alive(pgid)  # reap the leader if it is our child
-    try:
-        os.killpg(pgid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def stop_group(pid: int, timeout: float = STOP_TIMEOUT) -> None:
-    """SIGTERM the session leader (gunicorn finishes the requests in hand), SIGKILL the group if it lingers."""
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not group_alive(pid):
-            return
-        time.sleep(0.05)
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(pid, signal.SIGKILL)
-    while group_alive(pid) and time.monotonic() < deadline + 5:
-        time.sleep(0.05)
 
 
 def port_free(port: int, host: str = HOST) -> bool:
     with socket.socket() as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        if hasattr(socket, "SO_EXCLUSIVEADDRUSE"):  # Windows: SO_REUSEADDR would let us bind a port in use
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_EXCLUSIVEADDRUSE, 1)
+        else:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((host, port))
         except OSError:
@@ -93,7 +36,7 @@ def free_port() -> int:
 
 def reachable(host: str) -> str:
     """The address a client on this machine uses for a server bound to `host` (0.0.0.0: all interfaces)."""
-    return HOST if host in ("0.0.0.0", "") else host
+    return HOST if host in ("0.0.0.0", "", "::") else host
 
 
 def healthy(port: int, timeout: float = 2.0, host: str = HOST) -> bool:
@@ -115,25 +58,30 @@ def tail(path: Path, lines: int = 3) -> str:
     return " | ".join(text[-lines:])
 
 
-def spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: str, port: int,
-           timeout: float, what: str, host: str = HOST) -> int:
-    """Start `argv` in its own session, logging to `log`; return its pid once `port` answers GET / with 200.
+def stop(identity: Identity | None, timeout: float = STOP_TIMEOUT) -> None:
+    """Stop the tree of `identity` if that process still runs (a reused pid is left alone)."""
+    if identity is not None and identity.running():
+        stop_tree(identity.pid, timeout, identity=identity)
 
-    On a crash or a deadline the whole process group is killed and `StepFailed` names the log.
-    """
+
+def spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: str, port: int,
+          timeout: float, what: str, host: str = HOST) -> Identity:
+    """Start `argv` in a process group of its own, logging to `log`, with `<cwd>/<marker>.pid` naming it;
+    return its identity once `port` answers GET / with 200. On a crash or a deadline the whole tree is
+    stopped and `StepFailed` names the log."""
     with open(log, "ab") as out:
-        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                env=env, start_new_session=True)
-    (cwd / f"{marker}.pid").write_text(str(proc.pid))
+        proc = popen(argv, cwd=cwd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env)
+    identity = Identity.of(proc.pid) or Identity(proc.pid, 0.0)
+    identity.save(cwd / f"{marker}.pid")
     deadline = time.monotonic() + timeout
     while True:
         code = proc.poll()
         if code is not None:
-            stop_group(proc.pid, 2)
+            stop_tree(proc.pid, 2)
             raise StepFailed(f"{what} exited with code {code} while starting (log {log}: {tail(log)})")
         if healthy(port, timeout=1.0, host=host):
-            return proc.pid
+            return identity
         if time.monotonic() > deadline:
-            stop_group(proc.pid, 5)
+            stop_tree(proc.pid, 5)
             raise StepFailed(f"{what} was not healthy within {timeout:.0f} s; stopped it (log {log}: {tail(log)})")
-        time.sleep(0.2)
+        time.sleep(0.1)

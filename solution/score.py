@@ -28,7 +28,7 @@ from wth.contract import MAX_BODY, MAX_STEPS, BadRequest, parse_body, parse_requ
 
 IDENTITY_FILE = "identity.json"
 
-_forecast = None  # the model's Forecast, set by init()
+_forecast = None  # the model's Forecast (solution/model_code.py), set by init()
 _model: dict = {}
 _dates: list[str] = []
 

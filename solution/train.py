@@ -77,7 +77,7 @@ def train(series: pd.Series, acquired: Acquired, progress: Callable[[str], None]
     progress(f"backtesting {len(fc.MODELS)} models on {len(series)} days "
              f"({series.index[0]:%Y-%m-%d}..{series.index[-1]:%Y-%m-%d}), {FOLDS} folds x {HORIZON} days:")
     selection = fc.select(series, progress)
-    fitted = fc.fit(selection.chosen, series)
+    fitted = fc.fit(selection.chosen, series, selection.paths)
     best = selection.backtests[selection.chosen]
     eval_start, eval_end = best.window
     params = {

@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -212,13 +211,9 @@ def set_champion(ws: Workspace, version: str) -> None:
 
 
 def serve_ui(ws: Workspace, port: int = 5000) -> int:
-    """Open the MLflow UI on the workspace (foreground; Ctrl+C stops it)."""
+    """Open the MLflow UI on the workspace (foreground; Ctrl+C or a stop request stops it with its tree)."""
+    from wth import ui
+
     if not ws.is_local:
         raise UsageError(f"{ws.tracking_uri} is a remote workspace: open its own UI instead")
-    if not (ws.root / "mlflow.db").exists():
-        raise UsageError(f"no workspace at {ws.root}: run `wth-solution pipeline build` first")
-    mlflow_bin = Path(sys.executable).with_name("mlflow")
-    command = [str(mlflow_bin), "ui", "--backend-store-uri", ws.tracking_uri,
-               "--host", "127.0.0.1", "--port", str(port)]
-    print(f"MLflow UI on http://127.0.0.1:{port} (Ctrl+C to stop)", flush=True)
-    return subprocess.call(command)
+    return ui.serve(ws.root, port=port)

@@ -28,7 +28,7 @@ from datafiles import REPO_ROOT
 
 from solution import forecast
 
-KIT_PATHS = ("README.md", ".gitignore", "Student/README.md", "Student/images/scoreboard.png",
+KIT_PATHS = ("README.md", ".gitignore", ".devcontainer/devcontainer.json", "Student/README.md", "Student/images/scoreboard.png",
              *(f"Student/Challenge-0{n}.md" for n in range(6)), "resources/data/TransactionHistory.csv.gz",
              "resources/data/new-data-2014.csv.gz", "resources/data/batch-clean.csv.gz",
              "resources/data/batch-drifted.csv.gz", "resources/starter/train.py",

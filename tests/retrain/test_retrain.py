@@ -91,7 +91,7 @@ def test_the_frozen_champion_answers_with_its_registered_path_at_the_folds_dates
     """Fold origins 28, 21, 14 and 7 days before the end: the registered path is read at each fold's dates."""
     series = daily("2014-01-01", np.arange(70.0))
     model = forecast.Forecast("x", {}, series.index[0], pd.Timestamp("2014-01-31"), np.arange(365.0) + 1000,
-                              np.zeros(1))
+                              np.zeros((1, 1)))
     scored = evaluate.backtest(retrain.frozen(model), series)
     offsets = (scored.forecasts.index - model.train_end).days  # day k after train_end is path[k - 1]
     assert (scored.forecasts.to_numpy() == 1000 + offsets - 1).all()

@@ -5,13 +5,18 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sys
+import sysconfig
 from pathlib import Path
 
+import psutil
+
 from solution import workspace
+from wth import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-CLI = [str(Path(sys.executable).parent / "wth-solution")]
+SCRIPTS = Path(sysconfig.get_path("scripts"))  # where pip put the console scripts, on every platform
+CLI = [str(SCRIPTS / "wth-solution")]
+WTH = [str(SCRIPTS / "wth")]
 TRAIN_END = "2013-12-31"
 
 
@@ -28,29 +33,34 @@ def listening(port: int) -> bool:
 
 
 def pid_gone(pid: int) -> bool:
-    try:
-        os.waitpid(pid, os.WNOHANG)
-    except ChildProcessError:
-        pass
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except OSError:
-        return True
-    return state == "Z"
+    """True when `pid` no longer runs (a zombie counts as gone)."""
+    return not processes.alive(pid)
 
 
 def processes_mentioning(text: str) -> list[int]:
     """Live (non-zombie) processes whose command line contains `text`."""
     found = []
-    for proc in Path("/proc").iterdir():
-        if proc.name.isdigit() and int(proc.name) != os.getpid():
-            try:
-                if text in proc.joinpath("cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace") \
-                        and not pid_gone(int(proc.name)):
-                    found.append(int(proc.name))
-            except OSError:
-                continue
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if proc.info["pid"] != os.getpid() and text in " ".join(proc.info["cmdline"] or ()) \
+                and not pid_gone(proc.info["pid"]):
+            found.append(proc.info["pid"])
     return found
+
+
+def listening_ports(pids: list[int]) -> set[int]:
+    """The TCP ports any of `pids` (still running) listens on."""
+    ports = set()
+    for pid in pids:
+        try:
+            ports |= {c.laddr.port for c in psutil.Process(pid).net_connections(kind="tcp")
+                      if c.status == psutil.CONN_LISTEN}
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+    return ports
+
+
+def tree_pids(pid: int) -> list[int]:
+    return [process.pid for process in processes.tree(pid)]
 
 
 def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

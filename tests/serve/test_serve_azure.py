@@ -78,6 +78,8 @@ def test_environment_holds_what_the_served_code_imports(trained_ws):
     distributions = metadata.packages_distributions()
     missing = {n for n in needed if not {azure.requirement_name(d) for d in distributions.get(n, [n])} & installed}
     assert not missing, f"the deployment's environment lacks {missing}"
+    training = {"statsmodels", "pmdarima", "scipy", "threadpoolctl"}
+    assert not {azure.requirement_name(r) for r in pip} & training, "the served model needs no training package"
 
 
 def test_the_models_pin_wins_over_the_base():

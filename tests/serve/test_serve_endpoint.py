@@ -5,15 +5,16 @@ stale state, a crash, and a stop that leaves nothing behind. Tests run in file o
 from __future__ import annotations
 
 import json
-import os
 import socket
 import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import psutil
 import pytest
 import requests
 from serve_tools import (
@@ -21,14 +22,17 @@ from serve_tools import (
     cli,
     free_port,
     listening,
+    listening_ports,
     pid_gone,
     processes_mentioning,
     register,
+    tree_pids,
 )
 
 from solution import clients, endpoint, forecast, workspace
+from solution.endpoint import record
 from solution.forecast import Forecast
-from wth import contract, data
+from wth import contract, data, processes
 from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
@@ -80,10 +84,11 @@ def test_bad_input_over_http_gets_4xx_with_an_error(deployed, bad):
     assert isinstance(response.json()["error"], str)
 
 
-def test_the_deployment_listens_on_loopback_only(deployed):
-    port = deployed.deployment.port
-    out = subprocess.run(["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True).stdout
-    assert [line.split()[3] for line in out.splitlines()] == [f"127.0.0.1:{port}"]
+def test_the_router_and_the_deployment_listen_on_loopback_only(deployed):
+    for pid, port in ((deployed.router_pid, PORT), (deployed.deployment.pid, deployed.deployment.port)):
+        bound = {(c.laddr.ip, c.laddr.port) for p in tree_pids(pid)
+                 for c in psutil.Process(p).net_connections(kind="tcp") if c.status == psutil.CONN_LISTEN}
+        assert bound == {("127.0.0.1", port)}
 
 
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
@@ -131,7 +136,7 @@ def test_rollout_under_load_drops_no_request(ws, deployed):
 def test_a_version_that_cannot_start_leaves_the_old_one_serving(ws):
     before = endpoint.read_record(ws)
     nan = Forecast(model="broken", params={}, train_start=pd.Timestamp("2013-07-31"),
-                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), residuals=np.zeros(7))
+                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), errors=np.zeros((1, 7)))
     broken = register(ws, nan, {})
     with pytest.raises(StepFailed, match="exited with code"):
         endpoint.deploy(ws, version=broken.version)
@@ -144,9 +149,9 @@ def test_a_server_that_never_gets_healthy_is_killed(ws):
     mv = workspace.champion(ws)
     port = free_port()
     with pytest.raises(StepFailed, match="not healthy within"):
-        endpoint.start_deployment(ws, mv, port=port, timeout=0.5)
+        endpoint.start_deployment(ws, mv, "slow", port=port, timeout=0.5)
     assert not listening(port)
-    assert not (endpoint.folder(ws) / "deployments" / f"v{mv.version}-{port}" / "server.pid").exists()
+    assert not (endpoint.folder(ws) / "deployments" / f"slow-v{mv.version}-{port}").exists()
 
 
 def test_a_port_in_use_is_refused_before_anything_starts(ws):
@@ -162,7 +167,8 @@ def test_a_port_in_use_is_refused_before_anything_starts(ws):
 
 def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
     record = endpoint.read_record(ws)
-    os.killpg(record.deployment.pid, 9)
+    for process in processes.tree(record.deployment.pid):
+        process.kill()
     deadline = time.monotonic() + 10
     while not pid_gone(record.deployment.pid) and time.monotonic() < deadline:
         time.sleep(0.1)
@@ -175,9 +181,11 @@ def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
 
 def test_endpoint_stop_leaves_nothing_listening_and_no_process(ws):
     record = endpoint.read_record(ws)
+    tree = tree_pids(record.router_pid)
     done = cli("endpoint", "stop", "--workspace", str(ws.root))
     assert done.returncode == 0, done.stderr
     assert not listening(PORT) and not listening(record.deployment.port)
+    assert tree and all(pid_gone(pid) for pid in tree) and not listening_ports(tree)
     assert pid_gone(record.router_pid) and pid_gone(record.deployment.pid)
     assert endpoint.read_record(ws) is None
     assert not processes_mentioning(str(ws.root)), "an orphan process still refers to the workspace"
@@ -186,13 +194,18 @@ def test_endpoint_stop_leaves_nothing_listening_and_no_process(ws):
 
 def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
     ws = workspace.Workspace(root=tmp_path, tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}")
-    bystander = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         endpoint.folder(ws).mkdir()
+        born = psutil.Process(bystander.pid).create_time()
+        reused = born - 100  # the record names this pid, but a process started earlier: the pid was reused
         stale = endpoint.Endpoint(
-            scoring_uri="http://127.0.0.1:1/score", port=1, router_pid=bystander.pid, router_log="x",
-            deployment=endpoint.Deployment("m", "1", 2, bystander.pid, str(tmp_path / "gone"), "x", "t"), updated_at="t")
-        endpoint._write_record(ws, stale)
+            scoring_uri="http://127.0.0.1:1/score", port=1, host="127.0.0.1", router_pid=bystander.pid,
+            router_created=reused, router_log="x", auth_mode="none", traffic={"blue": 100},
+            deployments={"blue": endpoint.Deployment("blue", "m", "1", 2, bystander.pid, reused,
+                                                     str(tmp_path / "gone"), "x", "t")})
+        record.write(ws, stale)
+        processes.Identity(bystander.pid, reused).save(endpoint.folder(ws) / "router.pid")
         assert endpoint.live(ws) is None and endpoint.read_record(ws) is None
         assert endpoint.stop(ws) is False
         assert bystander.poll() is None, "a pid that is not ours was signalled"

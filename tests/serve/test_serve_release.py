@@ -101,7 +101,7 @@ def test_a_failed_release_is_recorded_failed_and_the_old_version_keeps_serving(r
     ws, record = released
     champion = workspace.champion(ws)
     nan = Forecast(model="broken", params={}, train_start=pd.Timestamp("2013-07-31"),
-                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), residuals=np.zeros(7))
+                   train_end=pd.Timestamp(TRAIN_END), path=np.full(365, np.nan), errors=np.zeros((1, 7)))
     broken = register(ws, nan, {})
     workspace.set_champion(ws, broken.version)
     try:

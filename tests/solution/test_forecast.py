@@ -1,5 +1,7 @@
 """Metrics, the rolling-origin protocol, the models and the selection."""
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -91,3 +93,152 @@ def test_selection_generalises_to_another_real_window(real_table):
     assert selection.chosen in forecast.CANDIDATES
     assert best < selection.backtests["snaive"].metrics["mase"]
     assert best < selection.backtests["legacy_arima"].metrics["mase"]
+
+
+def test_horizon_errors_come_from_refits_at_weekly_origins_before_the_end():
+    series = weekly_series(days=120)
+    seen = []
+
+    def spy(train, steps):
+        seen.append((len(train), steps))
+        return np.full(steps, 100.0)
+
+    errors = evaluate.horizon_errors(spy, series)
+    assert errors.shape == (evaluate.CALIBRATION_ORIGINS, 28)
+    assert seen == [(120 - 7 * k, 28) for k in range(1, 9)]  # each origin refits on the days before it
+    values = series.to_numpy()
+    assert np.allclose(errors[1, :14], values[106:120] - 100)  # origin 14 days before the end
+    assert np.isnan(errors[1, 14:]).all()  # days past the end of the series are unknown
+    assert not np.isnan(errors[3:]).any()  # origins 28+ days back see all 28 days
+    # a short series: only origins with four weeks of training before them
+    assert evaluate.horizon_errors(spy, series.iloc[:50]).shape == (3, 28)
+
+
+def test_interval_score_by_hand():
+    got = evaluate.interval_accuracy(np.array([5.0, 0.0, 12.0]), np.array([4.0, 1.0, 8.0]),
+                                     np.array([6.0, 3.0, 10.0]), level=0.8)
+    assert got["coverage"] == pytest.approx(1 / 3)
+    assert got["width"] == pytest.approx(2.0)
+    assert got["winkler"] == pytest.approx((2 + (2 + 10 * 1) + (2 + 10 * 2)) / 3)  # 2/alpha = 10
+
+
+def known_errors(steps=28, origins=10):
+    """errors[k, h] = (h + 1) * z_k: the scale grows linearly with the step, the scores are z / mean|z|."""
+    z = np.array([-3.0, -1, -1, 0, 1, 1, 2, 2, 4, 6])[:origins]
+    return np.outer(z, np.arange(1, steps + 1)), z
+
+
+def test_bands_are_conformal_quantiles_of_the_scaled_errors():
+    errors, z = known_errors()
+    model = forecast.Forecast("x", {}, pd.Timestamp("2014-01-01"), pd.Timestamp("2014-01-31"),
+                              np.full(365, 1000.0), errors)
+    scale = model.scale()
+    assert np.allclose(scale[:28], np.arange(1, 29) * np.mean(np.abs(z)))
+    scores = np.sort(z / np.mean(np.abs(z)))  # 28 copies of each: n = 280
+    out = model.predict(28, interval=0.8)
+    # rank ceil(281 * 0.9) = 253 of 280 from the top, 280 - 253 + 1 = 28 from the bottom
+    assert np.allclose(out["upper"] - out["forecast"], np.repeat(scores, 28)[252] * scale[:28])
+    assert np.allclose(out["forecast"] - out["lower"], -np.repeat(scores, 28)[27] * scale[:28])
+    # skewed errors give asymmetric bands: more room above than below
+    assert (out["upper"] - out["forecast"]).iloc[-1] > (out["forecast"] - out["lower"]).iloc[-1]
+
+
+def test_bands_widen_with_the_horizon_and_past_the_calibrated_steps_like_sqrt():
+    errors, _ = known_errors()
+    errors[:, 10] = 0.0  # a step that happened to forecast well does not narrow the bands
+    errors[-1, 20:] = np.nan  # the most recent origin saw fewer days
+    model = forecast.Forecast("x", {}, pd.Timestamp("2014-01-01"), pd.Timestamp("2014-01-31"),
+                              np.full(365, 1000.0), errors)
+    out = model.predict(365, interval=0.9)
+    above = (out["upper"] - out["forecast"]).to_numpy()
+    assert (np.diff(above) >= -1e-9).all() and above[27] > above[0]
+    assert np.allclose(above[28:] / above[27], np.sqrt(np.arange(29, 366) / 28))
+    wider = model.predict(28, interval=0.95)
+    assert (wider["upper"] >= out["upper"].iloc[:28]).all() and (wider["lower"] <= out["lower"].iloc[:28]).all()
+
+
+def test_bands_contain_the_forecast_and_stay_non_negative_even_with_biased_errors():
+    errors = np.abs(known_errors()[0]) + 50.0  # every error positive: the model under-forecast
+    path = np.concatenate([np.full(14, 5.0), np.full(351, 500.0)])  # small forecasts: lower would go < 0
+    model = forecast.Forecast("x", {}, pd.Timestamp("2014-01-01"), pd.Timestamp("2014-01-31"), path, -errors)
+    out = model.predict(60, interval=0.9)
+    assert (out["lower"] >= 0).all() and (out["lower"] <= out["forecast"]).all()
+    assert (out["forecast"] <= out["upper"]).all()
+    assert (out["upper"] == out["forecast"]).all()  # all errors negative: no room above the forecast
+
+
+def test_a_model_without_calibration_errors_refuses_intervals_but_forecasts():
+    model = forecast.Forecast("x", {}, pd.Timestamp("2014-01-01"), pd.Timestamp("2014-01-31"),
+                              np.full(365, 3.0), np.full((2, 28), np.nan))
+    assert len(model.predict(7)) == 7
+    with pytest.raises(ValueError, match="no calibration errors"):
+        model.predict(7, interval=0.9)
+
+
+def test_fitted_intervals_cover_about_their_level_on_fresh_data():
+    """Weekly pattern + noise, 40 independent series: 28 future days each against the fitted bands."""
+    hits = {0.8: [], 0.95: []}
+    for seed in range(40):
+        series = weekly_series(days=148, seed=seed)
+        train, future = series.iloc[:120], series.iloc[120:]
+        fitted = forecast.fit("weekly_profile", train)
+        for level in hits:
+            out = fitted.predict(28, interval=level)
+            hits[level].append(evaluate.interval_accuracy(future, out["lower"], out["upper"], level)["coverage"])
+    assert abs(np.mean(hits[0.8]) - 0.8) < 0.05
+    assert abs(np.mean(hits[0.95]) - 0.95) < 0.03
+
+
+def test_intervals_on_the_real_series_cover_their_level_within_three_points(real_table):
+    """24 weekly origins over the real window, 28 days each: the weekly profile (the cheapest
+    candidate to refit), calibrated at each origin on the days before it."""
+    series, _ = data.daily_series(data.read_transactions(real_table))
+    coverage = {0.8: [], 0.9: [], 0.95: []}
+    for k in range(24):
+        origin = len(series) - 28 - 7 * k
+        fitted = forecast.fit("weekly_profile", series.iloc[:origin])
+        actual = series.iloc[origin : origin + 28]
+        for level in coverage:
+            out = fitted.predict(28, interval=level)
+            coverage[level].append(evaluate.interval_accuracy(actual, out["lower"], out["upper"], level)["coverage"])
+    for level, hits in coverage.items():
+        assert abs(np.mean(hits) - level) <= 0.03, f"{level:.0%} interval covered {np.mean(hits):.1%}"
+
+
+def test_the_model_code_imports_only_its_declared_requirements():
+    import ast
+    import sys
+
+    from solution import model_code
+
+    tree = ast.parse(open(model_code.__file__).read())
+    imported = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import)
+                for alias in node.names}
+    imported |= {node.module.split(".")[0] for node in ast.walk(tree)
+                 if isinstance(node, ast.ImportFrom) and node.module and node.level == 0}
+    assert imported - set(sys.stdlib_module_names) - {"__future__"} == {"mlflow", "numpy", "pandas"}
+
+
+def test_the_artifact_round_trips_with_unknown_days():
+    from solution import model
+
+    fitted = forecast.fit("snaive", weekly_series())
+    back = model.from_json(json.loads(json.dumps(model.to_json(fitted))))
+    assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
+    assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
+
+
+def test_a_calibration_refit_that_fails_numerically_leaves_only_its_origin_out(monkeypatch):
+    series = weekly_series()
+    naive = forecast.MODELS["naive"]
+
+    def flaky(y):
+        if len(y) == len(series) - 21:
+            raise np.linalg.LinAlgError("LU decomposition error.")
+        return naive(y)
+
+    monkeypatch.setitem(forecast.MODELS, "naive", flaky)
+    fitted = forecast.fit("naive", series)
+    assert np.isnan(fitted.errors[2]).all() and np.isfinite(fitted.errors[3]).all()
+    out = fitted.predict(28, interval=0.9)
+    assert (out["upper"] > out["forecast"]).all()

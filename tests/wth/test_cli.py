@@ -1,20 +1,17 @@
 """The students' `wth` command as a subprocess against real HTTP endpoints on loopback: the smoke test
 passes a minimal contract-compliant endpoint without intervals and fails one that answers 200 with an
-error; keys; the report; the MLflow UI stopped with its whole tree."""
+error; keys; the report; the MLflow UI's refusal of a folder without a workspace (stopping it is
+tests/serve/test_serve_ui.py)."""
 
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd
-import psutil
 import pytest
-import requests
 from endpoints import ContractEndpoint
 
 WTH = [str(Path(sys.executable).with_name("wth"))]
@@ -87,46 +84,6 @@ def test_report_scores_through_the_endpoint_with_the_actuals(endpoint, tmp_path,
     assert html.count("<tr") == 15 and "data:image/png;base64," in html and "2014-01-14" in html
     too_many = wth("report", "--uri", endpoint.uri, "--out", str(tmp_path / "x.html"), "--steps", "400")
     assert too_many.returncode == 2 and not (tmp_path / "x.html").exists()
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def test_ui_stopped_by_its_pid_leaves_no_process_and_no_port(tmp_path):
-    import mlflow
-
-    (tmp_path / "ws").mkdir()
-    mlflow.MlflowClient(f"sqlite:///{tmp_path / 'ws' / 'mlflow.db'}").create_experiment("wth-mlops")
-    port = free_port()
-    ui = subprocess.Popen(WTH + ["ui", "--workspace", str(tmp_path / "ws"), "--port", str(port)],
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 90
-        while True:
-            try:
-                if requests.get(f"http://127.0.0.1:{port}/", timeout=2).status_code == 200:
-                    break
-            except requests.RequestException:
-                pass
-            assert ui.poll() is None and time.monotonic() < deadline, "the MLflow UI did not come up"
-            time.sleep(0.5)
-        tree = psutil.Process(ui.pid).children(recursive=True)
-        assert tree, "the UI's server runs as a child of `wth ui`"
-        ui.send_signal(signal.SIGTERM)
-        assert ui.wait(timeout=30) == 0
-        gone, alive = psutil.wait_procs(tree, timeout=10)
-        assert not alive, [p.pid for p in alive]
-        listening = [c for c in psutil.net_connections("tcp") if c.laddr and c.laddr.port == port
-                     and c.status == psutil.CONN_LISTEN]
-        assert not listening
-    finally:
-        if ui.poll() is None:
-            ui.kill()
 
 
 def test_ui_refuses_a_folder_without_a_workspace(tmp_path):

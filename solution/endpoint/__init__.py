@@ -1,0 +1,59 @@
+"""The local endpoint, shaped like an Azure ML managed online endpoint.
+
+    client --(Authorization: Bearer <key>, azureml-model-deployment: NAME)--> router  :5001/score
+    router --(traffic split, or the named deployment; kept-alive connections)--> deployment blue  (azmlinfsrv, loopback)
+                                                                             --> deployment green (azmlinfsrv, loopback)
+
+  record.py       the endpoint record (`<workspace>/endpoint/endpoint.json`), the single source of truth, and the lock
+  deployments.py  one named deployment: a registered version served by azmlinfsrv with solution/score.py
+  router.py       the stable URI: key auth, traffic split, header targeting, timeouts (asyncio, stdlib only)
+  rollout.py      deploy (blue/green rollout, or add/replace one named deployment), traffic, stop
+  keys.py         the primary/secondary keys, owner-readable, in the workspace
+  views.py        `endpoint status|logs|keys`
+  release.py      the release pipeline (deploy + smoke test, recorded)
+
+Every process is started in a process group of its own and stopped with its whole tree; a process is
+named by pid and creation time, so a stale record never stops a stranger (`wth.processes`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from wth.errors import UsageError
+
+from ..processes import HOST, free_port, port_free  # noqa: F401
+from .deployments import IDENTITY, WORKERS, materialise  # noqa: F401
+from .deployments import start as start_deployment  # noqa: F401
+from .deployments import stop as stop_deployment  # noqa: F401
+from .record import RECORD, Deployment, Endpoint, folder  # noqa: F401
+from .record import read as read_record  # noqa: F401
+from .release import key_of, release_pipeline  # noqa: F401
+from .rollout import DEFAULT_PORT, deploy, live, parse_split, set_traffic, stop  # noqa: F401
+from .views import Status, status  # noqa: F401
+
+ACTIONS = ("status", "stop", "logs", "traffic", "keys")
+
+
+def command(ws, action: str, progress: Callable[[str], None] = print, split: list[str] | None = None,
+            regenerate: str | None = None) -> int:
+    """`wth-solution endpoint ACTION`; status exits 1 when nothing healthy is serving."""
+    from . import views as show
+
+    if split and action != "traffic":
+        raise UsageError(f"{' '.join(split)}: a split is given only to `endpoint traffic`")
+    if regenerate and action != "keys":
+        raise UsageError("--regenerate goes with `endpoint keys`")
+    if action == "stop":
+        stop(ws, progress)
+        return 0
+    if action == "traffic":
+        if not split:
+            raise UsageError("give the split, e.g. `wth-solution endpoint traffic blue=90 green=10`")
+        set_traffic(ws, parse_split(split), progress)
+        return 0
+    if action == "keys":
+        return show.show_keys(ws, regenerate, progress)
+    if action == "logs":
+        return show.logs(ws, progress)
+    return show.show(ws, progress)

@@ -1,0 +1,117 @@
+"""The endpoint record, `<workspace>/endpoint/endpoint.json`: the single source of truth of the local endpoint.
+
+It names the router (pid and creation time), its address, the auth mode, every named deployment (its
+version, port and server process) and the traffic split. The router re-reads it when it changes; only
+`solution.endpoint.rollout` writes it, under the deploy lock, atomically (the router never reads half
+a record).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+import filelock
+
+from wth.errors import UsageError
+from wth.processes import Identity
+
+HOST = "127.0.0.1"
+RECORD = "endpoint.json"
+AUTH_MODES = ("key", "none")
+
+
+@dataclass
+class Deployment:
+    name: str
+    model_name: str
+    version: str
+    port: int
+    pid: int
+    created: float  # the server's creation time: with the pid, it names the process (pids get reused)
+    folder: str
+    log: str
+    started_at: str
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}/score"
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.pid, self.created)
+
+
+@dataclass
+class Endpoint:
+    scoring_uri: str
+    port: int
+    host: str  # the router's bind address; deployments always stay on loopback
+    router_pid: int
+    router_created: float
+    router_log: str
+    auth_mode: str
+    deployments: dict[str, Deployment]
+    traffic: dict[str, int]  # name -> percent, summing to 100
+    updated_at: str = field(default_factory=lambda: now())
+
+    @property
+    def router(self) -> Identity:
+        return Identity(self.router_pid, self.router_created)
+
+    @property
+    def deployment(self) -> Deployment:
+        """The deployment taking the most traffic (the one a plain request most likely reaches)."""
+        return max(self.deployments.values(), key=lambda d: (self.traffic.get(d.name, 0), d.started_at))
+
+    @property
+    def model_version(self) -> str:
+        return self.deployment.version
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+
+
+def folder(ws) -> Path:
+    return Path(ws.root) / "endpoint"
+
+
+def read(ws) -> Endpoint | None:
+    path = folder(ws) / RECORD
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text())
+        deployments = {name: Deployment(**d) for name, d in data["deployments"].items()}
+        return Endpoint(**{**data, "deployments": deployments})
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise UsageError(f"{path}: unreadable endpoint record; `wth-solution endpoint stop` clears it") from None
+
+
+def write(ws, record: Endpoint) -> None:
+    record.updated_at = now()
+    path = folder(ws) / RECORD
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(asdict(record), indent=2))
+    os.replace(tmp, path)
+
+
+def forget(ws) -> None:
+    (folder(ws) / RECORD).unlink(missing_ok=True)
+
+
+@contextlib.contextmanager
+def lock(ws) -> Iterator[None]:
+    """One deploy, traffic change or stop at a time on a workspace (a file lock: every platform)."""
+    folder(ws).mkdir(parents=True, exist_ok=True)
+    try:
+        with filelock.FileLock(str(folder(ws) / ".lock"), timeout=0):
+            yield
+    except filelock.Timeout:
+        raise UsageError(f"another deploy, traffic change or stop is running on {folder(ws)}; wait for it") from None

@@ -1,0 +1,371 @@
+"""The endpoint's router: the stable scoring URI in front of the named deployments.
+
+An asyncio HTTP/1.1 reverse proxy, stdlib only (it starts in a fraction of a second and runs the same
+on Linux, macOS and Windows). For each request it
+  - refuses `/score` (anything but `GET /`) without `Authorization: Bearer <key>` when the endpoint has
+    key auth: 401 with `{"error"}`; `GET /` stays open for liveness probes;
+  - picks the deployment: the one named by the `azureml-model-deployment` header, else by the traffic
+    split (smooth weighted round-robin: a 90/10 split is 9 of every 10 requests, exactly), and names it
+    in the answer's `azureml-model-deployment` header, as Azure ML does;
+  - forwards it over a kept-alive connection from a per-deployment pool (a fresh one when the server
+    closed it), retrying while a rollout switches deployments.
+The endpoint record and the keys file are re-read when they change on disk: the record is the single
+source of truth, written only by `solution.endpoint.rollout`.
+
+Slow or idle clients cost a socket, not a thread: a new connection's first request headers must arrive
+within `HEADER_TIMEOUT`, bodies within `BODY_TIMEOUT`, and a kept-alive
+connection that stays quiet for `IDLE_TIMEOUT` is closed.
+
+Run as `python -m solution.endpoint.router --record RECORD --port P [--host H]`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import json
+import signal
+import socket
+import sys
+import time
+from pathlib import Path
+
+HOST = "127.0.0.1"
+HEADER_TIMEOUT = 10.0
+BODY_TIMEOUT = 30.0
+IDLE_TIMEOUT = 30.0
+UPSTREAM_TIMEOUT = 60.0
+RETRY_S = 2.0  # a switch-over race lasts milliseconds; a dead deployment gets 503 soon
+MAX_BODY = 8 << 20  # the entry script refuses anything over 1 MiB itself, with the contract's error
+MAX_HEAD = 64 << 10
+MAX_CONNECTIONS = 2000
+POOL_SIZE = 16  # idle upstream connections kept per deployment
+KEY_HEADER = b"authorization"  # wth.contract.KEY_HEADER, lower-cased (the router imports nothing outside the stdlib)
+DEPLOYMENT_HEADER = b"azureml-model-deployment"  # wth.contract.DEPLOYMENT_HEADER
+FORWARDED = (b"content-type", b"accept", b"x-request-id", b"x-ms-client-request-id")
+HOP_BY_HOP = (b"connection", b"keep-alive", b"transfer-encoding", b"content-length")
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout",
+           411: "Length Required", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
+           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+
+
+class Refused(Exception):
+    def __init__(self, status: int, reason: str):
+        super().__init__(reason)
+        self.status = status
+
+
+class State:
+    """The record and the keys as last read from disk, and the weighted round-robin over the split."""
+
+    def __init__(self, record: Path, keys: Path):
+        self.record_path, self.keys_path = record, keys
+        self._seen: tuple = (None, None)
+        self.ports: dict[str, int] = {}
+        self.auth = "none"
+        self.keys: tuple[bytes, ...] = ()
+        self._weights: list[tuple[str, int]] = []
+        self._current: dict[str, int] = {}
+
+    @staticmethod
+    def _stamp(path: Path):
+        try:
+            s = path.stat()
+            return (s.st_ino, s.st_mtime_ns, s.st_size)
+        except OSError:
+            return None
+
+    def refresh(self, force: bool = False) -> None:
+        seen = (self._stamp(self.record_path), self._stamp(self.keys_path))
+        if seen == self._seen and not force:
+            return
+        self._seen = seen
+        try:
+            data = json.loads(self.record_path.read_text())
+            self.ports = {name: int(d["port"]) for name, d in data["deployments"].items()}
+            traffic = {name: int(pct) for name, pct in data["traffic"].items() if name in self.ports}
+            self.auth = data.get("auth_mode", "none")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.ports, traffic, self.auth = {}, {}, "key"  # no readable record: nothing to serve, nothing open
+        try:
+            keys = json.loads(self.keys_path.read_text())
+            self.keys = tuple(keys[k].encode() for k in ("primary", "secondary") if keys.get(k))
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.keys = ()
+        weights = [(name, pct) for name, pct in sorted(traffic.items()) if pct > 0]
+        if weights != self._weights:
+            self._weights, self._current = weights, {name: 0 for name, _ in weights}
+
+    def authorised(self, value: bytes | None) -> bool:
+        if self.auth != "key":
+            return True
+        if not value or value[:7].lower() != b"bearer ":
+            return False
+        given = value[7:].strip()
+        return any(hmac.compare_digest(given, key) for key in self.keys)
+
+    def pick(self, wanted: bytes | None) -> tuple[str, int]:
+        """The name and port of the deployment for this request."""
+        if wanted:
+            name = wanted.decode("latin-1").strip()
+            if name not in self.ports:
+                raise Refused(404, f"no deployment named {name!r} on this endpoint: see `wth-solution endpoint status`")
+            return name, self.ports[name]
+        if not self._weights:
+            raise Refused(503, "no deployment takes traffic: see `wth-solution endpoint status`")
+        total, best = 0, None
+        for name, weight in self._weights:  # smooth weighted round-robin (as nginx does it)
+            self._current[name] += weight
+            total += weight
+            if best is None or self._current[name] > self._current[best]:
+                best = name
+        self._current[best] -= total
+        return best, self.ports[best]
+
+
+class Pool:
+    """Idle kept-alive connections to each deployment's port."""
+
+    def __init__(self):
+        self.idle: dict[int, list[tuple[asyncio.StreamReader, asyncio.StreamWriter]]] = {}
+
+    async def get(self, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        idle = self.idle.get(port)
+        while idle:
+            reader, writer = idle.pop()
+            if not writer.is_closing() and not reader.at_eof():
+                return reader, writer
+            writer.close()
+        reader, writer = await asyncio.open_connection(HOST, port)
+        _nodelay(writer)
+        return reader, writer
+
+    def put(self, port: int, reader, writer) -> None:
+        idle = self.idle.setdefault(port, [])
+        if len(idle) < POOL_SIZE:
+            idle.append((reader, writer))
+        else:
+            writer.close()
+
+    def drop_others(self, ports: set[int]) -> None:
+        for port in [p for p in self.idle if p not in ports]:
+            for _, writer in self.idle.pop(port):
+                writer.close()
+
+
+def _nodelay(writer: asyncio.StreamWriter) -> None:
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        except OSError:
+            pass
+
+
+def _parse_head(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    lines = head[:-4].split(b"\r\n")
+    headers = []
+    for line in lines[1:]:
+        name, sep, value = line.partition(b":")
+        if not sep:
+            raise Refused(400, "malformed header line")
+        headers.append((name.strip().lower(), value.strip()))
+    return lines[0], headers
+
+
+async def _read_body(reader: asyncio.StreamReader, headers: dict[bytes, bytes], limit: int) -> bytes:
+    if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+        chunks, size = [], 0
+        while True:
+            line = await reader.readuntil(b"\r\n")
+            n = int(line.split(b";")[0].strip() or b"0", 16)
+            if n == 0:
+                while await reader.readuntil(b"\r\n") != b"\r\n":
+                    pass
+                return b"".join(chunks)
+            size += n
+            if size > limit:
+                raise Refused(502, "the deployment's answer is too large")
+            chunks.append(await reader.readexactly(n))
+            await reader.readexactly(2)
+    length = headers.get(b"content-length")
+    if length is None:
+        return await reader.read(limit)  # read to the end: the server closes the connection
+    return await reader.readexactly(int(length))
+
+
+def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, close: bool) -> bytes:
+    out = [b"HTTP/1.1 %d %s" % (status, REASONS.get(status, "").encode())]
+    out += [name + b": " + value for name, value in headers]
+    out.append(b"Content-Length: %d" % len(body))
+    if close:
+        out.append(b"Connection: close")
+    return b"\r\n".join(out) + b"\r\n\r\n" + body
+
+
+def _error(status: int, reason: str, close: bool = False) -> bytes:
+    extra = [(b"WWW-Authenticate", b'Bearer realm="endpoint"')] if status == 401 else []
+    return _response(status, [(b"Content-Type", b"application/json"), *extra],
+                     json.dumps({"error": reason}).encode(), close)
+
+
+class Router:
+    def __init__(self, record: Path, keys: Path, header_timeout: float = HEADER_TIMEOUT):
+        self.state = State(record, keys)
+        self.pool = Pool()
+        self.header_timeout = header_timeout
+        self.connections = 0
+        self.in_flight = 0
+
+    async def _upstream(self, port: int, request: bytes, head_only: bool):
+        reader, writer = await self.pool.get(port)
+        try:
+            writer.write(request)
+            async with asyncio.timeout(UPSTREAM_TIMEOUT):
+                head = await reader.readuntil(b"\r\n\r\n")
+                status_line, headers = _parse_head(head)
+                status = int(status_line.split(b" ", 2)[1])
+                named = dict(headers)
+                body = b"" if head_only or status in (204, 304) or 100 <= status < 200 else \
+                    await _read_body(reader, named, MAX_BODY)
+        except BaseException:
+            writer.close()
+            raise
+        if b"close" in named.get(b"connection", b"").lower() or (b"content-length" not in named
+                                                                 and b"transfer-encoding" not in named):
+            writer.close()
+        else:
+            self.pool.put(port, reader, writer)
+        return status, [(n, v) for n, v in headers if n not in HOP_BY_HOP], body
+
+    async def forward(self, method: bytes, target: bytes, headers: dict[bytes, bytes], body: bytes):
+        lines = [b"%s %s HTTP/1.1" % (method, target), b"Host: %s" % HOST.encode(),
+                 b"Content-Length: %d" % len(body)]
+        lines += [name + b": " + headers[name] for name in FORWARDED if name in headers]
+        request = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        deadline = time.monotonic() + RETRY_S
+        while True:
+            name, port = self.state.pick(headers.get(DEPLOYMENT_HEADER))
+            try:
+                status, out, data = await self._upstream(port, request, method == b"HEAD")
+                return status, [*out, (DEPLOYMENT_HEADER, name.encode())], data  # as Azure ML answers
+            except (ConnectionError, asyncio.IncompleteReadError) as err:
+                if isinstance(err, asyncio.IncompleteReadError) and err.partial:
+                    return 502, [], json.dumps({"error": "the deployment broke off its answer"}).encode()
+                # a pooled connection the server had closed, or a deployment a rollout just retired
+                if time.monotonic() > deadline:
+                    raise Refused(503, "no deployment is serving: see `wth-solution endpoint status`") from None
+                self.state.refresh(force=True)
+                self.pool.drop_others(set(self.state.ports.values()))
+                await asyncio.sleep(0.02)
+            except TimeoutError:
+                raise Refused(504, f"the deployment did not answer within {UPSTREAM_TIMEOUT:.0f} s") from None
+            except OSError as err:
+                raise Refused(502, f"the deployment did not answer ({type(err).__name__})") from None
+
+    async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        _nodelay(writer)
+        try:
+            if self.connections > MAX_CONNECTIONS:
+                writer.write(_error(503, "too many connections", close=True))
+                return
+            first = True
+            while True:
+                try:
+                    async with asyncio.timeout(self.header_timeout if first else IDLE_TIMEOUT):
+                        head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError, TimeoutError):
+                    return
+                except asyncio.LimitOverrunError:
+                    writer.write(_error(431, f"request headers over {MAX_HEAD} bytes", close=True))
+                    return
+                first = False
+                self.in_flight += 1
+                try:
+                    close = await self._one(reader, writer, head)
+                finally:
+                    self.in_flight -= 1
+                if close:
+                    return
+                await writer.drain()
+        except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
+            pass
+        finally:
+            self.connections -= 1
+            writer.close()
+
+    async def _one(self, reader, writer, head: bytes) -> bool:
+        """Answer one request; True when the connection is to be closed."""
+        try:
+            request_line, header_list = _parse_head(head)
+            method, target, version = request_line.split(b" ", 2)
+        except (Refused, ValueError):
+            writer.write(_error(400, "malformed request", close=True))
+            return True
+        headers = dict(header_list)
+        close = version != b"HTTP/1.1" or b"close" in headers.get(b"connection", b"").lower()
+        try:
+            if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
+                raise Refused(411, "send a Content-Length (chunked bodies are not accepted)")
+            try:
+                length = int(headers.get(b"content-length", b"0"))
+            except ValueError:
+                raise Refused(400, "bad Content-Length") from None
+            if not 0 <= length <= MAX_BODY:
+                raise Refused(413, f"request body over {MAX_BODY} bytes")
+            try:
+                async with asyncio.timeout(BODY_TIMEOUT):
+                    body = await reader.readexactly(length) if length else b""
+            except TimeoutError:
+                raise Refused(408, f"the request body did not arrive within {BODY_TIMEOUT:.0f} s") from None
+            self.state.refresh()
+            if not (method in (b"GET", b"HEAD") and target == b"/") and \
+                    not self.state.authorised(headers.get(KEY_HEADER)):
+                reason = "this endpoint wants a key: send Authorization: Bearer <key>" if KEY_HEADER not in headers \
+                    else "the key is not valid for this endpoint"
+                writer.write(_error(401, reason, close))
+                return close
+            status, out, data = await self.forward(method, target, headers, body)
+        except Refused as refused:
+            writer.write(_error(refused.status, str(refused), close=close or refused.status in (400, 408, 411, 413)))
+            return close or refused.status in (400, 408, 411, 413)
+        writer.write(_response(status, out, data, close))
+        return close
+
+    async def serve(self, host: str, port: int, stop: asyncio.Event) -> None:
+        server = await asyncio.start_server(self.handle, host, port, limit=MAX_HEAD, backlog=512)
+        print(f"router on http://{host}:{port}/score following {self.state.record_path}", flush=True)
+        async with server:
+            await stop.wait()
+            server.close()
+            deadline = time.monotonic() + 5
+            while self.in_flight and time.monotonic() < deadline:  # finish the requests in hand
+                await asyncio.sleep(0.02)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="the endpoint's router (started by `wth-solution deploy`)")
+    parser.add_argument("--record", required=True, type=Path)
+    parser.add_argument("--keys", required=True, type=Path)
+    parser.add_argument("--port", required=True, type=int)
+    parser.add_argument("--host", default=HOST)
+    parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="S",
+                        help=f"seconds a client has to send its request headers (default {HEADER_TIMEOUT:.0f})")
+    args = parser.parse_args(argv)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), lambda *_: loop.call_soon_threadsafe(stop.set))
+        await Router(args.record, args.keys, args.header_timeout).serve(args.host, args.port, stop)
+
+    asyncio.run(run())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,154 @@
+"""Key auth, as an Azure ML endpoint with `auth_mode: key` has it, and a router that holds up against idle
+and slow clients: /score refused without the right `Authorization: Bearer <key>` (401 with an error),
+`GET /` open, keys printed and rotated by the CLI and stored owner-only, the workspace's own clients
+sending the key by themselves, 200 held connections not slowing ordinary requests, and slow headers
+cut off. Tests run in file order and share one endpoint."""
+
+from __future__ import annotations
+
+import os
+import socket
+import stat
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from serve_tools import REPO_ROOT, WTH, cli, free_port, listening, pid_gone
+
+from solution import clients, endpoint
+from solution.endpoint import keys
+from wth import contract, smoke
+from wth.processes import popen, stop_tree
+
+PORT = free_port()
+URI = f"http://127.0.0.1:{PORT}/score"
+
+
+@pytest.fixture(scope="module")
+def keyed(clean_endpoint):
+    ws = clean_endpoint
+    done = cli("deploy", "--workspace", str(ws.root), "--port", str(PORT), "--auth", "key")
+    assert done.returncode == 0, done.stderr
+    assert str(keys.path(ws)) in done.stdout and "endpoint keys" in done.stdout
+    return ws, keys.read(ws)
+
+
+def post(key: str | None = None, **extra) -> requests.Response:
+    return requests.post(URI, json={"steps": 2}, headers=smoke.headers(key) | extra, timeout=30)
+
+
+def test_no_key_or_a_wrong_key_is_refused_the_right_one_served(keyed):
+    _, pair = keyed
+    missing, wrong = post(), post("not-the-key")
+    assert missing.status_code == wrong.status_code == 401
+    assert "wants a key" in missing.json()["error"] and "not valid" in wrong.json()["error"]
+    assert post(pair["primary"]).status_code == post(pair["secondary"]).status_code == 200
+    scheme = requests.post(URI, json={"steps": 2}, headers={contract.KEY_HEADER: pair["primary"]}, timeout=30)
+    assert scheme.status_code == 401, "the key counts only as a Bearer token"
+    assert requests.get(f"http://127.0.0.1:{PORT}/", timeout=10).status_code == 200  # liveness stays open
+    swagger = requests.get(f"http://127.0.0.1:{PORT}/swagger.json", timeout=10)
+    assert swagger.status_code == 401
+
+
+def test_keys_are_stored_for_the_owner_only(keyed):
+    ws, pair = keyed
+    status = cli("endpoint", "status", "--workspace", str(ws.root)).stdout
+    assert "auth          key" in status and pair["primary"] not in status and pair["secondary"] not in status
+    if sys.platform == "win32":
+        pytest.skip("Windows has no POSIX mode bits: the file inherits the user profile's owner-only ACL")
+    assert stat.S_IMODE(keys.path(ws).stat().st_mode) == 0o600
+
+
+def test_the_cli_prints_and_rotates_keys(keyed):
+    ws, pair = keyed
+    shown = cli("endpoint", "keys", "--workspace", str(ws.root))
+    assert shown.returncode == 0 and pair["primary"] in shown.stdout and pair["secondary"] in shown.stdout
+    rotated = cli("endpoint", "keys", "--regenerate", "secondary", "--workspace", str(ws.root))
+    assert rotated.returncode == 0, rotated.stderr
+    new = keys.read(ws)
+    assert new["primary"] == pair["primary"] and new["secondary"] != pair["secondary"]
+    assert new["secondary"] in rotated.stdout
+    assert post(pair["secondary"]).status_code == 401  # the router re-read the keys file
+    assert post(new["secondary"]).status_code == 200 and post(new["primary"]).status_code == 200
+
+
+def test_the_workspace_clients_send_the_key_and_the_students_cli_takes_it_from_the_environment(keyed, tmp_path):
+    ws, _ = keyed
+    lines = []
+    assert clients.smoke_test(ws, progress=lines.append) == 0, lines
+    assert clients.write_report(ws, out=tmp_path / "r.html", steps=3).is_file()
+    env = {**os.environ, "TEAM_KEY": keys.read(ws)["primary"]}
+    good = subprocess.run(WTH + ["smoke-test", "--uri", URI, "--key-env", "TEAM_KEY"], capture_output=True,
+                          text=True, timeout=120, env=env, cwd=REPO_ROOT)
+    assert good.returncode == 0, good.stdout + good.stderr
+    bare = subprocess.run(WTH + ["smoke-test", "--uri", URI], capture_output=True, text=True, timeout=120,
+                          cwd=REPO_ROOT)
+    assert bare.returncode == 1 and "wants a key" in bare.stdout + bare.stderr
+
+
+def test_200_idle_and_slow_header_connections_do_not_hold_up_requests(keyed):
+    _, pair = keyed
+    held = []
+    try:
+        for i in range(200):
+            sock = socket.create_connection(("127.0.0.1", PORT), timeout=5)
+            if i % 2:
+                sock.sendall(b"POST /score HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            held.append(sock)
+        took = []
+        for _ in range(20):
+            started = time.perf_counter()
+            assert post(pair["primary"]).status_code == 200
+            took.append(time.perf_counter() - started)
+    finally:
+        for sock in held:
+            sock.close()
+    assert max(took) < 1.0, took
+
+
+def test_a_client_that_sends_its_headers_slowly_is_cut_off(keyed):
+    ws, pair = keyed
+    port = free_port()
+    where = endpoint.folder(ws)
+    router = popen([sys.executable, "-m", "solution.endpoint.router", "--record", str(where / endpoint.RECORD),
+                    "--keys", str(keys.path(ws)), "--port", str(port), "--header-timeout", "0.5"], cwd=REPO_ROOT,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 30
+        while not listening(port) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as slow:
+            slow.sendall(b"POST /score HTTP/1.1\r\n")
+            started = time.perf_counter()
+            for _ in range(20):  # a byte every 0.1 s: it never finishes within the header timeout
+                try:
+                    slow.sendall(b"X")
+                except OSError:
+                    break
+                time.sleep(0.1)
+            slow.settimeout(5)
+            try:
+                closed = slow.recv(1) == b""
+            except ConnectionResetError:
+                closed = True
+            assert closed and time.perf_counter() - started < 3
+        answer = requests.post(f"http://127.0.0.1:{port}/score", json={"steps": 2}, timeout=30,
+                               headers=smoke.headers(pair["primary"]))
+        assert answer.status_code == 200  # the same record and keys as the endpoint's own router
+    finally:
+        stop_tree(router.pid)
+    assert pid_gone(router.pid) and not listening(port)
+
+
+def test_the_power_bi_script_sends_the_key_as_a_bearer_token():
+    script = (REPO_ROOT / "resources" / "powerbi" / "Forecast.pq").read_text()
+    assert f'{contract.KEY_HEADER} = "Bearer " & ApiKey' in script
+
+
+def test_stop_keeps_the_keys_for_the_next_deploy(keyed):
+    ws, _ = keyed
+    before = keys.read(ws)
+    assert endpoint.stop(ws) is True
+    assert keys.read(ws) == before and not listening(PORT)

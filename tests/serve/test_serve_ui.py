@@ -1,0 +1,52 @@
+"""Stopping the MLflow UI stops it whole: `wth ui` and `wth-solution workspace serve`, asked to stop as a
+terminal or a service manager would (SIGTERM; Ctrl-Break on Windows), leave no process of their tree and
+no listening port."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+from serve_tools import (
+    CLI,
+    WTH,
+    free_port,
+    listening,
+    listening_ports,
+    pid_gone,
+    tree_pids,
+)
+
+from wth.processes import popen, stop_tree
+
+STOP = signal.CTRL_BREAK_EVENT if sys.platform == "win32" else signal.SIGTERM
+
+
+@pytest.mark.parametrize("which", ["wth ui", "wth-solution workspace serve"])
+def test_stopping_the_ui_leaves_no_process_and_no_port(trained_ws, which):
+    port = free_port()
+    argv = (WTH + ["ui"] if which == "wth ui" else CLI + ["workspace", "serve"]) + \
+        ["--workspace", str(trained_ws.root), "--port", str(port)]
+    ui = popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not listening(port):
+            assert ui.poll() is None, f"{which} exited with {ui.returncode} before serving"
+            assert time.monotonic() < deadline, f"{which} did not listen on {port} within 120 s"
+            time.sleep(0.2)
+        assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+        tree = tree_pids(ui.pid)
+        assert len(tree) >= 2, "the CLI and the MLflow server it runs"
+        ui.send_signal(STOP)
+        assert ui.wait(timeout=60) in (0, 130, -STOP)
+        deadline = time.monotonic() + 20
+        while not all(pid_gone(pid) for pid in tree) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert [pid for pid in tree if not pid_gone(pid)] == []
+        assert not listening(port) and not listening_ports(tree)
+    finally:
+        stop_tree(ui.pid, timeout=5)
