@@ -1,6 +1,6 @@
 """The coach's teams file (YAML): event, defaults, the hidden holdout, and one entry per team.
 
-The smallest file that works is the one in DESIGN.md (event + teams with name, workspace, endpoint,
+The smallest file that works is the one in docs/contracts.md (event + teams with name, workspace, endpoint,
 repo). Everything else has a default. Secrets (endpoint keys, Azure DevOps PATs, service principal
 secrets) are given only as the NAME of an environment variable (`*_env` keys); a secret written
 inline is refused, so a teams file can be shared or committed without leaking anything.

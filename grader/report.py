@@ -1,6 +1,6 @@
 """Reports of a grading: the terminal table, JSON (schema wth-grader/1), JUnit XML, CSV, the HTML scoreboard.
 
-The JSON shape is the DESIGN.md contract (`points` may be fractional: partial credit); the JUnit
+The JSON shape is the grader report contract of docs/contracts.md (`points` may be fractional: partial credit); the JUnit
 file has one <testsuite> per team and one <testcase> per check (fail -> <failure>, error and crash
 -> <error>, skipped -> <skipped>) so Azure DevOps and GitHub show it; the CSV has one row per team and
 check for a spreadsheet or an LMS; the HTML page is self-contained (inline CSS and SVG, no script or

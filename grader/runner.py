@@ -22,7 +22,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .checks import CRASH, ERROR, PASS, SKIPPED, STATUSES, Check, Outcome, all_checks, whole
+from .checks import (
+    CRASH,
+    ERROR,
+    PASS,
+    SKIPPED,
+    STATUSES,
+    Check,
+    Outcome,
+    all_checks,
+    whole,
+)
 from .config import Config, Endpoint, Team, WorkspaceRef
 from .context import Session, TeamContext
 from .errors import NotGradable

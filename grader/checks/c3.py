@@ -148,7 +148,7 @@ def serves_champion(team) -> object:
     champion = team.mlflow.champion
     evidence = {"served": body["model"], "model": team.team.model}
     if champion is None:
-        return failed(f"no version of {team.team.model!r} has the alias 'champion'", **evidence)
+        return failed(f"no version of {team.team.model!r} carries the tag 'champion'", **evidence)
     evidence["champion"] = champion.version
     if body["model"]["name"] != team.team.model or body["model"]["version"] != str(champion.version):
         return failed(f"the endpoint serves {body['model']['name']} version {body['model']['version']}, the champion "

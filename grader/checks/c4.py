@@ -107,9 +107,9 @@ def recorded_evaluation(team) -> object:
                   f"{evidence['challenger_mase']:.3f}, both on {tags['eval_start']}..{tags['eval_end']}", **evidence)
 
 
-@check("C4.3", "Champion alias agrees with the recorded decision", points=10, anchor="success-criteria",
+@check("C4.3", "Champion tag agrees with the recorded decision", points=10, anchor="success-criteria",
        depends=("C4.2", "C1.3"))
-def alias_agrees(team) -> object:
+def champion_agrees(team) -> object:
     found = evaluation(team)
     run, metrics, tags = found.run, found.metrics, found.run.data.tags
     margin = metrics.get("margin", 0.0)

@@ -13,7 +13,6 @@ import json
 import os
 import re
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -23,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
+
+from wth.processes import popen, stop_tree
 
 from .. import sandbox
 
@@ -164,8 +165,7 @@ for name in ("numpy", "pandas"):
         __import__(name)
     except Exception:
         pass
-for job in jobs:
-    started = time.monotonic()
+def forked(job):  # the team's tests in a fork: pytest and numpy/pandas are imported once for all jobs
     pid = os.fork()
     if pid == 0:
         code = 3
@@ -183,20 +183,30 @@ for job in jobs:
             sys.stdout.flush()
             sys.stderr.flush()
             os._exit(code)
-    code = None
     while True:
         done, status = os.waitpid(pid, os.WNOHANG)
         if done:
-            code = os.waitstatus_to_exitcode(status)
-            break
+            return os.waitstatus_to_exitcode(status)
         if time.monotonic() - started > job["timeout"]:
             try:
                 os.killpg(pid, 9)
             except OSError:
                 pass
             os.waitpid(pid, 0)
-            break
+            return None
         time.sleep(0.02)
+def spawned(job):  # where there is no fork (Windows): the team's tests in a new interpreter
+    import subprocess
+    env = dict(os.environ, **({"WTH_DATA_FILE": job["data"]} if job["data"] else {}))
+    with open(job["out"], "wb") as out:
+        try:
+            return subprocess.run([sys.executable, "-m", "pytest", *args], cwd=job["cwd"], env=env, stdout=out,
+                                  stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=job["timeout"]).returncode
+        except subprocess.TimeoutExpired:
+            return None
+for job in jobs:
+    started = time.monotonic()
+    code = forked(job) if hasattr(os, "fork") else spawned(job)
     print("WTH-RUN " + json.dumps({"label": job["label"], "code": code, "seconds": round(time.monotonic() - started, 2)}),
           flush=True)
 """
@@ -233,12 +243,12 @@ def run_pytest_many(root: Path, python: str, data_files: dict[str, str | None], 
             cmd = sandbox.command(cmd, python=python, workdir=scratch, home=home,
                                   read_only=[d for d in data_files.values() if d], hide=[root, *hide])
         started = time.monotonic()
-        process = subprocess.Popen(cmd, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                   stdin=subprocess.DEVNULL, start_new_session=True)
+        process = popen(cmd, cwd=scratch, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL)
         try:
             out, _ = process.communicate(timeout=timeout + 5)
         except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
+            stop_tree(process.pid, timeout=2)
             out, _ = process.communicate()
         text = out.decode("utf-8", errors="replace")
         reported = {}

@@ -14,7 +14,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
-from grader_tools import FAKE_SECRET, build_repo, commit_all, free_port, run_cli, write_teams
+from grader_tools import (
+    FAKE_SECRET,
+    build_repo,
+    commit_all,
+    free_port,
+    run_cli,
+    write_teams,
+)
 
 from grader import config, runner
 from grader.checks import ERROR, PASS, all_checks

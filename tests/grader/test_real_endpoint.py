@@ -37,7 +37,7 @@ def test_the_solutions_endpoint_passes_every_endpoint_check(deployed):
 
 def test_the_endpoint_serving_an_old_version_fails_c3_5_and_c4_4(deployed):
     ws, uri = deployed
-    endpoint.deploy(ws, version="1")  # roll back the endpoint only: the champion alias stays on 2
+    endpoint.deploy(ws, version="1")  # roll back the endpoint only: the champion tag stays on 2
     try:
         team = runner.grade_workspace(ws.root, endpoint=uri, challenge=4)
         assert team.result("C4.4").status == "fail" and "still serves version 1" in team.result("C4.4").message

@@ -1,4 +1,4 @@
-"""The reports of a real grading through the CLI: JSON (schema wth-grader/1 exactly as DESIGN.md),
+"""The reports of a real grading through the CLI: JSON (schema wth-grader/1 exactly as docs/contracts.md),
 JUnit XML, a self-contained HTML scoreboard, the terminal table; no secret in any of them; history."""
 
 from __future__ import annotations
