@@ -52,7 +52,7 @@ def source_path(source: str) -> Path | None:
     return Path(uri) if not parts.scheme and uri.startswith("/") else None
 
 
-def training_series(path: Path, start: str, end: str) -> pd.Series:
+def recorded_series(path: Path, start: str, end: str) -> pd.Series:
     """The hack's daily series over [start, end] from `path`: the acquired series (date,PaidAmount) or
     a TransactionHistory file. `NotGradable` when the file is not readable here."""
     from wth.data import daily_series, read_transactions
