@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: install demo serve test student-kit bench check-azure clean
+.PHONY: install demo serve test test-slow student-kit bench check-azure clean
 
 $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -25,6 +25,10 @@ serve: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+# the tests marked slow (setup.cfg): a fresh venv from the model's requirements, two more deployments
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -m slow
 
 # What the coach hands to the teams: dist/student-kit/ (a template repository) and dist/student-kit.zip
 student-kit: $(STAMP)

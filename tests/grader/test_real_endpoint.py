@@ -35,6 +35,7 @@ def test_the_solutions_endpoint_passes_every_endpoint_check(deployed):
     assert results["C3.5"].evidence["served"] == {"name": "transactions-forecast", "version": "2"}
 
 
+@pytest.mark.slow
 def test_the_endpoint_serving_an_old_version_fails_c3_5_and_c4_4(deployed):
     ws, uri = deployed
     endpoint.deploy(ws, version="1")  # roll back the endpoint only: the champion tag stays on 2

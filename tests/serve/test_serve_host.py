@@ -18,6 +18,7 @@ from wth import smoke
 OTHER_LOOPBACK = "127.0.0.2"  # not 127.0.0.1: reached only by a server bound to every interface
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(sys.platform == "darwin", reason="macOS configures only 127.0.0.1 on lo0: 127.0.0.2 cannot "
                                                     "stand in for another machine")
 def test_host_all_interfaces_takes_key_auth_unless_told_otherwise(clean_endpoint):

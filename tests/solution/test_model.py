@@ -102,6 +102,7 @@ NETWORK_TROUBLE = ("NewConnectionError", "Temporary failure in name resolution",
                    "Failed to establish a new connection", "ConnectTimeoutError")
 
 
+@pytest.mark.slow
 def test_the_registered_model_loads_in_a_fresh_venv_built_from_its_requirements(champion, tmp_path):
     """A new virtual environment holding exactly the model's requirements.txt (what `mlflow models serve`
     or an Azure ML environment built from the model installs). Measured here: about 50 s, mostly pip
