@@ -1,7 +1,7 @@
 """Builders for the grader's tests: real team workspaces, real team repositories, real endpoints.
 
 Workspaces are real MLflow stores written through the product's own workspace and model modules,
-following the run contracts of TEAM.md (build, release, retrain, drift). The model is one Holt-Winters
+following the run contracts of docs/contracts.md (build, release, retrain, drift). The model is one Holt-Winters
 fit instead of the build pipeline's nine-model selection (minutes on a shared 2-core machine; the
 lead's tests cover that), so a full team workspace costs seconds.
 

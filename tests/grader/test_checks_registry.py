@@ -1,4 +1,4 @@
-"""The check list: ids as TEAM.md lists them, every hint pointing at a real section of the Student doc
+"""The check list: ids as the Student challenges list them, every hint pointing at a real section of the Student doc
 that cites the check, and `wth-grader checks --json` in the contract's shape."""
 
 from __future__ import annotations
