@@ -10,13 +10,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import date, timedelta
 from urllib.parse import urlsplit, urlunsplit
 
 import requests
 
 from . import contract
-from .errors import UsageError
+from .errors import StepFailed, UsageError
 
 HORIZONS = (1, 7, 30, contract.MAX_STEPS)
 TIMEOUT = (3, 15)
@@ -139,6 +140,17 @@ def check(uri: str, expected_version: str | None = None, expected_train_end: str
             if problem:
                 failures.append(f"bad input ({bad.label}): {problem}; got {response.status_code} {response.text[:80]!r}")
     return failures
+
+
+def run(uri: str, progress: Callable[[str], None] = print, **expect) -> int:
+    """`check(uri, **expect)` for a person: each failure on a line, `StepFailed` if any; 0 on a pass."""
+    failures = check(uri, **expect)
+    for line in failures:
+        progress(f"  FAIL {line}")
+    if failures:
+        raise StepFailed(f"{len(failures)} smoke check(s) failed on {uri} (listed above)")
+    progress("smoke test passed")
+    return 0
 
 
 def _check_interval(session: requests.Session, uri: str, required: bool) -> list[str]:
