@@ -1,8 +1,9 @@
 """What a check sees: one team's probes, created lazily and cached for one grading pass.
 
 `Session` holds what all teams share in one grading pass (the test data files, the published drift
-batches' fingerprints); `TeamContext` holds one team's probes and answers worth sharing between
-checks (the endpoint's forecast is fetched once and used by C3.2, C3.4, C3.5, C4.4).
+batches' fingerprints, the training series C1.2 recomputes baselines on); `TeamContext` holds one
+team's probes and answers worth sharing between checks (the endpoint's forecast is fetched once and
+used by C3.2, C3.4, C3.5, C4.4; the team's tests run in one session for C2.2 and C2.3).
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ from __future__ import annotations
 import hashlib
 import threading
 from datetime import datetime, timezone
-from functools import cached_property
 from pathlib import Path
 
+import pandas as pd
+
+from . import backtest
 from .config import Config, Team
 from .errors import NotGradable
+from .lazy import cached_property
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
+from .probes.repo import PytestRun, python_for, run_pytest
 from .testdata import DataFiles
 
 LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crashed (grader bugs)
@@ -29,6 +34,7 @@ class Session:
         self.data_files = DataFiles(config.data_file)
         self._batches: dict[str, str] | None = None
         self._known: dict[str, str] | None = None
+        self._series: dict[tuple, tuple[threading.Lock, list]] = {}
         self._lock = threading.Lock()
 
     def batch_sha256(self) -> dict[str, str]:
@@ -70,6 +76,21 @@ class Session:
                 paths = [p for p in (BUNDLED_FILE, self.config.data_file) if p and Path(p).is_file()]
                 self._known = {sha256_of(Path(p)): str(p) for p in paths}
             return self._known
+
+    def recorded_series(self, path: Path, start: str, end: str) -> pd.Series:
+        """`backtest.recorded_series`, read once per file (as it is now) and window in a pass: at an
+        event most teams train on the same data, and reading it is most of C1.2's time."""
+        try:
+            stat = path.stat()
+        except OSError:
+            return backtest.recorded_series(path, start, end)  # says why it cannot be read
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns, start, end)
+        with self._lock:
+            lock, box = self._series.setdefault(key, (threading.Lock(), []))
+        with lock:  # the other teams on this file wait for the first read instead of repeating it
+            if not box:
+                box.append(backtest.recorded_series(path, start, end))
+            return box[0]
 
     def clone_dir(self, team: Team) -> Path:
         safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in team.name)
@@ -130,6 +151,15 @@ class TeamContext:
         if isinstance(self._repo, NotGradable):
             raise NotGradable(str(self._repo))
         return self._repo
+
+    @cached_property
+    def test_runs(self) -> dict[str, PytestRun]:
+        """The team's tests on the clean data file ("clean", C2.2) and then, when they pass there, once
+        per corrupted file (C2.3): one sandboxed session within the team's `pytest_s`."""
+        data = self.session.data_files.get()
+        python = python_for(self.repo, self.team.python)
+        return run_pytest(self.repo, python, {"clean": data.clean, **data.corrupted}, self.team.budgets.pytest_s,
+                          hide=self.session.hidden, gate="clean")
 
     def forecast(self, steps: int) -> Answer:
         """POST /score {"steps": steps}, once per pass (raises `Unreachable`)."""

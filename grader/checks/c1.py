@@ -55,7 +55,7 @@ def _recomputed(team, run) -> dict:
         path, found_by = Path(team.session.known_data()[params["data_sha256"]]), "its data_sha256 param"
     if path is None:
         raise NotGradable(f"the dataset input's source {source[:200]} is not a local file the grader can read")
-    series = backtest.recorded_series(path, params["train_start"], params["train_end"])
+    series = team.session.recorded_series(path, params["train_start"], params["train_end"])
     out = {"data": str(path), "found_by": found_by, "window": f"{params['train_start']}..{params['train_end']}",
            "days": len(series)}
     if params.get("n_obs", "").isdigit() and int(params["n_obs"]) != len(series):

@@ -34,13 +34,6 @@ def tests_exist(team) -> object:
     return passed(f"{total} test function(s) in {len(found)} file(s)", files=dict(sorted(found.items())[:30]))
 
 
-def _pytest(team, data_file, timeout=None):
-    repo = team.repo
-    python = repo_probe.python_for(repo, team.team.python)
-    return repo_probe.run_pytest(repo, python, data_file, timeout or team.team.budgets.pytest_s,
-                                 hide=team.session.hidden), python
-
-
 def _contained(run) -> str:
     """Said on every check that ran team code: whether a sandbox contained it."""
     return "" if run.sandbox else " [not sandboxed: no bubblewrap on the grading machine]"
@@ -48,8 +41,9 @@ def _contained(run) -> str:
 
 @check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo")
 def tests_pass(team) -> object:
-    data = team.session.data_files.get()
-    run, python = _pytest(team, data.clean)
+    """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
+    run = team.test_runs["clean"]
+    python = repo_probe.python_for(team.repo, team.team.python)
     evidence = {"command": f"{python} -m pytest -q -x (in a copy of {team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
@@ -63,22 +57,19 @@ def tests_pass(team) -> object:
 
 @check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
 def tests_catch_bad_data(team) -> object:
-    """One run per kind of corruption (all within one pytest budget); the points are shared by the kinds
-    caught (tests that fail, exit 1)."""
-    data = team.session.data_files.get()
-    repo = team.repo
-    python = repo_probe.python_for(repo, team.team.python)
-    done = repo_probe.run_pytest_many(repo, python, data.corrupted, team.team.budgets.pytest_s, hide=team.session.hidden)
+    """One run per kind of corruption (in C2.2's session and budget); the points are shared by the
+    kinds caught (tests that fail, exit 1)."""
+    clean, done = team.test_runs["clean"], {kind: run for kind, run in team.test_runs.items() if kind != "clean"}
     caught, slipped, runs = [], [], {}
     for kind, run in done.items():
         runs[kind] = {"exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary}
         (caught if run.returncode == 1 else slipped).append(kind)
         if run.returncode not in (0, 1):
             runs[kind]["output_tail"] = run.output[-600:]
-    note = _contained(next(iter(done.values())))
-    evidence = {"caught": caught, "slipped_through": slipped, "runs": runs, "sandbox": next(iter(done.values())).sandbox or "none",
+    note = _contained(clean)
+    evidence = {"caught": caught, "slipped_through": slipped, "runs": runs, "sandbox": clean.sandbox or "none",
                 "corruptions": {kind: what for kind, (what, _) in CORRUPTIONS.items()}}
-    total = len(data.corrupted)
+    total = len(done)
     if not slipped:
         return passed(f"your tests fail on each of the {total} kinds of corrupted data, as they should{note}", **evidence)
     listing = "; ".join(f"{CORRUPTIONS[kind][0]} ({_why(runs[kind])})" for kind in slipped)

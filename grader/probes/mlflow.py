@@ -15,7 +15,6 @@ import logging
 import os
 import sqlite3
 import tempfile
-from functools import cached_property
 from pathlib import Path
 
 from mlflow.entities import Run, ViewType
@@ -27,6 +26,7 @@ from wth import registry
 
 from ..config import WorkspaceRef
 from ..errors import NotGradable
+from ..lazy import cached_property
 
 # a grader must fail fast: MLflow's REST client defaults to 120 s timeouts and 7 retries
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")

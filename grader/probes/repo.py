@@ -148,10 +148,11 @@ def python_for(root: Path, configured: str | None) -> str:
     return sys.executable
 
 
-# One interpreter for all the runs of a check: it imports pytest (and numpy/pandas, when the team's
-# interpreter has them) once, then forks one child per data file, each in its own copy of the
-# repository, with its own WTH_DATA_FILE, output file, process group and time limit. The children's
-# collection imports the team's modules afresh; only the start-up is shared.
+# One interpreter for all of a team's runs: it imports pytest, numpy and pandas (when the team's
+# interpreter has them) and pytest's plugins (a session on an empty folder) once, then forks one
+# child per data file, each in its own copy of the repository, with its own WTH_DATA_FILE, output
+# file and process group. The children's collection imports the team's modules afresh; only the
+# start-up is shared.
 ZYGOTE = r"""
 import json, os, sys, time
 jobs, args = json.loads(sys.argv[1]), sys.argv[2:]
@@ -165,6 +166,23 @@ for name in ("numpy", "pandas"):
         __import__(name)
     except Exception:
         pass
+def warm_up():  # one pytest session on an empty folder: the plugins are imported (and rewritten) once, not per fork
+    import tempfile
+    saved = os.dup(1), os.dup(2)
+    null = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(null, 1)
+        os.dup2(null, 2)
+        pytest.main([*args, "--collect-only", tempfile.mkdtemp()])
+    except Exception:
+        pass  # a warm-up only: the runs themselves say what is wrong
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os.dup2(saved[0], 1)
+        os.dup2(saved[1], 2)
+        for fd in (null, *saved):
+            os.close(fd)
 def forked(job):  # the team's tests in a fork: pytest and numpy/pandas are imported once for all jobs
     pid = os.fork()
     if pid == 0:
@@ -204,25 +222,26 @@ def spawned(job):  # where there is no fork (Windows): the team's tests in a new
                                   stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, timeout=job["timeout"]).returncode
         except subprocess.TimeoutExpired:
             return None
+if hasattr(os, "fork"):
+    warm_up()
 for job in jobs:
     started = time.monotonic()
     code = forked(job) if hasattr(os, "fork") else spawned(job)
     print("WTH-RUN " + json.dumps({"label": job["label"], "code": code, "seconds": round(time.monotonic() - started, 2)}),
           flush=True)
+    if job["gate"] and code != 0:
+        break
 """
 PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "--color=no", "-x"]
 
 
-def run_pytest(root: Path, python: str, data_file: str | None, timeout: float,
-               hide: Iterable[str | Path] = ()) -> PytestRun:
-    """The team's tests in a copy of `root`, sandboxed when this machine can (`hide`: more folders to empty)."""
-    return run_pytest_many(root, python, {"run": data_file}, timeout, hide)["run"]
-
-
-def run_pytest_many(root: Path, python: str, data_files: dict[str, str | None], timeout: float,
-                    hide: Iterable[str | Path] = ()) -> dict[str, PytestRun]:
-    """The team's tests once per data file, each in a fresh copy of `root`, all within `timeout`
-    seconds (a run still going then is killed; the runs after it do not start: returncode None)."""
+def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeout: float,
+               hide: Iterable[str | Path] = (), gate: str | None = None) -> dict[str, PytestRun]:
+    """The team's tests once per data file, each in a fresh copy of `root`, sandboxed when this machine
+    can (`hide`: more folders to empty), all within `timeout` seconds: a run still going then is
+    killed, and the runs after it do not start (returncode None). Nor do they when the `gate` run
+    (given first) fails: a suite that fails on good data says nothing about bad data.
+    """
     contained = sandbox.status()
     runs: dict[str, PytestRun] = {}
     with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as scratch:
@@ -234,7 +253,7 @@ def run_pytest_many(root: Path, python: str, data_files: dict[str, str | None], 
             copy = scratch / f"repo-{i}"
             shutil.copytree(root, copy, symlinks=True, ignore=shutil.ignore_patterns(*NOT_COPIED))
             jobs.append({"label": label, "data": data, "cwd": str(copy), "out": str(scratch / f"out-{i}.txt"),
-                         "timeout": timeout})
+                         "timeout": timeout, "gate": label == gate})
         env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
         env.update(HOME=str(home), TMPDIR=str(home), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0",
                    MPLBACKEND="Agg", MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db")
@@ -256,12 +275,17 @@ def run_pytest_many(root: Path, python: str, data_files: dict[str, str | None], 
             if line.startswith("WTH-RUN "):
                 entry = json.loads(line[8:])
                 reported[entry["label"]] = entry
+        elapsed = round(time.monotonic() - started, 2)
         for job in jobs:
-            entry = reported.get(job["label"], reported.get("*", {"code": None, "seconds": 0.0}))
-            output = Path(job["out"]).read_text(encoding="utf-8", errors="replace") if Path(job["out"]).exists() else \
-                entry.get("error", "") or text
+            entry, path = reported.get(job["label"], reported.get("*")), Path(job["out"])
+            if path.exists():  # it ran, to its end or until it was killed
+                output = path.read_text(encoding="utf-8", errors="replace")
+            elif entry or not reported:  # pytest missing, or the interpreter itself failed: what it said
+                output = (entry or {}).get("error", "") or text
+            else:  # never started: the gate run failed, or the time ran out before it
+                output = ""
             lines = [line for line in output.strip().splitlines() if line.strip()]
-            runs[job["label"]] = PytestRun(entry["code"], entry.get("seconds", round(time.monotonic() - started, 2)),
-                                           output[-3000:], lines[-1] if lines else "",
-                                           contained.reason if contained.available else None)
+            seconds = entry.get("seconds", elapsed) if entry else elapsed if path.exists() else 0.0
+            runs[job["label"]] = PytestRun(entry["code"] if entry else None, seconds, output[-3000:],
+                                           lines[-1] if lines else "", contained.reason if contained.available else None)
     return runs

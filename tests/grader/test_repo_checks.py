@@ -74,10 +74,30 @@ def test_without_fork_each_run_gets_a_new_interpreter(tmp_path):
     (tmp_path / "test_data.py").write_text("import os\n\ndef test_data_is_given():\n"
                                            "    assert os.environ['WTH_DATA_FILE'].endswith('clean.csv')\n")
     jobs = [{"label": label, "out": str(tmp_path / f"{label}.out"), "cwd": str(tmp_path), "timeout": 60,
-             "data": str(tmp_path / f"{label}.csv")} for label in ("clean", "corrupted")]
+             "data": str(tmp_path / f"{label}.csv"), "gate": label == "clean"} for label in ("clean", "corrupted")]
     no_fork = "import os, sys; del os.fork; exec(compile(sys.argv.pop(1), 'zygote', 'exec'))"
     done = subprocess.run([sys.executable, "-c", no_fork, ZYGOTE, json.dumps(jobs), *PYTEST_ARGS],
                           capture_output=True, text=True, timeout=120)
     codes = {r["label"]: r["code"] for r in (json.loads(line[8:]) for line in done.stdout.splitlines()
                                              if line.startswith("WTH-RUN "))}
     assert codes == {"clean": 0, "corrupted": 1}, done.stdout + done.stderr
+
+
+def test_runs_after_a_failing_gate_do_not_start_and_plugins_leave_no_warning(tmp_path):
+    """One session per team: the clean run first; a suite failing there is not run on the corrupted
+    files. The plugins the session imported up front are no reason for a warning in the team's runs."""
+    import sys
+
+    from grader.probes.repo import run_pytest
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "test_data.py").write_text("import os\n\ndef test_data_is_clean():\n"
+                                       "    assert os.environ['WTH_DATA_FILE'].endswith('clean.csv')\n")
+    files = {label: str(tmp_path / f"{label}.csv") for label in ("clean", "bad", "worse")}
+    passing = run_pytest(repo, sys.executable, files, timeout=60, gate="clean")
+    assert [run.returncode for run in passing.values()] == [0, 1, 1]
+    assert all("warning" not in run.output for run in passing.values()), passing["clean"].output
+    failing = run_pytest(repo, sys.executable, {"clean": files["bad"], "worse": files["worse"]}, timeout=60, gate="clean")
+    assert failing["clean"].returncode == 1
+    assert failing["worse"].returncode is None and failing["worse"].output == ""  # never started

@@ -113,3 +113,32 @@ def test_probe_reports_refused_connections_plainly():
     uri = f"http://127.0.0.1:{free_port()}/score"  # nothing listens there
     with pytest.raises(Unreachable, match="connection refused"):
         EndpointProbe(Endpoint(uri), connect_s=1, read_s=1).get_root()
+
+
+def test_one_teams_slow_probe_does_not_hold_up_another_teams():
+    """Python 3.11's functools.cached_property locks across all instances of a class; the grader's does not."""
+    from grader.lazy import cached_property
+
+    entered, release = threading.Event(), threading.Event()
+
+    class Probe:
+        def __init__(self, slow: bool):
+            self.slow = slow
+
+        @cached_property
+        def answer(self) -> str:
+            if self.slow:
+                entered.set()
+                release.wait(10)
+            return "slow" if self.slow else "fast"
+
+    slow, fast, got = Probe(True), Probe(False), {}
+    hanging = threading.Thread(target=lambda: slow.answer, daemon=True)
+    hanging.start()
+    assert entered.wait(5)
+    other = threading.Thread(target=lambda: got.setdefault("fast", fast.answer), daemon=True)
+    other.start()
+    other.join(2)
+    release.set()
+    hanging.join(5)
+    assert got == {"fast": "fast"} and slow.answer == "slow" and "answer" in vars(slow)

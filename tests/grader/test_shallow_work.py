@@ -141,3 +141,19 @@ def test_the_graders_backtest_is_the_reference_protocol():
         series = _series(end)
         reference = evaluate.backtest(lambda y, n: forecast.fit("snaive", y).path[:n], series).metrics["mase"]
         assert abs(snaive_mase(series) - reference) < 1e-12
+
+
+def test_c1_2_reads_a_training_file_once_per_pass_until_it_changes(tmp_path):
+    """Teams on the same data share one read of it; a file written since is read again."""
+    from grader.context import Session
+    from wth.simulate import to_text, window_rows
+
+    data = tmp_path / "TransactionHistory.csv"
+    data.write_text(to_text(window_rows()))
+    session = Session(config.Config(event="e", path=tmp_path / "teams.yaml", teams=[], grader_dir=tmp_path / "g"))
+    first = session.recorded_series(data, "2013-09-01", "2013-12-31")
+    assert session.recorded_series(data, "2013-09-01", "2013-12-31") is first
+    assert len(session.recorded_series(data, "2013-10-01", "2013-12-31")) < len(first)
+    lines = data.read_text().splitlines()
+    data.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    assert session.recorded_series(data, "2013-09-01", "2013-12-31") is not first
