@@ -7,9 +7,10 @@ data and pipelines; trained: 2 with tests that ignore the data, 3 with the start
 2 endpoints that accept connections and never answer, 1 endpoint answering 200 with an error payload,
 and 1 missing workspace. `--demo DIR` puts the workspace of `wth-solution demo --keep-serving`, with
 its real azmlinfsrv endpoint, in place of one complete team.
-Target: the whole room graded in under 30 s.
+Target: the whole room graded in under 30 s. Also recorded: the share of the machine's CPU busy
+while grading, and the peak memory of the grader with every team's test sandbox.
 
-    .venv/bin/python bench/grader.py [--demo /tmp/demo/ws]
+    .venv/bin/python bench/grader.py [--demo /tmp/demo/ws] [--workers N]
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ import platform
 import shutil
 import sys
 import tempfile
+import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
+
+import psutil
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 # this script is bench/grader.py: keep its folder off the path so `grader` is the package, not this file
@@ -82,9 +86,45 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
     return teams, servers, batches
 
 
+class PeakMemory:
+    """The peak of the summed resident memory of this process and all its descendants (the team tests'
+    sandboxes included), sampled: pages shared by forked children count in each, so an upper bound."""
+
+    def __init__(self, every_s: float = 0.25):
+        self.peak, self._every, self._stop = 0, every_s, threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+
+    def _sample(self):
+        me = psutil.Process()
+        while not self._stop.wait(self._every):
+            total = 0
+            for process in [me, *me.children(recursive=True)]:
+                try:
+                    total += process.memory_info().rss
+                except psutil.Error:
+                    pass
+            self.peak = max(self.peak, total)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def _busy_fraction(before, after) -> float:
+    """The share of the machine's CPU time (all cores) spent busy between two `psutil.cpu_times()`."""
+    idle = (after.idle - before.idle) + (getattr(after, "iowait", 0) - getattr(before, "iowait", 0))
+    total = sum(after) - sum(before)
+    return 1 - idle / total if total else 0.0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", type=Path, help="workspace of `wth-solution demo --keep-serving` (endpoint live)")
+    parser.add_argument("--workers", type=int, default=runner.MAX_TEAMS_IN_PARALLEL, help="teams graded at once")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "grader.json")
     args = parser.parse_args()
     load_start = os.getloadavg()
@@ -95,29 +135,36 @@ def main() -> int:
         setup_s = time.monotonic() - setup_start
         teams_file = tools.write_teams(scratch / "teams.yaml", teams, drift_batches=batches)
         cfg = config.load(teams_file)
-        started = time.monotonic()
-        results = runner.grade(cfg)
+        cpu_before, started = psutil.cpu_times(), time.monotonic()
+        with PeakMemory() as memory:
+            results = runner.grade(cfg, workers=args.workers)
         wall = time.monotonic() - started
+        busy = _busy_fraction(cpu_before, psutil.cpu_times())
         for server in servers:
             server.close()
         report.write_json(scratch / "scoreboard.json", cfg.event, results)
         print(report.table(results))
     by_team = {r.name: {"score": r.score, "max_score": r.max_score, "duration_s": r.duration_s,
-                        "statuses": {s: sum(c.status == s for c in r.results) for s in STATUSES}}
+                        "statuses": {s: sum(c.status == s for c in r.results) for s in STATUSES},
+                        "checks_over_1s": {c.id: c.duration_s for c in r.results if c.duration_s > 1}}
                for r in results}
     out = {
         "benchmark": "grader",
         "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
                     "load_average_at_start": [round(v, 2) for v in load_start],
-                    "note": "shared machine: other jobs were running; figures are a ceiling for a quiet machine"},
+                    "note": "one run; the load average at its start says how quiet the machine was"},
         "room": {kind: count for kind, count in ROOM} | {"demo_workspace": bool(args.demo)},
         "checks_per_team": len(all_checks()),
         "budgets": "defaults (connect 3 s, read 10 s, check 30 s, pytest 120 s, team 240 s)",
         "team_tests": {"sandbox": sandbox.status().reason if sandbox.status().available else "none",
-                       "pytest_runs_per_team_with_tests": 1 + len(CORRUPTIONS)},
+                       "pytest_runs_per_team_with_tests": 1 + len(CORRUPTIONS),
+                       "sandboxed_sessions_per_team": 1},
         "setup_s": round(setup_s, 1),
         "wall_s": round(wall, 2),
+        "cpu_busy_while_grading": round(busy, 2),
+        "teams_in_parallel": args.workers,
+        "peak_rss_sum_mb": round(memory.peak / 2**20),
         "target_s": TARGET_S,
         "within_target": wall < TARGET_S,
         "slowest_team": max(by_team.items(), key=lambda kv: kv[1]["duration_s"])[0],
