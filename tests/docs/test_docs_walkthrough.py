@@ -8,34 +8,18 @@ team's repository, a local `git init` into which the starter project is copied a
 step 3 says.
 """
 
-import os
-import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 from docs_tools import REPO_ROOT
-
-BIN = Path(sys.executable).parent
-
-
-def blocks(doc: Path, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", doc.read_text(), flags=re.S)
-
-
-def commands(block: str) -> str:
-    """A bash block without the lines that start a server and never return."""
-    lines = [line for line in block.splitlines() if not line.strip().startswith("wth ui")]
-    return "\n".join(lines)
+from walkthrough import blocks, commands
+from walkthrough import sh as run_in
 
 
 def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "GIT_AUTHOR_NAME": "alpha",
-           "GIT_AUTHOR_EMAIL": "alpha@example.com", "GIT_COMMITTER_NAME": "alpha",
-           "GIT_COMMITTER_EMAIL": "alpha@example.com"}
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_in(script, cwd, Path(sys.executable).parent)
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,8 @@ from pathlib import Path
 
 import pytest
 from datafiles import REPO_ROOT
+from walkthrough import blocks, commands
+from walkthrough import sh as run_in
 
 from solution import forecast
 
@@ -131,10 +133,6 @@ def test_the_kits_links_resolve(kit):
 # --- a team follows Challenge-00 in the kit -----------------------------------------------------
 
 
-def blocks(doc: Path, language: str) -> list[str]:
-    return re.findall(rf"```{language}\n(.*?)```", doc.read_text(), flags=re.S)
-
-
 def fresh_venv(folder: Path) -> Path:
     """A new venv that sees this suite's third-party packages (pip and setuptools among them) as a plain
     path: no .pth file of the suite's venv is processed."""
@@ -162,12 +160,7 @@ def team(kit, tmp_path_factory) -> tuple[Path, Path]:
 
 
 def sh(script: str, repo: Path) -> subprocess.CompletedProcess:
-    bin_dir = repo / ".venv" / "bin"
-    env = {key: value for key, value in os.environ.items() if key not in ("VIRTUAL_ENV", "PYTHONPATH")}
-    env.update(PATH=f"{bin_dir}{os.pathsep}{env['PATH']}", GIT_AUTHOR_NAME="alpha",
-               GIT_AUTHOR_EMAIL="alpha@example.com", GIT_COMMITTER_NAME="alpha", GIT_COMMITTER_EMAIL="alpha@example.com")
-    return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=repo, env=env, capture_output=True,
-                          text=True, timeout=600)
+    return run_in(script, repo, repo / ".venv" / "bin")
 
 
 def test_the_tools_run_without_the_reference_solution(team):
@@ -190,7 +183,7 @@ def test_a_team_follows_challenge_00_in_the_kit_and_passes_its_checks(team):
     assert setup.returncode == 0, setup.stderr
     # step 5, offline: the workspace (the MLflow UI line blocks, so it is left out)
     (workspace_block,) = [b for b in blocks(doc, "bash") if "mkdir -p .wth" in b]
-    done = sh("\n".join(line for line in workspace_block.splitlines() if not line.strip().startswith("wth ui")), repo)
+    done = sh(commands(workspace_block), repo)
     assert done.returncode == 0, done.stdout + done.stderr
     # step 6: the teams file, as shown
     (teams,) = [b for b in blocks(doc, "yaml") if "teams:" in b]
