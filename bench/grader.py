@@ -87,11 +87,12 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
 
 
 class PeakMemory:
-    """The peak of the summed resident memory of this process and all its descendants (the team tests'
-    sandboxes included), sampled: pages shared by forked children count in each, so an upper bound."""
+    """The peak memory of this process and all its descendants (the team tests' sandboxes included),
+    sampled: the sum of their PSS where the system has it (Linux: a page shared by forked children
+    counts once), else of their USS (a page shared is not counted)."""
 
-    def __init__(self, every_s: float = 0.25):
-        self.peak, self._every, self._stop = 0, every_s, threading.Event()
+    def __init__(self, every_s: float = 0.5):
+        self.peak, self.measure, self._every, self._stop = 0, "PSS", every_s, threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
 
     def _sample(self):
@@ -100,9 +101,11 @@ class PeakMemory:
             total = 0
             for process in [me, *me.children(recursive=True)]:
                 try:
-                    total += process.memory_info().rss
+                    info = process.memory_full_info()
                 except psutil.Error:
-                    pass
+                    continue
+                total += getattr(info, "pss", info.uss)
+                self.measure = "PSS" if hasattr(info, "pss") else "USS"
             self.peak = max(self.peak, total)
 
     def __enter__(self):
@@ -164,7 +167,8 @@ def main() -> int:
         "wall_s": round(wall, 2),
         "cpu_busy_while_grading": round(busy, 2),
         "teams_in_parallel": args.workers,
-        "peak_rss_sum_mb": round(memory.peak / 2**20),
+        "peak_memory_mb": round(memory.peak / 2**20),
+        "peak_memory_measure": f"sum of {memory.measure} over the grader and its descendants, sampled every 0.5 s",
         "target_s": TARGET_S,
         "within_target": wall < TARGET_S,
         "slowest_team": max(by_team.items(), key=lambda kv: kv[1]["duration_s"])[0],
