@@ -26,3 +26,19 @@ def sh(script: str, cwd: Path, bin_dir: Path) -> subprocess.CompletedProcess:
     env.update(TEAM_GIT, PATH=f"{bin_dir}{os.pathsep}{env['PATH']}")
     return subprocess.run(["bash", "-euo", "pipefail", "-c", script], cwd=cwd, env=env, capture_output=True,
                           text=True, timeout=600)
+
+
+def set_up_workspace(doc: Path, repo: Path, bin_dir: Path) -> None:
+    """Challenge 00's step 5, offline (the workspace; the MLflow UI line blocks, so it is left out), and
+    step 6 (the teams file, as shown), in the team's `repo`."""
+    (workspace_block,) = [b for b in blocks(doc, "bash") if "mkdir -p .wth" in b]
+    done = sh(commands(workspace_block), repo, bin_dir)
+    assert done.returncode == 0, done.stdout + done.stderr
+    (teams,) = [b for b in blocks(doc, "yaml") if "teams:" in b]
+    (repo / "teams.yaml").write_text(teams)
+
+
+def self_check(doc: Path, repo: Path, bin_dir: Path) -> subprocess.CompletedProcess:
+    """The `wth check` block of a challenge, run as team alpha."""
+    (check,) = [b for b in blocks(doc, "bash") if "wth check" in b]
+    return sh(commands(check).replace('"$TEAM"', "alpha"), repo, bin_dir)

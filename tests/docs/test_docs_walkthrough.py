@@ -14,12 +14,14 @@ from pathlib import Path
 
 import pytest
 from docs_tools import REPO_ROOT
-from walkthrough import blocks, commands
+from walkthrough import blocks, commands, self_check, set_up_workspace
 from walkthrough import sh as run_in
+
+BIN = Path(sys.executable).parent
 
 
 def sh(script: str, cwd: Path) -> subprocess.CompletedProcess:
-    return run_in(script, cwd, Path(sys.executable).parent)
+    return run_in(script, cwd, BIN)
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +32,12 @@ def team_repo(tmp_path_factory):
     setup = sh(f"git init -q . && cp -r {REPO_ROOT / 'resources' / 'starter'} starter && git add starter "
                "&& git commit -qm 'starter project'", repo)
     assert setup.returncode == 0, setup.stderr
-    # step 5, offline: the workspace
-    (workspace_block,) = [b for b in blocks(challenge_00, "bash") if "mkdir -p .wth" in b]
-    done = sh(commands(workspace_block), repo)
-    assert done.returncode == 0, done.stdout + done.stderr
-    # step 6: the teams file, as shown
-    (teams,) = [b for b in blocks(challenge_00, "yaml") if "teams:" in b]
-    (repo / "teams.yaml").write_text(teams)
+    set_up_workspace(challenge_00, repo, BIN)
     return repo
 
 
 def grade(repo: Path, challenge: int) -> subprocess.CompletedProcess:
-    (check,) = [b for b in blocks(REPO_ROOT / "Student" / f"Challenge-0{challenge}.md", "bash")
-                if "wth check" in b]
-    return sh(commands(check).replace('"$TEAM"', "alpha"), repo)
+    return self_check(REPO_ROOT / "Student" / f"Challenge-0{challenge}.md", repo, BIN)
 
 
 def test_challenge_00_followed_literally_passes_its_checks(team_repo):

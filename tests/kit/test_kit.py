@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from datafiles import REPO_ROOT
-from walkthrough import blocks, commands
+from walkthrough import blocks, self_check, set_up_workspace
 from walkthrough import sh as run_in
 
 from solution import forecast
@@ -181,15 +181,8 @@ def test_a_team_follows_challenge_00_in_the_kit_and_passes_its_checks(team):
     # step 1: the kit is the team's repository; step 3: the starter project copied as starter/ and committed
     setup = sh("git init -q . && cp -r resources/starter starter && git add -A && git commit -qm 'kit + starter'", repo)
     assert setup.returncode == 0, setup.stderr
-    # step 5, offline: the workspace (the MLflow UI line blocks, so it is left out)
-    (workspace_block,) = [b for b in blocks(doc, "bash") if "mkdir -p .wth" in b]
-    done = sh(commands(workspace_block), repo)
-    assert done.returncode == 0, done.stdout + done.stderr
-    # step 6: the teams file, as shown
-    (teams,) = [b for b in blocks(doc, "yaml") if "teams:" in b]
-    (repo / "teams.yaml").write_text(teams)
-    (check,) = [b for b in blocks(doc, "bash") if "wth check" in b]
-    result = sh(check.replace('"$TEAM"', "alpha"), repo)
+    set_up_workspace(doc, repo, repo / ".venv" / "bin")
+    result = self_check(doc, repo, repo / ".venv" / "bin")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "C0.1" in result.stdout and "C0.2" in result.stdout
 
