@@ -51,6 +51,9 @@ def cmd_pipeline(args) -> int:
 
     if args.pipeline == "release" and args.target == "azureml":
         return cmd_azureml(args)
+    if args.pipeline == "release" and (args.deployment is not None or args.traffic is not None):
+        raise UsageError("--deployment and --traffic go with `pipeline release --target azureml`; locally the "
+                         "release is a blue/green rollout (`wth-solution deploy --deployment NAME` adds a named one)")
     ws = workspace.resolve(args.workspace)
     if args.pipeline == "build":
         from . import pipelines

@@ -60,7 +60,7 @@ def tail(path: Path, lines: int = 3) -> str:
 
 def stop(identity: Identity | None, timeout: float = STOP_TIMEOUT) -> None:
     """Stop the tree of `identity` if that process still runs (a reused pid is left alone)."""
-    if identity is not None and identity.running():
+    if identity is not None:
         stop_tree(identity.pid, timeout, identity=identity)
 
 

@@ -22,17 +22,14 @@ from collections.abc import Callable
 
 from wth.errors import UsageError
 
-from ..processes import HOST, free_port, port_free  # noqa: F401
+from ..processes import free_port  # noqa: F401
 from .deployments import IDENTITY, WORKERS, materialise  # noqa: F401
 from .deployments import start as start_deployment  # noqa: F401
-from .deployments import stop as stop_deployment  # noqa: F401
 from .record import RECORD, Deployment, Endpoint, folder  # noqa: F401
 from .record import read as read_record  # noqa: F401
 from .release import key_of, release_pipeline  # noqa: F401
 from .rollout import DEFAULT_PORT, deploy, live, parse_split, set_traffic, stop  # noqa: F401
-from .views import Status, status  # noqa: F401
-
-ACTIONS = ("status", "stop", "logs", "traffic", "keys")
+from .views import status  # noqa: F401
 
 
 def command(ws, action: str, progress: Callable[[str], None] = print, split: list[str] | None = None,

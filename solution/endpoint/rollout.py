@@ -16,6 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from wth.errors import StepFailed, UsageError
 from wth.processes import Identity
@@ -27,6 +28,7 @@ from .record import AUTH_MODES, HOST, Endpoint
 DEFAULT_PORT = 5001
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 COLOURS = ("blue", "green")
+ROUTER = Path(__file__).with_name("router.py")  # run by path: `-m` would first import this package (psutil, filelock, ...)
 DRAIN_S = 0.2  # requests the router sent before a switch reach the old server, which finishes them
 
 Progress = Callable[[str], None]
@@ -53,27 +55,33 @@ def clean(ws) -> None:
     if not where.exists():
         return
     deployments.stop_recorded(where)
-    for folder in sorted((where / "deployments").glob("*")):
-        deployments.stop_recorded(folder)
-        shutil.rmtree(folder, ignore_errors=True)
+    _sweep(ws)
     record.forget(ws)
+
+
+def _sweep(ws, keep: frozenset[str] = frozenset()) -> None:
+    """Stop what each deployment folder's pid files name and remove the folder, but the folders in `keep`."""
+    for folder in sorted((record.folder(ws) / "deployments").glob("*")):
+        if str(folder) not in keep:
+            deployments.stop_recorded(folder)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def _start_router(ws, port: int, host: str) -> Identity:
     where = record.folder(ws)
-    argv = [sys.executable, "-m", "solution.endpoint.router", "--record", str(where / record.RECORD),
+    argv = [sys.executable, str(ROUTER), "--record", str(where / record.RECORD),
             "--keys", str(keys.path(ws)), "--port", str(port), "--host", host]
     return processes.spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
                            marker="router", port=port, timeout=30, what=f"the endpoint router on {host}:{port}",
                            host=host)
 
 
-def split_after(traffic: dict[str, int], name: str, percent: int | None, new: bool) -> dict[str, int]:
+def split_after(traffic: dict[str, int], name: str, percent: int | None) -> dict[str, int]:
     """The traffic once deployment `name` is added or replaced with `percent` (None: 0 for a new one beside
     others, 100 for the first, its share kept when replaced); the others share the rest in proportion."""
     others = {n: p for n, p in traffic.items() if n != name}
     if percent is None:
-        percent = traffic.get(name, 0) if not new else (0 if others else 100)
+        percent = traffic[name] if name in traffic else (0 if others else 100)
     if not 0 <= percent <= 100:
         raise UsageError(f"--traffic {percent}: a percentage is 0..100")
     if not others:
@@ -121,10 +129,8 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
     mv = workspace.model_version(ws, version=version, alias=alias)
     with record.lock(ws):
         current = live(ws)
-        for stray in sorted((record.folder(ws) / "deployments").glob("*")):  # left by an interrupted deploy
-            if current is None or str(stray) not in {d.folder for d in current.deployments.values()}:
-                deployments.stop_recorded(stray)
-                shutil.rmtree(stray, ignore_errors=True)
+        recorded = frozenset(d.folder for d in current.deployments.values()) if current else frozenset()
+        _sweep(ws, keep=recorded)  # what an interrupted deploy left
         port = port or (current.port if current else DEFAULT_PORT)
         host = host or (current.host if current else HOST)
         auth_mode = _auth_for(auth, host, current)
@@ -138,7 +144,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
         before = dict(current.traffic) if current else {}
         serving = current.deployment.name if current else None
         name = deployment or (COLOURS[1] if serving == COLOURS[0] else COLOURS[0])
-        new_split = split_after(before, name, traffic, new=name not in before) if deployment else {name: 100}
+        new_split = split_after(before, name, traffic) if deployment else {name: 100}
         progress(f"starting azmlinfsrv for {mv.name} version {mv.version} as deployment {name}")
         new = deployments.start(ws, mv, name)
         failures = smoke.check(new.url, expected_version=str(mv.version), expected_train_end=mv.tags.get("train_end"))

@@ -16,7 +16,8 @@ Slow or idle clients cost a socket, not a thread: a new connection's first reque
 within `HEADER_TIMEOUT`, bodies within `BODY_TIMEOUT`, and a kept-alive
 connection that stays quiet for `IDLE_TIMEOUT` is closed.
 
-Run as `python -m solution.endpoint.router --record RECORD --port P [--host H]`.
+Run as `python solution/endpoint/router.py --record RECORD --port P [--host H]`: by its path, so that
+only this stdlib module is imported (`-m` would import the `solution.endpoint` package first).
 """
 
 from __future__ import annotations

@@ -23,10 +23,6 @@ class Status:
     healthy: bool = False
 
     @property
-    def server_running(self) -> bool:
-        return bool(self.running) and all(self.running.values())
-
-    @property
     def serving(self) -> bool:
         """The router runs, answers, and every deployment that takes traffic runs."""
         if not (self.record and self.router_running and self.healthy):

@@ -130,6 +130,17 @@ def test_the_cli_refuses_local_flags_and_a_local_registry_for_azureml(no_azure_e
     assert "registered in the Azure ML workspace" in err and err.count("\n") == 1
 
 
+def test_the_local_release_refuses_the_azure_only_deployment_flags(no_azure_env, capsys):
+    """Locally `pipeline release` is a blue/green rollout: a named deployment or a traffic share is refused, not ignored."""
+    from solution import cli
+
+    for flags in (["--deployment", "canary"], ["--traffic", "10"]):
+        assert cli.main(["pipeline", "release", *flags, "--workspace", str(no_azure_env / "ws")]) == 2
+        err = capsys.readouterr().err
+        assert "go with `pipeline release --target azureml`" in err and err.count("\n") == 1
+    assert not (no_azure_env / "ws").exists()
+
+
 @pytest.mark.parametrize("argv", [["deploy"], ["pipeline", "release"]], ids=["deploy", "pipeline release"])
 def test_the_help_documents_the_azure_flags(argv, capsys):
     from solution import cli

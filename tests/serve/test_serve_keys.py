@@ -112,7 +112,7 @@ def test_a_client_that_sends_its_headers_slowly_is_cut_off(keyed):
     ws, pair = keyed
     port = free_port()
     where = endpoint.folder(ws)
-    router = popen([sys.executable, "-m", "solution.endpoint.router", "--record", str(where / endpoint.RECORD),
+    router = popen([sys.executable, str(endpoint.rollout.ROUTER), "--record", str(where / endpoint.RECORD),
                     "--keys", str(keys.path(ws)), "--port", str(port), "--header-timeout", "0.5"], cwd=REPO_ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
