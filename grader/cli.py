@@ -51,22 +51,21 @@ def challenge_number(value: str) -> int:
     return number
 
 
-def require_sandbox() -> None:
-    """`--require-sandbox`: refuse (exit 2, one line) when team code cannot be sandboxed here."""
-    from . import sandbox
+def load(config_path: str, require_sandbox: bool = False):
+    """The teams file, refused at once when bad (before the heavy imports); with `--require-sandbox`, the
+    run is refused too (exit 2, one line) when team code cannot be sandboxed on this machine."""
+    from . import config, sandbox
 
-    found = sandbox.status()
-    if not found.available:
+    cfg = config.load(config_path)
+    found = sandbox.status() if require_sandbox else None
+    if found and not found.available:
         raise ConfigError(f"--require-sandbox: team tests cannot be sandboxed on this machine: {found.reason}")
+    return cfg
 
 
 def self_check(config_path: str, team: str, challenge: int | None = None, sandboxed: bool = False) -> int:
     """One team's checks, printed in detail (`wth-grader check` and the students' `wth check`): 0 if all pass."""
-    from . import config
-
-    cfg = config.load(config_path)  # before the heavy imports: a bad file is refused at once
-    if sandboxed:
-        require_sandbox()
+    cfg = load(config_path, sandboxed)
     from . import report, runner
 
     result = runner.grade(cfg, challenge=challenge, teams=[team])[0]
@@ -111,11 +110,7 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
 
 
 def cmd_scoreboard(args) -> int:
-    from . import config
-
-    cfg = config.load(args.config)
-    if args.require_sandbox:
-        require_sandbox()
+    cfg = load(args.config, args.require_sandbox)
     from . import report
 
     started = time.monotonic()
@@ -150,11 +145,7 @@ def serve(folder: Path, port: int, host: str = "127.0.0.1") -> http.server.Threa
 
 
 def cmd_watch(args) -> int:
-    from . import config
-
-    cfg = config.load(args.config)
-    if args.require_sandbox:
-        require_sandbox()
+    cfg = load(args.config, args.require_sandbox)
     from . import report
 
     folder = cfg.grader_dir

@@ -95,8 +95,8 @@ def _exists(repo: Path, path: str) -> str | None:
         return None
     if (repo / path).is_file():
         return path
-    name = Path(path).name
-    return next((str(p.relative_to(repo)) for p in repo_probe.walk(repo, name) if str(p).endswith(path)), None)
+    found = (p.relative_to(repo).as_posix() for p in repo_probe.walk(repo, Path(path).name))
+    return next((rel for rel in found if rel.endswith("/" + path)), None)  # whole names: drift.py is not mydrift.py
 
 
 def drift_step(repo: Path, words: list[str]) -> str | None:

@@ -15,8 +15,11 @@ import os
 import subprocess
 from pathlib import Path
 
+from wth.processes import popen, stop_tree
+
 from ..config import GitSource
 from ..errors import NotGradable
+from .repo import PASSED_ENV
 
 
 class GitFailed(Exception):
@@ -24,7 +27,7 @@ class GitFailed(Exception):
 
 
 def _env(token: str | None) -> dict:
-    env = {k: os.environ[k] for k in ("PATH", "LANG", "LC_ALL", "SYSTEMROOT") if k in os.environ}
+    env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true", GIT_CONFIG_NOSYSTEM="1",
                GIT_CONFIG_GLOBAL=os.devnull, HOME=os.devnull, GIT_SSH_COMMAND="ssh -o BatchMode=yes")
     settings = [("safe.directory", "*")]  # team clones may belong to another user
@@ -44,18 +47,23 @@ def _redact(text: str, token: str | None) -> str:
 
 
 def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | None = None) -> str:
+    """`git ARGS`' output; past `timeout` its whole tree is stopped (a clone's `git-remote-https` or `ssh` too)."""
     try:
-        done = subprocess.run(["git", *args], cwd=cwd, env=_env(token), capture_output=True, text=True,
-                              timeout=timeout, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired:
-        raise GitFailed(f"git {args[0]} did not finish within {timeout:g} s") from None
+        process = popen(["git", *args], cwd=cwd, env=_env(token), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                        stdin=subprocess.DEVNULL, text=True)
     except FileNotFoundError:
         raise GitFailed("git is not installed on the grading machine") from None
-    if done.returncode != 0:
-        lines = [line for line in done.stderr.splitlines() if line.strip()]
+    try:
+        stdout, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        stop_tree(process.pid, timeout=2)
+        process.communicate()
+        raise GitFailed(f"git {args[0]} did not finish within {timeout:g} s") from None
+    if process.returncode != 0:
+        lines = [line for line in stderr.splitlines() if line.strip()]
         reason = next((line for line in lines if line.startswith(("fatal", "error"))), lines[-1] if lines else "")
         raise GitFailed(_redact(f"git {args[0]} failed: {reason.strip()[:300]}", token))
-    return done.stdout
+    return stdout
 
 
 def fetch(source: GitSource, into: Path, timeout: float) -> Path:

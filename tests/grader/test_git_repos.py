@@ -164,3 +164,19 @@ def test_a_token_reaches_git_and_nothing_else(tmp_path, full_ws, served):
     assert any(p.name == "config" and ".git" in p.parts for p in written)  # the clone's own git config was read too
     for text in [done.stdout, done.stderr] + [p.read_bytes().decode("utf-8", "replace") for p in written]:
         assert FAKE_SECRET not in text and encoded not in text
+
+
+def test_a_git_that_hangs_is_stopped_with_its_helpers(tmp_path):
+    """A remote that accepts and never answers: past the timeout git and its `git-remote-http` are gone."""
+    import psutil
+
+    from grader.probes.git import GitFailed, git
+
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}/team.git"
+        with pytest.raises(GitFailed, match="did not finish within 2 s"):
+            git(["clone", "--depth", "1", url, str(tmp_path / "clone")], timeout=2)
+        left = [p for p in psutil.process_iter(["cmdline"]) if url in " ".join(p.info["cmdline"] or [])]
+        assert left == [], [p.info["cmdline"] for p in left]

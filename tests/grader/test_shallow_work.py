@@ -157,3 +157,13 @@ def test_c1_2_reads_a_training_file_once_per_pass_until_it_changes(tmp_path):
     lines = data.read_text().splitlines()
     data.write_text("\n".join(lines[: len(lines) // 2]) + "\n")
     assert session.recorded_series(data, "2013-09-01", "2013-12-31") is not first
+
+
+def test_c5_4_finds_a_drift_script_by_its_whole_name(tmp_path):
+    from grader.checks.c5 import drift_step
+
+    (tmp_path / "tools").mkdir()
+    (tmp_path / "tools" / "mydrift.py").write_text("print('drift')\n")
+    assert drift_step(tmp_path, ["python", "tools/mydrift.py", "--batch", "b.csv"]) == "tools/mydrift.py"
+    assert drift_step(tmp_path, ["python", "mydrift.py"]) == "tools/mydrift.py"
+    assert drift_step(tmp_path, ["python", "drift.py"]) is None
