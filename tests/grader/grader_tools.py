@@ -58,10 +58,11 @@ def _train(ws: workspace.Workspace, series: pd.Series, data_file: str,
            typed_snaive: float | None = None) -> tuple[str, str, forecast.Forecast, dict]:
     """A training step run following the contract; returns (run_id, model_uri, forecast, metrics).
     `typed_snaive`: a baseline typed in instead of backtested (shallow work)."""
-    fitted = forecast.fit(MODEL, series)
-    chosen = evaluate.backtest(lambda y, n: forecast.fit(MODEL, y).path[:n], series)
-    snaive = evaluate.backtest(lambda y, n: forecast.fit("snaive", y).path[:n], series)
-    metrics = {**chosen.metrics, "baseline_snaive_mase": typed_snaive or snaive.metrics["mase"], "legacy_arima_mase": 1.17}
+    paths = forecast.Paths()  # the backtest's fits, shared with the model's calibration
+    chosen = evaluate.backtest(lambda y, n: paths(MODEL, y)[:n], series)
+    fitted = forecast.fit(MODEL, series, paths)
+    snaive = typed_snaive or forecast.evaluate("snaive", series).metrics["mase"]
+    metrics = {**chosen.metrics, "baseline_snaive_mase": snaive, "legacy_arima_mase": 1.17}
     sha = data.sha256_of(Path(data_file))
     with workspace.step("train") as run:
         mlflow.log_params({"model": MODEL, "train_start": f"{series.index[0]:%Y-%m-%d}",
@@ -283,6 +284,15 @@ def free_port() -> int:
 def write_teams(path: Path, teams: list[dict], **top) -> Path:
     path.write_text(yaml.safe_dump({"event": "Test hack", **top, "teams": teams}, sort_keys=False))
     return path
+
+
+def grade_one(folder: Path, challenge: int | None = None, **entry):
+    """One team (named "t", with no endpoint or repository unless `entry` gives them) graded from a teams
+    file of its own in `folder`."""
+    from grader import config, runner
+
+    path = write_teams(folder / "teams.yaml", [{"name": "t", "endpoint": None, "repo": None, **entry}])
+    return runner.grade(config.load(path), challenge=challenge)[0]
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -13,9 +13,8 @@ import types
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
-from grader_tools import FAKE_SECRET, write_teams
+from grader_tools import FAKE_SECRET, grade_one
 
-from grader import config, runner
 from grader.config import AzureML
 from grader.errors import NotGradable
 from grader.probes import azureml
@@ -76,9 +75,7 @@ def devops_server():
 
 def _grade(tmp_path, empty_ws, base):
     devops = {"organization": "contoso", "project": "mlops", "pat_env": "TEAM_ADO_PAT", "base_url": base}
-    path = write_teams(tmp_path / "teams.yaml", [{"name": "t", "workspace": str(empty_ws.root), "endpoint": None,
-                                                  "repo": None, "devops": devops}])
-    return runner.grade(config.load(path))[0]
+    return grade_one(tmp_path, workspace=str(empty_ws.root), devops=devops)
 
 
 def test_devops_runs_decide_c2_5_and_c3_6(tmp_path, empty_ws, devops_server, monkeypatch):

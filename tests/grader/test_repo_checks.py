@@ -4,9 +4,8 @@ against a valid and a corrupted data file; a hanging test suite costs only its b
 from __future__ import annotations
 
 import pytest
-from grader_tools import FAKE_SECRET, build_repo, write_teams
+from grader_tools import FAKE_SECRET, build_repo, grade_one
 
-from grader import config, runner
 from grader.checks import FAIL, PASS
 from grader.testdata import CORRUPTIONS, corrupt
 
@@ -18,9 +17,7 @@ def repos(tmp_path_factory):
 
 
 def _grade(tmp_path, ws, repo, **budgets):
-    path = write_teams(tmp_path / "teams.yaml", [{"name": "t", "workspace": str(ws.root), "endpoint": None,
-                                                  "repo": str(repo), "budgets": budgets}])
-    return runner.grade(config.load(path), challenge=2)[0]
+    return grade_one(tmp_path, challenge=2, workspace=str(ws.root), repo=str(repo), budgets=budgets)
 
 
 def test_tests_that_ignore_the_data_fail_c2_3(tmp_path, trained_ws, repos):

@@ -12,16 +12,13 @@ import time
 
 import pytest
 import requests
-from grader_tools import free_port, write_teams
-
-from grader import config, runner
+from grader_tools import free_port, grade_one
 
 WORKSPACE_CHECKS = ("C0.1", "C1.1", "C1.2", "C1.3", "C2.5", "C2.6")
 
 
 def _grade(tmp_path, workspace):
-    path = write_teams(tmp_path / "teams.yaml", [{"name": "t", "workspace": workspace, "endpoint": None, "repo": None}])
-    return {r.id: r for r in runner.grade(config.load(path))[0].results}
+    return {r.id: r for r in grade_one(tmp_path, workspace=workspace).results}
 
 
 def test_a_sqlite_file(tmp_path, trained_ws):

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from datafiles import REPO_ROOT
-from walkthrough import blocks, self_check, set_up_workspace
+from walkthrough import TEAM_GIT, blocks, self_check, set_up_workspace
 from walkthrough import sh as run_in
 
 from solution import forecast
@@ -41,9 +41,7 @@ NEVER = ("solution/", "Coach/", ".pipelines/", ".github/", "tests/", "kit/", "be
 
 
 def git(*args: str, cwd: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "alpha", "GIT_AUTHOR_EMAIL": "alpha@example.com",
-           "GIT_COMMITTER_NAME": "alpha", "GIT_COMMITTER_EMAIL": "alpha@example.com"}
-    return subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120, check=True)
+    return subprocess.run(["git", *args], cwd=cwd, env={**os.environ, **TEAM_GIT}, capture_output=True, text=True, timeout=120, check=True)
 
 
 @pytest.fixture(scope="module")
