@@ -144,13 +144,18 @@ def check(uri: str, expected_version: str | None = None, expected_train_end: str
 
 def run(uri: str, progress: Callable[[str], None] = print, **expect) -> int:
     """`check(uri, **expect)` for a person: each failure on a line, `StepFailed` if any; 0 on a pass."""
-    failures = check(uri, **expect)
+    report(uri, check(uri, **expect), progress)
+    progress("smoke test passed")
+    return 0
+
+
+def report(uri: str, failures: list[str], progress: Callable[[str], None] = print) -> None:
+    """`check`'s failures for a person (a release pipeline's smoke-test step too): each on a line, then
+    `StepFailed` if there are any."""
     for line in failures:
         progress(f"  FAIL {line}")
     if failures:
         raise StepFailed(f"{len(failures)} smoke check(s) failed on {uri} (listed above)")
-    progress("smoke test passed")
-    return 0
 
 
 def _check_interval(session: requests.Session, uri: str, required: bool) -> list[str]:

@@ -316,6 +316,8 @@ def release_pipeline(ws, target: targets.Target, endpoint: str | None = None, de
     with steps `deploy` and `smoke-test` (the latter through the endpoint's scoring URI)."""
     import mlflow
 
+    from wth.smoke import report
+
     from .. import workspace
 
     if smoke is None:
@@ -342,10 +344,7 @@ def release_pipeline(ws, target: targets.Target, endpoint: str | None = None, de
                              expected_train_end=(mv.tags or {}).get("train_end"), key=key,
                              deployment=release.deployment if release.canary else None, health=False)
             mlflow.log_metrics({"checks_failed": len(failures)})
-            for line in failures:
-                progress(f"  FAIL {line}")
-            if failures:
-                raise StepFailed(f"the smoke test failed {len(failures)} check(s) on {release.scoring_uri}")
+            report(release.scoring_uri, failures, progress)
         progress(f"release run {parent.info.run_id}: version {mv.version} on deployment {release.deployment} "
                  f"of {release.endpoint}, traffic {_share(release.traffic)}, at {release.scoring_uri}")
     return release
