@@ -74,10 +74,10 @@ class Workspace:
 AZUREML = "azureml"  # `--workspace azureml`: the Azure ML workspace named by the AZURE_* variables or config.json
 
 
-def resolve(workspace: str | os.PathLike | None = None, target=None) -> Workspace:
+def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
     """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder.
 
-    `azureml` is the Azure ML workspace that `target` (else `solution.azure.target.resolve()`) names:
+    `azureml` is the Azure ML workspace that `solution.azure.target.resolve()` names (`AZURE_*`, else config.json):
     MLflow is pointed at the tracking URI that `azure-ai-ml` reports for it
     (`MLClient.workspaces.get(name).mlflow_tracking_uri`; the `azure` extra). An `azureml://` URI
     resolved another way, e.g. with azureml-core's `Workspace.get_mlflow_tracking_uri()`, works as is."""
@@ -85,8 +85,7 @@ def resolve(workspace: str | os.PathLike | None = None, target=None) -> Workspac
     if value == AZUREML:
         from .azure import target as targets
 
-        uri = targets.tracking_uri(target or targets.resolve())
-        return Workspace(root=Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve(), tracking_uri=uri)
+        value = targets.tracking_uri(targets.resolve())
     if "://" in value and not value.startswith("file:"):
         root = Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve()
         return Workspace(root=root, tracking_uri=value)

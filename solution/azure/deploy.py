@@ -368,11 +368,16 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         raise UsageError(f"{', '.join(given)}: for the local endpoint, not --target azureml")
     _check_traffic(traffic)
     where = targets.resolve(subscription, resource_group, workspace_name, config)
-    ws = workspaces.resolve(workspace or os.environ.get(WORKSPACE_ENV) or workspaces.AZUREML, target=where)
+    value, ml_client = workspace or os.environ.get(WORKSPACE_ENV) or workspaces.AZUREML, None
+    if value == workspaces.AZUREML:  # the registry of `where` itself: one client (one sign-in) for it and the release
+        ml_client = targets.client(where)
+        value = targets.tracking_uri(where, ml_client)
+    ws = workspaces.resolve(value)
     if ws.is_local:  # the deployment names `azureml:<model>:<version>`: it must be registered there
         raise UsageError(f"--target azureml deploys a version registered in the Azure ML workspace, not in {ws.root}: "
                          "use --workspace azureml (or the workspace's MLflow tracking URI)")
-    options = {"endpoint": endpoint, "deployment": deployment, "traffic": traffic, "progress": progress}
+    options = {"endpoint": endpoint, "deployment": deployment, "traffic": traffic, "progress": progress,
+               "ml_client": ml_client}
     if pipeline:
         return release_pipeline(ws, where, **options)
     return deploy_version(ws, where, version=version, alias=alias, **options)
