@@ -51,7 +51,7 @@ def _rows(holdout: Holdout) -> pd.DataFrame:
 
 def truth(holdout: Holdout) -> Truth:
     """The holdout's series (computed once per process and holdout setting)."""
-    from wth.data import daily_series
+    from wth.data import daily_series, span
     from wth.errors import UsageError
 
     seed_value = os.environ.get(holdout.seed_env, "") if holdout.seed_env else holdout.seed
@@ -62,7 +62,7 @@ def truth(holdout: Holdout) -> Truth:
             end = start + pd.Timedelta(days=holdout.days - 1)
             try:
                 rows = _rows(holdout)
-                series, _ = daily_series(rows, f"{rows['TransactionDate'].min():%Y-%m-%d}", f"{end:%Y-%m-%d}")
+                series, _ = daily_series(rows, span(rows)[0], f"{end:%Y-%m-%d}")
             except UsageError as err:
                 raise NotGradable(f"the coach's holdout cannot be read: {err}") from None
             if series.index[-1] < end:

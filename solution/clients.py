@@ -45,9 +45,9 @@ def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None =
     """`wth-solution report`: the analyst's report from the workspace's endpoint, with its acquired actuals."""
     from wth import data
 
+    uri, key = target(ws, uri)  # before reading the actuals: no endpoint is refused at once
     try:
         actuals = data.latest_acquired(ws.root).series()
     except (UsageError, OSError):
         actuals = None
-    uri, key = target(ws, uri)
     return report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)

@@ -81,8 +81,7 @@ Progress = Callable[[str], None]
 def read_series(path: str) -> tuple[pd.Series, data.Loaded]:
     """A TransactionHistory file's daily series over its own span, validated like acquisition."""
     rows = data.read_transactions(path)
-    day = rows["TransactionDate"].dt.normalize()
-    series, filled = data.daily_series(rows, f"{day.min():%Y-%m-%d}", f"{day.max():%Y-%m-%d}")
+    series, filled = data.daily_series(rows, *data.span(rows))
     loaded = data.Loaded(source=str(path), sha256=data.sha256_of(path), rows=len(rows),
                          rows_in_window=len(rows), series=series, interpolated_days=filled)
     return series, loaded

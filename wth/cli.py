@@ -37,11 +37,11 @@ def cmd_report(args) -> int:
     from . import data, report, smoke
 
     key = smoke.key_from_env(args.key_env)
+    smoke.validate_uri(args.uri)  # before reading the data: a mistyped URI is refused at once
     actuals = None
     if args.data:
         rows = data.read_transactions(args.data)
-        actuals, _ = data.daily_series(rows, f"{rows['TransactionDate'].min():%Y-%m-%d}",
-                                       f"{rows['TransactionDate'].max():%Y-%m-%d}")
+        actuals, _ = data.daily_series(rows, *data.span(rows))
     path = report.write(args.uri, args.out, args.steps, actuals, key=key)
     print(f"report written to {path}")
     return 0

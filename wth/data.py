@@ -161,8 +161,7 @@ def daily_series(rows: pd.DataFrame, start: str = WINDOW_START, end: str = WINDO
     day = rows["TransactionDate"].dt.normalize()
     inside = rows[(day >= first) & (day <= last)]
     if inside.empty:
-        span = f"{day.min():%Y-%m-%d}..{day.max():%Y-%m-%d}"
-        raise UsageError(f"no transactions in the window {start}..{end} (the data covers {span})")
+        raise UsageError(f"no transactions in the window {start}..{end} (the data covers {'..'.join(span(rows))})")
     paid = inside["Quantity"] * inside["ActualCost"]
     daily = paid.groupby(day[inside.index]).mean()
     # the window is trimmed to the days that have data at its edges: interpolation fills inner gaps only
@@ -171,6 +170,12 @@ def daily_series(rows: pd.DataFrame, start: str = WINDOW_START, end: str = WINDO
     filled = int(series.isna().sum())
     series = series.interpolate(method="linear").rename("PaidAmount")
     return series, filled
+
+
+def span(rows: pd.DataFrame) -> tuple[str, str]:
+    """The first and the last day of `rows` (YYYY-MM-DD): the window of a series over the data's own span."""
+    day = rows["TransactionDate"]
+    return f"{day.min():%Y-%m-%d}", f"{day.max():%Y-%m-%d}"
 
 
 @dataclass
