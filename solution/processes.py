@@ -10,9 +10,15 @@ import time
 from pathlib import Path
 
 from wth.errors import StepFailed
-from wth.processes import STOP_TIMEOUT, Identity, alive, popen, stop_tree  # noqa: F401  (re-exported)
-
-HOST = "127.0.0.1"
+from wth.processes import (  # noqa: F401  (re-exported)
+    HOST,
+    STOP_TIMEOUT,
+    Identity,
+    alive,
+    popen,
+    reachable,
+    stop_tree,
+)
 
 
 def port_free(port: int, host: str = HOST) -> bool:
@@ -32,11 +38,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind((HOST, 0))
         return probe.getsockname()[1]
-
-
-def reachable(host: str) -> str:
-    """The address a client on this machine uses for a server bound to `host` (0.0.0.0: all interfaces)."""
-    return HOST if host in ("0.0.0.0", "", "::") else host
 
 
 def healthy(port: int, timeout: float = 2.0, host: str = HOST) -> bool:

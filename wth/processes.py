@@ -17,6 +17,14 @@ from pathlib import Path
 import psutil
 
 STOP_TIMEOUT = 15.0
+HOST = "127.0.0.1"  # where the hack's servers listen unless told otherwise
+LOOPBACK = ("127.0.0.1", "localhost", "::1")  # addresses no other machine reaches
+
+
+def reachable(host: str) -> str:
+    """The address a client on this machine uses for a server bound to `host` (0.0.0.0: all interfaces)."""
+    return HOST if host in ("0.0.0.0", "", "::") else host
+
 _CLOCK_SLACK_S = 0.05  # psutil reports creation times rounded differently across calls on some systems
 
 

@@ -18,12 +18,10 @@ from collections.abc import Callable
 from pathlib import Path
 
 from .errors import UsageError
-from .processes import stop_tree
-
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
+from .processes import HOST, LOOPBACK, reachable, stop_tree
 
 
-def command(workspace: str | Path, host: str = "127.0.0.1", port: int = 5000) -> list[str]:
+def command(workspace: str | Path, host: str = HOST, port: int = 5000) -> list[str]:
     """The `mlflow ui` command line for a workspace folder (refused when it holds no MLflow store)."""
     root = Path(workspace).resolve()
     db = root / "mlflow.db"
@@ -36,12 +34,11 @@ def command(workspace: str | Path, host: str = "127.0.0.1", port: int = 5000) ->
     return argv
 
 
-def serve(workspace: str | Path, host: str = "127.0.0.1", port: int = 5000,
+def serve(workspace: str | Path, host: str = HOST, port: int = 5000,
           progress: Callable[[str], None] = print) -> int:
     """Run the UI in the foreground until Ctrl-C or a stop request; returns the server's exit status."""
     argv = command(workspace, host, port)
-    shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
-    progress(f"MLflow UI on http://{shown}:{port} (Ctrl+C to stop)")
+    progress(f"MLflow UI on http://{reachable(host)}:{port} (Ctrl+C to stop)")
     server = subprocess.Popen(argv, cwd=Path(workspace).resolve())
 
     def stop(*_):

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from wth import contract
 from wth.errors import StepFailed, UsageError
-from wth.processes import Identity
+from wth.processes import HOST, Identity
 
 from .. import processes
-from .record import HOST, Deployment, folder, now
+from .record import Deployment, folder, now
 
 IDENTITY = "identity.json"  # read by score.py
 WORKERS = 2

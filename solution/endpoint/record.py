@@ -19,9 +19,8 @@ from pathlib import Path
 import filelock
 
 from wth.errors import UsageError
-from wth.processes import Identity
+from wth.processes import HOST, Identity
 
-HOST = "127.0.0.1"
 RECORD = "endpoint.json"
 AUTH_MODES = ("key", "none")
 

@@ -19,14 +19,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from wth.errors import StepFailed, UsageError
-from wth.processes import Identity
+from wth.processes import HOST, LOOPBACK, Identity
 
 from .. import processes
 from . import deployments, keys, record
-from .record import AUTH_MODES, HOST, Endpoint
+from .record import AUTH_MODES, Endpoint
 
 DEFAULT_PORT = 5001
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 COLOURS = ("blue", "green")
 ROUTER = Path(__file__).with_name("router.py")  # run by path: `-m` would first import this package (psutil, filelock, ...)
 DRAIN_S = 0.2  # requests the router sent before a switch reach the old server, which finishes them
