@@ -1,6 +1,6 @@
 """The grader's own recomputation of a training run's seasonal naive backtest MASE (C1.2).
 
-The hack's protocol (`wth.config`): rolling origin, FOLDS folds of HORIZON days over the last
+The hack's protocol (`wth.protocol`, its constants `wth.config`'s): rolling origin, FOLDS folds of HORIZON days over the last
 FOLDS*HORIZON days of the training series; each fold's forecast repeats the last SEASON days
 before its origin; MASE is that fold's MAE over the in-sample weekly seasonal naive MAE of the days
 before the origin; the figure is the mean over folds. The series is the hack's (`wth.data`: daily
@@ -17,7 +17,8 @@ from urllib.parse import unquote, urlsplit
 import numpy as np
 import pandas as pd
 
-from wth.config import FOLDS, HORIZON, SEASON
+from wth.config import HORIZON, SEASON
+from wth.protocol import fold_origins, seasonal_naive_scale
 
 from .errors import NotGradable
 
@@ -26,14 +27,11 @@ RELATIVE_TOLERANCE = 0.01  # a logged figure within 1 % of the grader's: roundin
 
 def snaive_mase(series: pd.Series) -> float:
     values = np.asarray(series, dtype=float)
-    if len(values) < FOLDS * HORIZON + 4 * SEASON:
-        raise ValueError(f"{len(values)} days are too few for the backtest ({FOLDS * HORIZON + 4 * SEASON} needed)")
     scores = []
-    for origin in (len(values) - k * HORIZON for k in range(FOLDS, 0, -1)):
+    for origin in fold_origins(values):
         train, test = values[:origin], values[origin:origin + HORIZON]
         forecast = np.resize(train[-SEASON:], len(test))
-        scale = float(np.mean(np.abs(train[SEASON:] - train[:-SEASON])))
-        scores.append(float(np.mean(np.abs(test - forecast))) / scale)
+        scores.append(float(np.mean(np.abs(test - forecast))) / seasonal_naive_scale(train))
     return float(np.mean(scores))
 
 

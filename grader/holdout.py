@@ -15,10 +15,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from wth.config import SEASON
+from wth.protocol import seasonal_naive_scale
+
 from .config import Holdout
 from .errors import NotGradable
 
-SEASON = 7
 _cache: dict[tuple, "Truth"] = {}
 _lock = threading.Lock()
 
@@ -90,8 +92,7 @@ def mase_against_snaive(truth: Truth, origin: pd.Timestamp, forecast: pd.Series)
     last_week = history.to_numpy(dtype=float)[-SEASON:]
     steps = (days - origin).days.to_numpy() - 1  # 0 = the first day after the origin
     snaive = last_week[steps % SEASON]
-    values = history.to_numpy(dtype=float)
-    scale = float(np.mean(np.abs(values[SEASON:] - values[:-SEASON])))
+    scale = seasonal_naive_scale(history)
     mase, snaive_mase = float(np.mean(np.abs(actual - predicted)) / scale), float(np.mean(np.abs(actual - snaive)) / scale)
     return {
         "mase": round(mase, 4),

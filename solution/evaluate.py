@@ -1,9 +1,9 @@
 """Forecast accuracy: the metrics and the project's one evaluation protocol.
 
-Protocol (every MASE in this project is computed this way, so figures compare): rolling origin,
-`FOLDS` folds of `HORIZON` days over the last FOLDS*HORIZON days of the series; each fold refits
-on the days before its origin; MASE is scaled by that fold's in-sample weekly seasonal naive MAE;
-a metric is the mean over folds.
+Protocol (every MASE in this project is computed this way, so figures compare; `wth.protocol`,
+which the grader reads too): rolling origin, `FOLDS` folds of `HORIZON` days over the last
+FOLDS*HORIZON days of the series; each fold refits on the days before its origin; MASE is scaled by
+that fold's in-sample weekly seasonal naive MAE; a metric is the mean over folds.
 
 Interval calibration (`horizon_errors`) uses the same rolling origin with a longer reach: the
 `CALIBRATION_ORIGINS` origins 7, 14, .. days before the end of the training data, each refitted on
@@ -21,19 +21,12 @@ import numpy as np
 import pandas as pd
 
 from wth.config import FOLDS, HORIZON, SEASON
+from wth.protocol import fold_origins, seasonal_naive_scale  # noqa: F401  (drift and the bench use them from here)
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 CALIBRATION_ORIGINS = 8  # 56 days back: recent enough to track the current error level
 CALIBRATION_HORIZON = 28
 CALIBRATION_MIN_TRAIN = 4 * SEASON  # an origin needs four weeks of training data before it
-
-
-def seasonal_naive_scale(train: np.ndarray, season: int = SEASON) -> float:
-    """In-sample MAE of the weekly seasonal naive forecast: the MASE denominator."""
-    train = np.asarray(train, dtype=float)
-    if len(train) <= season:
-        raise ValueError(f"need more than {season} days to scale MASE, got {len(train)}")
-    return float(np.mean(np.abs(train[season:] - train[:-season])))
 
 
 def accuracy(actual: np.ndarray, forecast: np.ndarray, scale: float) -> dict[str, float]:
@@ -65,15 +58,6 @@ class Backtest:
     @property
     def window(self) -> tuple[str, str]:
         return f"{self.forecasts.index[0]:%Y-%m-%d}", f"{self.forecasts.index[-1]:%Y-%m-%d}"
-
-
-def fold_origins(series: pd.Series, folds: int = FOLDS, horizon: int = HORIZON) -> list[int]:
-    """Positions where each fold's test days start (the last folds*horizon days)."""
-    if len(series) < folds * horizon + 4 * SEASON:
-        raise ValueError(
-            f"the series has {len(series)} days; the backtest needs at least {folds * horizon + 4 * SEASON}"
-        )
-    return [len(series) - k * horizon for k in range(folds, 0, -1)]
 
 
 def backtest(
