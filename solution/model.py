@@ -23,7 +23,7 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from .model_code import Forecast, ForecastModel, from_json, to_json  # noqa: F401 (re-exported)
+from .model_code import Forecast, to_json
 
 ARTIFACT = "forecast.json"
 CODE = Path(__file__).resolve().with_name("model_code.py")

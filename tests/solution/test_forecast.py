@@ -220,10 +220,10 @@ def test_the_model_code_imports_only_its_declared_requirements():
 
 
 def test_the_artifact_round_trips_with_unknown_days():
-    from solution import model
+    from solution import model_code
 
     fitted = forecast.fit("snaive", weekly_series())
-    back = model.from_json(json.loads(json.dumps(model.to_json(fitted))))
+    back = model_code.from_json(json.loads(json.dumps(model_code.to_json(fitted))))
     assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
     assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
 

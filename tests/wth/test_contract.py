@@ -25,6 +25,13 @@ def test_every_bad_input_is_refused_by_the_contracts_own_parser(bad):
     assert 400 <= refused.value.status < 500 and str(refused.value)
 
 
+def test_the_models_own_copy_of_the_step_limit_is_the_contracts():
+    """solution/model_code.py travels with the model and imports nothing of ours: its limit is a copy."""
+    from solution import model_code
+
+    assert model_code.MAX_STEPS == contract.MAX_STEPS
+
+
 def test_requests_the_contract_accepts():
     assert contract.parse_request({"steps": 30}) == contract.Request(30)
     assert contract.parse_request({"steps": 7, "interval": 0.8}) == contract.Request(7, 0.8)
