@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,6 +24,7 @@ import pandas as pd
 import yaml
 
 from solution import evaluate, forecast, model, workspace
+from solution.processes import free_port  # noqa: F401  (re-exported)
 from wth import data, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -273,12 +273,6 @@ def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) 
         (root / "monitoring" / "drift.py").write_text(DRIFT_SCRIPT)
     commit_all(root)
     return root
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_teams(path: Path, teams: list[dict], **top) -> Path:

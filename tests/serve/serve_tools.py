@@ -5,25 +5,22 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import sysconfig
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
+import requests
+from console_scripts import CLI, WTH  # noqa: F401  (re-exported to the serving tests)
 
 from solution import workspace
+from solution.processes import free_port  # noqa: F401  (re-exported)
 from wth import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-SCRIPTS = Path(sysconfig.get_path("scripts"))  # where pip put the console scripts, on every platform
-CLI = [str(SCRIPTS / "wth-solution")]
-WTH = [str(SCRIPTS / "wth")]
 TRAIN_END = "2013-12-31"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def listening(port: int) -> bool:
@@ -77,3 +74,47 @@ def register(ws, forecast, tags: dict[str, str]):
     with mlflow.start_run():
         info = model.log(forecast)
     return workspace.register(ws, info.model_uri, {"train_end": f"{forecast.train_end:%Y-%m-%d}", **tags})
+
+
+@dataclass
+class Load:
+    """What `under_load` saw: each answer's mark, in order, and every failed request."""
+
+    seen: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+    marked: int = 0  # answers seen by the time the action returned
+    result: object = None
+
+
+def under_load(request: Callable[[requests.Session], requests.Response], mark: Callable[[requests.Response], str],
+               action: Callable[[], object], clients: int = 8, deadline_s: float | None = None) -> Load:
+    """`action()` while `clients` threads send `request` in a loop (half a second before it and after):
+    `mark` of every 200 answer, and any other answer or error as a failure."""
+    load, stop = Load(), threading.Event()
+
+    def client():
+        deadline = time.monotonic() + deadline_s if deadline_s else None
+        with requests.Session() as session:
+            while not stop.is_set() and (deadline is None or time.monotonic() < deadline):
+                try:
+                    response = request(session)
+                    if response.status_code == 200:
+                        load.seen.append(mark(response))
+                    else:
+                        load.failures.append(f"{response.status_code} {response.text[:80]}")
+                except requests.RequestException as err:
+                    load.failures.append(repr(err))
+
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        load.result = action()
+        load.marked = len(load.seen)
+        time.sleep(0.5)
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()
+    return load

@@ -8,7 +8,6 @@ import json
 import socket
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -27,6 +26,7 @@ from serve_tools import (
     processes_mentioning,
     register,
     tree_pids,
+    under_load,
 )
 
 from solution import clients, endpoint, forecast, workspace
@@ -101,32 +101,11 @@ def test_rollout_under_load_drops_no_request(ws, deployed):
     champion = workspace.champion(ws)
     series = data.latest_acquired(ws.root).series()[:TRAIN_END]
     new = register(ws, forecast.fit("snaive", series), {})
-    seen, failures, stop = [], [], threading.Event()
-
-    def client():
-        with requests.Session() as session:
-            while not stop.is_set():
-                try:
-                    response = session.post(URI, json={"steps": 30}, timeout=30)
-                    if response.status_code == 200:
-                        seen.append(response.json()["model"]["version"])
-                    else:
-                        failures.append(f"{response.status_code} {response.text[:80]}")
-                except requests.RequestException as err:
-                    failures.append(repr(err))
-
-    threads = [threading.Thread(target=client) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(0.5)
-        record = endpoint.deploy(ws, version=new.version, port=PORT)
-        time.sleep(0.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    assert failures == []
+    load = under_load(lambda session: session.post(URI, json={"steps": 30}, timeout=30),
+                      lambda response: response.json()["model"]["version"],
+                      lambda: endpoint.deploy(ws, version=new.version, port=PORT))
+    seen, record = load.seen, load.result
+    assert load.failures == []
     assert seen[0] == str(champion.version) and seen[-1] == str(new.version)
     assert record.scoring_uri == URI and record.model_version == str(new.version)
     assert pid_gone(deployed.deployment.pid) and not listening(deployed.deployment.port)

@@ -5,8 +5,6 @@ and a stop that leaves no process of either deployment or of the router. Tests r
 
 from __future__ import annotations
 
-import threading
-import time
 from collections import Counter
 
 import pytest
@@ -20,6 +18,7 @@ from serve_tools import (
     pid_gone,
     register,
     tree_pids,
+    under_load,
 )
 
 from solution import endpoint, forecast, workspace
@@ -97,34 +96,10 @@ def test_bad_traffic_is_refused_with_a_reason_and_changes_nothing(pair):
 
 def test_shift_to_100_0_under_load_fails_no_request(pair):
     ws, versions = pair
-    seen, failures, stop = [], [], threading.Event()
-
-    def client():
-        with requests.Session() as session:
-            deadline = time.monotonic() + 60
-            while not stop.is_set() and time.monotonic() < deadline:
-                try:
-                    response = score(session)
-                    if response.status_code == 200:
-                        seen.append(response.headers[contract.DEPLOYMENT_HEADER])
-                    else:
-                        failures.append(f"{response.status_code} {response.text[:80]}")
-                except requests.RequestException as err:
-                    failures.append(repr(err))
-
-    threads = [threading.Thread(target=client) for _ in range(8)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(0.5)
-        endpoint.set_traffic(ws, endpoint.parse_split(["blue=100", "green=0"]))
-        switched = len(seen)
-        time.sleep(0.5)
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join()
-    assert failures == []
+    load = under_load(score, lambda response: response.headers[contract.DEPLOYMENT_HEADER],
+                      lambda: endpoint.set_traffic(ws, endpoint.parse_split(["blue=100", "green=0"])), deadline_s=60)
+    seen, switched = load.seen, load.marked
+    assert load.failures == []
     assert "green" in seen[:switched] and set(seen[switched + 8:]) == {"blue"}  # 8 clients may be mid-request
     assert endpoint.read_record(ws).traffic == {"blue": 100, "green": 0}
     with requests.Session() as session:  # at 0% green still answers when asked by name

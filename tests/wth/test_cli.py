@@ -7,14 +7,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
+from console_scripts import WTH
 from endpoints import ContractEndpoint
-
-WTH = [str(Path(sys.executable).with_name("wth"))]
 
 
 class Flat:
