@@ -178,6 +178,12 @@ def span(rows: pd.DataFrame) -> tuple[str, str]:
     return f"{day.min():%Y-%m-%d}", f"{day.max():%Y-%m-%d}"
 
 
+def read_series(path: str | Path) -> pd.Series:
+    """A daily series file as acquisition writes it (`date,PaidAmount`, one row a day), at daily frequency."""
+    frame = pd.read_csv(path, index_col=0, parse_dates=[0])
+    return frame.iloc[:, 0].asfreq("D")
+
+
 @dataclass
 class Acquired:
     """What `acquire` recorded: the source, its fingerprint, and the series it gave."""
@@ -194,8 +200,7 @@ class Acquired:
     series_file: str
 
     def series(self) -> pd.Series:
-        frame = pd.read_csv(self.series_file, index_col="date", parse_dates=["date"])
-        return frame["PaidAmount"].asfreq("D")
+        return read_series(self.series_file)
 
 
 def data_dir(workspace: Path) -> Path:

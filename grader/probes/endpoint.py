@@ -11,9 +11,11 @@ import json
 import os
 import time
 from dataclasses import dataclass
-from urllib.parse import urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 import requests
+
+from wth import smoke
 
 from ..config import Endpoint
 
@@ -59,16 +61,11 @@ class EndpointProbe:
 
     @property
     def root_uri(self) -> str:
-        parts = urlsplit(self.endpoint.uri)
-        return urlunsplit((parts.scheme, parts.netloc, "/", "", ""))
+        return smoke.health_url(self.endpoint.uri)
 
     def _headers(self) -> dict:
-        headers = {"User-Agent": "wth-grader/1"}
-        if self.endpoint.key_env:
-            key = os.environ.get(self.endpoint.key_env)
-            if key:
-                headers["Authorization"] = f"Bearer {key}"
-        return headers
+        key = os.environ.get(self.endpoint.key_env) if self.endpoint.key_env else None
+        return {"User-Agent": "wth-grader/1", **smoke.headers(key)}
 
     def request(self, method: str, uri: str, *, data: bytes | None = None, json_body=None) -> Answer:
         started = time.monotonic()
