@@ -83,11 +83,15 @@ def measure(name: str, series, with_auto_arima_backtest: bool) -> dict:
     }
 
 
-def previous_bands(name: str, train, path: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
-    """The bands this project served before: in-sample residual quantiles added at every horizon."""
+def previous_residuals(name: str, train) -> np.ndarray:
+    """The in-sample residuals of the last PREVIOUS_WEEKS weeks, that the bands served before were made of."""
     values = train.to_numpy(dtype=float)
     residuals = (values - np.asarray(forecast.MODELS[name](values)[1], dtype=float))[-PREVIOUS_WEEKS * 7 :]
-    residuals = residuals[np.isfinite(residuals)]
+    return residuals[np.isfinite(residuals)]
+
+
+def previous_bands(residuals: np.ndarray, path: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """The bands this project served before: in-sample residual quantiles added at every horizon."""
     low, high = np.quantile(residuals, [(1 - level) / 2, (1 + level) / 2])
     return np.maximum(path + min(low, 0.0), 0.0), path + max(high, 0.0)
 
@@ -124,10 +128,11 @@ def measure_intervals(name: str, series) -> dict:
         point = fitted.predict(HORIZON)["forecast"].to_numpy()
         row = {"actual": actual, "mase": accuracy(actual, point, scale)["mase"], "bands": {}}
         old = {"actual": actual, "mase": row["mase"], "bands": {}}
+        residuals = previous_residuals(selection.chosen, train)  # one in-sample fit for the three levels
         for level in LEVELS:
             bands = fitted.predict(HORIZON, level)
             row["bands"][f"{level:.0%}"] = (bands["lower"].to_numpy(), bands["upper"].to_numpy())
-            old["bands"][f"{level:.0%}"] = previous_bands(selection.chosen, train, point, level)
+            old["bands"][f"{level:.0%}"] = previous_bands(residuals, point, level)
         reference.append(row)
         previous.append(old)
         with warnings.catch_warnings():
