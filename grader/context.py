@@ -153,12 +153,16 @@ class TeamContext:
         return self._repo
 
     @cached_property
+    def python(self) -> str:
+        """The interpreter of the team's tests: the teams file's, else the repository's venv, else the grader's."""
+        return python_for(self.repo, self.team.python)
+
+    @cached_property
     def test_runs(self) -> dict[str, PytestRun]:
         """The team's tests on the clean data file ("clean", C2.2) and then, when they pass there, once
         per corrupted file (C2.3): one sandboxed session within the team's `pytest_s`."""
         data = self.session.data_files.get()
-        python = python_for(self.repo, self.team.python)
-        return run_pytest(self.repo, python, {"clean": data.clean, **data.corrupted}, self.team.budgets.pytest_s,
+        return run_pytest(self.repo, self.python, {"clean": data.clean, **data.corrupted}, self.team.budgets.pytest_s,
                           hide=self.session.hidden, gate="clean")
 
     def forecast(self, steps: int) -> Answer:

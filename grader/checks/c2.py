@@ -43,8 +43,7 @@ def _contained(run) -> str:
 def tests_pass(team) -> object:
     """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
     run = team.test_runs["clean"]
-    python = repo_probe.python_for(team.repo, team.team.python)
-    evidence = {"command": f"{python} -m pytest -q -x (in a copy of {team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
+    evidence = {"command": f"{team.python} -m pytest -q -x (in a copy of {team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
     note = _contained(run)
