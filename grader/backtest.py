@@ -53,7 +53,7 @@ def source_path(source: str) -> Path | None:
 def recorded_series(path: Path, start: str, end: str) -> pd.Series:
     """The hack's daily series over [start, end] from `path`: the acquired series (date,PaidAmount) or
     a TransactionHistory file. `NotGradable` when the file is not readable here."""
-    from wth.data import daily_series, read_series, read_transactions
+    from wth.data import daily_series, read_daily, read_transactions
     from wth.errors import UsageError
 
     if not path.is_file():
@@ -62,7 +62,7 @@ def recorded_series(path: Path, start: str, end: str) -> pd.Series:
         with open(path, "rb") as handle:
             head = handle.read(64)
         if head.lstrip(b"\xef\xbb\xbf").lower().startswith(b"date,"):
-            series = read_series(path)[pd.Timestamp(start): pd.Timestamp(end)]
+            series = read_daily(path)[pd.Timestamp(start): pd.Timestamp(end)]
         else:
             series, _ = daily_series(read_transactions(path), start, end)
     except (UsageError, ValueError, KeyError, IndexError) as err:

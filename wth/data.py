@@ -178,7 +178,7 @@ def span(rows: pd.DataFrame) -> tuple[str, str]:
     return f"{day.min():%Y-%m-%d}", f"{day.max():%Y-%m-%d}"
 
 
-def read_series(path: str | Path) -> pd.Series:
+def read_daily(path: str | Path) -> pd.Series:
     """A daily series file as acquisition writes it (`date,PaidAmount`, one row a day), at daily frequency."""
     frame = pd.read_csv(path, index_col=0, parse_dates=[0])
     return frame.iloc[:, 0].asfreq("D")
@@ -200,7 +200,7 @@ class Acquired:
     series_file: str
 
     def series(self) -> pd.Series:
-        return read_series(self.series_file)
+        return read_daily(self.series_file)
 
 
 def data_dir(workspace: Path) -> Path:
