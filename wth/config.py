@@ -9,6 +9,8 @@ from pathlib import Path
 WINDOW_START = "2013-07-31"
 WINDOW_END = "2014-05-31"
 INITIAL_TRAIN_END = "2013-12-31"  # challenge 01 / the demo train on the 2013 part of the window
+HOLDOUT_START = "2014-06-01"  # the days after the window: the drift batches and the coach's hidden holdout
+HOLDOUT_DAYS = 28
 EXPERIMENT = "wth-mlops"
 MODEL_NAME = "transactions-forecast"
 CHAMPION = "champion"  # the champion's mark: a version tag of this name (see wth.registry), read on every path

@@ -37,7 +37,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import BUNDLED_DATA, WINDOW_END, WINDOW_START
+from .config import BUNDLED_DATA, HOLDOUT_DAYS, HOLDOUT_START, WINDOW_END, WINDOW_START
 from .data import COLUMNS, daily_series, parse_day
 from .errors import UsageError
 
@@ -48,8 +48,8 @@ CATALOG_SEED = 707  # the product catalogue: the same for every run
 CALENDAR_SEED = 1998  # reseller and work-order batch days: the same for every run
 FIRST_TRANSACTION_ID = 100000
 NEW_DATA_START = "2014-01-01"
-BATCH_START = "2014-06-01"
-BATCH_DAYS = 28
+BATCH_START = HOLDOUT_START
+BATCH_DAYS = HOLDOUT_DAYS
 
 FILES = {
     "TransactionHistory.csv.gz": "the hack window 2013-07-31..2014-05-31",
