@@ -1,11 +1,12 @@
-"""The parser of the three commands (`wth`, `wth-solution`, `wth-grader`): argparse, with options anywhere
-on the line, as git and az users type them.
+"""The parser of the hack's three commands: argparse, with options anywhere on the line, as git and az users
+type them.
 
-- Options and positionals mix in any order (`endpoint traffic --workspace ws green=100 blue=0`): a parser
-  without subcommands parses intermixed, which argparse refuses on a parser with subcommands.
+- Options and positionals mix in any order (`traffic --workspace ws green=100 blue=0` is `traffic green=100
+  blue=0 --workspace ws`): a parser without subcommands parses intermixed, which argparse refuses on a
+  parser with subcommands.
 - A parser with subcommands only routes. Its own options are the global ones: given before the
-  subcommand, they are handed to it (`wth-solution --workspace ws deploy` is `wth-solution deploy
-  --workspace ws`), `-h/--help` among them (`wth-solution --help deploy` is deploy's help).
+  subcommand, they are handed to it (`wth-grader --config teams.yaml check` is `wth-grader check --config
+  teams.yaml`), `-h/--help` among them (`wth-grader --help check` is check's help).
 - `--` ends the options. A mistake is one line naming it, with exit 2; the usage is `--help`'s.
 """
 
@@ -40,7 +41,7 @@ class Parser(argparse.ArgumentParser):
             self._intermixing = False
         if extras:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
-        return namespace, extras
+        return namespace, []
 
     def error(self, message: str):
         self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
