@@ -6,6 +6,7 @@ naming it, exit 2; `--` ends the options. A few in-process runs of `main` show t
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -13,6 +14,7 @@ from grader import cli as grader_cli
 from solution import cli as solution_cli
 from wth import cli as wth_cli
 
+REPO_ROOT = Path(__file__).resolve().parents[2]
 MAINS = {"wth": wth_cli, "wth-solution": solution_cli, "wth-grader": grader_cli}
 
 
@@ -180,3 +182,14 @@ def test_the_grader_reads_the_teams_file_given_before_the_command(tmp_path, caps
         assert grader_cli.main(argv) == 2
         errors.append(capsys.readouterr().err)
     assert errors[0] == errors[1] and errors[0].count("\n") == 1 and "no such teams file" in errors[0]
+
+
+def test_the_contracts_name_each_commands_global_options():
+    """docs/contracts.md says which options may come before the command; the top parsers say the same."""
+    text = " ".join((REPO_ROOT / "docs" / "contracts.md").read_text().split())
+    for program, module in MAINS.items():
+        options = [a for a in module.build_parser()._actions if a.option_strings and a.dest != "help"]
+        for action in options:
+            assert f"`{max(action.option_strings, key=len)} {action.metavar}` for `{program}`" in text, program
+        if not options:
+            assert f"`{program}` has none" in text
