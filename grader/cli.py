@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+from wth.cli_parsing import Parser
+
 from .errors import ConfigError
 
 HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
@@ -189,7 +191,9 @@ def _sandbox_flag(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wth-grader", description=__doc__.splitlines()[0])
+    """Options anywhere on the line (wth.cli_parsing); the global option, also before the command, is --config."""
+    parser = Parser(prog="wth-grader", description=__doc__.splitlines()[0])
+    parser.add_argument("--config", metavar="F", help="the teams file (YAML) of check, scoreboard and watch")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("checks", help="list every check with its id, points and hint")

@@ -12,6 +12,7 @@ import os
 import sys
 import warnings
 
+from wth.cli_parsing import Parser
 from wth.config import WINDOW_END, WINDOW_START
 from wth.errors import StepFailed, UsageError
 
@@ -167,13 +168,14 @@ def cmd_workspace(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """Options anywhere on the line (wth.cli_parsing); the global option, also before the command, is --workspace."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--workspace", metavar="DIR",
                         help="workspace folder, MLflow tracking URI, or azureml (the Azure ML workspace of "
                              "$AZURE_SUBSCRIPTION_ID, $AZURE_RESOURCE_GROUP, $AZURE_ML_WORKSPACE or config.json; "
                              "default: $WTH_WORKSPACE or .wth)")
 
-    parser = argparse.ArgumentParser(prog="wth-solution", description=__doc__.splitlines()[0])
+    parser = Parser(prog="wth-solution", description=__doc__.splitlines()[0], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def window(p: argparse.ArgumentParser) -> None:
@@ -224,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
     p.set_defaults(func=cmd_train)
 
-    p = sub.add_parser("pipeline", help="run an ML pipeline, recorded as a pipeline run")
+    p = sub.add_parser("pipeline", parents=[common], help="run an ML pipeline, recorded as a pipeline run")
     pipes = p.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
     q = pipes.add_parser("build", parents=[common], help="acquire, validate, train, evaluate, register")
     window(q)
@@ -255,7 +257,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("endpoint", parents=[common], help="the local endpoint: status, traffic, keys, logs, stop",
                        epilog="examples: endpoint traffic blue=90 green=10 | endpoint keys --regenerate secondary")
     p.add_argument("action", choices=["status", "stop", "logs", "traffic", "keys"])
-    p.add_argument("split", nargs="*", metavar="NAME=PCT", help="with traffic: the split, summing to 100")
+    p.add_argument("split", nargs="*", default=[], metavar="NAME=PCT", help="with traffic: the split, summing to 100")
     p.add_argument("--regenerate", choices=["primary", "secondary"], help="with keys: rotate this key")
     p.set_defaults(func=cmd_endpoint)
 

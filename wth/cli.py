@@ -13,6 +13,7 @@ import sys
 from grader.cli import challenge_number
 from grader.errors import ConfigError
 
+from .cli_parsing import Parser
 from .errors import StepFailed, UsageError
 
 
@@ -54,8 +55,8 @@ def cmd_ui(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="wth", description="The hack's tools for teams: self-check, smoke test, "
-                                     "report, MLflow UI.")
+    """Options anywhere on the line (wth.cli_parsing); no global option but --help, as the commands share none."""
+    parser = Parser(prog="wth", description="The hack's tools for teams: self-check, smoke test, report, MLflow UI.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("check", help="the grader's checks on your team (the same code as the coach's scoreboard)")

@@ -1,0 +1,68 @@
+"""The parser of the hack's three commands: argparse, with options anywhere on the line, as git and az users
+type them.
+
+- Options and positionals mix in any order (`traffic --workspace ws green=100 blue=0` is `traffic green=100
+  blue=0 --workspace ws`): a parser without subcommands parses intermixed, which argparse refuses on a
+  parser with subcommands.
+- A parser with subcommands only routes. Its own options are the global ones: given before the
+  subcommand, they are handed to it (`wth-grader --config teams.yaml check` is `wth-grader check --config
+  teams.yaml`), `-h/--help` among them (`wth-grader --help check` is check's help).
+- `--` ends the options. A mistake is one line naming it, with exit 2; the usage is `--help`'s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser for the rules above; its subcommands' parsers are of this class too."""
+
+    _intermixing = False
+
+    def add_subparsers(self, **kwargs):
+        self.epilog = self.epilog or ("options go anywhere on the line; the options above may also come before "
+                                      "the command, which gets them; -- ends the options")
+        return super().add_subparsers(**kwargs)
+
+    def parse_known_args(self, args=None, namespace=None):
+        """As argparse's, except that what no subcommand knows is refused by that subcommand, which names
+        itself in the error, rather than left to the top parser."""
+        args = sys.argv[1:] if args is None else list(args)
+        if self._subparsers is not None:
+            return super().parse_known_args(self._hand_on(args), namespace)
+        if self._intermixing:  # argparse's intermixed parse calls back here for each of its two passes
+            return super().parse_known_args(args, namespace)
+        self._intermixing = True
+        try:
+            namespace, extras = self.parse_known_intermixed_args(args, namespace)
+        finally:
+            self._intermixing = False
+        if extras:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, []
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: {message} (see `{self.prog} --help`)\n")
+
+    def _hand_on(self, args: list[str]) -> list[str]:
+        """`args` with the global options given before the subcommand moved just after it."""
+        given, i = [], 0
+        while i < len(args) and args[i].startswith("-") and args[i] not in ("-", "--"):
+            action = self._global(args[i])
+            if action is None:
+                self.error(f"{args[i]} is not a global option: give it after the command")
+            size = 1 if action.nargs == 0 or "=" in args[i] else 2
+            given, i = given + args[i:i + size], i + size
+        if not given or i >= len(args) or args[i] == "--":
+            return args
+        return [args[i], *given, *args[i + 1:]]
+
+    def _global(self, token: str) -> argparse.Action | None:
+        """The option `token` names (`--name`, `--name=value`, or a prefix of one name, as argparse allows)."""
+        name = token.split("=", 1)[0]
+        named = [action for action in self._actions if name in action.option_strings]
+        if not named and self.allow_abbrev and name.startswith("--"):
+            named = [action for action in self._actions if any(s.startswith(name) for s in action.option_strings)]
+        return named[0] if len(named) == 1 else None
