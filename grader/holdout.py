@@ -18,7 +18,7 @@ import pandas as pd
 from wth.config import SEASON
 from wth.protocol import seasonal_naive_scale
 
-from .config import Holdout
+from .teams import Holdout
 from .errors import NotGradable
 
 _cache: dict[tuple, "Truth"] = {}

@@ -9,7 +9,7 @@ import pandas as pd
 from wth import contract
 
 from .. import holdout
-from ..config import default_holdout
+from ..teams import default_holdout
 from ..probes.endpoint import Unreachable
 from . import check, devops_succeeded, failed, partial, passed
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import os
 
-from ..config import AzureML
+from ..teams import AzureML
 from ..errors import NotGradable
 
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..config import DevOps
+from ..teams import DevOps
 from ..errors import NotGradable
 
 API_VERSION = "7.1"

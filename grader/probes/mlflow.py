@@ -24,7 +24,7 @@ from mlflow.tracking import MlflowClient
 
 from wth import registry
 
-from ..config import WorkspaceRef
+from ..teams import WorkspaceRef
 from ..errors import NotGradable
 from ..lazy import cached_property
 

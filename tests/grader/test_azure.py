@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from grader_tools import FAKE_SECRET, grade_one
 
-from grader.config import AzureML
+from grader.teams import AzureML
 from grader.errors import NotGradable
 from grader.probes import azureml
 
@@ -158,7 +158,7 @@ def test_azureml_needs_its_secret_and_the_extra(azure_sdk, monkeypatch):
 
 def test_an_endpoint_refusing_the_key_says_whether_one_was_sent(monkeypatch):
     """A managed online endpoint with key auth answers 401 without the right `Authorization: Bearer`."""
-    from grader.config import Endpoint
+    from grader.teams import Endpoint
     from grader.probes.endpoint import EndpointProbe
 
     class KeyAuth(BaseHTTPRequestHandler):

@@ -23,7 +23,7 @@ from grader_tools import (
     write_teams,
 )
 
-from grader import config, runner
+from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
 
@@ -107,7 +107,7 @@ def served(tmp_path_factory, good_repo):
 
 def _grade(tmp_path, ws, repo, name="t"):
     path = write_teams(tmp_path / f"{name}.yaml", [{"name": name, "workspace": str(ws.root), "endpoint": None, "repo": repo}])
-    cfg = config.load(path)
+    cfg = teams.load(path)
     session = Session(cfg)
     try:  # the checks that run the team's pytest are the sandbox tests' business
         return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow))
@@ -126,7 +126,7 @@ def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_re
     assert _repo_results(remote) == _repo_results(local)
     assert {status for status, _ in _repo_results(local).values()} == {PASS}
     assert remote.score == local.score
-    assert str(tmp_path / ".grader" / "repos" / "remote") in remote.result("C0.2").message
+    assert str(tmp_path / ".grader" / "repos" / teams.folder_name("remote")) in remote.result("C0.2").message
 
 
 def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo, served):
@@ -138,7 +138,7 @@ def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo,
     commit_all(work, "more work")
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True)
     second = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
-    assert second != first and (tmp_path / ".grader" / "repos" / "t" / "NOTES.md").exists()
+    assert second != first and (tmp_path / ".grader" / "repos" / teams.folder_name("t") / "NOTES.md").exists()
 
 
 def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, full_ws, served):
