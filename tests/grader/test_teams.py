@@ -23,7 +23,8 @@ teams:
     endpoint: http://127.0.0.1:5001/score
     repo: alpha
 """
-TEAM_DOCS = [REPO_ROOT / "docs" / "contracts.md", REPO_ROOT / "grader" / "README.md", REPO_ROOT / "Coach" / "Grading.md"]
+TEAM_DOCS = [REPO_ROOT / "docs" / "contracts.md", REPO_ROOT / "grader" / "README.md", REPO_ROOT / "Coach" / "Grading.md",
+             REPO_ROOT / "Coach" / "README.md"]
 
 
 def _write(tmp_path, text: str):
