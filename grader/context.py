@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import backtest
-from .teams import Config, Team
 from .errors import NotGradable
 from .lazy import cached_property
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
 from .probes.repo import PytestRun, python_for, run_pytest
+from .teams import Config, Team
 from .testdata import DataFiles
 
 LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crashed (grader bugs)

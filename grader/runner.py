@@ -33,9 +33,9 @@ from .checks import (
     all_checks,
     whole,
 )
-from .teams import Config, Team
 from .context import Session, TeamContext
 from .errors import NotGradable
+from .teams import Config, Team
 
 MAX_TEAMS_IN_PARALLEL = 8
 

@@ -48,9 +48,11 @@ DEFAULT_GRADER_DIR = ".grader"
 MAX_BYTES = 1024 * 1024  # a room of 40 teams takes about 20 KB
 MAX_DEPTH = 32  # the deepest key is 5 levels down
 MAX_NODES = 100_000  # values once YAML aliases are expanded
-SECRET_NAME = re.compile(r"(token|secret|password|passwd|pwd|pat|key|apikey|sig|signature|code|credentials?)$", re.I)
+SECRET_NAME = re.compile(r"(token|secret|password|passwd|pwd|pat|key|apikey|sig|signature|code|credentials?)$",
+                         re.IGNORECASE)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 FOLDER_SLUG_CHARS = 40
+ANYWHERE_ELSE = "secrets go only in *_env keys"
 
 MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True, str_min_length=1)
 
@@ -77,14 +79,15 @@ def _credential(url: str) -> str | None:
     return None
 
 
-def _no_credential(instead: str):
-    def check(value: str) -> str:
-        found = _credential(value)
-        if found:
-            raise SecretRefused(f"{found} in a URL is refused: {instead}")
-        return value
+def _refuse_credential(value: str, instead: str) -> str:
+    found = _credential(value)
+    if found:
+        raise SecretRefused(f"{found} in a URL is refused: {instead}")
+    return value
 
-    return AfterValidator(check)
+
+def _no_credential(instead: str) -> AfterValidator:
+    return AfterValidator(lambda value: _refuse_credential(value, instead))
 
 
 def _loopback(url: str) -> bool:
@@ -114,9 +117,7 @@ def _local_path(value, info: ValidationInfo) -> Path:
     """A path of the grading machine: `~` expanded, relative to the teams file's folder."""
     if not isinstance(value, (str, Path)) or not str(value).strip():
         raise ValueError(f"expected a path, got {type(value).__name__}")
-    text = str(value).strip()
-    if _credential(text):
-        raise SecretRefused("a credential in a URL is refused: secrets go only in *_env keys")
+    text = _refuse_credential(str(value).strip(), ANYWHERE_ELSE)
     path = Path(os.path.expanduser(text))
     base = (info.context or {}).get("base") or Path.cwd()
     return path if path.is_absolute() else (Path(base) / path).resolve()
@@ -133,7 +134,8 @@ def _day(value) -> str:
 
 def _git_url(value: str) -> str:
     if "://" not in value and not re.fullmatch(r"[\w.-]+@[\w.-]+:.+", value):
-        raise ValueError(f"expected a git URL (https://, ssh://, git://, file:// or user@host:path), got {value!r}"[:200])
+        raise ValueError(f"expected a git URL (https://, ssh://, git://, file:// or user@host:path), "
+                         f"got {value!r}"[:200])
     return value
 
 
@@ -156,7 +158,7 @@ def _printable(value: str) -> str:
     return value
 
 
-Text = Annotated[str, _no_credential("secrets go only in *_env keys")]
+Text = Annotated[str, _no_credential(ANYWHERE_ELSE)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 LocalPath = Annotated[Path, BeforeValidator(_local_path)]
 Day = Annotated[str, BeforeValidator(_day)]
@@ -259,7 +261,8 @@ class WorkspaceRef(_Model):
     @property
     def location(self) -> str:
         if self.azureml:
-            return f"azureml://{self.azureml.subscription_id}/{self.azureml.resource_group}/{self.azureml.workspace_name}"
+            ws = self.azureml
+            return f"azureml://{ws.subscription_id}/{ws.resource_group}/{ws.workspace_name}"
         return self.tracking_uri or str(self.path)
 
 
@@ -299,7 +302,8 @@ class Holdout(_Model):
     the students (real data). Without any (`Holdout.public()`): the published clean batch, labelled so."""
 
     seed_env: EnvName | None = Field(None, description="the variable holding the coach's secret seed (recommended)")
-    seed: Annotated[int, Field(strict=True, ge=0)] | None = Field(None, repr=False, description="the seed itself, in the file (prefer seed_env)")
+    seed: Annotated[int, Field(strict=True, ge=0)] | None = Field(
+        None, repr=False, description="the seed itself, in the file (prefer seed_env)")
     file: LocalPath | None = Field(None, description="a TransactionHistory file with the withheld days")
     history: LocalPath | None = Field(None, description="the data before the holdout (default: the bundled window)")
     start: Day = Field(HOLDOUT_START, description="the first holdout day")
@@ -569,7 +573,7 @@ def _reason(error: dict, loc: tuple) -> str:
         name = str(loc[-1])
         if SECRET_NAME.search(name) and not name.endswith("_env"):
             envs = [k for k in fields if k.endswith("_env")]
-            where = f"give its name as {' or '.join(envs)}" if envs else "secrets go only in *_env keys"
+            where = f"give its name as {' or '.join(envs)}" if envs else ANYWHERE_ELSE
             return f"inline secrets are refused; put it in an environment variable and {where}"
         return f"unknown key (allowed: {', '.join(fields)})"
     if error["type"] == "value_error":
@@ -634,15 +638,15 @@ def load(path: str | os.PathLike) -> Config:
     try:
         with open(path, "rb") as file:
             raw = file.read(MAX_BYTES + 1)
+        if len(raw) > MAX_BYTES:
+            raise ConfigError(f"{path}: refused: over {MAX_BYTES / 2**20:g} MiB (a room of teams takes a few KiB)")
         text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such teams file") from None
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"{path}: cannot read the teams file ({type(err).__name__})") from None
-    if len(raw) > MAX_BYTES:
-        raise ConfigError(f"{path}: refused: over {MAX_BYTES / 2**20:g} MiB (a room of teams takes a few KiB)")
     try:
-        data = yaml.load(text, Loader=_Loader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
     except _TooBig as err:
         raise ConfigError(f"{path}: refused: {err}") from None
     except yaml.YAMLError as err:

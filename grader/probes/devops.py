@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import requests
 
-from ..teams import DevOps
 from ..errors import NotGradable
+from ..teams import DevOps
 
 API_VERSION = "7.1"
 

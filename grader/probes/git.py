@@ -20,8 +20,8 @@ from urllib.parse import urlsplit
 
 from wth.processes import popen, stop_tree
 
-from ..teams import RepoSource
 from ..errors import NotGradable
+from ..teams import RepoSource
 from .repo import PASSED_ENV
 
 

@@ -12,8 +12,8 @@ from endpoints import ContractEndpoint
 from grader_tools import champion_forecast, write_teams
 
 from grader import holdout, runner, teams
-from grader.teams import Holdout
 from grader.errors import NotGradable
+from grader.teams import Holdout
 from solution import forecast
 
 SEED = 913_577

@@ -13,10 +13,10 @@ from grader_tools import free_port
 
 from grader import runner
 from grader.checks import CRASH, ERROR, Check, passed
-from grader.teams import Budgets, Config, Endpoint, Team
 from grader.context import Session
 from grader.errors import NotGradable
 from grader.probes.endpoint import EndpointProbe, Unreachable
+from grader.teams import Budgets, Config, Endpoint, Team
 
 
 class _Ctx:

@@ -311,7 +311,7 @@ def test_the_example_teams_file_parses():
 def test_the_contracts_key_table_is_the_models():
     table = teams.keys_markdown()
     assert table in (REPO_ROOT / "docs" / "contracts.md").read_text()
-    listed = set(re.findall(r"^\| `([^`]+)` \|", table, re.M))
+    listed = set(re.findall(r"^\| `([^`]+)` \|", table, re.MULTILINE))
     for key in ("teams[].repo.token_env", "teams[].workspace.azureml.subscription_id", "holdout.seed_env",
                 "teams[].budgets.pytest_s", "docs_url"):
         assert key in listed
@@ -323,7 +323,7 @@ def test_the_contracts_key_table_is_the_models():
 def test_every_teams_file_the_docs_show_parses(tmp_path, doc):
     """Each YAML block of the docs is a teams file, or a part of one (`holdout: ...`) that parses beside
     the minimal one; so each key they name is one of the model's."""
-    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.S)
+    blocks = re.findall(r"```yaml\n(.*?)```", doc.read_text(), re.DOTALL)
     assert blocks
     for block in blocks:
         data = yaml.safe_load(block)
