@@ -51,6 +51,7 @@ MAX_NODES = 100_000  # values once YAML aliases are expanded
 SECRET_NAME = re.compile(r"(token|secret|password|passwd|pwd|pat|key|apikey|sig|signature|code|credentials?)$",
                          re.IGNORECASE)
 ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+MAX_NAME = 80
 FOLDER_SLUG_CHARS = 40
 ANYWHERE_ELSE = "secrets go only in *_env keys"
 
@@ -364,7 +365,8 @@ def folder_name(name: str) -> str:
 
 
 class Team(Settings):
-    name: Annotated[str, AfterValidator(_printable)] = Field(description="the team's name, as the scoreboard shows it")
+    name: Annotated[str, AfterValidator(_printable)] = Field(max_length=MAX_NAME, description="the team's name, as "
+                                                             "the scoreboard shows it")
     workspace: WorkspaceRef = Field(description="its MLflow store: a folder or `.db` path, a tracking URI "
                                     "(`{tracking_uri: URI}` or alone), or `{azureml: ...}`")
     endpoint: Endpoint | None = Field(description="its scoring endpoint: a URI, `{uri, key_env}`, or null (none yet)")
@@ -599,7 +601,7 @@ def _one_line(err: ValidationError, data, path: Path) -> ConfigError:
     if len(loc) >= 2 and loc[0] == "teams" and isinstance(loc[1], int):
         entry = data["teams"][loc[1]]
         name = entry.get("name") if isinstance(entry, dict) else None
-        who = f"team {name!r}: " if isinstance(name, str) and name.strip() else f"team #{loc[1] + 1}: "
+        who = f"team {name[:MAX_NAME]!r}: " if isinstance(name, str) and name.strip() else f"team #{loc[1] + 1}: "
         key = ".".join(str(p) for p in loc[2:])
     else:
         key = ".".join(str(p) for p in loc)

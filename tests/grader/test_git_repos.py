@@ -180,3 +180,23 @@ def test_a_git_that_hangs_is_stopped_with_its_helpers(tmp_path):
             git(["clone", "--depth", "1", url, str(tmp_path / "clone")], timeout=2)
         left = [p for p in psutil.process_iter(["cmdline"]) if url in " ".join(p.info["cmdline"] or [])]
         assert left == [], [p.info["cmdline"] for p in left]
+
+
+def test_the_token_is_configured_for_the_remotes_origin_only():
+    """Real git's own URL matching on the grader's environment: the header for the remote's scheme, host and
+    port, nothing for another host, another port or plain http to the same host."""
+    from grader.probes.git import _env
+
+    env = _env(FAKE_SECRET, "https://git.example/team/a.git")
+
+    def header(url: str) -> str:
+        done = subprocess.run(["git", "config", "--get-urlmatch", "http.extraHeader", url], env=env,
+                              capture_output=True, text=True, timeout=20)
+        return done.stdout.strip()
+
+    encoded = base64.b64encode(f"x-access-token:{FAKE_SECRET}".encode()).decode()
+    assert header("https://git.example/team/a.git") == f"Authorization: Basic {encoded}"
+    assert header("https://git.example/other/b.git")  # the same server: a fetch of another path of it
+    for elsewhere in ("https://evil.example/team/a.git", "https://git.example:8443/team/a.git",
+                      "http://git.example/team/a.git"):
+        assert header(elsewhere) == "", elsewhere

@@ -23,8 +23,8 @@ teams:
     endpoint: http://127.0.0.1:5001/score
     repo: alpha
 """
-TEAM_DOCS = [REPO_ROOT / "docs" / "contracts.md", REPO_ROOT / "grader" / "README.md", REPO_ROOT / "Coach" / "Grading.md",
-             REPO_ROOT / "Coach" / "README.md"]
+LINKING_DOCS = [REPO_ROOT / "grader" / "README.md", REPO_ROOT / "Coach" / "Grading.md", REPO_ROOT / "Coach" / "README.md"]
+TEAM_DOCS = [REPO_ROOT / "docs" / "contracts.md", *LINKING_DOCS, REPO_ROOT / "Student" / "Challenge-00.md"]
 
 
 def _write(tmp_path, text: str):
@@ -132,6 +132,8 @@ def test_a_local_repo_is_the_teams_clone(tmp_path):
     (MINIMAL.replace("http://127.0.0.1:5001/score", "ftp://x/score"), "team 'alpha': endpoint.uri: expected an http(s) URL"),
     (MINIMAL.replace("event: Contoso MLOps hack\n", ""), "teams.yaml: event: missing"),
     (MINIMAL.replace("  - name: alpha\n", "  - name: ''\n"), "team #1: name: expected a non-empty string"),
+    (MINIMAL.replace("  - name: alpha\n", "  - name: '" + "x" * 81 + "'\n"), "name: String should have at most 80"),
+    (MINIMAL.replace("  - name: alpha\n", "  - name: \"a\\tb\"\n"), "name: expected a name without control characters"),
     (MINIMAL + "  - name: alpha\n    workspace: b\n    endpoint: null\n    repo: null\n", "team 'alpha': name: duplicate"),
     (MINIMAL + "defaults: {budgets: {check_s: -1}}\n", "teams.yaml: defaults.budgets.check_s: Input should be greater than 0"),
     (MINIMAL + "defaults: {budgets: {check_s: true}}\n", "defaults.budgets.check_s: expected a number, got bool"),
@@ -240,10 +242,14 @@ def test_names_that_would_share_a_folder_are_refused(tmp_path, capsys, first, se
 
 
 def test_every_team_has_a_folder_of_its_own(tmp_path):
-    names = ["alpha", "team 1", "team-1", "../../etc", "équipe", "." * 3, "x" * 200]
+    names = ["alpha", "team 1", "team-1", "../../etc", "équipe", "." * 3, "x" * teams.MAX_NAME]
     cfg = _load(tmp_path, "event: e\nteams:\n" + "".join(
         f"  - {{name: '{name}', workspace: w, endpoint: null, repo: null}}\n" for name in names))
-    folders = [Session(cfg).clone_dir(team) for team in cfg.teams]
+    session = Session(cfg)
+    try:
+        folders = [session.clone_dir(team) for team in cfg.teams]
+    finally:
+        session.close()
     assert len({str(f).casefold() for f in folders}) == len(names)
     assert all(f.parent == tmp_path / ".grader" / "repos" and re.fullmatch(r"[\w.-]{1,49}", f.name) for f in folders)
     assert not any(f.name.startswith(".") for f in folders)
@@ -315,8 +321,8 @@ def test_the_contracts_key_table_is_the_models():
     for key in ("teams[].repo.token_env", "teams[].workspace.azureml.subscription_id", "holdout.seed_env",
                 "teams[].budgets.pytest_s", "docs_url"):
         assert key in listed
-    for doc in TEAM_DOCS[1:]:
-        assert "contracts.md#teams-file" in doc.read_text()  # the others link to the table
+    for doc in LINKING_DOCS:
+        assert "contracts.md#teams-file" in doc.read_text()  # the coach's other pages link to the table
 
 
 @pytest.mark.parametrize("doc", TEAM_DOCS, ids=lambda p: p.name)
