@@ -169,6 +169,10 @@ Seconds = Annotated[float, Field(strict=True, gt=0)]
 class _Model(BaseModel):
     model_config = MODEL_CONFIG
 
+    def _one_of(self, names: tuple[str, ...], shown: str) -> None:
+        if sum(getattr(self, name) is not None for name in names) != 1:
+            raise ValueError(f"give exactly one of {shown}")
+
 
 # --- the file's parts -----------------------------------------------------------------------------
 
@@ -245,9 +249,8 @@ class WorkspaceRef(_Model):
         return {"path": text.removeprefix("file://")}
 
     @model_validator(mode="after")
-    def _exactly_one(self) -> WorkspaceRef:
-        if sum(v is not None for v in (self.path, self.tracking_uri, self.azureml)) != 1:
-            raise ValueError("give exactly one of path, tracking_uri, azureml (or a folder path or URI alone)")
+    def _one_store(self) -> WorkspaceRef:
+        self._one_of(("path", "tracking_uri", "azureml"), "path, tracking_uri, azureml (or a folder path or URI alone)")
         return self
 
     @property
@@ -290,8 +293,7 @@ class RepoSource(_Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> RepoSource:
-        if (self.path is None) == (self.git is None):
-            raise ValueError("give exactly one of path, git (or a path alone)")
+        self._one_of(("path", "git"), "path, git (or a path alone)")
         if self.path is not None and self.model_fields_set & {"ref", "token_env"}:
             raise ValueError("ref and token_env go with git, not with a local path")
         return self
@@ -312,8 +314,7 @@ class Holdout(_Model):
 
     @model_validator(mode="after")
     def _one_source(self) -> Holdout:
-        if sum(v is not None for v in (self.seed_env, self.seed, self.file)) != 1:
-            raise ValueError("give exactly one of seed_env (recommended), seed, file")
+        self._one_of(("seed_env", "seed", "file"), "seed_env (recommended), seed, file")
         return self
 
     @classmethod
