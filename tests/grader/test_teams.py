@@ -116,6 +116,13 @@ def test_one_rule_for_a_workspaces_kind(tmp_path, monkeypatch, value, kind, loca
         assert graded.status == "fail" and looked_for in graded.message
 
 
+def test_grade_workspace_refuses_what_a_teams_file_would(tmp_path):
+    with pytest.raises(ConfigError, match=r"^grade_workspace: team 'reference': endpoint.uri: expected an http\(s\) URL"):
+        runner.grade_workspace(tmp_path, endpoint="ftp://x/score")
+    with pytest.raises(ConfigError, match="in a URL is refused"):
+        runner.grade_workspace(f"https://coach:{FAKE_SECRET}@mlflow.example")
+
+
 def test_a_local_repo_is_the_teams_clone(tmp_path):
     team = _load(tmp_path, MINIMAL).teams[0]
     session = Session(_load(tmp_path, MINIMAL))
