@@ -366,8 +366,9 @@ def folder_name(name: str) -> str:
 
 
 class Team(Settings):
-    name: Annotated[str, AfterValidator(_printable)] = Field(max_length=MAX_NAME, description="the team's name, as "
-                                                             "the scoreboard shows it")
+    name: Annotated[str, AfterValidator(_printable)] = Field(
+        max_length=MAX_NAME, description=f"the team's name, as the scoreboard shows it (at most {MAX_NAME} printable "
+                                         "characters; each team's folder is made of it)")
     workspace: WorkspaceRef = Field(description="its MLflow store: a folder or `.db` path, a tracking URI "
                                     "(`{tracking_uri: URI}` or alone), or `{azureml: ...}`")
     endpoint: Endpoint | None = Field(description="its scoring endpoint: a URI, `{uri, key_env}`, or null (none yet)")
