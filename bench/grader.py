@@ -37,7 +37,7 @@ sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "tests"
 import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces and repos)
 from endpoints import ContractEndpoint, HangingEndpoint  # noqa: E402  (real HTTP endpoints on 127.0.0.1)
 
-from grader import config, report, runner, sandbox  # noqa: E402
+from grader import report, runner, sandbox, teams  # noqa: E402
 from grader.checks import STATUSES, all_checks  # noqa: E402
 from grader.testdata import CORRUPTIONS  # noqa: E402
 
@@ -137,7 +137,7 @@ def main() -> int:
         teams, servers, batches = build_room(scratch, args.demo)
         setup_s = time.monotonic() - setup_start
         teams_file = tools.write_teams(scratch / "teams.yaml", teams, drift_batches=batches)
-        cfg = config.load(teams_file)
+        cfg = teams.load(teams_file)
         cpu_before, started = psutil.cpu_times(), time.monotonic()
         with PeakMemory() as memory:
             results = runner.grade(cfg, workers=args.workers)

@@ -56,9 +56,9 @@ def challenge_number(value: str) -> int:
 def load(config_path: str, require_sandbox: bool = False):
     """The teams file, refused at once when bad (before the heavy imports); with `--require-sandbox`, the
     run is refused too (exit 2, one line) when team code cannot be sandboxed on this machine."""
-    from . import config, sandbox
+    from . import sandbox, teams
 
-    cfg = config.load(config_path)
+    cfg = teams.load(config_path)
     found = sandbox.status() if require_sandbox else None
     if found and not found.available:
         raise ConfigError(f"--require-sandbox: team tests cannot be sandboxed on this machine: {found.reason}")

@@ -16,13 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import backtest
-from .config import Config, Team
 from .errors import NotGradable
 from .lazy import cached_property
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
 from .probes.repo import PytestRun, python_for, run_pytest
+from .teams import Config, Team
 from .testdata import DataFiles
 
 LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crashed (grader bugs)
@@ -59,8 +59,8 @@ class Session:
         """Folders a team's sandboxed tests never see: every team's repository and local workspace, the grader's."""
         out = [str(self.config.grader_dir)]
         for team in self.config.teams:
-            if team.repo:
-                out.append(str(team.repo))
+            if team.repo and team.repo.path:
+                out.append(str(team.repo.path))
             if team.workspace.kind in ("folder", "sqlite"):
                 path = Path(team.workspace.location)
                 out.append(str(path if team.workspace.kind == "folder" else path.parent))
@@ -93,8 +93,7 @@ class Session:
             return box[0]
 
     def clone_dir(self, team: Team) -> Path:
-        safe = "".join(c if c.isalnum() or c in "-_." else "_" for c in team.name)
-        return self.config.grader_dir / "repos" / safe
+        return self.config.grader_dir / "repos" / team.folder
 
     def log_crash(self, team: Team, check_id: str, trace: str) -> str:
         """Append a crashed check's traceback (secrets redacted) to the grader's log; returns its path."""
@@ -139,13 +138,14 @@ class TeamContext:
     def repo(self) -> Path | None:
         """The team's repository on this machine: its local clone, or `git`'s ref fetched into the
         grader's folder once per grading pass (`NotGradable`, every time asked, when it cannot be)."""
-        if self.team.git is None:
-            return self.team.repo
+        source = self.team.repo
+        if source is None or source.git is None:
+            return source and source.path
         if self._repo is None:
             from .probes.git import fetch
 
             try:
-                self._repo = fetch(self.team.git, self.session.clone_dir(self.team), self.team.budgets.check_s)
+                self._repo = fetch(source, self.session.clone_dir(self.team), self.team.budgets.check_s)
             except NotGradable as err:
                 self._repo = err
         if isinstance(self._repo, NotGradable):

@@ -18,8 +18,8 @@ import pandas as pd
 from wth.config import SEASON
 from wth.protocol import seasonal_naive_scale
 
-from .config import Holdout
 from .errors import NotGradable
+from .teams import Holdout
 
 _cache: dict[tuple, "Truth"] = {}
 _lock = threading.Lock()

@@ -33,9 +33,9 @@ from .checks import (
     all_checks,
     whole,
 )
-from .config import Config, Endpoint, Team, WorkspaceRef
 from .context import Session, TeamContext
 from .errors import NotGradable
+from .teams import Config, Team, parse
 
 MAX_TEAMS_IN_PARALLEL = 8
 
@@ -196,16 +196,16 @@ def grade_workspace(workspace: str | Path, endpoint: str | None = None, repo: st
                     challenge: int | None = None, run_tests: bool = False) -> TeamResult:
     """Grade one workspace (+ endpoint, + repo) as a team, without a teams file: the demo's last step.
 
-    Without `repo` the repository checks are left out (not failed); the checks that run the repo's
-    pytest (C2.2, C2.3) run only with `run_tests`.
+    The team is read as a teams file in the current folder holding just it would be (`ConfigError`
+    when it cannot be). Without `repo` the repository checks are left out (not failed); the checks that
+    run the repo's pytest (C2.2, C2.3) run only with `run_tests`.
     """
-    text = str(workspace)
-    ref = WorkspaceRef("uri", text) if "://" in text else WorkspaceRef("folder", str(Path(text).resolve()))
-    team = Team(name=name, workspace=ref, endpoint=Endpoint(endpoint) if endpoint else None,
-                repo=Path(repo).resolve() if repo else None)
+    entry = {"name": name, "workspace": str(workspace), "endpoint": endpoint, "repo": str(repo) if repo else None}
+    config = parse({"event": event, "teams": [entry]}, Path("grade_workspace"))
+    (team,) = config.teams
     checks = all_checks()
     exclude = {c.id for c in checks if (c.source == "repo" and repo is None) or (c.slow and not run_tests)}
-    session = Session(Config(event=event, path=Path("<demo>"), teams=[team], grader_dir=Path(".grader")))
+    session = Session(config)
     try:
         return grade_team(team, session, challenge, exclude=frozenset(exclude))
     finally:

@@ -9,8 +9,8 @@ import pandas as pd
 from wth import contract
 
 from .. import holdout
-from ..config import default_holdout
 from ..probes.endpoint import Unreachable
+from ..teams import default_holdout
 from . import check, devops_succeeded, failed, partial, passed
 
 CONTRACT_STEPS = 14

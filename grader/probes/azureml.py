@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import os
 
-from ..config import AzureML
 from ..errors import NotGradable
+from ..teams import AzureML
 
 
 def _credential(ref: AzureML):

@@ -19,8 +19,8 @@ from urllib.parse import quote
 
 import requests
 
-from ..config import DevOps
 from ..errors import NotGradable
+from ..teams import DevOps
 
 API_VERSION = "7.1"
 

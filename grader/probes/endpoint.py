@@ -17,7 +17,7 @@ import requests
 
 from wth import smoke
 
-from ..config import Endpoint
+from ..teams import Endpoint
 
 MAX_BYTES = 1 << 20  # a forecast of 365 days is ~15 kB; anything past 1 MB is not an answer
 MAX_REDIRECTS = 3

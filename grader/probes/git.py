@@ -3,9 +3,11 @@ timeout, never a prompt.
 
 `fetch(source, into, timeout)` makes `into` a clone of `source.ref`'s newest commit (a shallow
 clone the first time, a shallow fetch after) whose work tree is exactly that commit's tree.
-The token (for an HTTPS remote) comes only from the environment variable `source.token_env` and
-reaches git only through environment-scoped configuration (`GIT_CONFIG_*`: an `http.extraHeader`):
-never in argv, `.git/config`, a message or a log; messages are redacted of it anyway.
+The token (for an HTTPS remote, or plain HTTP to this machine: the teams file refuses anything else)
+comes only from the environment variable `source.token_env` and reaches git only through
+environment-scoped configuration (`GIT_CONFIG_*`: an `http.<remote>.extraHeader`, sent to the remote's
+own scheme, host and port and nowhere else): never in argv, `.git/config`, a message or a log;
+messages are redacted of it anyway.
 """
 
 from __future__ import annotations
@@ -14,11 +16,12 @@ import base64
 import os
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from wth.processes import popen, stop_tree
 
-from ..config import GitSource
 from ..errors import NotGradable
+from ..teams import RepoSource
 from .repo import PASSED_ENV
 
 
@@ -26,14 +29,20 @@ class GitFailed(Exception):
     """A git command failed; the message is git's first line of complaint, redacted."""
 
 
-def _env(token: str | None) -> dict:
+def _origin(url: str) -> str:
+    """`scheme://host[:port]/`: the part of a URL git's `http.<url>.*` settings match on."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}/"
+
+
+def _env(token: str | None, remote: str | None = None) -> dict:
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true", GIT_CONFIG_NOSYSTEM="1",
                GIT_CONFIG_GLOBAL=os.devnull, HOME=os.devnull, GIT_SSH_COMMAND="ssh -o BatchMode=yes")
     settings = [("safe.directory", "*")]  # team clones may belong to another user
-    if token:
+    if token and remote and urlsplit(remote).scheme in ("http", "https"):
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
-        settings.append(("http.extraHeader", f"Authorization: Basic {basic}"))
+        settings.append((f"http.{_origin(remote)}.extraHeader", f"Authorization: Basic {basic}"))
     env["GIT_CONFIG_COUNT"] = str(len(settings))
     for i, (key, value) in enumerate(settings):
         env[f"GIT_CONFIG_KEY_{i}"], env[f"GIT_CONFIG_VALUE_{i}"] = key, value
@@ -46,10 +55,12 @@ def _redact(text: str, token: str | None) -> str:
     return text
 
 
-def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | None = None) -> str:
-    """`git ARGS`' output; past `timeout` its whole tree is stopped (a clone's `git-remote-https` or `ssh` too)."""
+def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | None = None,
+        remote: str | None = None) -> str:
+    """`git ARGS`' output; past `timeout` its whole tree is stopped (a clone's `git-remote-https` or `ssh` too).
+    A `token` goes only to `remote`'s scheme, host and port."""
     try:
-        process = popen(["git", *args], cwd=cwd, env=_env(token), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        process = popen(["git", *args], cwd=cwd, env=_env(token, remote), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         stdin=subprocess.DEVNULL, text=True)
     except FileNotFoundError:
         raise GitFailed("git is not installed on the grading machine") from None
@@ -66,7 +77,7 @@ def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | N
     return stdout
 
 
-def fetch(source: GitSource, into: Path, timeout: float) -> Path:
+def fetch(source: RepoSource, into: Path, timeout: float) -> Path:
     """`into` holding `source.ref`'s newest commit as its work tree; `NotGradable` when git cannot get it."""
     token = None
     if source.token_env:
@@ -76,14 +87,15 @@ def fetch(source: GitSource, into: Path, timeout: float) -> Path:
     try:
         if not (into / ".git").is_dir():
             into.parent.mkdir(parents=True, exist_ok=True)
-            git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", source.ref, "--", source.url,
-                 str(into)], timeout, token=token)
+            git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", source.ref, "--", source.git,
+                 str(into)], timeout, token=token, remote=source.git)
         else:
-            git(["fetch", "--quiet", "--depth", "1", "--force", source.url, source.ref], timeout, cwd=into, token=token)
+            git(["fetch", "--quiet", "--depth", "1", "--force", source.git, source.ref], timeout, cwd=into, token=token,
+                remote=source.git)
             git(["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"], timeout, cwd=into)
             git(["clean", "--quiet", "-ffdx"], timeout, cwd=into)
     except GitFailed as err:
-        raise NotGradable(f"cannot get {source.ref!r} of {source.url}: {err}") from None
+        raise NotGradable(f"cannot get {source.ref!r} of {source.git}: {err}") from None
     return into
 
 

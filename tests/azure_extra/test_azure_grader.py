@@ -9,7 +9,7 @@ from azure.ai.ml import MLClient  # noqa: E402
 from azure.identity import DefaultAzureCredential  # noqa: E402
 from azureml_standin import Service  # noqa: E402
 
-from grader.config import AzureML  # noqa: E402
+from grader.teams import AzureML  # noqa: E402
 from grader.errors import NotGradable  # noqa: E402
 from grader.probes import azureml  # noqa: E402
 

@@ -283,10 +283,10 @@ def write_teams(path: Path, teams: list[dict], **top) -> Path:
 def grade_one(folder: Path, challenge: int | None = None, **entry):
     """One team (named "t", with no endpoint or repository unless `entry` gives them) graded from a teams
     file of its own in `folder`."""
-    from grader import config, runner
+    from grader import runner, teams
 
     path = write_teams(folder / "teams.yaml", [{"name": "t", "endpoint": None, "repo": None, **entry}])
-    return runner.grade(config.load(path), challenge=challenge)[0]
+    return runner.grade(teams.load(path), challenge=challenge)[0]
 
 
 def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:

@@ -15,9 +15,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from grader_tools import FAKE_SECRET, grade_one
 
-from grader.config import AzureML
 from grader.errors import NotGradable
 from grader.probes import azureml
+from grader.teams import AzureML
 
 PIPELINES = {"count": 2, "value": [
     {"id": 11, "name": "team-build", "folder": "\\", "revision": 3, "url": "https://dev.azure.com/contoso/_apis/pipelines/11"},
@@ -158,8 +158,8 @@ def test_azureml_needs_its_secret_and_the_extra(azure_sdk, monkeypatch):
 
 def test_an_endpoint_refusing_the_key_says_whether_one_was_sent(monkeypatch):
     """A managed online endpoint with key auth answers 401 without the right `Authorization: Bearer`."""
-    from grader.config import Endpoint
     from grader.probes.endpoint import EndpointProbe
+    from grader.teams import Endpoint
 
     class KeyAuth(BaseHTTPRequestHandler):
         def log_message(self, *args):

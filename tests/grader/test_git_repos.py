@@ -23,7 +23,7 @@ from grader_tools import (
     write_teams,
 )
 
-from grader import config, runner
+from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
 
@@ -107,7 +107,7 @@ def served(tmp_path_factory, good_repo):
 
 def _grade(tmp_path, ws, repo, name="t"):
     path = write_teams(tmp_path / f"{name}.yaml", [{"name": name, "workspace": str(ws.root), "endpoint": None, "repo": repo}])
-    cfg = config.load(path)
+    cfg = teams.load(path)
     session = Session(cfg)
     try:  # the checks that run the team's pytest are the sandbox tests' business
         return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow))
@@ -126,7 +126,7 @@ def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_re
     assert _repo_results(remote) == _repo_results(local)
     assert {status for status, _ in _repo_results(local).values()} == {PASS}
     assert remote.score == local.score
-    assert str(tmp_path / ".grader" / "repos" / "remote") in remote.result("C0.2").message
+    assert str(tmp_path / ".grader" / "repos" / teams.folder_name("remote")) in remote.result("C0.2").message
 
 
 def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo, served):
@@ -138,7 +138,7 @@ def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo,
     commit_all(work, "more work")
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True)
     second = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
-    assert second != first and (tmp_path / ".grader" / "repos" / "t" / "NOTES.md").exists()
+    assert second != first and (tmp_path / ".grader" / "repos" / teams.folder_name("t") / "NOTES.md").exists()
 
 
 def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, full_ws, served):
@@ -180,3 +180,23 @@ def test_a_git_that_hangs_is_stopped_with_its_helpers(tmp_path):
             git(["clone", "--depth", "1", url, str(tmp_path / "clone")], timeout=2)
         left = [p for p in psutil.process_iter(["cmdline"]) if url in " ".join(p.info["cmdline"] or [])]
         assert left == [], [p.info["cmdline"] for p in left]
+
+
+def test_the_token_is_configured_for_the_remotes_origin_only():
+    """Real git's own URL matching on the grader's environment: the header for the remote's scheme, host and
+    port, nothing for another host, another port or plain http to the same host."""
+    from grader.probes.git import _env
+
+    env = _env(FAKE_SECRET, "https://git.example/team/a.git")
+
+    def header(url: str) -> str:
+        done = subprocess.run(["git", "config", "--get-urlmatch", "http.extraHeader", url], env=env,
+                              capture_output=True, text=True, timeout=20, check=False)
+        return done.stdout.strip()
+
+    encoded = base64.b64encode(f"x-access-token:{FAKE_SECRET}".encode()).decode()
+    assert header("https://git.example/team/a.git") == f"Authorization: Basic {encoded}"
+    assert header("https://git.example/other/b.git")  # the same server: a fetch of another path of it
+    for elsewhere in ("https://evil.example/team/a.git", "https://git.example:8443/team/a.git",
+                      "http://git.example/team/a.git"):
+        assert header(elsewhere) == "", elsewhere

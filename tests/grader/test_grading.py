@@ -12,7 +12,7 @@ import pytest
 from endpoints import ContractEndpoint, HangingEndpoint
 from grader_tools import FAKE_SECRET, champion_forecast, write_teams
 
-from grader import config, runner
+from grader import runner, teams
 from grader.checks import CRASH, ERROR, FAIL, PASS, SKIPPED
 
 WORKSPACE_AND_ENDPOINT = ["C0.1", "C1.1", "C1.2", "C1.3", "C2.5", "C2.6", "C3.1", "C3.2", "C3.3", "C3.4", "C3.5",
@@ -47,7 +47,7 @@ def graded(tmp_path_factory, full_ws, trained_ws, empty_ws, good_repo, batches, 
     ], drift_batches=batches, defaults={"budgets": {"read_s": 2, "connect_s": 1}})
     before = {name: _digest(ws.root) for name, ws in (("full", full_ws), ("empty", empty_ws))}
     started = time.monotonic()
-    results = runner.grade(config.load(path))
+    results = runner.grade(teams.load(path))
     elapsed = time.monotonic() - started
     return {r.name: r for r in results}, before, missing, elapsed
 

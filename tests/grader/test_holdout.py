@@ -11,9 +11,9 @@ import pytest
 from endpoints import ContractEndpoint
 from grader_tools import champion_forecast, write_teams
 
-from grader import config, holdout, runner
-from grader.config import Holdout
+from grader import holdout, runner, teams
 from grader.errors import NotGradable
+from grader.teams import Holdout
 from solution import forecast
 
 SEED = 913_577
@@ -26,13 +26,13 @@ def champion(full_ws):
 
 def _grade_c34(tmp_path, ws, uri, **top):
     path = write_teams(tmp_path / "teams.yaml", [{"name": "t", "workspace": str(ws.root), "endpoint": uri, "repo": None}], **top)
-    return runner.grade(config.load(path), challenge=3)[0].result("C3.4")
+    return runner.grade(teams.load(path), challenge=3)[0].result("C3.4")
 
 
 def test_seeded_holdout_is_secret_and_differs_from_the_public_batch(tmp_path, monkeypatch, full_ws, champion):
     monkeypatch.setenv("WTH_HOLDOUT_SEED", str(SEED))
-    seeded = holdout.truth(Holdout("seed", seed_env="WTH_HOLDOUT_SEED"))
-    public = holdout.truth(Holdout("public"))
+    seeded = holdout.truth(Holdout(seed_env="WTH_HOLDOUT_SEED"))
+    public = holdout.truth(Holdout.public())
     days = pd.date_range("2014-06-01", "2014-06-28")
     assert not np.allclose(seeded.series[days], public.series[days])
     assert seeded.series[: "2014-05-31"].equals(public.series[: "2014-05-31"])  # same history, different future
@@ -47,7 +47,7 @@ def test_seeded_holdout_is_secret_and_differs_from_the_public_batch(tmp_path, mo
 
 
 def test_a_seasonal_naive_endpoint_does_not_beat_the_seasonal_naive(tmp_path, full_ws):
-    series = holdout.truth(Holdout("public")).series[: "2014-05-31"]
+    series = holdout.truth(Holdout.public()).series[: "2014-05-31"]
     endpoint = ContractEndpoint("good", forecast.fit("snaive", series), "2")
     try:
         result = _grade_c34(tmp_path, full_ws, endpoint.uri)
@@ -75,11 +75,11 @@ def test_withheld_days_file(tmp_path, full_ws, champion):
 def test_unset_seed_is_not_gradable(monkeypatch):
     monkeypatch.delenv("NO_SUCH_SEED", raising=False)
     with pytest.raises(NotGradable, match="export NO_SUCH_SEED"):
-        holdout.truth(Holdout("seed", seed_env="NO_SUCH_SEED"))
+        holdout.truth(Holdout(seed_env="NO_SUCH_SEED"))
 
 
 def test_model_trained_into_the_holdout_is_not_gradable():
-    truth = holdout.truth(Holdout("public"))
+    truth = holdout.truth(Holdout.public())
     late = pd.Series(1.0, index=pd.date_range("2014-06-26", periods=10))
     with pytest.raises(NotGradable, match="fewer than 7 holdout days"):
         holdout.mase_against_snaive(truth, pd.Timestamp("2014-06-25"), late)

@@ -13,17 +13,17 @@ from grader_tools import free_port
 
 from grader import runner
 from grader.checks import CRASH, ERROR, Check, passed
-from grader.config import Budgets, Config, Endpoint, Team, WorkspaceRef
 from grader.context import Session
 from grader.errors import NotGradable
 from grader.probes.endpoint import EndpointProbe, Unreachable
+from grader.teams import Budgets, Config, Endpoint, Team
 
 
 class _Ctx:
-    team = Team("t", WorkspaceRef("folder", "/nonexistent"), None, None)
+    team = Team(name="t", workspace="/nonexistent", endpoint=None, repo=None)
 
     def __init__(self, grader_dir=Path("/nonexistent/.grader")):
-        self.session = Session(Config("t", grader_dir / "teams.yaml", [self.team], grader_dir))
+        self.session = Session(Config(event="t", teams=[self.team], grader_dir=grader_dir))
 
 
 def _check(func, slow=False):
@@ -71,10 +71,9 @@ def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
     hang = HangingEndpoint()
     ok = ContractEndpoint("error200")
     budgets = Budgets(connect_s=1, read_s=5)
-    teams = [Team(f"h{i}", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(hang.uri), None, budgets=budgets)
-             for i in range(2)] + [Team("fine", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(ok.uri), None,
-                                        budgets=budgets)]
-    cfg = Config("t", tmp_path / "teams.yaml", teams, tmp_path / ".grader")
+    teams = [Team(name=name, workspace=tmp_path / "none", endpoint=uri, repo=None, budgets=budgets)
+             for name, uri in (("h0", hang.uri), ("h1", hang.uri), ("fine", ok.uri))]
+    cfg = Config(event="t", teams=teams, grader_dir=tmp_path / ".grader")
     try:
         results = {r.name: r for r in runner.grade(cfg, challenge=3)}
     finally:
@@ -86,10 +85,10 @@ def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
 
 def test_team_budget_stops_further_checks(tmp_path):
     hang = HangingEndpoint()
-    team = Team("slow", WorkspaceRef("folder", str(tmp_path / "none")), Endpoint(hang.uri), None,
+    team = Team(name="slow", workspace=tmp_path / "none", endpoint=hang.uri, repo=None,
                 budgets=Budgets(connect_s=1, read_s=3, team_s=1, check_s=10))
     try:
-        result = runner.grade(Config("t", tmp_path / "t.yaml", [team], tmp_path / ".g"), challenge=3)[0]
+        result = runner.grade(Config(event="t", teams=[team], grader_dir=tmp_path / ".g"), challenge=3)[0]
     finally:
         hang.close()
     assert result.result("C3.1").status == ERROR and "budget of 1 s" in result.result("C3.1").message
@@ -101,9 +100,9 @@ def test_probe_refuses_cross_host_redirects_and_huge_answers():
     redirect, huge = ContractEndpoint("redirect"), ContractEndpoint("huge")
     try:
         with pytest.raises(Unreachable, match="redirected to another host"):
-            EndpointProbe(Endpoint(redirect.uri)).score({"steps": 1})
+            EndpointProbe(Endpoint(uri=redirect.uri)).score({"steps": 1})
         with pytest.raises(Unreachable, match="more than 1024 kB"):
-            EndpointProbe(Endpoint(huge.uri)).score({"steps": 1})
+            EndpointProbe(Endpoint(uri=huge.uri)).score({"steps": 1})
     finally:
         redirect.close()
         huge.close()
@@ -112,7 +111,7 @@ def test_probe_refuses_cross_host_redirects_and_huge_answers():
 def test_probe_reports_refused_connections_plainly():
     uri = f"http://127.0.0.1:{free_port()}/score"  # nothing listens there
     with pytest.raises(Unreachable, match="connection refused"):
-        EndpointProbe(Endpoint(uri), connect_s=1, read_s=1).get_root()
+        EndpointProbe(Endpoint(uri=uri), connect_s=1, read_s=1).get_root()
 
 
 def test_one_teams_slow_probe_does_not_hold_up_another_teams():

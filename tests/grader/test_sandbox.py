@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from grader_tools import build_repo, run_cli, write_teams
 
-from grader import config, runner, sandbox
+from grader import runner, sandbox, teams
 from grader.checks import FAIL, PASS
 
 HOSTILE_TEST = '''
@@ -89,7 +89,7 @@ def _grade(tmp_path, ws, repo, other):
     path = write_teams(tmp_path / "teams.yaml", [
         {"name": "hostile", "workspace": str(ws.root), "endpoint": None, "repo": str(repo)},
         {"name": "other", "workspace": str(ws.root), "endpoint": None, "repo": str(other)}])
-    return runner.grade(config.load(path), challenge=2, teams=["hostile"])[0]
+    return runner.grade(teams.load(path), challenge=2, teams=["hostile"])[0]
 
 
 def test_a_hostile_test_is_contained(tmp_path, trained_ws, room, monkeypatch):

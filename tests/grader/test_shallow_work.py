@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from grader_tools import SHALLOW_TEST, build_repo, grade_one
 
-from grader import config
+from grader import teams
 from grader.checks import FAIL, PASS, SKIPPED
 
 
@@ -148,7 +148,7 @@ def test_c1_2_reads_a_training_file_once_per_pass_until_it_changes(tmp_path):
 
     data = tmp_path / "TransactionHistory.csv"
     data.write_text(to_text(window_rows()))
-    session = Session(config.Config(event="e", path=tmp_path / "teams.yaml", teams=[], grader_dir=tmp_path / "g"))
+    session = Session(teams.Config.model_construct(event="e", teams=[], grader_dir=tmp_path / "g"))
     first = session.recorded_series(data, "2013-09-01", "2013-12-31")
     assert session.recorded_series(data, "2013-09-01", "2013-12-31") is first
     assert len(session.recorded_series(data, "2013-10-01", "2013-12-31")) < len(first)
