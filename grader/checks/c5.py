@@ -6,21 +6,22 @@ import re
 import shlex
 from pathlib import Path
 
+from ..context import TeamContext
 from ..probes import repo as repo_probe
-from . import check, failed, passed
+from . import Outcome, check, failed, passed, require_repo
 
 REPORT = "drift_report.html"
 
 
-def _verdicts(team, kind: str):
-    digest = team.session.batch_sha256()[kind]
-    runs = [r for r in team.mlflow.pipeline_runs("drift") if r.data.tags.get("batch_sha256") == digest]
-    seen = sorted({r.data.tags.get("batch_sha256", "")[:12] for r in team.mlflow.pipeline_runs("drift")})
+def _verdicts(ctx: TeamContext, kind: str):
+    digest = ctx.session.batch_sha256()[kind]
+    runs = [r for r in ctx.mlflow.pipeline_runs("drift") if r.data.tags.get("batch_sha256") == digest]
+    seen = sorted({r.data.tags.get("batch_sha256", "")[:12] for r in ctx.mlflow.pipeline_runs("drift")})
     return runs, digest, seen
 
 
-def _drift_check(team, kind: str, expected: float):
-    runs, digest, seen = _verdicts(team, kind)
+def _drift_check(ctx: TeamContext, kind: str, expected: float) -> Outcome:
+    runs, digest, seen = _verdicts(ctx, kind)
     file = f"resources/data/batch-{kind}.csv.gz"
     evidence = {"batch_sha256": digest[:12], "drift_runs_seen_for_batches": seen}
     judged = [r for r in runs if "drift_detected" in r.data.metrics]
@@ -39,20 +40,20 @@ def _drift_check(team, kind: str, expected: float):
 
 
 @check("C5.1", "Drift run on the drifted batch says drift", points=5, anchor="success-criteria", depends=("C0.1",))
-def drifted_batch(team) -> object:
-    return _drift_check(team, "drifted", 1.0)
+def drifted_batch(ctx: TeamContext) -> Outcome:
+    return _drift_check(ctx, "drifted", 1.0)
 
 
 @check("C5.2", "Drift run on the clean batch says no drift", points=5, anchor="success-criteria", depends=("C0.1",))
-def clean_batch(team) -> object:
-    return _drift_check(team, "clean", 0.0)
+def clean_batch(ctx: TeamContext) -> Outcome:
+    return _drift_check(ctx, "clean", 0.0)
 
 
 @check("C5.3", "Drift report artifact", points=5, anchor="success-criteria", depends=("C0.1",))
-def drift_report(team) -> object:
-    runs = team.mlflow.pipeline_runs("drift")[:10]
+def drift_report(ctx: TeamContext) -> Outcome:
+    runs = ctx.mlflow.pipeline_runs("drift")[:10]
     for run in runs:
-        found = [a for a in team.mlflow.artifact_files(run.info.run_id) if a.path.endswith(REPORT)]
+        found = [a for a in ctx.mlflow.artifact_files(run.info.run_id) if a.path.endswith(REPORT)]
         if found and (found[0].file_size or 0) > 0:
             return passed(f"drift run {run.info.run_id[:8]} has {found[0].path} ({found[0].file_size:,} bytes)",
                           run_id=run.info.run_id, artifact=found[0].path, bytes=found[0].file_size)
@@ -122,10 +123,8 @@ def drift_step(repo: Path, words: list[str]) -> str | None:
 
 
 @check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", depends=("C0.1",), source="repo")
-def scheduled_drift(team) -> object:
-    repo = team.repo
-    if repo is None or not repo.is_dir():
-        return failed(f"no repository at {repo}: the grader cannot see your pipelines", repo=str(repo))
+def scheduled_drift(ctx: TeamContext) -> Outcome:
+    repo = require_repo(ctx)
     files = repo_probe.pipeline_files(repo)
     scheduled, without_step = [], {}
     for entry in files:
@@ -140,7 +139,7 @@ def scheduled_drift(team) -> object:
             without_step[entry.path] = [t.strip()[:120] for t in texts][:5]
             continue
         evidence = {"pipeline": entry.path, "crons": [c["cron"] for c in crons], "drift_step": steps[0]}
-        runs = team.mlflow.pipeline_runs("drift")
+        runs = ctx.mlflow.pipeline_runs("drift")
         evidence["drift_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]
         if not runs:
             return failed(f"{entry.path} runs {steps[0]} on a schedule, but the workspace holds no drift run (tagged "
