@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
-import re
-
 from ..context import TeamContext
+from ..probes import pipelines
 from ..probes import repo as repo_probe
+from ..probes.commands import RepoCode, Runs, Unresolved
 from ..testdata import CORRUPTIONS
 from . import Outcome, check, failed, partial, passed, pipeline_runs, require_repo
 
-TESTS = re.compile(r"\bpytest\b|PublishTestResults|\bunittest\b")
-TRAIN = re.compile(r"\btrain\b|pipeline build|\btrain\.py\b", re.I)
-REGISTER = re.compile(r"regist|pipeline build|wth-solution train\b|\bmodel create\b", re.I)
+WANTED = {  # what C2.4 wants a pipeline's steps to run, and how its message asks for it
+    "tests": "tests (a step running pytest on your repository's tests)",
+    "train": "training (a step running your training script, e.g. python src/train.py, a file of your repository, "
+             "or a command your repository defines)",
+    "register": "registration (a step running your registration script or command, likewise)",
+}
+STEMS = {"tests": "test", "train": "train", "register": "regist"}  # what a step doing it is named (in part)
 LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
 
 
@@ -75,38 +79,57 @@ def _why(run: dict) -> str:
     return f"pytest exited {run['exit_code']}, not a test failure"
 
 
-def _covers(strings: list[str]) -> dict[str, str | None]:
-    found = {}
-    for name, pattern in (("tests", TESTS), ("train", TRAIN), ("register", REGISTER)):
-        found[name] = next((s.strip().splitlines()[0][:120] for s in strings if pattern.search(s)), None)
-    return found
+def _named(step: Runs | Unresolved, role: str) -> bool:
+    """Whether a step is named for `role` (its program, the file it runs or its subcommand): test*,
+    train*, regist*; a build pipeline (named pipeline and build) trains and registers."""
+    return step.mentions(STEMS[role]) or (role != "tests" and step.mentions("pipeline") and step.mentions("build"))
+
+
+def covers(code: RepoCode, expanded: pipelines.Expanded) -> tuple[dict[str, str | None], list[str]]:
+    """What of WANTED a pipeline's steps run ({role: the step, None}), and the steps named like one
+    of the roles missing that run nothing of the repository (why not)."""
+    found: dict[str, str | None] = dict.fromkeys(WANTED)
+    unresolved = []
+    for command in (c for step in expanded.steps for c in code.commands(step.script)):
+        runs = code.runs(command)
+        if isinstance(runs, Runs):
+            for role in ("tests",) if runs.kind == "tests" else [r for r in ("train", "register") if _named(runs, r)]:
+                found[role] = found[role] or runs.label
+        elif isinstance(runs, Unresolved):
+            unresolved.append(runs)
+    near = [u.text for u in unresolved if any(_named(u, role) for role, step in found.items() if not step)]
+    return found, near
 
 
 @check("C2.4", "Pipeline definition that tests, trains and registers", points=10, anchor="success-criteria", source="repo")
 def pipeline_definition(ctx: TeamContext) -> Outcome:
+    """The steps a pipeline executes (templates expanded) run the team's tests and its own training and
+    registration code: files of the repository, or commands it defines; a word in a string is not a step."""
     repo = require_repo(ctx)
-    files = repo_probe.pipeline_files(repo)
+    files = pipelines.pipeline_files(repo)
     if not files:
         return failed("no pipeline definition found (.pipelines/*.yml, azure-pipelines.yml or .github/workflows/*.yml)",
-                      looked_in=list(repo_probe.PIPELINE_GLOBS))
+                      looked_in=list(pipelines.PIPELINE_GLOBS))
     broken = {f.path: f.error for f in files if f.error}
-    best = None
+    code, best = RepoCode(repo), None
     for entry in files:
         if entry.error or not isinstance(entry.data, dict):
             continue
-        parts = repo_probe.expand_templates(repo, files, entry)
-        strings = [s for part in parts if not part.error for s in part.strings()]
-        found = _covers(strings)
-        evidence = {"pipeline": entry.path, "templates": [p.path for p in parts[1:]], "found": found, "invalid_yaml": broken}
+        expanded = pipelines.expand(repo, files, entry)
+        found, near = covers(code, expanded)
+        evidence = {"pipeline": entry.path, "templates": expanded.templates, "found": found,
+                    "test_results_published": any(s.task.startswith("PublishTestResults") for s in expanded.steps),
+                    "not_counted": near[:10], "unresolved_templates": expanded.problems, "invalid_yaml": broken}
         if all(found.values()):
             return passed(f"{entry.path} tests, trains and registers the model", **evidence)
         if best is None or sum(map(bool, found.values())) > sum(map(bool, best["found"].values())):
             best = evidence
     if best is None:
         return failed("no pipeline file is valid YAML", invalid_yaml=broken)
-    missing = [k for k, v in best["found"].items() if not v]
-    return failed(f"no pipeline runs all of tests, training and registration; the closest, {best['pipeline']}, "
-                  f"lacks: {', '.join(missing)}", **best)
+    missing = [WANTED[k] for k, v in best["found"].items() if not v]
+    near = f". Not counted: {'; '.join(best['not_counted'][:3])}" if best["not_counted"] else ""
+    return failed(f"no pipeline runs all of your tests, training and registration; the closest, {best['pipeline']}, "
+                  f"lacks: {'; '.join(missing)}{near}", **best)
 
 
 @check("C2.5", "Succeeded build pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
