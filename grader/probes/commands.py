@@ -197,8 +197,11 @@ class RepoCode:
         return [p.relative_to(self.root).as_posix() for p in walk(self.root, "") if p.resolve().is_relative_to(root)]
 
     @cached_property
-    def _file_set(self) -> set[str]:
-        return set(self.files)
+    def _by_name(self) -> dict[str, list[str]]:
+        out: dict[str, list[str]] = {}
+        for rel in self.files:
+            out.setdefault(program(rel), []).append(rel)
+        return out
 
     def find(self, path: str, folder: bool = False) -> str | None:
         """`path` as a file (or, with `folder`, a folder: "." the root) of the repository: relative to
@@ -211,9 +214,8 @@ class RepoCode:
             return "." if folder else None
         if path.startswith(("/", "..", "$")):
             return None
-        if path in self._file_set:
-            return path
-        found = next((f for f in self.files if f.endswith("/" + path)), None)
+        named = self._by_name.get(program(path), [])
+        found = next((f for f in named if f == path), None) or next((f for f in named if f.endswith("/" + path)), None)
         if found or not folder:
             return found
         for f in self.files:
@@ -236,7 +238,7 @@ class RepoCode:
             for name, target in entry_points(self.root / rel):
                 module = target.split(":")[0].strip().replace(".", "/")
                 files = [f"{folder}{module}{end}" for folder in folders for end in (".py", "/__init__.py")]
-                out.setdefault(name, next((f for f in files if f in self._file_set), None))
+                out.setdefault(name, next((f for f in files if f in self._by_name.get(program(f), [])), None))
         return out
 
     def commands(self, script: str, via: str = "", depth: int = 0) -> list[Command]:

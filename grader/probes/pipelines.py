@@ -30,6 +30,7 @@ MAX_INCLUDES = 200  # templates expanded per pipeline (Azure Pipelines allows 10
 MAX_DEPTH = 20
 MAX_NODES = 50_000  # YAML nodes visited per pipeline: aliases can make a small file expand without end
 MAX_BYTES = 1_000_000  # a pipeline file larger than this is not read
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's where PyYAML has it: the same, ten times faster
 
 
 @dataclass
@@ -48,7 +49,7 @@ def read(root: Path, path: Path) -> PipelineFile:
         return PipelineFile(rel, None, "", f"larger than {MAX_BYTES:,} bytes")
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        data, error = yaml.safe_load(text), None
+        data, error = yaml.load(text, Loader=LOADER), None
     except yaml.YAMLError as err:
         data, error = None, str(err).splitlines()[0]
     return PipelineFile(rel, data, text, error)
