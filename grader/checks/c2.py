@@ -119,7 +119,7 @@ def pipeline_definition(ctx: TeamContext) -> Outcome:
         found, near = covers(code, expanded)
         evidence = {"pipeline": entry.path, "templates": expanded.templates, "found": found,
                     "test_results_published": any(s.task.startswith("PublishTestResults") for s in expanded.steps),
-                    "not_counted": near[:10], "unresolved_templates": expanded.problems, "invalid_yaml": broken}
+                    "not_counted": near[:10], "template_problems": expanded.problems, "invalid_yaml": broken}
         if all(found.values()):
             return passed(f"{entry.path} tests, trains and registers the model", **evidence)
         if best is None or sum(map(bool, found.values())) > sum(map(bool, best["found"].values())):
