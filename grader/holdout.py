@@ -2,8 +2,8 @@
 
 The truth is a daily series (the hack's definition: daily mean of Quantity*ActualCost) covering the
 hack window AND the holdout days, so the seasonal naive baseline can start from whatever day a
-team's model was trained to. Reading the bundled data and the simulator is the one place the grader
-uses the `solution` package: they are the project's shared data helpers.
+team's model was trained to. The data and the simulator are read with the hack's shared helpers
+(`wth.data`, `wth.simulate`), the ones the teams' tools use.
 """
 
 from __future__ import annotations

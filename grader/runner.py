@@ -4,10 +4,10 @@ Budgets: a check runs in its own daemon thread and is abandoned as `error` when 
 (`check_s`, or `pytest_s` for the checks that run the team's tests), and no check starts once the
 team's budget (`team_s`) is spent. Network calls and subprocesses carry their own timeouts inside
 those, so one team's hanging endpoint costs that team its budget and nobody else anything.
-`NotGradable` in a check is that check's `error` (could not be graded); any other exception is its
-`crash` (a grader bug: the traceback goes to the grader's log, `<grader_dir>/grader.log`), never
-the run's end. Secrets are redacted from every message, piece of evidence and logged traceback
-before it leaves the runner.
+`Decided` in a check is the outcome it carries (a guard's fail), `NotGradable` that check's `error`
+(could not be graded); any other exception is its `crash` (a grader bug: the traceback goes to the
+grader's log, `<grader_dir>/grader.log`), never the run's end. Secrets are redacted from every
+message, piece of evidence and logged traceback before it leaves the runner.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from .checks import (
     SKIPPED,
     STATUSES,
     Check,
+    Decided,
     Outcome,
     all_checks,
     whole,
@@ -99,6 +100,8 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
     def target():
         try:
             box["outcome"] = check.func(ctx)
+        except Decided as done:  # a guard settled the check (e.g. no repository: a fail)
+            box["outcome"] = done.outcome
         except NotGradable as err:
             box["outcome"] = Outcome(ERROR, f"not gradable: {err}")
         except Exception as err:  # a bug in the grader (or an answer it did not foresee): never the team's fail

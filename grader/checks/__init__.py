@@ -3,16 +3,18 @@
 A check reads like the criterion it enforces:
 
     @check("C1.3", "Model registered", points=10, anchor="register-the-model", depends=("C0.1",))
-    def model_registered(team: TeamContext) -> Outcome:
+    def model_registered(ctx: TeamContext) -> Outcome:
         ...
         return passed("...", versions=[...])     # or failed("what is wrong and what to do", **evidence)
 
-`raise NotGradable(reason)` makes it `error`: could not be graded, not the team's fault. Any other
-exception is `crash`: a bug in the grader, reported to the coach with the traceback in the grader's
-log, never the team's failure. `partial(message, fraction, **evidence)` awards a fraction of the
-points (a `fail` with points, `pass` when the fraction is 1). A check whose dependency did not pass is
-`skipped` without running. One module per challenge (c0.py .. c5.py): "the check for challenge 4"
-lives in c4.py.
+`ctx` is one team's view for the grading pass (`grader.context.TeamContext`: its probes, `ctx.team`
+its teams-file entry). A guard such as `require_repo(ctx)` returns what the check needs or raises
+`Decided(outcome)`, which ends the check with that outcome. `raise NotGradable(reason)` makes it
+`error`: could not be graded, not the team's fault. Any other exception is `crash`: a bug in the
+grader, reported to the coach with the traceback in the grader's log, never the team's failure.
+`partial(message, fraction, **evidence)` awards a fraction of the points (a `fail` with points,
+`pass` when the fraction is 1). A check whose dependency did not pass is `skipped` without running.
+One module per challenge (c0.py .. c5.py): "the check for challenge 4" lives in c4.py.
 """
 
 from __future__ import annotations
@@ -20,6 +22,9 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..context import TeamContext
 
 PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
 STATUSES = (PASS, FAIL, ERROR, CRASH, SKIPPED)
@@ -88,14 +93,37 @@ class Check:
 REGISTRY: dict[str, Check] = {}
 
 
-def devops_succeeded(team, pipeline: str, evidence: dict) -> Outcome | None:
-    """A pass when the team's Azure DevOps `pipeline` has a succeeded run (none without a devops
-    connection); the runs seen go into `evidence` either way."""
-    if team.devops is None:
-        return None
-    run, runs = team.devops.succeeded(pipeline)
-    evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
-    return passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence) if run else None
+class Decided(Exception):
+    """Raised by a guard or a helper that settles a check early: the runner reports `outcome`."""
+
+    def __init__(self, outcome: Outcome):
+        super().__init__(outcome.message)
+        self.outcome = outcome
+
+
+def require_repo(ctx: TeamContext) -> Path:
+    """The team's repository on this machine; the check fails here when there is none."""
+    if not ctx.team.has_repo:
+        raise Decided(failed("no repository configured for this team yet: give your coach the path or git URL of "
+                             "your repository"))
+    repo = ctx.repo
+    if not repo.is_dir():
+        raise Decided(failed(f"no repository at {repo}: clone your team's repository there", repo=str(repo)))
+    return repo
+
+
+def pipeline_runs(ctx: TeamContext, kind: str, evidence: dict) -> list:
+    """The workspace's `kind` pipeline runs (tagged wth.pipeline=<kind>), newest first. A succeeded run
+    of the team's Azure DevOps `kind` pipeline passes the check here instead. The runs seen go into
+    `evidence` either way."""
+    if ctx.devops is not None:
+        run, runs = ctx.devops.succeeded(getattr(ctx.team.devops, f"{kind}_pipeline"))
+        evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
+        if run:
+            raise Decided(passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence))
+    runs = ctx.mlflow.pipeline_runs(kind)
+    evidence[f"workspace_{kind}_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
+    return runs
 
 
 def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False,
@@ -103,6 +131,8 @@ def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...
     def register(func: Callable) -> Callable:
         if id in REGISTRY:
             raise ValueError(f"check {id} registered twice")
+        for n in range(int(id[1:].split(".")[0])):  # the earlier challenges first, whichever module is imported first
+            importlib.import_module(f"grader.checks.c{n}")
         missing = [d for d in depends if d not in REGISTRY]
         if missing:  # dependencies are registered first, so the registry order is a valid run order
             raise ValueError(f"check {id} depends on unregistered {missing}")

@@ -2,32 +2,29 @@
 
 from __future__ import annotations
 
+from ..context import TeamContext
 from ..probes.git import head_commit, head_files
 from ..probes.mlflow import WorkspaceMissing
-from . import check, failed, passed
+from . import Outcome, check, failed, passed, require_repo
 
 STARTER = ("README.md", "requirements.txt", "transactions.py", "acquire.py", "explore.py", "train.py", "plot.py")
 
 
 @check("C0.1", "Workspace reachable", points=5, anchor="success-criteria")
-def workspace_reachable(team) -> object:
+def workspace_reachable(ctx: TeamContext) -> Outcome:
+    where = ctx.team.workspace.location
     try:
-        experiments = team.mlflow.experiments
+        experiments = ctx.mlflow.experiments
     except WorkspaceMissing as err:
-        return failed(f"{err}. Create the workspace (Challenge 00) and tell your coach where it is.",
-                      workspace=team.team.workspace.location)
+        return failed(f"{err}. Create the workspace (Challenge 00) and tell your coach where it is.", workspace=where)
     names = [e.name for e in experiments]
-    return passed(f"MLflow workspace {team.team.workspace.location} answers: {len(names)} experiment(s)",
-                  workspace=team.team.workspace.location, experiments=names[:20])
+    return passed(f"MLflow workspace {where} answers: {len(names)} experiment(s)", workspace=where,
+                  experiments=names[:20])
 
 
 @check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria", source="repo")
-def starter_project(team) -> object:
-    if not team.team.has_repo:
-        return failed("no repository configured for this team yet: give your coach the path or git URL of your repository")
-    repo = team.repo
-    if not repo.is_dir():
-        return failed(f"no repository at {repo}: clone your team's repository there", repo=str(repo))
+def starter_project(ctx: TeamContext) -> Outcome:
+    repo = require_repo(ctx)
     wanted = [f"starter/{name}" for name in STARTER]
     committed = head_files(repo, "starter/")
     on_disk = [path for path in wanted if (repo / path).is_file()]

@@ -8,8 +8,9 @@ from pathlib import Path
 from wth.config import FOLDS, HORIZON
 
 from .. import backtest
+from ..context import TeamContext
 from ..errors import NotGradable
-from . import check, failed, passed
+from . import Outcome, check, failed, passed
 
 MAX_CANDIDATES = 10
 SNAIVE = "baseline_snaive_mase"
@@ -20,8 +21,8 @@ def _when(run) -> str:
 
 
 @check("C1.1", "Dataset recorded", points=10, anchor="success-criteria", depends=("C0.1",))
-def dataset_recorded(team) -> object:
-    for run in team.mlflow.runs:
+def dataset_recorded(ctx: TeamContext) -> Outcome:
+    for run in ctx.mlflow.runs:
         inputs = run.inputs.dataset_inputs if run.inputs else []
         if inputs:
             ds = inputs[0].dataset
@@ -30,16 +31,16 @@ def dataset_recorded(team) -> object:
                           f"(digest {ds.digest}) as an MLflow dataset input",
                           run_id=run.info.run_id, dataset=ds.name, digest=ds.digest, source=ds.source[:300],
                           context=context, started=_when(run))
-    with_sha = [r.info.run_id for r in team.mlflow.runs if "data_sha256" in r.data.params][:5]
+    with_sha = [r.info.run_id for r in ctx.mlflow.runs if "data_sha256" in r.data.params][:5]
     return failed("no run records its training data as an MLflow dataset: call mlflow.log_input(dataset, "
-                  "context='training') in your training run", runs=len(team.mlflow.runs), runs_with_data_sha256=with_sha)
+                  "context='training') in your training run", runs=len(ctx.mlflow.runs), runs_with_data_sha256=with_sha)
 
 
-def training_runs(team) -> list:
-    return [r for r in team.mlflow.runs if "mase" in r.data.metrics][: MAX_CANDIDATES * 3]
+def training_runs(ctx: TeamContext) -> list:
+    return [r for r in ctx.mlflow.runs if "mase" in r.data.metrics][: MAX_CANDIDATES * 3]
 
 
-def _recomputed(team, run) -> dict:
+def _recomputed(ctx: TeamContext, run) -> dict:
     """The grader's seasonal naive backtest MASE on the data and window the run records (see backtest.py)."""
     params = run.data.params
     inputs = run.inputs.dataset_inputs if run.inputs else []
@@ -51,11 +52,11 @@ def _recomputed(team, run) -> dict:
     source = inputs[0].dataset.source
     path = backtest.source_path(source)
     found_by = "the dataset input's source"
-    if (path is None or not path.is_file()) and params.get("data_sha256") in team.session.known_data():
-        path, found_by = Path(team.session.known_data()[params["data_sha256"]]), "its data_sha256 param"
+    if (path is None or not path.is_file()) and params.get("data_sha256") in ctx.session.known_data():
+        path, found_by = Path(ctx.session.known_data()[params["data_sha256"]]), "its data_sha256 param"
     if path is None:
         raise NotGradable(f"the dataset input's source {source[:200]} is not a local file the grader can read")
-    series = team.session.recorded_series(path, params["train_start"], params["train_end"])
+    series = ctx.session.recorded_series(path, params["train_start"], params["train_end"])
     out = {"data": str(path), "found_by": found_by, "window": f"{params['train_start']}..{params['train_end']}",
            "days": len(series)}
     if params.get("n_obs", "").isdigit() and int(params["n_obs"]) != len(series):
@@ -71,21 +72,21 @@ def _recomputed(team, run) -> dict:
 
 @check("C1.2", "Finished training run with a model and baseline backtest metrics", points=10,
        anchor="success-criteria", depends=("C0.1",))
-def training_run(team) -> object:
-    candidates = training_runs(team)
+def training_run(ctx: TeamContext) -> Outcome:
+    candidates = training_runs(ctx)
     if not candidates:
         return failed("no run logs a `mase` metric: log your backtest metrics (mae, rmse, mape, smape, mase) "
-                      "in the training run", runs=len(team.mlflow.runs))
+                      "in the training run", runs=len(ctx.mlflow.runs))
     best = None
     for run in [r for r in candidates if r.info.status == "FINISHED"][:MAX_CANDIDATES]:
         metrics = run.data.metrics
         baselines = {k: round(v, 4) for k, v in metrics.items() if k.startswith(("baseline_", "legacy_")) and k.endswith("mase")}
-        models = team.mlflow.logged_models(run)
+        models = ctx.mlflow.logged_models(run)
         evidence = {"run_id": run.info.run_id, "run_name": run.info.run_name, "status": run.info.status,
-                    "experiment": team.mlflow.experiment_name(run.info.experiment_id), "mase": round(metrics["mase"], 4),
+                    "experiment": ctx.mlflow.experiment_name(run.info.experiment_id), "mase": round(metrics["mase"], 4),
                     "baselines": baselines, "models": models, "started": _when(run)}
         if SNAIVE in metrics and models:
-            return _judge_baseline(team, run, evidence)
+            return _judge_baseline(ctx, run, evidence)
         best = best or evidence
     if best is None:
         statuses = sorted({r.info.status for r in candidates})
@@ -96,9 +97,9 @@ def training_run(team) -> object:
     return failed(f"the newest finished run with `mase` ({best['run_id'][:8]}) lacks {' and '.join(missing)}", **best)
 
 
-def _judge_baseline(team, run, evidence: dict) -> object:
+def _judge_baseline(ctx: TeamContext, run, evidence: dict) -> Outcome:
     logged = run.data.metrics[SNAIVE]
-    again = _recomputed(team, run)
+    again = _recomputed(ctx, run)
     evidence["recomputed"] = again
     short = run.info.run_id[:8]
     if "problem" in again:
@@ -114,14 +115,14 @@ def _judge_baseline(team, run, evidence: dict) -> object:
 
 
 @check("C1.3", "Model registered", points=10, anchor="success-criteria", depends=("C0.1",))
-def model_registered(team) -> object:
-    versions = team.mlflow.versions
+def model_registered(ctx: TeamContext) -> Outcome:
+    versions = ctx.mlflow.versions
     if not versions:
-        others = team.mlflow.registered_models
-        hint = f" (registered models found: {', '.join(others)}; the grader looks for {team.team.model!r})" if others else ""
-        return failed(f"no version of the model {team.team.model!r} is registered{hint}", model=team.team.model,
+        others = ctx.mlflow.registered_models
+        hint = f" (registered models found: {', '.join(others)}; the grader looks for {ctx.team.model!r})" if others else ""
+        return failed(f"no version of the model {ctx.team.model!r} is registered{hint}", model=ctx.team.model,
                       registered_models=others)
     listing = [{"version": v.version, "run_id": v.run_id, "aliases": list(v.aliases or []), "status": v.status}
                for v in versions[:10]]
-    return passed(f"{team.team.model!r} has {len(versions)} registered version(s), newest {versions[0].version}",
-                  model=team.team.model, versions=listing)
+    return passed(f"{ctx.team.model!r} has {len(versions)} registered version(s), newest {versions[0].version}",
+                  model=ctx.team.model, versions=listing)

@@ -2,31 +2,26 @@
 
 from __future__ import annotations
 
-import re
-
+from ..context import TeamContext
+from ..probes import pipelines
 from ..probes import repo as repo_probe
+from ..probes.commands import RepoCode, Runs, Unresolved
 from ..testdata import CORRUPTIONS
-from . import check, devops_succeeded, failed, partial, passed
+from . import Outcome, check, failed, partial, passed, pipeline_runs, require_repo
 
-TESTS = re.compile(r"\bpytest\b|PublishTestResults|\bunittest\b")
-TRAIN = re.compile(r"\btrain\b|pipeline build|\btrain\.py\b", re.I)
-REGISTER = re.compile(r"regist|pipeline build|wth-solution train\b|\bmodel create\b", re.I)
+WANTED = {  # what C2.4 wants a pipeline's steps to run, and how its message asks for it
+    "tests": "tests (a step running pytest on your repository's tests)",
+    "train": "training (a step running your training script, e.g. python src/train.py, a file of your repository, "
+             "or a command your repository defines)",
+    "register": "registration (a step running your registration script or command, likewise)",
+}
+STEMS = {"tests": "test", "train": "train", "register": "regist"}  # what a step doing it is named (in part)
 LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
 
 
-def _repo_or_fail(team):
-    repo = team.repo
-    if repo is None or not repo.is_dir():
-        return None, failed(f"no repository at {repo}: the grader cannot see your tests or pipelines", repo=str(repo))
-    return repo, None
-
-
 @check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
-def tests_exist(team) -> object:
-    repo, problem = _repo_or_fail(team)
-    if problem:
-        return problem
-    found = repo_probe.test_functions(repo)
+def tests_exist(ctx: TeamContext) -> Outcome:
+    found = repo_probe.test_functions(require_repo(ctx))
     total = sum(found.values())
     if total == 0:
         return failed("no pytest test functions (def test_...) in test_*.py or *_test.py files: add unit tests "
@@ -40,25 +35,25 @@ def _contained(run) -> str:
 
 
 @check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo")
-def tests_pass(team) -> object:
+def tests_pass(ctx: TeamContext) -> Outcome:
     """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
-    run = team.test_runs["clean"]
-    evidence = {"command": f"{team.python} -m pytest -q -x (in a copy of {team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
+    run = ctx.test_runs["clean"]
+    evidence = {"command": f"{ctx.python} -m pytest -q -x (in a copy of {ctx.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
     note = _contained(run)
     if run.returncode is None:
-        return failed(f"your tests did not finish within {team.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
+        return failed(f"your tests did not finish within {ctx.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
     if run.returncode != 0:
         return failed(f"pytest exited with {run.returncode}: {run.summary}{note}", **evidence)
     return passed(f"the tests pass: {run.summary}{note}", **evidence)
 
 
 @check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
-def tests_catch_bad_data(team) -> object:
+def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
     """One run per kind of corruption (in C2.2's session and budget); the points are shared by the
     kinds caught (tests that fail, exit 1)."""
-    clean, done = team.test_runs["clean"], {kind: run for kind, run in team.test_runs.items() if kind != "clean"}
+    clean, done = ctx.test_runs["clean"], {kind: run for kind, run in ctx.test_runs.items() if kind != "clean"}
     caught, slipped, runs = [], [], {}
     for kind, run in done.items():
         runs[kind] = {"exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary}
@@ -84,69 +79,83 @@ def _why(run: dict) -> str:
     return f"pytest exited {run['exit_code']}, not a test failure"
 
 
-def _covers(strings: list[str]) -> dict[str, str | None]:
-    found = {}
-    for name, pattern in (("tests", TESTS), ("train", TRAIN), ("register", REGISTER)):
-        found[name] = next((s.strip().splitlines()[0][:120] for s in strings if pattern.search(s)), None)
-    return found
+def _named(step: Runs | Unresolved, role: str) -> bool:
+    """Whether a step is named for `role` (its program, the file it runs or its subcommand): test*,
+    train*, regist*; a build pipeline (named pipeline and build) trains and registers."""
+    return step.mentions(STEMS[role]) or (role != "tests" and step.mentions("pipeline") and step.mentions("build"))
+
+
+def covers(code: RepoCode, expanded: pipelines.Expanded) -> tuple[dict[str, str | None], list[str]]:
+    """What of WANTED a pipeline's steps run ({role: the step, None}), and the steps named like one
+    of the roles missing that run nothing of the repository (why not)."""
+    found: dict[str, str | None] = dict.fromkeys(WANTED)
+    unresolved = []
+    for command in (c for step in expanded.steps for c in code.commands(step.script)):
+        runs = code.runs(command)
+        if isinstance(runs, Runs):
+            for role in ("tests",) if runs.kind == "tests" else [r for r in ("train", "register") if _named(runs, r)]:
+                found[role] = found[role] or runs.label
+        elif isinstance(runs, Unresolved):
+            unresolved.append(runs)
+    near = [u.text for u in unresolved if any(_named(u, role) for role, step in found.items() if not step)]
+    return found, near
 
 
 @check("C2.4", "Pipeline definition that tests, trains and registers", points=10, anchor="success-criteria", source="repo")
-def pipeline_definition(team) -> object:
-    repo, problem = _repo_or_fail(team)
-    if problem:
-        return problem
-    files = repo_probe.pipeline_files(repo)
+def pipeline_definition(ctx: TeamContext) -> Outcome:
+    """The steps a pipeline executes (templates expanded) run the team's tests and its own training and
+    registration code: files of the repository, or commands it defines; a word in a string is not a step."""
+    repo = require_repo(ctx)
+    files = pipelines.pipeline_files(repo)
     if not files:
         return failed("no pipeline definition found (.pipelines/*.yml, azure-pipelines.yml or .github/workflows/*.yml)",
-                      looked_in=list(repo_probe.PIPELINE_GLOBS))
+                      looked_in=list(pipelines.PIPELINE_GLOBS))
     broken = {f.path: f.error for f in files if f.error}
-    best = None
+    code, best = RepoCode(repo), None
     for entry in files:
         if entry.error or not isinstance(entry.data, dict):
             continue
-        parts = repo_probe.expand_templates(repo, files, entry)
-        strings = [s for part in parts if not part.error for s in part.strings()]
-        found = _covers(strings)
-        evidence = {"pipeline": entry.path, "templates": [p.path for p in parts[1:]], "found": found, "invalid_yaml": broken}
+        expanded = pipelines.expand(repo, files, entry)
+        found, near = covers(code, expanded)
+        evidence = {"pipeline": entry.path, "templates": expanded.templates, "found": found,
+                    "test_results_published": any(s.task.startswith("PublishTestResults") for s in expanded.steps),
+                    "not_counted": near[:10], "template_problems": expanded.problems, "invalid_yaml": broken}
         if all(found.values()):
             return passed(f"{entry.path} tests, trains and registers the model", **evidence)
         if best is None or sum(map(bool, found.values())) > sum(map(bool, best["found"].values())):
             best = evidence
     if best is None:
         return failed("no pipeline file is valid YAML", invalid_yaml=broken)
-    missing = [k for k, v in best["found"].items() if not v]
-    return failed(f"no pipeline runs all of tests, training and registration; the closest, {best['pipeline']}, "
-                  f"lacks: {', '.join(missing)}", **best)
+    missing = [WANTED[k] for k, v in best["found"].items() if not v]
+    near = f". Not counted: {'; '.join(best['not_counted'][:3])}" if best["not_counted"] else ""
+    return failed(f"no pipeline runs all of your tests, training and registration; the closest, {best['pipeline']}, "
+                  f"lacks: {'; '.join(missing)}{near}", **best)
 
 
 @check("C2.5", "Succeeded build pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
-def build_run(team) -> object:
+def build_run(ctx: TeamContext) -> Outcome:
     evidence = {}
-    if team.devops is not None and (succeeded := devops_succeeded(team, team.team.devops.build_pipeline, evidence)):
-        return succeeded
-    runs = team.mlflow.pipeline_runs("build")
-    evidence["workspace_build_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
+    runs = pipeline_runs(ctx, "build", evidence)
     finished = [r for r in runs if r.info.status == "FINISHED"]
     if finished:
-        steps = [c.data.tags.get("wth.step") for c in team.mlflow.children(finished[0].info.run_id)]
+        steps = [c.data.tags.get("wth.step") for c in ctx.mlflow.children(finished[0].info.run_id)]
         return passed(f"build pipeline run {finished[0].info.run_id[:8]} finished in the workspace",
                       steps=[s for s in steps if s], **evidence)
-    where = "in Azure DevOps or " if team.devops is not None else ""
+    where = "in Azure DevOps or " if ctx.devops is not None else ""
     return failed(f"no succeeded build pipeline run {where}in the workspace (a run tagged wth.pipeline=build "
                   "with status FINISHED): run your build pipeline until it succeeds", **evidence)
 
 
-def build_pipeline_of(team, run):
+def build_pipeline_of(ctx: TeamContext, run):
     """The finished build pipeline run `run` belongs to (itself or its parent), else None."""
     parent_id = run.data.tags.get("mlflow.parentRunId")
-    for candidate in (run, team.mlflow.run(parent_id) if parent_id else None):
+    for candidate in (run, ctx.mlflow.run(parent_id) if parent_id else None):
         if candidate is not None and candidate.data.tags.get("wth.pipeline") == "build":
             return candidate
     return None
 
 
-def _lineage_problem(team, version) -> tuple[str | None, dict]:
+def _lineage_problem(ctx: TeamContext, version) -> tuple[str | None, dict]:
     """What breaks `version`'s lineage to a finished build pipeline run (None: nothing), and the evidence."""
     tags = dict(version.tags or {})
     evidence = {"version": version.version, "tags": {k: tags.get(k) for k in (*LINEAGE_TAGS, "build_id")},
@@ -154,7 +163,7 @@ def _lineage_problem(team, version) -> tuple[str | None, dict]:
     missing = [k for k in LINEAGE_TAGS if not tags.get(k)]
     if missing:
         return f"version {version.version} lacks the lineage tag(s) {', '.join(missing)}", evidence
-    run = team.mlflow.run(tags["run_id"])
+    run = ctx.mlflow.run(tags["run_id"])
     if run is None:
         return f"version {version.version}'s run_id tag {tags['run_id']} names no run in the workspace", evidence
     evidence["run_status"] = run.info.status
@@ -167,7 +176,7 @@ def _lineage_problem(team, version) -> tuple[str | None, dict]:
     if logged_sha and logged_sha != tags["data_sha256"]:
         evidence["run_data_sha256"] = logged_sha
         return f"version {version.version}'s data_sha256 tag differs from its run's data_sha256 param", evidence
-    pipeline = build_pipeline_of(team, run)
+    pipeline = build_pipeline_of(ctx, run)
     evidence["build_pipeline_run"] = pipeline.info.run_id if pipeline else None
     if pipeline is None:
         return (f"version {version.version} was registered from run {tags['run_id'][:8]}, which is not part of a "
@@ -181,15 +190,15 @@ def _lineage_problem(team, version) -> tuple[str | None, dict]:
 
 @check("C2.6", "Registered version's lineage tags link to a finished run", points=10, anchor="success-criteria",
        depends=("C1.3",))
-def lineage(team) -> object:
+def lineage(ctx: TeamContext) -> Outcome:
     """The champion, else the newest version that the build pipeline registered (after retraining the
     champion comes from the retrain pipeline; the build pipeline's version still shows the lineage)."""
-    champion = team.mlflow.champion
-    candidates = ([champion] if champion else []) + [v for v in team.mlflow.versions[:10]
+    champion = ctx.mlflow.champion
+    candidates = ([champion] if champion else []) + [v for v in ctx.mlflow.versions[:10]
                                                      if not champion or v.version != champion.version]
     first = None
     for version in candidates:
-        problem, evidence = _lineage_problem(team, version)
+        problem, evidence = _lineage_problem(ctx, version)
         if problem is None:
             tags = version.tags
             return passed(f"version {version.version} links to finished run {tags['run_id'][:8]} of build pipeline run "

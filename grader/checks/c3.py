@@ -9,18 +9,14 @@ import pandas as pd
 from wth import contract
 
 from .. import holdout
+from ..context import TeamContext
+from ..errors import NotGradable
 from ..probes.endpoint import Unreachable
 from ..teams import default_holdout
-from . import check, devops_succeeded, failed, partial, passed
+from . import Decided, Outcome, check, failed, partial, passed, pipeline_runs
 
 CONTRACT_STEPS = 14
 RELEASED_TAG = "model_version"  # the release run's tag naming the version it deployed (Challenge 03)
-
-
-def _no_endpoint(team):
-    if team.endpoint is None:
-        return failed("no endpoint configured for this team yet: give your coach your scoring URI")
-    return None
 
 
 def parse_forecast(answer, steps: int) -> tuple[dict | None, str | None]:
@@ -35,17 +31,21 @@ def parse_forecast(answer, steps: int) -> tuple[dict | None, str | None]:
             "model": {"name": body["model"]["name"], "version": body["model"]["version"]}}, None
 
 
-def served(team, steps: int = CONTRACT_STEPS) -> tuple[dict | None, str | None]:
+def served(ctx: TeamContext, steps: int = CONTRACT_STEPS, lead: str = "", **evidence) -> dict:
+    """The endpoint's forecast of `steps` days (`parse_forecast`); the check fails here, with `lead`
+    before what is wrong and the `evidence` given, when there is none."""
     try:
-        answer = team.forecast(steps)
+        body, problem = parse_forecast(ctx.forecast(steps), steps)
     except Unreachable as err:
-        return None, str(err)
-    return parse_forecast(answer, steps)
+        body, problem = None, str(err)
+    if problem:
+        raise Decided(failed(lead + problem, **evidence))
+    return body
 
 
-def train_end_of(team, version: str) -> pd.Timestamp | None:
+def train_end_of(ctx: TeamContext, version: str) -> pd.Timestamp | None:
     try:
-        mv = team.mlflow.version(version)
+        mv = ctx.mlflow.version(version)
     except Exception:  # the workspace may be unreachable: the endpoint is judged on its own then
         return None
     end = (mv.tags or {}).get("train_end") if mv else None
@@ -53,30 +53,28 @@ def train_end_of(team, version: str) -> pd.Timestamp | None:
 
 
 @check("C3.1", "Endpoint live", points=5, anchor="success-criteria", source="endpoint")
-def endpoint_live(team) -> object:
-    if (problem := _no_endpoint(team)):
-        return problem
+def endpoint_live(ctx: TeamContext) -> Outcome:
+    if ctx.endpoint is None:
+        return failed("no endpoint configured for this team yet: give your coach your scoring URI")
     try:
-        answer = team.endpoint.get_root()
+        answer = ctx.endpoint.get_root()
     except Unreachable as err:
-        return failed(f"GET {team.endpoint.root_uri} got no answer: {err}; start or redeploy your endpoint",
-                      uri=team.endpoint.root_uri)
+        return failed(f"GET {ctx.endpoint.root_uri} got no answer: {err}; start or redeploy your endpoint",
+                      uri=ctx.endpoint.root_uri)
     if answer.status != 200:
-        return failed(f"GET {team.endpoint.root_uri} answered {answer.excerpt()}; a live endpoint answers 200",
-                      uri=team.endpoint.root_uri, status=answer.status)
-    return passed(f"GET {team.endpoint.root_uri} answered 200 in {answer.seconds:.2f} s",
-                  uri=team.endpoint.root_uri, seconds=answer.seconds)
+        return failed(f"GET {ctx.endpoint.root_uri} answered {answer.excerpt()}; a live endpoint answers 200",
+                      uri=ctx.endpoint.root_uri, status=answer.status)
+    return passed(f"GET {ctx.endpoint.root_uri} answered 200 in {answer.seconds:.2f} s",
+                  uri=ctx.endpoint.root_uri, seconds=answer.seconds)
 
 
 @check("C3.2", "/score speaks the contract", points=10, anchor="success-criteria", depends=("C3.1",), source="endpoint")
-def speaks_contract(team) -> object:
-    body, problem = served(team)
-    if problem:
-        return failed(problem, request={"steps": CONTRACT_STEPS}, uri=team.endpoint.scoring_uri)
+def speaks_contract(ctx: TeamContext) -> Outcome:
+    body = served(ctx, request={"steps": CONTRACT_STEPS}, uri=ctx.endpoint.scoring_uri)
     first = body["dates"][0]
-    evidence = {"uri": team.endpoint.scoring_uri, "request": {"steps": CONTRACT_STEPS}, "model": body["model"],
+    evidence = {"uri": ctx.endpoint.scoring_uri, "request": {"steps": CONTRACT_STEPS}, "model": body["model"],
                 "first_date": f"{first:%Y-%m-%d}", "first_values": [round(v, 2) for v in body["forecast"][:3]]}
-    end = train_end_of(team, body["model"]["version"])
+    end = train_end_of(ctx, body["model"]["version"])
     if end is not None:
         evidence["train_end"] = f"{end:%Y-%m-%d}"
         if first != end + pd.Timedelta(days=1):
@@ -87,11 +85,11 @@ def speaks_contract(team) -> object:
 
 
 @check("C3.3", "Bad input gets a 4xx with an error", points=10, anchor="success-criteria", depends=("C3.1",), source="endpoint")
-def bad_input(team) -> object:
+def bad_input(ctx: TeamContext) -> Outcome:
     wrong, seen = [], {}
     for bad in contract.BAD_INPUTS:
         try:
-            answer = team.endpoint.score_raw(bad.body)
+            answer = ctx.endpoint.score_raw(bad.body)
         except Unreachable as err:
             wrong.append(f"{bad.label}: {err}")
             continue
@@ -107,11 +105,9 @@ def bad_input(team) -> object:
 
 @check("C3.4", "Beats the seasonal naive on the coach's holdout", points=15, anchor="success-criteria",
        depends=("C3.2",), source="endpoint")
-def beats_snaive(team) -> object:
-    truth = holdout.truth(team.team.holdout or default_holdout())
-    body, problem = served(team)
-    if problem:
-        return failed(problem)
+def beats_snaive(ctx: TeamContext) -> Outcome:
+    truth = holdout.truth(ctx.team.holdout or default_holdout())
+    body = served(ctx)
     origin = body["dates"][0] - pd.Timedelta(days=1)
     steps = (truth.end - origin).days
     evidence = {"holdout": truth.label, "origin": f"{origin:%Y-%m-%d}", "model": body["model"]}
@@ -119,13 +115,9 @@ def beats_snaive(team) -> object:
         return failed(f"the served model is trained to {origin:%Y-%m-%d}, more than 365 days before the holdout's "
                       f"end {truth.end:%Y-%m-%d}: retrain on recent data", **evidence)
     if steps < 1:
-        from ..errors import NotGradable
-
         raise NotGradable(f"the served model is trained to {origin:%Y-%m-%d}, past the holdout's end "
                           f"{truth.end:%Y-%m-%d}; the coach should set a later holdout.start")
-    long, problem = served(team, steps)
-    if problem:
-        return failed(f"asked for {steps} days: {problem}", **evidence)
+    long = served(ctx, steps, f"asked for {steps} days: ", **evidence)
     forecast = pd.Series(long["forecast"], index=long["dates"])
     try:
         scores = holdout.mase_against_snaive(truth, origin, forecast)
@@ -141,18 +133,16 @@ def beats_snaive(team) -> object:
 
 
 @check("C3.5", "Endpoint serves the champion", points=10, anchor="success-criteria", depends=("C3.2", "C1.3"), source="endpoint")
-def serves_champion(team) -> object:
-    body, problem = served(team)
-    if problem:
-        return failed(problem)
-    champion = team.mlflow.champion
-    evidence = {"served": body["model"], "model": team.team.model}
+def serves_champion(ctx: TeamContext) -> Outcome:
+    body = served(ctx)
+    champion = ctx.mlflow.champion
+    evidence = {"served": body["model"], "model": ctx.team.model}
     if champion is None:
-        return failed(f"no version of {team.team.model!r} carries the tag 'champion'", **evidence)
+        return failed(f"no version of {ctx.team.model!r} carries the tag 'champion'", **evidence)
     evidence["champion"] = champion.version
-    if body["model"]["name"] != team.team.model or body["model"]["version"] != str(champion.version):
+    if body["model"]["name"] != ctx.team.model or body["model"]["version"] != str(champion.version):
         return failed(f"the endpoint serves {body['model']['name']} version {body['model']['version']}, the champion "
-                      f"is {team.team.model} version {champion.version}: redeploy the champion", **evidence)
+                      f"is {ctx.team.model} version {champion.version}: redeploy the champion", **evidence)
     end = (champion.tags or {}).get("train_end")
     if end and body["dates"][0] != pd.Timestamp(end) + pd.Timedelta(days=1):
         return failed(f"the endpoint says version {champion.version} but forecasts from {body['dates'][0]:%Y-%m-%d}, "
@@ -161,16 +151,12 @@ def serves_champion(team) -> object:
 
 
 @check("C3.6", "Succeeded release pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
-def release_run(team) -> object:
+def release_run(ctx: TeamContext) -> Outcome:
     evidence = {}
-    if team.devops is not None and (succeeded := devops_succeeded(team, team.team.devops.release_pipeline, evidence)):
-        return succeeded
-    runs = team.mlflow.pipeline_runs("release")
-    evidence["workspace_release_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
-    for run in runs:
+    for run in pipeline_runs(ctx, "release", evidence):
         if run.info.status != "FINISHED":
             continue
-        steps = {c.data.tags.get("wth.step"): c.info.status for c in team.mlflow.children(run.info.run_id)}
+        steps = {c.data.tags.get("wth.step"): c.info.status for c in ctx.mlflow.children(run.info.run_id)}
         if steps.get("smoke-test") == "FINISHED":
             version = run.data.tags.get(RELEASED_TAG)
             released = (f"its {RELEASED_TAG} tag names version {version}" if version else

@@ -6,15 +6,16 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from . import check, failed, passed
+from ..context import TeamContext
+from . import Outcome, check, failed, passed
 from .c3 import served
 
 
-def _trained(team, version) -> dict:
+def _trained(ctx: TeamContext, version) -> dict:
     """train_start, train_end, n_obs of a version: its tags, else its run's params."""
     tags = dict(version.tags or {})
     if not all(tags.get(k) for k in ("train_end", "n_obs")) and version.run_id:
-        run = team.mlflow.run(version.run_id)
+        run = ctx.mlflow.run(version.run_id)
         if run is not None:
             tags = {**run.data.params, **tags}
     return {"version": str(version.version), "train_start": tags.get("train_start"), "train_end": tags.get("train_end"),
@@ -31,8 +32,8 @@ def _more_data(new: dict, old: dict) -> bool:
 
 @check("C4.1", "At least 2 versions, the newer trained on more data", points=10, anchor="success-criteria",
        depends=("C1.3",))
-def retrained_version(team) -> object:
-    versions = [_trained(team, v) for v in team.mlflow.versions]  # newest first
+def retrained_version(ctx: TeamContext) -> Outcome:
+    versions = [_trained(ctx, v) for v in ctx.mlflow.versions]  # newest first
     if len(versions) < 2:
         return failed(f"{len(versions)} registered version(s): retrain on the new data and register the challenger",
                       versions=versions)
@@ -64,22 +65,22 @@ class Evaluation:
         return f"retrain pipeline run {self.run.info.run_id[:8]}{via}"
 
 
-def evaluation(team) -> Evaluation | None:
+def evaluation(ctx: TeamContext) -> Evaluation | None:
     """The newest retrain pipeline run that records a champion-vs-challenger comparison."""
-    for run in team.mlflow.pipeline_runs("retrain"):
+    for run in ctx.mlflow.pipeline_runs("retrain"):
         if run.data.tags.get("mlflow.parentRunId"):
             continue  # a step run copying the tag is not the pipeline run
         if set(COMPARED) <= set(run.data.metrics):
             return Evaluation(run, run.data.metrics, run.info.run_id)
-        for child in team.mlflow.children(run.info.run_id):
+        for child in ctx.mlflow.children(run.info.run_id):
             if set(COMPARED) <= set(child.data.metrics):
                 return Evaluation(run, {**child.data.metrics, **run.data.metrics}, child.info.run_id)
     return None
 
 
-def _no_evaluation(team):
-    retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in team.mlflow.pipeline_runs("retrain")[:5]]
-    elsewhere = [r.info.run_id[:8] for r in team.mlflow.runs if set(COMPARED) <= set(r.data.metrics)][:5]
+def _no_evaluation(ctx: TeamContext) -> Outcome:
+    retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in ctx.mlflow.pipeline_runs("retrain")[:5]]
+    elsewhere = [r.info.run_id[:8] for r in ctx.mlflow.runs if set(COMPARED) <= set(r.data.metrics)][:5]
     note = (f"; runs {', '.join(elsewhere)} log them but are not part of a retrain pipeline run" if elsewhere else "")
     return failed("no retrain pipeline run (a parent run tagged wth.pipeline=retrain) records both champion_mase and "
                   f"challenger_mase{note}: log the comparison in your retrain pipeline run",
@@ -88,10 +89,10 @@ def _no_evaluation(team):
 
 @check("C4.2", "Recorded evaluation: both metrics on the same window", points=10, anchor="success-criteria",
        depends=("C0.1",))
-def recorded_evaluation(team) -> object:
-    found = evaluation(team)
+def recorded_evaluation(ctx: TeamContext) -> Outcome:
+    found = evaluation(ctx)
     if found is None:
-        return _no_evaluation(team)
+        return _no_evaluation(ctx)
     run = found.run
     tags = {**run.data.params, **run.data.tags}
     evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, "status": run.info.status,
@@ -109,13 +110,13 @@ def recorded_evaluation(team) -> object:
 
 @check("C4.3", "Champion tag agrees with the recorded decision", points=10, anchor="success-criteria",
        depends=("C4.2", "C1.3"))
-def champion_agrees(team) -> object:
-    found = evaluation(team)
+def champion_agrees(ctx: TeamContext) -> Outcome:
+    found = evaluation(ctx)
     run, metrics, tags = found.run, found.metrics, found.run.data.tags
     margin = metrics.get("margin", 0.0)
     better = metrics["challenger_mase"] < metrics["champion_mase"] * (1 - margin)
     decision = tags.get("decision") or ("promoted" if metrics.get("promoted") == 1 else "rejected" if "promoted" in metrics else None)
-    champion = team.mlflow.champion
+    champion = ctx.mlflow.champion
     evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, "decision": decision, "margin": margin,
                 "champion_mase": round(metrics["champion_mase"], 4), "challenger_mase": round(metrics["challenger_mase"], 4),
                 "champion_version_before": tags.get("champion_version"), "challenger_version": tags.get("challenger_version"),
@@ -137,11 +138,9 @@ def champion_agrees(team) -> object:
 
 @check("C4.4", "Endpoint serves the champion after retraining", points=10, anchor="success-criteria",
        depends=("C4.3", "C3.2"), source="endpoint")
-def serves_new_champion(team) -> object:
-    body, problem = served(team)
-    if problem:
-        return failed(problem)
-    champion = team.mlflow.champion
+def serves_new_champion(ctx: TeamContext) -> Outcome:
+    body = served(ctx)
+    champion = ctx.mlflow.champion
     evidence = {"served": body["model"], "champion": champion.version, "first_date": f"{body['dates'][0]:%Y-%m-%d}",
                 "champion_train_end": (champion.tags or {}).get("train_end")}
     if body["model"]["version"] != str(champion.version):

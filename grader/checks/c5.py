@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import re
-import shlex
 from pathlib import Path
 
-from ..probes import repo as repo_probe
-from . import check, failed, passed
+from ..context import TeamContext
+from ..probes import pipelines
+from ..probes.commands import Command, RepoCode, Runs, Unresolved, mentions
+from . import Outcome, check, failed, passed, require_repo
 
 REPORT = "drift_report.html"
 
 
-def _verdicts(team, kind: str):
-    digest = team.session.batch_sha256()[kind]
-    runs = [r for r in team.mlflow.pipeline_runs("drift") if r.data.tags.get("batch_sha256") == digest]
-    seen = sorted({r.data.tags.get("batch_sha256", "")[:12] for r in team.mlflow.pipeline_runs("drift")})
+def _verdicts(ctx: TeamContext, kind: str):
+    digest = ctx.session.batch_sha256()[kind]
+    runs = [r for r in ctx.mlflow.pipeline_runs("drift") if r.data.tags.get("batch_sha256") == digest]
+    seen = sorted({r.data.tags.get("batch_sha256", "")[:12] for r in ctx.mlflow.pipeline_runs("drift")})
     return runs, digest, seen
 
 
-def _drift_check(team, kind: str, expected: float):
-    runs, digest, seen = _verdicts(team, kind)
+def _drift_check(ctx: TeamContext, kind: str, expected: float) -> Outcome:
+    runs, digest, seen = _verdicts(ctx, kind)
     file = f"resources/data/batch-{kind}.csv.gz"
     evidence = {"batch_sha256": digest[:12], "drift_runs_seen_for_batches": seen}
     judged = [r for r in runs if "drift_detected" in r.data.metrics]
@@ -39,20 +39,20 @@ def _drift_check(team, kind: str, expected: float):
 
 
 @check("C5.1", "Drift run on the drifted batch says drift", points=5, anchor="success-criteria", depends=("C0.1",))
-def drifted_batch(team) -> object:
-    return _drift_check(team, "drifted", 1.0)
+def drifted_batch(ctx: TeamContext) -> Outcome:
+    return _drift_check(ctx, "drifted", 1.0)
 
 
 @check("C5.2", "Drift run on the clean batch says no drift", points=5, anchor="success-criteria", depends=("C0.1",))
-def clean_batch(team) -> object:
-    return _drift_check(team, "clean", 0.0)
+def clean_batch(ctx: TeamContext) -> Outcome:
+    return _drift_check(ctx, "clean", 0.0)
 
 
 @check("C5.3", "Drift report artifact", points=5, anchor="success-criteria", depends=("C0.1",))
-def drift_report(team) -> object:
-    runs = team.mlflow.pipeline_runs("drift")[:10]
+def drift_report(ctx: TeamContext) -> Outcome:
+    runs = ctx.mlflow.pipeline_runs("drift")[:10]
     for run in runs:
-        found = [a for a in team.mlflow.artifact_files(run.info.run_id) if a.path.endswith(REPORT)]
+        found = [a for a in ctx.mlflow.artifact_files(run.info.run_id) if a.path.endswith(REPORT)]
         if found and (found[0].file_size or 0) > 0:
             return passed(f"drift run {run.info.run_id[:8]} has {found[0].path} ({found[0].file_size:,} bytes)",
                           run_id=run.info.run_id, artifact=found[0].path, bytes=found[0].file_size)
@@ -70,77 +70,32 @@ def _schedules(data) -> list:
     return [s for s in found if isinstance(s, dict) and s.get("cron")]
 
 
-HACK_DRIFT_COMMANDS = (("wth-solution", "drift"), ("wth-solution", "pipeline", "drift"))  # the hack's own tools
-PYTHONS = ("python", "python3", "py")
-
-
-def _commands(text: str) -> list[list[str]]:
-    """The shell commands in a script string, each as its words."""
-    out = []
-    for line in text.splitlines():
-        for segment in re.split(r"&&|\|\||;|\|", line):
-            try:
-                words = shlex.split(segment, comments=True)
-            except ValueError:
-                words = segment.split()
-            if words:
-                out.append(words)
-    return out
-
-
-def _exists(repo: Path, path: str) -> str | None:
-    """`path` as a file of the repository (relative to its root, or a suffix of a file in it)."""
-    path = re.sub(r"^(\$\([\w.]+\)|\$\{\{[^}]*\}\}|\$\w+)/", "", path).removeprefix("./")
-    if not path or path.startswith(("/", "..")):
-        return None
-    if (repo / path).is_file():
-        return path
-    found = (p.relative_to(repo).as_posix() for p in repo_probe.walk(repo, Path(path).name))
-    return next((rel for rel in found if rel.endswith("/" + path)), None)  # whole names: drift.py is not mydrift.py
-
-
-def drift_step(repo: Path, words: list[str]) -> str | None:
-    """What a command runs when it is a real drift step: a command of the hack's tools, or a script of
-    the team's repository (python FILE, python -m MODULE, bash FILE, ./FILE) with drift in its command."""
-    if not any("drift" in w.lower() for w in words):
-        return None
-    head = Path(words[0]).name
-    plain = [w for w in words if not w.startswith("-")]
-    if any(tuple(plain[:len(cmd)]) == cmd for cmd in HACK_DRIFT_COMMANDS):
-        return " ".join(plain[:3])
-    if head in PYTHONS and len(words) > 1:
-        if words[1] == "-m" and len(words) > 2:
-            module = words[2].replace(".", "/")
-            return next((f for f in (f"{module}.py", f"{module}/__main__.py") if _exists(repo, f)), None)
-        script = next((w for w in words[1:] if not w.startswith("-")), None)
-        return _exists(repo, script) if script and script.endswith(".py") else None
-    if head in ("bash", "sh") and len(words) > 1:
-        return _exists(repo, words[1])
-    if words[0].endswith((".py", ".sh")) or words[0].startswith("./"):
-        return _exists(repo, words[0])
-    return None
+def drift_step(code: RepoCode | Path, words: list[str] | tuple[str, ...]) -> str | None:
+    """What a command runs when it is a drift step of the team's own code: a file of the repository
+    (python FILE, python -m MODULE, FILE.py) or a command it defines, named drift (in part)."""
+    code = code if isinstance(code, RepoCode) else RepoCode(code)
+    found = code.runs(Command(tuple(words)))
+    return found.label if isinstance(found, Runs) and found.kind != "tests" and found.mentions("drift") else None
 
 
 @check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", depends=("C0.1",), source="repo")
-def scheduled_drift(team) -> object:
-    repo = team.repo
-    if repo is None or not repo.is_dir():
-        return failed(f"no repository at {repo}: the grader cannot see your pipelines", repo=str(repo))
-    files = repo_probe.pipeline_files(repo)
-    scheduled, without_step = [], {}
+def scheduled_drift(ctx: TeamContext) -> Outcome:
+    repo = require_repo(ctx)
+    files = pipelines.pipeline_files(repo)
+    code, scheduled, without_step = RepoCode(repo), [], {}
     for entry in files:
         crons = _schedules(entry.data)
         if not crons:
             continue
         scheduled.append(entry.path)
-        parts = repo_probe.expand_templates(repo, files, entry)
-        texts = [s for part in parts for s in part.strings() if isinstance(s, str) and "drift" in s.lower()]
-        steps = [found for text in texts for words in _commands(text) if (found := drift_step(repo, words))]
+        commands = [c for step in pipelines.expand(repo, files, entry).steps for c in code.commands(step.script)]
+        steps = [found for command in commands if (found := drift_step(code, command.words))]
         if not steps:
-            without_step[entry.path] = [t.strip()[:120] for t in texts][:5]
+            said = [(c, code.runs(c)) for c in commands if mentions(c.words, "drift")]
+            without_step[entry.path] = [r.text if isinstance(r, Unresolved) else c.text for c, r in said][:5]
             continue
         evidence = {"pipeline": entry.path, "crons": [c["cron"] for c in crons], "drift_step": steps[0]}
-        runs = team.mlflow.pipeline_runs("drift")
+        runs = ctx.mlflow.pipeline_runs("drift")
         evidence["drift_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]
         if not runs:
             return failed(f"{entry.path} runs {steps[0]} on a schedule, but the workspace holds no drift run (tagged "
@@ -149,8 +104,8 @@ def scheduled_drift(team) -> object:
                       f"holds {len(runs)} drift run(s)", **evidence)
     if without_step:
         first, lines = next(iter(without_step.items()))
-        return failed(f"{first} runs on a schedule but none of its steps runs a drift check that exists (a command "
-                      f"of the hack's tools, or a script in your repository): saw {lines or 'no drift step at all'}",
+        return failed(f"{first} runs on a schedule but none of its steps runs a drift check that exists (a script "
+                      f"of your repository or a command it defines, named drift): saw {'; '.join(lines) or 'no drift step at all'}",
                       scheduled_pipelines=scheduled, drift_mentions=without_step)
     return failed("no pipeline both runs on a schedule (schedules: - cron: ...) and runs drift detection",
                   scheduled_pipelines=scheduled, pipelines=[f.path for f in files][:20])

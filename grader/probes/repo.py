@@ -1,4 +1,5 @@
-"""A team's repository: its files, its pipeline definitions, and its own tests run in a subprocess.
+"""A team's repository: its files, its test functions, and its own tests run in a subprocess
+(its pipeline definitions: `pipelines.py`).
 
 The tests run in a fresh copy of the repository (never in the team's clone), under the sandbox of
 `grader.sandbox` when there is one, with a timeout (the whole process group is killed past it),
@@ -11,7 +12,6 @@ from __future__ import annotations
 import ast
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -21,17 +21,12 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
 from wth.processes import popen, stop_tree
 
 from .. import sandbox
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
              "site-packages", "mlruns", ".tox", "build", "dist"}
-PIPELINE_GLOBS = (".pipelines/**/*.yml", ".pipelines/**/*.yaml", "azure-pipelines*.yml", "azure-pipelines*.yaml",
-                  ".azure-pipelines/**/*.yml", ".github/workflows/*.yml", ".github/workflows/*.yaml",
-                  "pipelines/**/*.yml", "pipelines/**/*.yaml")
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")  # nothing else leaves the grader's environment
 MAX_FILES = 5000
 NOT_COPIED = tuple(sorted(SKIP_DIRS - {"site-packages", "build", "dist"}))  # a team's tests may need those
@@ -62,71 +57,6 @@ def test_functions(root: Path) -> dict[str, int]:
                     if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"))
         out[str(path.relative_to(root))] = count
     return out
-
-
-@dataclass
-class PipelineFile:
-    path: str  # relative to the repo
-    data: object  # parsed YAML (None if unparsable)
-    text: str
-    error: str | None = None
-
-    def strings(self) -> list[str]:
-        """Every string value and key in the document: scripts, inputs, template names, job names."""
-        out: list[str] = []
-
-        def visit(value):
-            if isinstance(value, dict):
-                for k, v in value.items():
-                    out.append(str(k))
-                    visit(v)
-            elif isinstance(value, list):
-                for v in value:
-                    visit(v)
-            elif value is not None:
-                out.append(str(value))
-
-        visit(self.data)
-        return out
-
-
-def pipeline_files(root: Path) -> list[PipelineFile]:
-    seen, out = set(), []
-    for pattern in PIPELINE_GLOBS:
-        for path in sorted(root.glob(pattern)):
-            if path in seen or not path.is_file():
-                continue
-            seen.add(path)
-            text = path.read_text(encoding="utf-8", errors="replace")
-            try:
-                data, error = yaml.safe_load(text), None
-            except yaml.YAMLError as err:
-                data, error = None, str(err).splitlines()[0]
-            out.append(PipelineFile(str(path.relative_to(root)), data, text, error))
-    return out
-
-
-def expand_templates(root: Path, files: list[PipelineFile], entry: PipelineFile) -> list[PipelineFile]:
-    """`entry` plus every template it references (transitively), so a pipeline split into templates
-    (the MLOpsPython way) is judged as a whole."""
-    by_path = {f.path: f for f in files}
-    todo, done = [entry], []
-    while todo:
-        current = todo.pop()
-        if current.path in [d.path for d in done]:
-            continue
-        done.append(current)
-        for value in re.findall(r"template:\s*['\"]?([^\s'\"@]+)", current.text):
-            ref = (root / Path(current.path).parent / value).resolve()
-            for candidate in (ref, (root / value.lstrip("/")).resolve()):
-                try:
-                    key = str(candidate.relative_to(root.resolve()))
-                except ValueError:
-                    continue
-                if key in by_path:
-                    todo.append(by_path[key])
-                    break
-    return done
 
 
 @dataclass

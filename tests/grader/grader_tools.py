@@ -221,7 +221,8 @@ PIPELINE = {
         {"template": "templates/train.yml"},
     ]}]}],
 }
-TRAIN_TEMPLATE = {"steps": [{"script": "python train.py && python register.py", "displayName": "train and register"}]}
+TRAIN_TEMPLATE = {"steps": [{"script": "python src/train.py && python src/register.py", "displayName": "train and register"}]}
+TEAM_SCRIPTS = {"src/train.py": "# the team's training step\n", "src/register.py": "# the team's registration step\n"}
 DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}],
                   "steps": [{"script": "python monitoring/drift.py --batch new.csv.gz", "displayName": "drift"}]}
 DRIFT_SCRIPT = "# the team's drift check: compares a new batch with the training data\n"
@@ -238,7 +239,7 @@ def commit_all(root: Path, message: str = "team work", paths: tuple[str, ...] = 
 def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) -> Path:
     """A committed team repository. kind: `starter` (the starter project only), `uncommitted` (the
     starter project copied in, never committed), `good` (+ validation tests that use WTH_DATA_FILE,
-    build + scheduled drift pipelines, the drift script), `echo-drift` (good, but the scheduled
+    build + scheduled drift pipelines, the training, registration and drift scripts), `echo-drift` (good, but the scheduled
     pipeline only echoes), `ignores-data` (a test that passes whatever the data), `hangs` (a test that
     never ends), `env-dump` (a test that passes only in a clean environment with one marker variable),
     `custom` (the test files given in `test_files`)."""
@@ -271,6 +272,19 @@ def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) 
         (root / ".pipelines" / "drift.yml").write_text(yaml.safe_dump(drift))
         (root / "monitoring").mkdir()
         (root / "monitoring" / "drift.py").write_text(DRIFT_SCRIPT)
+        for path, body in TEAM_SCRIPTS.items():
+            (root / path).parent.mkdir(exist_ok=True)
+            (root / path).write_text(body)
+    commit_all(root)
+    return root
+
+
+def write_repo(root: Path, files: dict[str, str | dict]) -> Path:
+    """A committed repository holding `files` ({path: text, or a mapping written as YAML})."""
+    subprocess.run(["git", "init", "-q", "-b", "main", str(root)], check=True)
+    for name, body in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(body if isinstance(body, str) else yaml.safe_dump(body, sort_keys=False))
     commit_all(root)
     return root
 

@@ -118,16 +118,6 @@ def test_c3_6_names_the_tag_it_reads(tmp_path, full_ws):
     assert result.status == PASS and "its model_version tag names version 1" in result.message
 
 
-def test_the_hack_drift_commands_exist_in_the_reference_cli():
-    from grader.checks.c5 import HACK_DRIFT_COMMANDS
-    from solution.cli import build_parser
-
-    parser = build_parser()
-    for command in HACK_DRIFT_COMMANDS:
-        args = parser.parse_args([*command[1:], "--batch", "x.csv"])
-        assert args.func, command
-
-
 def test_the_graders_backtest_is_the_reference_protocol():
     """The grader cannot import the solution; its recomputation must still be the same protocol."""
     from grader_tools import _series
