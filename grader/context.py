@@ -23,6 +23,7 @@ from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
 from .probes.repo import PytestRun, python_for, run_pytest
+from .redaction import redact
 from .testdata import DataFiles
 
 LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crashed (grader bugs)
@@ -98,8 +99,6 @@ class Session:
 
     def log_crash(self, team: Team, check_id: str, trace: str) -> str:
         """Append a crashed check's traceback (secrets redacted) to the grader's log; returns its path."""
-        from .runner import redact
-
         path = self.config.grader_dir / LOG_FILE
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._lock:

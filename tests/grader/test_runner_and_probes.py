@@ -17,6 +17,7 @@ from grader.config import Budgets, Config, Endpoint, Team, WorkspaceRef
 from grader.context import Session
 from grader.errors import NotGradable
 from grader.probes.endpoint import EndpointProbe, Unreachable
+from grader.redaction import redact
 
 
 class _Ctx:
@@ -64,7 +65,7 @@ def test_a_check_returning_nonsense_is_a_crash(tmp_path):
 
 
 def test_redaction_reaches_nested_evidence():
-    assert runner.redact({"a": ["x SECRETVALUE y", {"b": "SECRETVALUE"}]}, ["SECRETVALUE"]) == {"a": ["x *** y", {"b": "***"}]}
+    assert redact({"a": ["x SECRETVALUE y", {"b": "SECRETVALUE"}]}, ["SECRETVALUE"]) == {"a": ["x *** y", {"b": "***"}]}
 
 
 def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
