@@ -182,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
         p.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")
 
-    def target_options(p: argparse.ArgumentParser) -> None:  # the Azure ML workspace: solution.azure.target
+    def target_options(p: argparse.ArgumentParser) -> None:  # the Azure ML workspace: solution.azure_workspace
         p.add_argument("--target", choices=["local", "azureml"], default="local",
                        help="local: the inference server on this machine (default); azureml: an Azure ML "
                             "managed online endpoint, blue/green (the `azure` extra)")
