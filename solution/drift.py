@@ -61,9 +61,9 @@ from scipy import stats  # noqa: E402
 
 from wth.config import SEASON  # noqa: E402
 from wth.errors import UsageError  # noqa: E402
+from wth.protocol import seasonal_naive_scale  # noqa: E402
 
 from . import retrain, workspace  # noqa: E402
-from .evaluate import seasonal_naive_scale  # noqa: E402
 from .forecast import Forecast  # noqa: E402
 from .workspace import Workspace  # noqa: E402
 
