@@ -24,12 +24,10 @@ def _say(message: str) -> None:
 
 
 def cmd_acquire(args) -> int:
-    from wth import data
-
-    from . import workspace
+    from . import acquisition, workspace
 
     ws = workspace.resolve(args.workspace)
-    record = data.acquire(ws.root, args.source, args.start, args.end)
+    record = acquisition.acquire(ws.root, args.source, args.start, args.end)
     _say(
         f"acquired {record.rows:,} rows from {record.source} (sha256 {record.sha256[:12]}): "
         f"{record.days} days {record.start}..{record.end}, {record.interpolated_days} interpolated"

@@ -19,11 +19,12 @@ import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from wth.config import FOLDS, HORIZON, SEASON  # noqa: E402
-from wth.data import Acquired, parse_day  # noqa: E402
+from wth.data import parse_day  # noqa: E402
 from wth.errors import UsageError  # noqa: E402
 
 from . import forecast as fc  # noqa: E402
 from . import model  # noqa: E402
+from .acquisition import Acquired  # noqa: E402
 
 # metric prefixes of the baselines, as the workspace contract names them
 BASELINE_PREFIX = {"snaive": "baseline_snaive_", "naive": "baseline_naive_", "mean": "baseline_mean_",
