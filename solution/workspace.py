@@ -24,7 +24,7 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from wth import registry
+from wth import processes, registry
 from wth.config import (
     CHAMPION,
     DEFAULT_WORKSPACE,
@@ -33,8 +33,6 @@ from wth.config import (
     WORKSPACE_ENV,
 )
 from wth.errors import UsageError
-
-from . import processes
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")

@@ -24,7 +24,7 @@ import pandas as pd
 import yaml
 
 from solution import evaluate, forecast, model, workspace
-from solution.processes import free_port  # noqa: F401  (re-exported)
+from solution.servers import free_port  # noqa: F401  (re-exported)
 from wth import data, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -16,7 +16,7 @@ import requests
 from console_scripts import CLI, WTH  # noqa: F401  (re-exported to the serving tests)
 
 from solution import workspace
-from solution.processes import free_port  # noqa: F401  (re-exported)
+from solution.servers import free_port  # noqa: F401  (re-exported)
 from wth import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
