@@ -16,9 +16,9 @@ from pathlib import Path
 import pandas as pd
 
 from . import backtest
+from .cached_property import cached_property
 from .config import Config, Team
 from .errors import NotGradable
-from .lazy import cached_property
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe

@@ -106,17 +106,17 @@ def cmd_endpoint(args) -> int:
 
 
 def cmd_smoke_test(args) -> int:
-    from . import clients, workspace
+    from . import endpoint_clients, workspace
 
     ws = workspace.resolve(args.workspace)
-    return clients.smoke_test(ws, uri=args.uri, progress=_say)
+    return endpoint_clients.smoke_test(ws, uri=args.uri, progress=_say)
 
 
 def cmd_report(args) -> int:
-    from . import clients, workspace
+    from . import endpoint_clients, workspace
 
     ws = workspace.resolve(args.workspace)
-    path = clients.write_report(ws, uri=args.uri, out=args.out, steps=args.steps)
+    path = endpoint_clients.write_report(ws, uri=args.uri, out=args.out, steps=args.steps)
     _say(f"report written to {path}")
     return 0
 

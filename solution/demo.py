@@ -21,7 +21,7 @@ import yaml
 from wth.config import BUNDLED_DATA, INITIAL_TRAIN_END
 from wth.errors import StepFailed
 
-from . import clients, drift, endpoint, pipelines, retrain, workspace
+from . import drift, endpoint, endpoint_clients, pipelines, retrain, workspace
 from .workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -71,7 +71,7 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
     live = endpoint.release_pipeline(ws, port=port, progress=progress)
     progress(f"scoring URI: {live.scoring_uri}")
     progress(f"  curl -s -X POST {live.scoring_uri} -H 'Content-Type: application/json' -d '{{\"steps\": 7}}'")
-    page = clients.write_report(ws, uri=live.scoring_uri, steps=30)
+    page = endpoint_clients.write_report(ws, uri=live.scoring_uri, steps=30)
     progress(f"report scored through the endpoint: {page}")
 
     try:

@@ -95,7 +95,7 @@ def current_champion(ws: Workspace) -> ModelVersion:
 
 
 def registered_forecast(ws: Workspace, version: ModelVersion) -> Forecast:
-    """The `Forecast` a registered version serves (the pyfunc contract of solution/model.py)."""
+    """The `Forecast` a registered version serves (the pyfunc contract of solution/model_code.py)."""
     ws.activate()  # pyfunc resolves models:/ URIs through MLflow's global registry URI
     return mlflow.pyfunc.load_model(f"models:/{ws.model_name}/{version.version}").unwrap_python_model().forecast
 

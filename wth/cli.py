@@ -29,7 +29,7 @@ def cmd_smoke_test(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import data, report, smoke
+    from . import analyst_report, data, smoke
 
     key = smoke.key_from_env(args.key_env)
     smoke.validate_uri(args.uri)  # before reading the data: a mistyped URI is refused at once
@@ -37,7 +37,7 @@ def cmd_report(args) -> int:
     if args.data:
         rows = data.read_transactions(args.data)
         actuals, _ = data.daily_series(rows, *data.span(rows))
-    path = report.write(args.uri, args.out, args.steps, actuals, key=key)
+    path = analyst_report.write(args.uri, args.out, args.steps, actuals, key=key)
     print(f"report written to {path}")
     return 0
 

@@ -24,9 +24,9 @@ from mlflow.tracking import MlflowClient
 
 from wth import registry
 
+from ..cached_property import cached_property
 from ..config import WorkspaceRef
 from ..errors import NotGradable
-from ..lazy import cached_property
 
 # a grader must fail fast: MLflow's REST client defaults to 120 s timeouts and 7 retries
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "10")

@@ -118,7 +118,7 @@ def test_probe_reports_refused_connections_plainly():
 
 def test_one_teams_slow_probe_does_not_hold_up_another_teams():
     """Python 3.11's functools.cached_property locks across all instances of a class; the grader's does not."""
-    from grader.lazy import cached_property
+    from grader.cached_property import cached_property
 
     entered, release = threading.Event(), threading.Event()
 

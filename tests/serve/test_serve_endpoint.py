@@ -29,7 +29,7 @@ from serve_tools import (
     under_load,
 )
 
-from solution import acquisition, clients, endpoint, forecast, workspace
+from solution import acquisition, endpoint, endpoint_clients, forecast, workspace
 from solution.endpoint import record
 from solution.forecast import Forecast
 from wth import contract, processes
@@ -93,7 +93,7 @@ def test_the_router_and_the_deployment_listen_on_loopback_only(deployed):
 
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
     lines = []
-    assert clients.smoke_test(ws, progress=lines.append) == 0, lines
+    assert endpoint_clients.smoke_test(ws, progress=lines.append) == 0, lines
     assert lines[-1] == "smoke test passed"
 
 

@@ -1,11 +1,11 @@
-"""The students' clients (`wth.smoke`, `wth.report`) aimed at the workspace's own endpoint and champion."""
+"""The students' clients (`wth.smoke`, `wth.analyst_report`) aimed at the workspace's own endpoint and champion."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from wth import report, smoke
+from wth import analyst_report, smoke
 from wth.errors import UsageError
 
 from . import acquisition, endpoint, workspace
@@ -48,4 +48,4 @@ def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None =
         actuals = acquisition.latest_acquired(ws.root).series()
     except (UsageError, OSError):
         actuals = None
-    return report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)
+    return analyst_report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)
