@@ -357,9 +357,7 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         progress: Progress = _quiet) -> Release:
     """What the CLI calls: resolve the Azure ML workspace (flags, `AZURE_*`, config.json) and its MLflow
     registry (`--workspace`, else `$WTH_WORKSPACE`, else that workspace's tracking URI), then release."""
-    import os
-
-    from wth.config import WORKSPACE_ENV
+    from wth import settings
 
     from .. import workspace as workspaces
 
@@ -368,7 +366,7 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         raise UsageError(f"{', '.join(given)}: for the local endpoint, not --target azureml")
     _check_traffic(traffic)
     where = azure_workspace.resolve(subscription, resource_group, workspace_name, config)
-    value, ml_client = workspace or os.environ.get(WORKSPACE_ENV) or workspaces.AZUREML, None
+    value, ml_client = workspace or settings.WORKSPACE.get(default=workspaces.AZUREML), None
     if value == workspaces.AZUREML:  # the registry of `where` itself: one client (one sign-in) for it and the release
         ml_client = azure_workspace.client(where)
         value = azure_workspace.tracking_uri(where, ml_client)
