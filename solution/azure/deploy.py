@@ -1,26 +1,14 @@
 """Release a registered version to an Azure ML managed online endpoint, blue/green, with the SDK v2
-(`azure-ai-ml`'s `MLClient`, `ManagedOnlineEndpoint`, `ManagedOnlineDeployment`; the `azure` extra).
+(`azure-ai-ml`, the `azure` extra; imported only when called, so the offline path imports this file).
 
-The definitions are the CLI v2 YAML files beside this module, loaded with `load_online_endpoint` and
-`load_online_deployment` (the SDK's own schema validation); code only fills in the deployment's name,
-the model version and the environment. The order is the local endpoint's:
-
-1. create the endpoint when it is missing (key auth, `endpoint.yml`);
-2. create the new deployment (`deployment.yml`: the other colour of blue/green, or `--deployment`)
-   with the version and no traffic;
-3. smoke-test it through its own deployment (`azureml-model-deployment` header, endpoint key);
-4. move the traffic: 100 % to it, or `--traffic PCT` for a canary that stops there;
-5. delete the old deployment (full switch only).
-
-A failure in 2-4 leaves the old deployment with the traffic it had (a failed traffic update is put
-back), deletes the failed new deployment, and raises `StepFailed` saying what happened and what
-still serves. The environment is `environment.yml` (the image's Python and the inference server)
-plus the registered version's own `requirements.txt`, read from the registry with MLflow.
-
-Nothing is imported from Azure at module level, so the offline path can import this file. No Azure
-call has been made from this repository (no cloud access where it was written): tests run the
-order of operations and the failure handling against a stand-in of the `MLClient` operations that
-returns the SDK's own entity types, and the YAML through the SDK's loaders offline.
+The definitions are the CLI v2 YAML files beside this module, loaded by the SDK's own loaders; code
+fills in the deployment's name, the model version and its environment (`environment.yml` plus the
+version's own `requirements.txt`). The order is the local endpoint's: create the endpoint when
+missing; create the new deployment with no traffic; smoke-test it through its own deployment; move
+the traffic (100 %, or `--traffic PCT` for a canary that stops there); delete the old deployment
+after a full switch. A failure before the switch leaves the old deployment with the traffic it had,
+deletes the new one and raises `StepFailed` saying what still serves. Tested against a stand-in of
+the `MLClient` operations returning the SDK's own entities (solution/azure/README.md).
 """
 
 from __future__ import annotations
