@@ -22,12 +22,11 @@ HORIZON = 7
 SEASON = 7
 
 
-
 def _bundled_data() -> Path:
     """`$WTH_BUNDLED_DATA`, else `resources/data` of the tree this package is installed from (editable):
     the coach's repository, where the package sits at the top, or the student kit, where it sits in `tools/`."""
-    if settings.BUNDLED_DATA.get():
-        return Path(settings.BUNDLED_DATA.get())
+    if given := settings.BUNDLED_DATA.get():
+        return Path(given)
     here = Path(__file__).resolve().parent
     for folder in here.parents:
         if (folder / "resources" / "data").is_dir():
