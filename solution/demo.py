@@ -52,8 +52,8 @@ def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
         "event": "What The Hack - MLOps (demo)", "grader_dir": str(folder),
         "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": None}]}))
     page = ws.root / "scoreboard.html"
-    done = subprocess.run([sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page)],
-                          capture_output=True, text=True, timeout=600)
+    command = [sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise StepFailed(f"the grader failed on the demo's workspace: {done.stderr.strip()[-300:]}")
     progress(done.stdout.rstrip())
