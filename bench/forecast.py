@@ -31,13 +31,9 @@ import numpy as np
 import pmdarima
 
 from solution import forecast
-from solution.evaluate import (
-    accuracy,
-    backtest,
-    interval_accuracy,
-    seasonal_naive_scale,
-)
+from solution.evaluate import accuracy, backtest, interval_accuracy
 from wth import data
+from wth.protocol import seasonal_naive_scale
 
 ROOT = Path(__file__).resolve().parent.parent
 REAL = ROOT.parent / "shared" / "data" / "adventureworks" / "TransactionHistory.csv"

@@ -37,7 +37,7 @@ sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "tests"
 import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces and repos)
 from endpoints import ContractEndpoint, HangingEndpoint  # noqa: E402  (real HTTP endpoints on 127.0.0.1)
 
-from grader import report, runner, sandbox, teams  # noqa: E402
+from grader import runner, sandbox, scoreboard, teams  # noqa: E402
 from grader.checks import STATUSES, all_checks  # noqa: E402
 from grader.testdata import CORRUPTIONS  # noqa: E402
 
@@ -145,8 +145,8 @@ def main() -> int:
         busy = _busy_fraction(cpu_before, psutil.cpu_times())
         for server in servers:
             server.close()
-        report.write_json(scratch / "scoreboard.json", cfg.event, results)
-        print(report.table(results))
+        scoreboard.write_json(scratch / "scoreboard.json", cfg.event, results)
+        print(scoreboard.table(results))
     by_team = {r.name: {"score": r.score, "max_score": r.max_score, "duration_s": r.duration_s,
                         "statuses": {s: sum(c.status == s for c in r.results) for s in STATUSES},
                         "checks_over_1s": {c.id: c.duration_s for c in r.results if c.duration_s > 1}}

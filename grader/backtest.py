@@ -1,11 +1,6 @@
-"""The grader's own recomputation of a training run's seasonal naive backtest MASE (C1.2).
-
-The hack's protocol (`wth.protocol`, its constants `wth.config`'s): rolling origin, FOLDS folds of HORIZON days over the last
-FOLDS*HORIZON days of the training series; each fold's forecast repeats the last SEASON days
-before its origin; MASE is that fold's MAE over the in-sample weekly seasonal naive MAE of the days
-before the origin; the figure is the mean over folds. The series is the hack's (`wth.data`: daily
-mean of Quantity*ActualCost, inner gaps interpolated) over the run's training window, read from the
-data its dataset input names.
+"""The grader's own recomputation of a training run's seasonal naive backtest MASE (C1.2): the hack's
+protocol (`wth.protocol`) on the hack's series (`wth.data`) over the run's training window, read from
+the data its dataset input names.
 """
 
 from __future__ import annotations
@@ -14,11 +9,9 @@ import json
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
-import numpy as np
 import pandas as pd
 
-from wth.config import HORIZON, SEASON
-from wth.protocol import fold_origins, seasonal_naive_scale
+from wth.protocol import rolling_mase, seasonal_naive
 
 from .errors import NotGradable
 
@@ -26,13 +19,7 @@ RELATIVE_TOLERANCE = 0.01  # a logged figure within 1 % of the grader's: roundin
 
 
 def snaive_mase(series: pd.Series) -> float:
-    values = np.asarray(series, dtype=float)
-    scores = []
-    for origin in fold_origins(values):
-        train, test = values[:origin], values[origin:origin + HORIZON]
-        forecast = np.resize(train[-SEASON:], len(test))
-        scores.append(float(np.mean(np.abs(test - forecast))) / seasonal_naive_scale(train))
-    return float(np.mean(scores))
+    return rolling_mase(seasonal_naive, series)
 
 
 def source_path(source: str) -> Path | None:

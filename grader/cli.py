@@ -68,7 +68,8 @@ def load(config_path: str, require_sandbox: bool = False):
 def self_check(config_path: str, team: str, challenge: int | None = None, sandboxed: bool = False) -> int:
     """One team's checks, printed in detail (`wth-grader check` and the students' `wth check`): 0 if all pass."""
     cfg = load(config_path, sandboxed)
-    from . import report, runner
+    from . import runner
+    from . import scoreboard as report
 
     result = runner.grade(cfg, challenge=challenge, teams=[team])[0]
     print(report.details(result))
@@ -93,7 +94,8 @@ def _progress(total: int):
 
 def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False, csv_path=None):
     """One grading pass: grade, record history, write the reports asked for; returns the results."""
-    from . import history, report, runner
+    from . import history, runner
+    from . import scoreboard as report
 
     results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)))
     history.record(cfg.grader_dir, results)
@@ -113,7 +115,7 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
 
 def cmd_scoreboard(args) -> int:
     cfg = load(args.config, args.require_sandbox)
-    from . import report
+    from . import scoreboard as report
 
     started = time.monotonic()
     results = grade_and_write(cfg, args.json, args.junit, args.html, csv_path=args.csv)
@@ -148,7 +150,7 @@ def serve(folder: Path, port: int, host: str = "127.0.0.1") -> http.server.Threa
 
 def cmd_watch(args) -> int:
     cfg = load(args.config, args.require_sandbox)
-    from . import report
+    from . import scoreboard as report
 
     folder = cfg.grader_dir
     folder.mkdir(parents=True, exist_ok=True)

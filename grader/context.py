@@ -16,12 +16,13 @@ from pathlib import Path
 import pandas as pd
 
 from . import backtest
+from .cached_property import cached_property
 from .errors import NotGradable
-from .lazy import cached_property
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
 from .probes.repo import PytestRun, python_for, run_pytest
+from .redaction import redact
 from .teams import Config, Team
 from .testdata import DataFiles
 
@@ -97,8 +98,6 @@ class Session:
 
     def log_crash(self, team: Team, check_id: str, trace: str) -> str:
         """Append a crashed check's traceback (secrets redacted) to the grader's log; returns its path."""
-        from .runner import redact
-
         path = self.config.grader_dir / LOG_FILE
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         with self._lock:

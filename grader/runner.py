@@ -36,6 +36,7 @@ from .checks import (
 )
 from .context import Session, TeamContext
 from .errors import NotGradable
+from .redaction import redact
 from .teams import Config, Team, parse
 
 MAX_TEAMS_IN_PARALLEL = 8
@@ -73,21 +74,6 @@ class TeamResult:
 
     def result(self, check_id: str) -> CheckResult | None:
         return next((r for r in self.results if r.id == check_id), None)
-
-
-def redact(value, secrets: list[str]):
-    """`value` (str / dict / list) with every secret replaced by '***'."""
-    if not secrets:
-        return value
-    if isinstance(value, str):
-        for secret in secrets:
-            value = value.replace(secret, "***")
-        return value
-    if isinstance(value, dict):
-        return {redact(str(k), secrets): redact(v, secrets) for k, v in value.items()}
-    if isinstance(value, list):
-        return [redact(v, secrets) for v in value]
-    return value
 
 
 def _jsonable(evidence: dict) -> dict:

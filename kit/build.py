@@ -59,7 +59,8 @@ def tools_setup_cfg(repository_cfg: Path) -> str:
                       "include_package_data": "True", "install_requires": "\n" + "\n".join(requires)}
     cfg["options.packages.find"] = {"include": "\n" + "\n".join(f"{p}*" for p in PACKAGES)}
     cfg["options.package_data"] = {p: source["options.package_data"][p] for p in PACKAGES}
-    cfg["options.entry_points"] = {"console_scripts": "\nwth = wth.cli:main"}
+    cfg["options.entry_points"] = {"console_scripts": "\nwth = wth.cli:main",
+                                   "wth.commands": source["options.entry_points"]["wth.commands"]}
     text = io.StringIO()
     cfg.write(text)
     return text.getvalue()

@@ -25,12 +25,10 @@ def _say(message: str) -> None:
 
 
 def cmd_acquire(args) -> int:
-    from wth import data
-
-    from . import workspace
+    from . import acquisition, workspace
 
     ws = workspace.resolve(args.workspace)
-    record = data.acquire(ws.root, args.source, args.start, args.end)
+    record = acquisition.acquire(ws.root, args.source, args.start, args.end)
     _say(
         f"acquired {record.rows:,} rows from {record.source} (sha256 {record.sha256[:12]}): "
         f"{record.days} days {record.start}..{record.end}, {record.interpolated_days} interpolated"
@@ -109,17 +107,17 @@ def cmd_endpoint(args) -> int:
 
 
 def cmd_smoke_test(args) -> int:
-    from . import clients, workspace
+    from . import endpoint_clients, workspace
 
     ws = workspace.resolve(args.workspace)
-    return clients.smoke_test(ws, uri=args.uri, progress=_say)
+    return endpoint_clients.smoke_test(ws, uri=args.uri, progress=_say)
 
 
 def cmd_report(args) -> int:
-    from . import clients, workspace
+    from . import endpoint_clients, workspace
 
     ws = workspace.resolve(args.workspace)
-    path = clients.write_report(ws, uri=args.uri, out=args.out, steps=args.steps)
+    path = endpoint_clients.write_report(ws, uri=args.uri, out=args.out, steps=args.steps)
     _say(f"report written to {path}")
     return 0
 
@@ -184,7 +182,7 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
         p.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")
 
-    def target_options(p: argparse.ArgumentParser) -> None:  # the Azure ML workspace: solution.azure.target
+    def target_options(p: argparse.ArgumentParser) -> None:  # the Azure ML workspace: solution.azure_workspace
         p.add_argument("--target", choices=["local", "azureml"], default="local",
                        help="local: the inference server on this machine (default); azureml: an Azure ML "
                             "managed online endpoint, blue/green (the `azure` extra)")

@@ -2,19 +2,26 @@
 
 It leaves the workspace in the state a team has after every challenge (docs/contracts.md): an initial and a
 retrained version with the promotion decision recorded, build/release/retrain/drift pipeline runs, and
-drift runs on a clean and on a drifted batch; then it grades itself like a team.
+drift runs on a clean and on a drifted batch; then the coach's grader grades it like a team, through its
+command line (`wth-grader scoreboard` on a teams file naming the workspace): the solution imports nothing
+of the grader.
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
 
-from wth.config import BUNDLED_DATA, INITIAL_TRAIN_END
+import yaml
 
-from . import clients, drift, endpoint, pipelines, retrain, workspace
+from wth.config import BUNDLED_DATA, INITIAL_TRAIN_END
+from wth.errors import StepFailed
+
+from . import drift, endpoint, endpoint_clients, pipelines, retrain, workspace
 from .workspace import Workspace
 
 Progress = Callable[[str], None]
@@ -35,6 +42,24 @@ def _section(progress: Progress, title: str) -> None:
     progress(f"\n== {title} " + "=" * max(0, 70 - len(title)))
 
 
+def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
+    """`wth-grader scoreboard` on this workspace and endpoint as one team, with no repository (this
+    repository is the hack itself, not a team's); returns the scoreboard page."""
+    folder = ws.root / "grader"
+    folder.mkdir(parents=True, exist_ok=True)
+    teams = folder / "teams.yaml"
+    teams.write_text(yaml.safe_dump({
+        "event": "What The Hack - MLOps (demo)", "grader_dir": str(folder),
+        "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": None}]}))
+    page = ws.root / "scoreboard.html"
+    command = [sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    if done.returncode != 0:
+        raise StepFailed(f"the grader failed on the demo's workspace: {done.stderr.strip()[-300:]}")
+    progress(done.stdout.rstrip())
+    return page
+
+
 def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, progress: Progress = print) -> int:
     started = time.perf_counter()
     _fresh(ws, progress)
@@ -46,7 +71,7 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
     live = endpoint.release_pipeline(ws, port=port, progress=progress)
     progress(f"scoring URI: {live.scoring_uri}")
     progress(f"  curl -s -X POST {live.scoring_uri} -H 'Content-Type: application/json' -d '{{\"steps\": 7}}'")
-    page = clients.write_report(ws, uri=live.scoring_uri, steps=30)
+    page = endpoint_clients.write_report(ws, uri=live.scoring_uri, steps=30)
     progress(f"report scored through the endpoint: {page}")
 
     try:
@@ -58,14 +83,8 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
         drifted = drift.run(ws, batch=str(BUNDLED_DATA / "batch-drifted.csv.gz"), progress=progress)
 
         _section(progress, "Grading this workspace as a team")
-        from grader import report as scoreboard
-        from grader.runner import grade_workspace
-
         live = endpoint.read_record(ws)
-        # the workspace and endpoint checks: this repo is the hack itself, not a team's repository
-        graded = grade_workspace(ws.root, endpoint=live.scoring_uri, name="reference")
-        page_board = scoreboard.write_html(ws.root / "scoreboard.html", "What The Hack - MLOps (demo)", [graded])
-        progress(scoreboard.table([graded]))
+        page_board = grade(ws, live.scoring_uri, progress)
     finally:
         if not keep_serving:
             endpoint.stop(ws)

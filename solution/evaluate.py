@@ -1,9 +1,5 @@
-"""Forecast accuracy: the metrics and the project's one evaluation protocol.
-
-Protocol (every MASE in this project is computed this way, so figures compare; `wth.protocol`,
-which the grader reads too): rolling origin, `FOLDS` folds of `HORIZON` days over the last
-FOLDS*HORIZON days of the series; each fold refits on the days before its origin; MASE is scaled by
-that fold's in-sample weekly seasonal naive MAE; a metric is the mean over folds.
+"""Forecast accuracy: the metrics, on the project's one evaluation protocol (`wth.protocol`, which
+the grader runs too), and the intervals' calibration and score.
 
 Interval calibration (`horizon_errors`) uses the same rolling origin with a longer reach: the
 `CALIBRATION_ORIGINS` origins 7, 14, .. days before the end of the training data, each refitted on
@@ -14,14 +10,13 @@ step (the four most recent origins are the backtest's folds, so their fits are s
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from wth.config import FOLDS, HORIZON, SEASON
-from wth.protocol import fold_origins, seasonal_naive_scale  # noqa: F401  (drift and the bench use them from here)
+from wth.protocol import Forecaster, rolling_origin
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 CALIBRATION_ORIGINS = 8  # 56 days back: recent enough to track the current error level
@@ -60,25 +55,16 @@ class Backtest:
         return f"{self.forecasts.index[0]:%Y-%m-%d}", f"{self.forecasts.index[-1]:%Y-%m-%d}"
 
 
-def backtest(
-    forecast: Callable[[pd.Series, int], np.ndarray],
-    series: pd.Series,
-    folds: int = FOLDS,
-    horizon: int = HORIZON,
-) -> Backtest:
-    """Rolling-origin backtest of `forecast(train, steps) -> values` on `series`."""
-    results, origins, pieces = [], [], []
-    for origin in fold_origins(series, folds, horizon):
-        train, test = series.iloc[:origin], series.iloc[origin : origin + horizon]
-        predicted = np.asarray(forecast(train, len(test)), dtype=float)
-        results.append(accuracy(test.to_numpy(), predicted, seasonal_naive_scale(train.to_numpy())))
-        origins.append(test.index[0])
-        pieces.append(pd.Series(predicted, index=test.index))
-    return Backtest(folds=results, origins=origins, forecasts=pd.concat(pieces))
+def backtest(forecast: Forecaster, series: pd.Series, folds: int = FOLDS, horizon: int = HORIZON) -> Backtest:
+    """Every metric of `forecast(train, steps) -> values` on `series`, fold by fold (`wth.protocol`)."""
+    done = rolling_origin(forecast, series, folds, horizon)
+    return Backtest(folds=[accuracy(fold.test.to_numpy(), fold.forecast, fold.scale) for fold in done],
+                    origins=[fold.test.index[0] for fold in done],
+                    forecasts=pd.concat([pd.Series(fold.forecast, index=fold.test.index) for fold in done]))
 
 
 def horizon_errors(
-    forecast: Callable[[pd.Series, int], np.ndarray],
+    forecast: Forecaster,
     series: pd.Series,
     origins: int = CALIBRATION_ORIGINS,
     horizon: int = CALIBRATION_HORIZON,

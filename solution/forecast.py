@@ -23,6 +23,7 @@ from statsmodels.tsa.holtwinters import ExponentialSmoothing
 from statsmodels.tsa.statespace.sarimax import SARIMAX
 from threadpoolctl import threadpool_limits
 
+from wth import protocol
 from wth.config import SEASON
 
 from .evaluate import Backtest, backtest, horizon_errors
@@ -54,9 +55,8 @@ def _log(fit: Callable[[np.ndarray], Fit]) -> Callable[[np.ndarray], Fit]:
 
 
 def seasonal_naive(y: np.ndarray) -> Fit:
-    last_week = y[-SEASON:]
     fitted = np.concatenate([np.full(SEASON, np.nan), y[:-SEASON]])
-    return np.resize(last_week, MAX_STEPS), fitted
+    return protocol.seasonal_naive(y, MAX_STEPS), fitted
 
 
 def naive(y: np.ndarray) -> Fit:

@@ -16,8 +16,8 @@ from wth import data
 from wth.config import WINDOW_END, WINDOW_START
 from wth.errors import StepFailed, UsageError
 
+from . import acquisition, workspace
 from . import train as training
-from . import workspace
 from .workspace import Workspace
 
 
@@ -46,7 +46,7 @@ def _evaluate(trained: training.Trained, progress: Callable[[str], None]) -> Non
 def build(ws: Workspace, source: str = "bundled", start: str = WINDOW_START, end: str = WINDOW_END,
           train_end: str | None = None, progress: Callable[[str], None] = print) -> ModelVersion:
     progress(f"reading {source} ({start}..{end})")
-    loaded = data.load(source, start, end)
+    loaded = acquisition.load(source, start, end)
     if train_end:
         cut = loaded.series[: data.parse_day(train_end, "--train-end")]
         if len(cut) < training.MIN_DAYS:
@@ -55,7 +55,7 @@ def build(ws: Workspace, source: str = "bundled", start: str = WINDOW_START, end
     with workspace.pipeline_run(ws, "build") as run:
         progress(f"build pipeline run {run.info.run_id} in {ws.tracking_uri}")
         with workspace.step("acquire"):
-            acquired = data.record(ws.root, loaded)
+            acquired = acquisition.record(ws.root, loaded)
             mlflow.log_params({"source": acquired.source, "data_sha256": acquired.sha256, "rows": acquired.rows,
                                "start": acquired.start, "end": acquired.end})
             progress(f"acquire: {acquired.rows:,} rows, sha256 {acquired.sha256[:12]}, "
@@ -79,10 +79,10 @@ def train(ws: Workspace, data_path: str | None = None, train_end: str | None = N
           progress: Callable[[str], None] = print) -> ModelVersion:
     """Train on the latest acquired data (or acquire `data_path` first) and register the model."""
     if data_path:
-        loaded = data.load(data_path)
-        acquired = data.record(ws.root, loaded)
+        loaded = acquisition.load(data_path)
+        acquired = acquisition.record(ws.root, loaded)
     else:
-        acquired = data.latest_acquired(ws.root)
+        acquired = acquisition.latest_acquired(ws.root)
     series = training.training_series(acquired, train_end)
     ws.activate()
     with workspace.step("train"):

@@ -62,8 +62,8 @@ from wth import data
 from wth.config import FOLDS, HORIZON
 from wth.errors import StepFailed, UsageError
 
+from . import acquisition, workspace
 from . import train as training
-from . import workspace
 from .evaluate import Backtest, backtest
 from .forecast import Forecast
 from .workspace import Workspace
@@ -78,11 +78,11 @@ Progress = Callable[[str], None]
 # --- shared with drift: the champion and its data -------------------------------------------------
 
 
-def read_series(path: str) -> tuple[pd.Series, data.Loaded]:
+def read_series(path: str) -> tuple[pd.Series, acquisition.Loaded]:
     """A TransactionHistory file's daily series over its own span, validated like acquisition."""
     rows = data.read_transactions(path)
     series, filled = data.daily_series(rows, *data.span(rows))
-    loaded = data.Loaded(source=str(path), sha256=data.sha256_of(path), rows=len(rows),
+    loaded = acquisition.Loaded(source=str(path), sha256=data.sha256_of(path), rows=len(rows),
                          rows_in_window=len(rows), series=series, interpolated_days=filled)
     return series, loaded
 
@@ -95,14 +95,14 @@ def current_champion(ws: Workspace) -> ModelVersion:
 
 
 def registered_forecast(ws: Workspace, version: ModelVersion) -> Forecast:
-    """The `Forecast` a registered version serves (the pyfunc contract of solution/model.py)."""
+    """The `Forecast` a registered version serves (the pyfunc contract of solution/model_code.py)."""
     ws.activate()  # pyfunc resolves models:/ URIs through MLflow's global registry URI
     return mlflow.pyfunc.load_model(f"models:/{ws.model_name}/{version.version}").unwrap_python_model().forecast
 
 
 def training_data(ws: Workspace, version: ModelVersion) -> pd.Series:
     """The series `version` was trained on: the acquired series cut at its `train_end` tag."""
-    acquired = data.latest_acquired(ws.root)
+    acquired = acquisition.latest_acquired(ws.root)
     start, end = pd.Timestamp(version.tags["train_start"]), pd.Timestamp(version.tags["train_end"])
     series = acquired.series()[start:end]
     if series.empty or series.index[0] != start or series.index[-1] != end:
@@ -250,7 +250,7 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
         progress(f"retrain pipeline run {parent.info.run_id} in {ws.tracking_uri}")
         with workspace.step("acquire"):
             digest = hashlib.sha256(series.to_csv().encode()).hexdigest()
-            acquired = data.record(ws.root, data.Loaded(
+            acquired = acquisition.record(ws.root, acquisition.Loaded(
                 source=f"{before.tags['data_sha256'][:12]} to {before.tags['train_end']} + {new_data}",
                 sha256=digest, rows=loaded.rows, rows_in_window=loaded.rows_in_window, series=series,
                 interpolated_days=loaded.interpolated_days + combined.gap_days))

@@ -19,11 +19,12 @@ import mlflow  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from wth.config import FOLDS, HORIZON, SEASON  # noqa: E402
-from wth.data import Acquired, parse_day  # noqa: E402
+from wth.data import parse_day  # noqa: E402
 from wth.errors import UsageError  # noqa: E402
 
 from . import forecast as fc  # noqa: E402
-from . import model  # noqa: E402
+from . import model_logging  # noqa: E402
+from .acquisition import Acquired  # noqa: E402
 
 # metric prefixes of the baselines, as the workspace contract names them
 BASELINE_PREFIX = {"snaive": "baseline_snaive_", "naive": "baseline_naive_", "mean": "baseline_mean_",
@@ -103,7 +104,7 @@ def train(series: pd.Series, acquired: Acquired, progress: Callable[[str], None]
     figure = plot(series, selection, fitted)
     mlflow.log_figure(figure, "forecast.png")
     plt.close(figure)
-    info = model.log(fitted, metadata={"data_sha256": acquired.sha256, "run_id": run.info.run_id})
+    info = model_logging.log(fitted, metadata={"data_sha256": acquired.sha256, "run_id": run.info.run_id})
     return Trained(run_id=run.info.run_id, model_uri=info.model_uri, forecast=fitted,
                    selection=selection, metrics=metrics, params=params)
 

@@ -24,17 +24,9 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from wth import registry
-from wth.config import (
-    CHAMPION,
-    DEFAULT_WORKSPACE,
-    EXPERIMENT,
-    MODEL_NAME,
-    WORKSPACE_ENV,
-)
+from wth import processes, registry, settings
+from wth.config import CHAMPION, EXPERIMENT, MODEL_NAME
 from wth.errors import UsageError
-
-from . import processes
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -77,17 +69,17 @@ AZUREML = "azureml"  # `--workspace azureml`: the Azure ML workspace named by th
 def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
     """`--workspace` value, else $WTH_WORKSPACE, else `.wth` in the current folder.
 
-    `azureml` is the Azure ML workspace that `solution.azure.target.resolve()` names (`AZURE_*`, else config.json):
+    `azureml` is the Azure ML workspace that `solution.azure_workspace.resolve()` names (`AZURE_*`, else config.json):
     MLflow is pointed at the tracking URI that `azure-ai-ml` reports for it
     (`MLClient.workspaces.get(name).mlflow_tracking_uri`; the `azure` extra). An `azureml://` URI
     resolved another way, e.g. with azureml-core's `Workspace.get_mlflow_tracking_uri()`, works as is."""
-    value = str(workspace or os.environ.get(WORKSPACE_ENV) or DEFAULT_WORKSPACE)
+    value = str(workspace or settings.WORKSPACE.get())
     if value == AZUREML:
-        from .azure import target as targets
+        from . import azure_workspace
 
-        value = targets.tracking_uri(targets.resolve())
+        value = azure_workspace.tracking_uri(azure_workspace.resolve())
     if "://" in value and not value.startswith("file:"):
-        root = Path(os.environ.get("WTH_LOCAL_STATE", DEFAULT_WORKSPACE)).resolve()
+        root = Path(settings.LOCAL_STATE.get()).resolve()
         return Workspace(root=root, tracking_uri=value)
     root = Path(value.removeprefix("file://")).resolve()
     if root.exists() and not root.is_dir():

@@ -57,8 +57,9 @@ def test_demo_leaves_the_workspace_of_a_team_after_every_challenge(demo):
     champion = workspace.champion(ws)
     expected = retrain.data.tags["challenger_version"] if retrain.data.tags["decision"] == "promoted" else "1"
     assert str(champion.version) == expected
-    for line in ("scoring URI: http://127.0.0.1:", "curl -s -X POST", "champion ", "MLflow UI"):
+    for line in ("scoring URI: http://127.0.0.1:", "curl -s -X POST", "champion ", "MLflow UI", "graded 1 team(s) in"):
         assert line in stdout
+    assert "What The Hack - MLOps (demo)" in (ws.root / "scoreboard.html").read_text()  # by the grader's command
 
 
 def test_the_demo_team_passes_every_workspace_and_endpoint_check(demo):

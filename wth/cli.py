@@ -1,5 +1,6 @@
-"""`wth`: the students' tools. The grader's self-check, the endpoint smoke test, the analyst's report
-and the MLflow UI; no reference solution inside.
+"""`wth`: the students' tools. The endpoint smoke test, the analyst's report, the MLflow UI, and the
+commands installed packages add through the `wth.commands` entry-point group (the grader's `check`);
+no reference solution inside.
 
 Each command parses its arguments and calls the library. Exit status: 0 success, 1 a failed check,
 2 bad usage or bad input, with a one-line reason on stderr.
@@ -9,18 +10,12 @@ from __future__ import annotations
 
 import argparse
 import sys
-
-from grader.cli import challenge_number
-from grader.errors import ConfigError
+from importlib.metadata import entry_points
 
 from .cli_parsing import Parser
 from .errors import StepFailed, UsageError
 
-
-def cmd_check(args) -> int:
-    from grader import cli as grader_cli
-
-    return grader_cli.self_check(args.config, args.team, args.challenge)
+COMMANDS = "wth.commands"  # entry points: functions that add a command to the subparsers they are given
 
 
 def cmd_smoke_test(args) -> int:
@@ -35,7 +30,7 @@ def cmd_smoke_test(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from . import data, report, smoke
+    from . import analyst_report, data, smoke
 
     key = smoke.key_from_env(args.key_env)
     smoke.validate_uri(args.uri)  # before reading the data: a mistyped URI is refused at once
@@ -43,7 +38,7 @@ def cmd_report(args) -> int:
     if args.data:
         rows = data.read_transactions(args.data)
         actuals, _ = data.daily_series(rows, *data.span(rows))
-    path = report.write(args.uri, args.out, args.steps, actuals, key=key)
+    path = analyst_report.write(args.uri, args.out, args.steps, actuals, key=key)
     print(f"report written to {path}")
     return 0
 
@@ -59,11 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="wth", description="The hack's tools for teams: self-check, smoke test, report, MLflow UI.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("check", help="the grader's checks on your team (the same code as the coach's scoreboard)")
-    p.add_argument("--config", required=True, help="your teams file (teams.yaml)")
-    p.add_argument("--team", required=True, help="your team's name in that file")
-    p.add_argument("--challenge", type=challenge_number, metavar="N", help="only challenge N (0..5)")
-    p.set_defaults(func=cmd_check)
+    for command in {entry.name: entry for entry in entry_points(group=COMMANDS)}.values():  # one per name
+        command.load()(sub)
 
     def endpoint_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--uri", required=True, help="the scoring URI, e.g. http://127.0.0.1:5001/score")
@@ -96,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (UsageError, StepFailed, ConfigError) as err:
+    except (UsageError, StepFailed) as err:
         print(f"wth {args.command}: {err}", file=sys.stderr)
         return err.exit_code
     except KeyboardInterrupt:

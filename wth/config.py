@@ -3,8 +3,9 @@
 The reference solution, the grader, the students' tools and the docs' tests all import these.
 """
 
-import os
 from pathlib import Path
+
+from . import settings
 
 WINDOW_START = "2013-07-31"
 WINDOW_END = "2014-05-31"
@@ -14,22 +15,18 @@ HOLDOUT_DAYS = 28
 EXPERIMENT = "wth-mlops"
 MODEL_NAME = "transactions-forecast"
 CHAMPION = "champion"  # the champion's mark: a version tag of this name (see wth.registry), read on every path
-WORKSPACE_ENV = "WTH_WORKSPACE"
-DEFAULT_WORKSPACE = ".wth"
 
 # Evaluation protocol shared by every figure in the project: rolling origin, 4 folds x 7 days.
 FOLDS = 4
 HORIZON = 7
 SEASON = 7
 
-BUNDLED_DATA_ENV = "WTH_BUNDLED_DATA"
-
 
 def _bundled_data() -> Path:
-    """`resources/data` of the tree this package is installed from (editable): the coach's repository,
-    where the package sits at the top, or the student kit, where it sits in `tools/`."""
-    if os.environ.get(BUNDLED_DATA_ENV):
-        return Path(os.environ[BUNDLED_DATA_ENV])
+    """`$WTH_BUNDLED_DATA`, else `resources/data` of the tree this package is installed from (editable):
+    the coach's repository, where the package sits at the top, or the student kit, where it sits in `tools/`."""
+    if given := settings.BUNDLED_DATA.get():
+        return Path(given)
     here = Path(__file__).resolve().parent
     for folder in here.parents:
         if (folder / "resources" / "data").is_dir():

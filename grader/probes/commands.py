@@ -19,7 +19,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..lazy import cached_property
+from ..cached_property import cached_property
 from .repo import walk
 
 PYTHON = re.compile(r"(python|pythonw|py)(\d+(\.\d+)*)?(\.exe)?", re.I)

@@ -24,8 +24,8 @@ from mlflow.tracking import MlflowClient
 
 from wth import registry
 
+from ..cached_property import cached_property
 from ..errors import NotGradable
-from ..lazy import cached_property
 from ..teams import WorkspaceRef
 
 # a grader must fail fast: MLflow's REST client defaults to 120 s timeouts and 7 retries

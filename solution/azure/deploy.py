@@ -1,42 +1,30 @@
 """Release a registered version to an Azure ML managed online endpoint, blue/green, with the SDK v2
-(`azure-ai-ml`'s `MLClient`, `ManagedOnlineEndpoint`, `ManagedOnlineDeployment`; the `azure` extra).
+(`azure-ai-ml`, the `azure` extra; imported only when called, so the offline path imports this file).
 
-The definitions are the CLI v2 YAML files beside this module, loaded with `load_online_endpoint` and
-`load_online_deployment` (the SDK's own schema validation); code only fills in the deployment's name,
-the model version and the environment. The order is the local endpoint's:
-
-1. create the endpoint when it is missing (key auth, `endpoint.yml`);
-2. create the new deployment (`deployment.yml`: the other colour of blue/green, or `--deployment`)
-   with the version and no traffic;
-3. smoke-test it through its own deployment (`azureml-model-deployment` header, endpoint key);
-4. move the traffic: 100 % to it, or `--traffic PCT` for a canary that stops there;
-5. delete the old deployment (full switch only).
-
-A failure in 2-4 leaves the old deployment with the traffic it had (a failed traffic update is put
-back), deletes the failed new deployment, and raises `StepFailed` saying what happened and what
-still serves. The environment is `environment.yml` (the image's Python and the inference server)
-plus the registered version's own `requirements.txt`, read from the registry with MLflow.
-
-Nothing is imported from Azure at module level, so the offline path can import this file. No Azure
-call has been made from this repository (no cloud access where it was written): tests run the
-order of operations and the failure handling against a stand-in of the `MLClient` operations that
-returns the SDK's own entity types, and the YAML through the SDK's loaders offline.
+The definitions are the CLI v2 YAML files beside this module, loaded by the SDK's own loaders; code
+fills in the deployment's name, the model version and its environment (`environment.yml` plus the
+version's own `requirements.txt`). The order is the local endpoint's: create the endpoint when
+missing; create the new deployment with no traffic; smoke-test it through its own deployment; move
+the traffic (100 %, or `--traffic PCT` for a canary that stops there); delete the old deployment
+after a full switch. A failure before the switch leaves the old deployment with the traffic it had,
+deletes the new one and raises `StepFailed` saying what still serves. Tested against a stand-in of
+the `MLClient` operations returning the SDK's own entities (solution/azure/README.md).
 """
 
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
 
+from wth import azureml
 from wth.config import MODEL_NAME
 from wth.errors import StepFailed, UsageError
 
-from . import target as targets
+from .. import azure_workspace
 
 HERE = Path(__file__).resolve().parent
 ENDPOINT_FILE = HERE / "endpoint.yml"
@@ -76,7 +64,7 @@ def _sdk():
         from azure.ai.ml import load_online_deployment, load_online_endpoint
         from azure.core.exceptions import ResourceNotFoundError
     except ImportError:
-        raise UsageError(f"the Azure ML SDK v2 (azure-ai-ml) is not installed: {targets.INSTALL}") from None
+        raise UsageError(f"the Azure ML SDK v2 (azure-ai-ml) is not installed: {azure_workspace.INSTALL}") from None
     return load_online_endpoint, load_online_deployment, ResourceNotFoundError
 
 
@@ -297,20 +285,20 @@ def _registered(ws, version: str | None, alias: str | None):
     return workspace.model_version(ws, version=version, alias=alias)
 
 
-def deploy_version(ws, target: targets.Target, version: str | None = None, alias: str | None = None,
+def deploy_version(ws, target: azureml.Workspace, version: str | None = None, alias: str | None = None,
                    endpoint: str | None = None, deployment: str | None = None, traffic: int = 100,
                    progress: Progress = _quiet, ml_client=None, smoke=None) -> Release:
     """`wth-solution deploy --target azureml`: a registered version (default: the champion)."""
     mv = _registered(ws, version, alias)
     requirements = model_requirements(ws, mv.version)
-    ml_client = ml_client or targets.client(target)
+    ml_client = ml_client or azure_workspace.client(target)
     progress(f"releasing {mv.name} version {mv.version} to {target}")
     return deploy(ml_client, str(mv.version), requirements, train_end=(mv.tags or {}).get("train_end"),
                   endpoint=endpoint, deployment=deployment, traffic=traffic, model_name=mv.name,
                   progress=progress, smoke=smoke)
 
 
-def release_pipeline(ws, target: targets.Target, endpoint: str | None = None, deployment: str | None = None,
+def release_pipeline(ws, target: azureml.Workspace, endpoint: str | None = None, deployment: str | None = None,
                      traffic: int = 100, progress: Progress = _quiet, ml_client=None, smoke=None) -> Release:
     """The release pipeline on Azure ML, recorded as the local one is: a run `wth.pipeline=release`
     with steps `deploy` and `smoke-test` (the latter through the endpoint's scoring URI)."""
@@ -324,7 +312,7 @@ def release_pipeline(ws, target: targets.Target, endpoint: str | None = None, de
         from wth.smoke import check as smoke
     mv = _registered(ws, None, None)
     requirements = model_requirements(ws, mv.version)
-    ml_client = ml_client or targets.client(target)
+    ml_client = ml_client or azure_workspace.client(target)
     with workspace.pipeline_run(ws, "release", model_version=str(mv.version), target="azureml") as parent:
         with workspace.step("deploy"):
             release = deploy(ml_client, str(mv.version), requirements, train_end=(mv.tags or {}).get("train_end"),
@@ -357,9 +345,7 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         progress: Progress = _quiet) -> Release:
     """What the CLI calls: resolve the Azure ML workspace (flags, `AZURE_*`, config.json) and its MLflow
     registry (`--workspace`, else `$WTH_WORKSPACE`, else that workspace's tracking URI), then release."""
-    import os
-
-    from wth.config import WORKSPACE_ENV
+    from wth import settings
 
     from .. import workspace as workspaces
 
@@ -367,11 +353,11 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
     if given:
         raise UsageError(f"{', '.join(given)}: for the local endpoint, not --target azureml")
     _check_traffic(traffic)
-    where = targets.resolve(subscription, resource_group, workspace_name, config)
-    value, ml_client = workspace or os.environ.get(WORKSPACE_ENV) or workspaces.AZUREML, None
+    where = azure_workspace.resolve(subscription, resource_group, workspace_name, config)
+    value, ml_client = workspace or settings.WORKSPACE.get(default=workspaces.AZUREML), None
     if value == workspaces.AZUREML:  # the registry of `where` itself: one client (one sign-in) for it and the release
-        ml_client = targets.client(where)
-        value = targets.tracking_uri(where, ml_client)
+        ml_client = azure_workspace.client(where)
+        value = azure_workspace.tracking_uri(where, ml_client)
     ws = workspaces.resolve(value)
     if ws.is_local:  # the deployment names `azureml:<model>:<version>`: it must be registered there
         raise UsageError(f"--target azureml deploys a version registered in the Azure ML workspace, not in {ws.root}: "
@@ -382,13 +368,3 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         return release_pipeline(ws, where, **options)
     return deploy_version(ws, where, version=version, alias=alias, **options)
 
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m solution.azure.deploy`: the same as `wth-solution deploy --target azureml`."""
-    from solution import cli
-
-    return cli.main(["deploy", "--target", "azureml", *(sys.argv[1:] if argv is None else argv)])
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from wth.errors import UsageError
 
-from ..processes import free_port  # noqa: F401
+from ..servers import free_port  # noqa: F401
 from .deployments import IDENTITY, WORKERS, materialise  # noqa: F401
 from .deployments import start as start_deployment  # noqa: F401
 from .record import RECORD, Deployment, Endpoint, folder  # noqa: F401

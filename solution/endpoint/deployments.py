@@ -20,7 +20,7 @@ from wth import contract
 from wth.errors import StepFailed, UsageError
 from wth.processes import HOST, Identity
 
-from .. import processes
+from .. import servers as processes
 from .record import Deployment, folder, now
 
 IDENTITY = "identity.json"  # read by score.py

@@ -21,7 +21,7 @@ from pathlib import Path
 from wth.errors import StepFailed, UsageError
 from wth.processes import HOST, LOOPBACK, Identity
 
-from .. import processes
+from .. import servers as processes
 from . import deployments, keys, record
 from .record import AUTH_MODES, Endpoint
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from wth.errors import UsageError
 
-from .. import processes
+from .. import servers as processes
 from . import keys, record
 from .record import Endpoint
 

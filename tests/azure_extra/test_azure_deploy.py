@@ -22,8 +22,9 @@ from azure.ai.ml.exceptions import ValidationException  # noqa: E402
 from azureml_standin import KEY, Service  # noqa: E402
 from marshmallow import ValidationError  # noqa: E402  (azure-ai-ml's schema library)
 
+from solution import azure_workspace as targets  # noqa: E402
 from solution.azure import deploy as azure  # noqa: E402
-from solution.azure import target as targets  # noqa: E402
+from wth import azureml  # noqa: E402
 from wth.errors import StepFailed, UsageError  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
@@ -254,7 +255,7 @@ def test_a_bad_traffic_percentage_is_bad_usage_before_any_call():
 
 def test_the_tracking_uri_comes_from_ml_client_workspaces_get():
     service = Service()
-    where = targets.Target("sub", "rg", "wth-ws")
+    where = azureml.Workspace("sub", "rg", "wth-ws")
     uri = targets.tracking_uri(where, ml_client=service)
     assert uri.startswith("azureml://") and uri.endswith("/workspaces/wth-ws")
     assert service.calls == [("workspaces.get", "wth-ws")]
@@ -264,7 +265,7 @@ def test_the_ml_client_is_the_sdks_with_default_azure_credential():
     from azure.ai.ml import MLClient
     from azure.identity import DefaultAzureCredential
 
-    client = targets.client(targets.Target("00000000-0000-0000-0000-000000000000", "rg", "wth-ws"))
+    client = targets.client(azureml.Workspace("00000000-0000-0000-0000-000000000000", "rg", "wth-ws"))
     assert isinstance(client, MLClient) and isinstance(client._credential, DefaultAzureCredential)
     assert (client.subscription_id, client.resource_group_name, client.workspace_name) == (
         "00000000-0000-0000-0000-000000000000", "rg", "wth-ws")
@@ -288,7 +289,7 @@ def test_the_environment_reads_the_registered_versions_own_requirements(trained)
 
 def test_the_release_pipeline_records_deploy_and_smoke_test_like_the_local_one(trained):
     service, smoke = Service(), Smoke()
-    result = azure.release_pipeline(trained, targets.Target("sub", "rg", "ws"), ml_client=service, smoke=smoke)
+    result = azure.release_pipeline(trained, azureml.Workspace("sub", "rg", "ws"), ml_client=service, smoke=smoke)
     client = trained.client
     experiment = client.get_experiment_by_name(trained.experiment).experiment_id
     runs = client.search_runs([experiment], filter_string="tags.`wth.pipeline` = 'release'")
@@ -303,7 +304,7 @@ def test_the_release_pipeline_records_deploy_and_smoke_test_like_the_local_one(t
 def test_a_failed_azure_release_is_recorded_failed(trained):
     service = Service(fail={"provision"})
     with pytest.raises(StepFailed, match="failed to provision"):
-        azure.release_pipeline(trained, targets.Target("sub", "rg", "ws"), ml_client=service, smoke=Smoke())
+        azure.release_pipeline(trained, azureml.Workspace("sub", "rg", "ws"), ml_client=service, smoke=Smoke())
     client = trained.client
     experiment = client.get_experiment_by_name(trained.experiment).experiment_id
     latest = client.search_runs([experiment], filter_string="tags.`wth.pipeline` = 'release'",

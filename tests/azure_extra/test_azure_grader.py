@@ -42,5 +42,5 @@ def test_a_failing_workspace_lookup_is_not_gradable():
 
                 raise ClientAuthenticationError("DefaultAzureCredential failed to retrieve a token")
 
-    with pytest.raises(NotGradable, match="cannot open Azure ML workspace team-ws: ClientAuthenticationError"):
+    with pytest.raises(NotGradable, match=r"cannot open Azure ML workspace team-ws \(resource group rg\): ClientAuthenticationError"):
         azureml.tracking_uri(REF, ml_client=Refusing())

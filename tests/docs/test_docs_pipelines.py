@@ -1,7 +1,9 @@
-"""The Azure DevOps pipelines (.pipelines/) and their GitHub Actions equivalents (.github/workflows/).
+"""The Azure DevOps pipelines (.pipelines/) and their GitHub Actions equivalents (Coach/Solutions/.github/).
 
 What is validated, honestly:
 - every top-level pipeline file against Microsoft's Azure Pipelines JSON schema (../shared/schemas);
+- every GitHub workflow and the composite action they install through against GitHub's schemas, as
+  check-jsonschema vendors them from SchemaStore;
 - every template file against the schema's own definition for its kind (stepsTemplate,
   stagesTemplate, variablesTemplate): the schema validates templates as fragments, not as they
   expand into a pipeline; template references must resolve to files;
@@ -21,18 +23,22 @@ import json
 import re
 from pathlib import Path
 
+import importlib.resources
+
 import jsonschema
 import pytest
 import yaml
 from docs_tools import REPO_ROOT, SHARED, commands_in, parse_error
 
 PIPELINES = REPO_ROOT / ".pipelines"
-WORKFLOWS = REPO_ROOT / ".github" / "workflows"
+# the hack's reference workflows, copied into a repository's root to run; the root .github/ is the project's CI
+REFERENCE = REPO_ROOT / "Coach" / "Solutions" / ".github"
+WORKFLOWS = REFERENCE / "workflows"
+INSTALL = REFERENCE / "actions" / "install" / "action.yml"
 SCHEMA = SHARED / "schemas" / "azure-pipelines.schema.json"
 TOP = sorted(PIPELINES.glob("*.yml"))
 TEMPLATES = sorted((PIPELINES / "templates").glob("*.yml"))
-# the hack's reference workflows; project-ci.yml is this repository's own CI, not part of the hack
-GITHUB = sorted(p for p in WORKFLOWS.glob("*.yml") if p.name != "project-ci.yml")
+GITHUB = sorted(WORKFLOWS.glob("*.yml"))
 ML = ("build.yml", "release.yml", "retrain.yml", "drift.yml")
 AZURE = tuple(f"azureml-{name}" for name in ML)
 
@@ -150,7 +156,7 @@ def test_each_ml_pipeline_runs_its_wth_command():
 
 
 def _texts() -> list[Path]:
-    return [*PIPELINES.rglob("*.yml"), *WORKFLOWS.glob("*.yml")]
+    return [*PIPELINES.rglob("*.yml"), *REFERENCE.rglob("*.yml")]
 
 
 def test_no_pipeline_holds_or_passes_a_client_secret():
@@ -266,3 +272,29 @@ def test_github_workflow_has_the_required_keys(path):
         assert job.get("steps"), f"{path.name}: job {name} has no steps"
         for step in job["steps"]:
             assert ("uses" in step) != ("run" in step), f"{path.name}: a step needs exactly one of uses/run"
+
+
+def github_schema(name: str) -> dict:
+    return json.loads((importlib.resources.files("check_jsonschema.builtin_schemas.vendor") / name).read_text())
+
+
+@pytest.mark.parametrize("path", GITHUB, ids=lambda p: p.name)
+def test_github_workflow_validates_against_githubs_schema(path):
+    workflow = yaml.safe_load(path.read_text())
+    workflow["on"] = workflow.pop(True)  # YAML 1.1 reads the bare key `on` as true; GitHub reads "on"
+    jsonschema.validate(workflow, github_schema("github-workflows.json"))
+
+
+def test_every_job_installs_through_the_one_composite_action():
+    jsonschema.validate(yaml.safe_load(INSTALL.read_text()), github_schema("github-actions.json"))
+    for path in GITHUB:
+        for name, job in load(path)["jobs"].items():
+            steps = job["steps"]
+            assert steps[0]["uses"].startswith("actions/checkout@"), f"{path.name}: {name}"
+            assert steps[1]["uses"] == "./.github/actions/install", f"{path.name}: {name}"
+            assert not [s for s in steps if "pip install" in s.get("run", "")], f"{path.name}: {name} installs by itself"
+    assert (REFERENCE.parent / steps[1]["uses"] / "action.yml").resolve() == INSTALL  # resolves once copied
+
+
+def test_the_projects_own_github_folder_holds_only_its_ci():
+    assert [p.name for p in (REPO_ROOT / ".github").rglob("*") if p.is_file()] == ["project-ci.yml"]

@@ -39,13 +39,13 @@ def request_body(bindings: dict[str, str]) -> dict:
 
 
 def test_the_request_body_is_the_endpoint_contract_and_the_reports_request():
-    from wth import report
+    from wth import analyst_report
 
     bindings = let_bindings(SCRIPT.read_text())
     body = request_body(bindings)
     assert isinstance(body["steps"], int) and 1 <= body["steps"] <= 365
     assert json.dumps(body) == '{"steps": 30, "interval": 0.9}'
-    assert body == report.request_body(30)
+    assert body == analyst_report.request_body(30)
 
 
 def test_the_request_is_a_json_post_to_the_scoring_uri():

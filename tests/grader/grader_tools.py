@@ -23,8 +23,8 @@ import mlflow
 import pandas as pd
 import yaml
 
-from solution import evaluate, forecast, model, workspace
-from solution.processes import free_port  # noqa: F401  (re-exported)
+from solution import evaluate, forecast, model_logging, workspace
+from solution.servers import free_port  # noqa: F401  (re-exported)
 from wth import data, simulate
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -71,7 +71,7 @@ def _train(ws: workspace.Workspace, series: pd.Series, data_file: str,
         mlflow.log_metrics(metrics)
         mlflow.log_input(mlflow.data.from_pandas(series.rename("PaidAmount").reset_index(), source=Path(data_file).as_uri(),
                                                  name=f"transactions-{sha[:12]}"), context="training")
-        info = model.log(fitted)
+        info = model_logging.log(fitted)
     return run.info.run_id, info.model_uri, fitted, {**metrics, "sha": sha}
 
 

@@ -151,6 +151,7 @@ def test_azureml_needs_its_secret_and_the_extra(azure_sdk, monkeypatch):
     monkeypatch.delenv("SP_SECRET", raising=False)
     with pytest.raises(NotGradable, match="export SP_SECRET"):
         azureml.tracking_uri(REF)
+    monkeypatch.setenv("SP_SECRET", FAKE_SECRET)
     monkeypatch.setitem(sys.modules, "azure.ai.ml", None)  # as when azure-ai-ml is not installed
     with pytest.raises(NotGradable, match=r"wth-mlops\[azure\]"):
         azureml.tracking_uri(REF)

@@ -149,10 +149,10 @@ def test_no_error_status_on_a_healthy_room(graded):
 
 def test_grade_workspace_for_the_demo(full_ws, endpoints, tmp_path):
     """The demo's last step: one workspace + endpoint graded as a team, without a teams file."""
-    from grader import report
+    from grader import scoreboard
 
     team = runner.grade_workspace(full_ws.root, endpoint=endpoints["good"].uri)
     assert [r.id for r in team.results] == WORKSPACE_AND_ENDPOINT  # no repository: repository checks left out
     assert team.score == team.max_score, {r.id: r.message for r in team.results if r.status != PASS}
-    page = report.write_html(tmp_path / "board.html", "demo", [team])
+    page = scoreboard.write_html(tmp_path / "board.html", "demo", [team])
     assert "reference" in page.read_text() and "C3.4" in page.read_text()

@@ -143,35 +143,35 @@ def test_first_passed_and_stuck(tmp_path):
 
 
 def test_docs_url_makes_hints_clickable():
-    from grader import report
+    from grader import scoreboard
 
     team = _team("a", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
-    html = report.render_html("e", [team], docs_url="https://github.com/contoso/wth/blob/main")
+    html = scoreboard.render_html("e", [team], docs_url="https://github.com/contoso/wth/blob/main")
     assert 'href="https://github.com/contoso/wth/blob/main/Student/Challenge-00.md#success-criteria"' in html
 
 
 def test_partial_credit_and_crashes_in_every_report(tmp_path):
-    from grader import report
+    from grader import scoreboard
 
     team = _team("a", {"C0.1": "pass", "C0.2": "crash"}, datetime(2026, 11, 26, tzinfo=timezone.utc), {"C2.3": 4.3})
     assert team.score == 9.3
-    assert report.table([team]).splitlines()[2].split()[2].startswith("9.3/")
-    assert "◐" in report.table([team]) and "‼" in report.table([team])
-    assert "  ◐ C2.3  fail     4.3/10" in report.details(team)
-    junit = ET.fromstring(report.to_junit("e", [team]))
+    assert scoreboard.table([team]).splitlines()[2].split()[2].startswith("9.3/")
+    assert "◐" in scoreboard.table([team]) and "‼" in scoreboard.table([team])
+    assert "  ◐ C2.3  fail     4.3/10" in scoreboard.details(team)
+    junit = ET.fromstring(scoreboard.to_junit("e", [team]))
     cases = {c.get("name").split()[0]: c for c in junit.iter("testcase")}
     assert cases["C2.3"].find("failure").get("message").startswith("partial credit 4.3/10")
     assert cases["C0.2"].find("error").get("message").startswith("grader crash (not the team's)")
     assert junit.find("testsuite").get("errors") == "1"
-    checks = [c for ch in report.to_json("e", [team])["teams"][0]["challenges"] for c in ch["checks"]]
+    checks = [c for ch in scoreboard.to_json("e", [team])["teams"][0]["challenges"] for c in ch["checks"]]
     assert {c["id"]: c["points"] for c in checks}["C2.3"] == 4.3
-    assert "a,C2.3,fail,4.3,10," in report.to_csv([team])
-    html = report.render_html("e", [team])
+    assert "a,C2.3,fail,4.3,10," in scoreboard.to_csv([team])
+    html = scoreboard.render_html("e", [team])
     assert 'data-check="C2.3" data-status="fail"' in html and "4.3/10" in html and 'data-status="crash"' in html
 
 
 def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
-    from grader import report
+    from grader import scoreboard
 
     t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
     c0 = [c.id for c in all_checks() if c.challenge == 0]
@@ -183,7 +183,7 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     assert history.first_to_pass(marks, last) == {0: ("b", (t0 + timedelta(hours=1)).isoformat())}
     timeline = history.timeline(tmp_path, last)
     assert [score for _, score in timeline["b"]] == [0, 10, 10] and len(timeline["a"]) == 3
-    html = report.render_html("e", last, marks, timeline=timeline)
+    html = scoreboard.render_html("e", last, marks, timeline=timeline)
     chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
     lines = dict(re.findall(r'<polyline data-team="(\w+)"[^>]*points="([^"]+)"', chart))
     assert set(lines) == {"a", "b"}

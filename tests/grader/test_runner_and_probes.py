@@ -16,6 +16,7 @@ from grader.checks import CRASH, ERROR, Check, passed
 from grader.context import Session
 from grader.errors import NotGradable
 from grader.probes.endpoint import EndpointProbe, Unreachable
+from grader.redaction import redact
 from grader.teams import Budgets, Config, Endpoint, Team
 
 
@@ -64,7 +65,7 @@ def test_a_check_returning_nonsense_is_a_crash(tmp_path):
 
 
 def test_redaction_reaches_nested_evidence():
-    assert runner.redact({"a": ["x SECRETVALUE y", {"b": "SECRETVALUE"}]}, ["SECRETVALUE"]) == {"a": ["x *** y", {"b": "***"}]}
+    assert redact({"a": ["x SECRETVALUE y", {"b": "SECRETVALUE"}]}, ["SECRETVALUE"]) == {"a": ["x *** y", {"b": "***"}]}
 
 
 def test_one_hanging_endpoint_does_not_slow_the_others(tmp_path):
@@ -116,7 +117,7 @@ def test_probe_reports_refused_connections_plainly():
 
 def test_one_teams_slow_probe_does_not_hold_up_another_teams():
     """Python 3.11's functools.cached_property locks across all instances of a class; the grader's does not."""
-    from grader.lazy import cached_property
+    from grader.cached_property import cached_property
 
     entered, release = threading.Event(), threading.Event()
 

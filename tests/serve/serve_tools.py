@@ -16,7 +16,7 @@ import requests
 from console_scripts import CLI, WTH  # noqa: F401  (re-exported to the serving tests)
 
 from solution import workspace
-from solution.processes import free_port  # noqa: F401  (re-exported)
+from solution.servers import free_port  # noqa: F401  (re-exported)
 from wth import processes
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -68,11 +68,11 @@ def register(ws, forecast, tags: dict[str, str]):
     """Log `forecast` as the product's pyfunc model in a run and register it (what `train` ends with)."""
     import mlflow
 
-    from solution import model
+    from solution import model_logging
 
     ws.activate()
     with mlflow.start_run():
-        info = model.log(forecast)
+        info = model_logging.log(forecast)
     return workspace.register(ws, info.model_uri, {"train_end": f"{forecast.train_end:%Y-%m-%d}", **tags})
 
 

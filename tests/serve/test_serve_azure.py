@@ -19,9 +19,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from solution import azure_workspace as targets
 from solution.azure import deploy as azure
-from solution.azure import target as targets
-from wth import smoke
+from wth import azureml, smoke
 from wth.errors import UsageError
 
 REPO = Path(azure.__file__).resolve().parents[2]
@@ -102,9 +102,9 @@ def no_azure_env(monkeypatch, tmp_path):
 def test_the_workspace_comes_from_flags_then_variables_then_config_json(no_azure_env, monkeypatch):
     (no_azure_env / "config.json").write_text(json.dumps(
         {"subscription_id": "sub-file", "resource_group": "rg-file", "workspace_name": "ws-file"}))
-    assert targets.resolve() == targets.Target("sub-file", "rg-file", "ws-file")
+    assert targets.resolve() == azureml.Workspace("sub-file", "rg-file", "ws-file")
     monkeypatch.setenv("AZURE_RESOURCE_GROUP", "rg-env")
-    assert targets.resolve(workspace_name="ws-flag") == targets.Target("sub-file", "rg-env", "ws-flag")
+    assert targets.resolve(workspace_name="ws-flag") == azureml.Workspace("sub-file", "rg-env", "ws-flag")
 
 
 def test_a_missing_workspace_says_which_flags_in_one_line(no_azure_env):
@@ -196,8 +196,8 @@ def test_the_smoke_test_sends_the_key_and_the_deployment_and_no_health_check():
 
 
 def test_the_offline_path_never_imports_an_azure_sdk():
-    code = ("import sys, solution.cli, solution.endpoint, solution.azure.deploy, solution.azure.target, "
-            "wth.smoke, wth.report, wth.registry; "
+    code = ("import sys, solution.cli, solution.endpoint, solution.azure.deploy, solution.azure_workspace, "
+            "wth.smoke, wth.analyst_report, wth.registry; "
             "print(sorted({m.split('.')[0] + '.' + m.split('.')[1] for m in sys.modules "
             "if re.match(r'azure(ml)?\\.', m)}))")
     out = subprocess.run([sys.executable, "-c", "import re; " + code], capture_output=True, text=True, timeout=120)

@@ -29,10 +29,10 @@ from serve_tools import (
     under_load,
 )
 
-from solution import clients, endpoint, forecast, workspace
+from solution import acquisition, endpoint, endpoint_clients, forecast, workspace
 from solution.endpoint import record
 from solution.forecast import Forecast
-from wth import contract, data, processes
+from wth import contract, processes
 from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
@@ -93,13 +93,13 @@ def test_the_router_and_the_deployment_listen_on_loopback_only(deployed):
 
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
     lines = []
-    assert clients.smoke_test(ws, progress=lines.append) == 0, lines
+    assert endpoint_clients.smoke_test(ws, progress=lines.append) == 0, lines
     assert lines[-1] == "smoke test passed"
 
 
 def test_rollout_under_load_drops_no_request(ws, deployed):
     champion = workspace.champion(ws)
-    series = data.latest_acquired(ws.root).series()[:TRAIN_END]
+    series = acquisition.latest_acquired(ws.root).series()[:TRAIN_END]
     new = register(ws, forecast.fit("snaive", series), {})
     load = under_load(lambda session: session.post(URI, json={"steps": 30}, timeout=30),
                       lambda response: response.json()["model"]["version"],

@@ -17,7 +17,7 @@ import pytest
 import requests
 from serve_tools import REPO_ROOT, WTH, cli, free_port, listening, pid_gone
 
-from solution import clients, endpoint
+from solution import endpoint, endpoint_clients
 from solution.endpoint import keys
 from wth import contract, smoke
 from wth.processes import popen, stop_tree
@@ -77,8 +77,8 @@ def test_the_cli_prints_and_rotates_keys(keyed):
 def test_the_workspace_clients_send_the_key_and_the_students_cli_takes_it_from_the_environment(keyed, tmp_path):
     ws, _ = keyed
     lines = []
-    assert clients.smoke_test(ws, progress=lines.append) == 0, lines
-    assert clients.write_report(ws, out=tmp_path / "r.html", steps=3).is_file()
+    assert endpoint_clients.smoke_test(ws, progress=lines.append) == 0, lines
+    assert endpoint_clients.write_report(ws, out=tmp_path / "r.html", steps=3).is_file()
     env = {**os.environ, "TEAM_KEY": keys.read(ws)["primary"]}
     good = subprocess.run(WTH + ["smoke-test", "--uri", URI, "--key-env", "TEAM_KEY"], capture_output=True,
                           text=True, timeout=120, env=env, cwd=REPO_ROOT)

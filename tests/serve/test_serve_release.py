@@ -17,9 +17,9 @@ import pytest
 import requests
 from serve_tools import TRAIN_END, cli, free_port, listening, register
 
-from solution import clients, endpoint, workspace
+from solution import endpoint, endpoint_clients, workspace
 from solution.forecast import Forecast
-from wth import report, smoke
+from wth import analyst_report, smoke
 from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
@@ -52,19 +52,19 @@ def test_release_pipeline_is_recorded_with_its_steps_and_tags(released):
 
 def test_report_scores_through_the_endpoint(released, tmp_path):
     ws, record = released
-    path = clients.write_report(ws, out=tmp_path / "report.html", steps=14)
+    path = endpoint_clients.write_report(ws, out=tmp_path / "report.html", steps=14)
     html = path.read_text()
     assert f"version {record.model_version}" in html and record.scoring_uri in html
     assert html.count("<tr") == 15  # header + 14 days
     assert "data:image/png;base64," in html
     assert not re.search(r'(src|href)="(?!data:)', html), "the report must be self-contained"
     with pytest.raises(UsageError, match="outside 1..365"):
-        clients.write_report(ws, out=tmp_path / "x.html", steps=400)
+        endpoint_clients.write_report(ws, out=tmp_path / "x.html", steps=400)
     with pytest.raises(UsageError, match="not an http"):
-        clients.write_report(ws, uri="127.0.0.1:5001/score", out=tmp_path / "x.html")
+        endpoint_clients.write_report(ws, uri="127.0.0.1:5001/score", out=tmp_path / "x.html")
     (tmp_path / "file").write_text("")
     with pytest.raises(UsageError, match="cannot write the report"):
-        clients.write_report(ws, out=tmp_path / "file" / "x.html")
+        endpoint_clients.write_report(ws, out=tmp_path / "file" / "x.html")
     assert not (tmp_path / "x.html").exists()
 
 
@@ -73,7 +73,7 @@ def test_report_renders_in_headless_chromium(released, tmp_path):
     if browser is None:
         pytest.skip("chromium is not on PATH (Debian: apt-get install chromium; .ci/run installs it)")
     ws, record = released
-    path = clients.write_report(ws, out=tmp_path / "report.html", steps=30)
+    path = endpoint_clients.write_report(ws, out=tmp_path / "report.html", steps=30)
     profile = tmp_path / "profile"
     dom = subprocess.run([browser, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "--dump-dom", path.as_uri()],
                          capture_output=True, text=True, timeout=90).stdout
@@ -169,7 +169,7 @@ def test_stop_after_release(released):
     assert endpoint.stop(ws) is True
     assert not listening(PORT) and not listening(record.deployment.port)
     with pytest.raises(StepFailed, match="cannot reach"):
-        clients.write_report(ws, uri=record.scoring_uri)
+        endpoint_clients.write_report(ws, uri=record.scoring_uri)
 
 
 def test_report_without_acquired_data_shows_the_forecast_only():
@@ -177,6 +177,6 @@ def test_report_without_acquired_data_shows_the_forecast_only():
 
     body = {"forecast": [10.0, 20.0], "dates": ["2014-01-01", "2014-01-02"], "interval": 0.9,
             "lower": [5.0, 15.0], "upper": [15.0, 25.0], "model": {"name": "m", "version": "7"}}
-    html = report.render(body, "http://127.0.0.1:1/score", 2, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    html = analyst_report.render(body, "http://127.0.0.1:1/score", 2, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
     assert "No acquired data in the workspace: forecast only." in html and "<th>Actual</th>" not in html
     assert "m version 7" in html and html.count("<tr") == 3 and "2026-01-01 00:00:00 UTC" in html

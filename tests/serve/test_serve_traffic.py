@@ -21,8 +21,8 @@ from serve_tools import (
     under_load,
 )
 
-from solution import endpoint, forecast, workspace
-from wth import contract, data
+from solution import acquisition, endpoint, forecast, workspace
+from wth import contract
 from wth.errors import UsageError
 
 PORT = free_port()
@@ -34,7 +34,7 @@ def pair(clean_endpoint):
     """The champion as `blue` (alone: 100%), then a seasonal-naive version as `green` at 10%."""
     ws = clean_endpoint
     champion = workspace.champion(ws)
-    series = data.latest_acquired(ws.root).series()[:TRAIN_END]
+    series = acquisition.latest_acquired(ws.root).series()[:TRAIN_END]
     other = register(ws, forecast.fit("snaive", series), {})
     first = cli("deploy", "--workspace", str(ws.root), "--port", str(PORT), "--deployment", "blue")
     assert first.returncode == 0, first.stderr

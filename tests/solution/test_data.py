@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from solution import acquisition
 from wth import data
 from wth.errors import UsageError
 
@@ -103,12 +104,12 @@ def test_acquire_records_fingerprint_and_writes_nothing_on_bad_input(tmp_path):
     workspace = tmp_path / "ws"
     bad = write(tmp_path, GOOD + [GOOD[0]], name="bad.csv")
     with pytest.raises(UsageError):
-        data.acquire(workspace, str(bad), "2013-07-31", "2013-08-02")
+        acquisition.acquire(workspace, str(bad), "2013-07-31", "2013-08-02")
     assert not workspace.exists()
     good = write(tmp_path, GOOD)
-    acquired = data.acquire(workspace, str(good), "2013-07-31", "2013-08-02")
+    acquired = acquisition.acquire(workspace, str(good), "2013-07-31", "2013-08-02")
     assert acquired.sha256 == data.sha256_of(good) and acquired.rows == 4 and acquired.rows_in_window == 4
-    assert data.latest_acquired(workspace) == acquired
+    assert acquisition.latest_acquired(workspace) == acquired
     assert acquired.series().equals(data.daily_series(data.read_transactions(good), "2013-07-31", "2013-08-02")[0])
 
 
@@ -141,7 +142,7 @@ def test_microsoft_download_without_network_says_so_and_writes_nothing(tmp_path,
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
-    monkeypatch.setattr(data, "MICROSOFT_URL", f"http://127.0.0.1:{closed}/AdventureWorks-oltp-install-script.zip")
+    monkeypatch.setattr(acquisition, "MICROSOFT_URL", f"http://127.0.0.1:{closed}/AdventureWorks-oltp-install-script.zip")
     with pytest.raises(StepFailed, match=r"cannot download Microsoft's AdventureWorks zip \(no network\?"):
-        data.acquire(tmp_path / "ws", "microsoft")
+        acquisition.acquire(tmp_path / "ws", "microsoft")
     assert not (tmp_path / "ws").exists()

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from solution import evaluate, forecast
-from wth import data
+from wth import data, protocol
 
 
 def weekly_series(days=120, seed=0):
@@ -25,7 +25,7 @@ def test_accuracy_metrics_by_hand():
     assert got["mape"] == pytest.approx((0.2 + 0.2) / 2 * 100)  # zero actuals are left out of MAPE
     assert got["smape"] == pytest.approx((4 / 22 + 8 / 36 + 2 / 1) / 3 * 100)
     assert got["mase"] == pytest.approx(7 / 3 / 2.0)
-    assert evaluate.seasonal_naive_scale(np.arange(10.0), season=7) == 7.0
+    assert protocol.seasonal_naive_scale(np.arange(10.0), season=7) == 7.0
 
 
 def test_backtest_refits_on_the_past_only_four_folds_of_seven_days():

@@ -10,8 +10,7 @@ from pathlib import Path
 import mlflow
 import pytest
 
-from solution import forecast, workspace
-from solution import model as pyfunc_model
+from solution import forecast, model_logging, workspace
 from wth import data
 
 # Packages the training side uses that the registered model must not need.
@@ -57,7 +56,7 @@ def champion(tmp_path_factory):
     ws = workspace.resolve(tmp_path_factory.mktemp("ws") / "ws")
     ws.activate()
     with mlflow.start_run():
-        info = pyfunc_model.log(fitted)
+        info = model_logging.log(fitted)
     version = workspace.register(ws, info.model_uri, {"train_end": "2013-12-31"})
     workspace.set_champion(ws, version.version)
     return ws, fitted, info

@@ -38,9 +38,9 @@ def test_build_on_the_real_table_registers_a_champion_beating_both_baselines(rea
     assert champion is not None and str(champion.version) == "1"
     run = ws.client.get_run(champion.tags["run_id"])
     metrics = run.data.metrics
-    assert metrics["mase"] <= 0.88, "the issue's target on the real hack series"
+    assert metrics["mase"] <= 0.88, "the target on the real hack series"
     assert metrics["mase"] < metrics["baseline_snaive_mase"] and metrics["mase"] < metrics["legacy_arima_mase"]
-    assert metrics["baseline_snaive_mase"] == pytest.approx(1.167, abs=0.001)  # the reference figures
+    assert metrics["baseline_snaive_mase"] == pytest.approx(1.167, abs=0.001)  # the README's forecasting table
     assert metrics["legacy_arima_mase"] == pytest.approx(0.977, abs=0.002)
     for name in ("mae", "rmse", "mape", "smape", "baseline_naive_mase", "baseline_mean_mase"):
         assert name in metrics

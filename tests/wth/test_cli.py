@@ -86,3 +86,13 @@ def test_report_scores_through_the_endpoint_with_the_actuals(endpoint, tmp_path,
 def test_ui_refuses_a_folder_without_a_workspace(tmp_path):
     done = wth("ui", "--workspace", str(tmp_path / "nothing"))
     assert done.returncode == 2 and "no MLflow store" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_check_comes_from_the_grader_through_the_entry_point_group(tmp_path, capsys):
+    """`wth` imports nothing of the grader: `check` is the grader's `wth.commands` entry point."""
+    from wth import cli
+
+    assert [entry.value for entry in cli.entry_points(group=cli.COMMANDS)] == ["grader.wth_check:register"]
+    assert cli.main(["check", "--config", str(tmp_path / "none.yaml"), "--team", "alpha"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("wth check: ") and "no such teams file" in err and err.count("\n") == 1

@@ -1,14 +1,14 @@
-"""The students' clients (`wth.smoke`, `wth.report`) aimed at the workspace's own endpoint and champion."""
+"""The students' clients (`wth.smoke`, `wth.analyst_report`) aimed at the workspace's own endpoint and champion."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from wth import report, smoke
+from wth import analyst_report, smoke
 from wth.errors import UsageError
 
-from . import endpoint, workspace
+from . import acquisition, endpoint, workspace
 from .workspace import Workspace
 
 
@@ -43,11 +43,9 @@ def smoke_test(ws: Workspace, uri: str | None = None, progress: Callable[[str], 
 
 def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None = None, steps: int = 30) -> Path:
     """`wth-solution report`: the analyst's report from the workspace's endpoint, with its acquired actuals."""
-    from wth import data
-
     uri, key = target(ws, uri)  # before reading the actuals: no endpoint is refused at once
     try:
-        actuals = data.latest_acquired(ws.root).series()
+        actuals = acquisition.latest_acquired(ws.root).series()
     except (UsageError, OSError):
         actuals = None
-    return report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)
+    return analyst_report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)

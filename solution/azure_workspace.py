@@ -2,21 +2,18 @@
 
 Each comes from its flag, else its environment variable, else the workspace's `config.json` (the file
 the Azure ML studio offers for download, which `MLClient.from_config` and azureml-core read: `./config.json`
-or `./.azureml/config.json` unless `--config` names one). Nothing here imports an Azure SDK; `client()`
-and `tracking_uri()` import `azure-ai-ml` and `azure-identity` (the `azure` extra) when called.
-
-Sign-in is `DefaultAzureCredential`: in an Azure DevOps `AzureCLI@2` step on a service connection (or a
-GitHub job after `azure/login` with OIDC) it uses the Azure CLI's session; on a laptop, `az login`. No
-client secret is read here.
+or `./.azureml/config.json` unless `--config` names one). Sign-in is `DefaultAzureCredential`: in an
+Azure DevOps `AzureCLI@2` step on a service connection (or a GitHub job after `azure/login` with OIDC)
+the Azure CLI's session; on a laptop, `az login`. No client secret is read here.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
+from wth import azureml
 from wth.errors import StepFailed, UsageError
 
 # flag, environment variable, config.json key
@@ -27,16 +24,6 @@ FIELDS = (
 )
 CONFIG_FILES = ("config.json", ".azureml/config.json")
 INSTALL = "pip install -e '.[azure]'"
-
-
-@dataclass(frozen=True)
-class Target:
-    subscription_id: str
-    resource_group: str
-    workspace_name: str
-
-    def __str__(self) -> str:
-        return f"Azure ML workspace {self.workspace_name} (resource group {self.resource_group})"
 
 
 def _config(path: str | os.PathLike | None) -> dict:
@@ -58,7 +45,7 @@ def _config(path: str | os.PathLike | None) -> dict:
 
 
 def resolve(subscription: str | None = None, resource_group: str | None = None, workspace_name: str | None = None,
-            config: str | os.PathLike | None = None) -> Target:
+            config: str | os.PathLike | None = None) -> azureml.Workspace:
     """The workspace from flags, else `AZURE_*` variables, else config.json; `UsageError` naming what is missing."""
     given = {"subscription_id": subscription, "resource_group": resource_group, "workspace_name": workspace_name}
     values, missing, from_file = {}, [], None
@@ -73,32 +60,20 @@ def resolve(subscription: str | None = None, resource_group: str | None = None, 
             missing.append(f"{flag} (or ${env})")
     if missing:
         raise UsageError(f"which Azure ML workspace? give {', '.join(missing)}, or a config.json")
-    return Target(**values)
+    return azureml.Workspace(**values)
 
 
-def _sdk():
-    try:
-        from azure.ai.ml import MLClient
-        from azure.identity import DefaultAzureCredential
-    except ImportError:
-        raise UsageError(f"the Azure ML SDK v2 (azure-ai-ml, azure-identity) is not installed: {INSTALL}") from None
-    return MLClient, DefaultAzureCredential
-
-
-def client(target: Target):
+def client(where: azureml.Workspace):
     """An `azure.ai.ml.MLClient` on the workspace, signed in with `DefaultAzureCredential`."""
-    MLClient, DefaultAzureCredential = _sdk()
-    return MLClient(DefaultAzureCredential(), subscription_id=target.subscription_id,
-                    resource_group_name=target.resource_group, workspace_name=target.workspace_name)
-
-
-def tracking_uri(target: Target, ml_client=None) -> str:
-    """The workspace's MLflow tracking URI (`azureml://...`), as `MLClient.workspaces.get` reports it."""
-    ml_client = ml_client or client(target)
     try:
-        uri = ml_client.workspaces.get(target.workspace_name).mlflow_tracking_uri
-    except Exception as err:  # azure-core raises its own hierarchy (auth, not found, network)
-        raise StepFailed(f"cannot open {target}: {type(err).__name__}: {str(err).splitlines()[0][:200]}") from None
-    if not uri:
-        raise StepFailed(f"{target} reports no MLflow tracking URI")
-    return uri
+        return azureml.client(where)
+    except azureml.SdkMissing as err:
+        raise UsageError(f"{err}: {INSTALL}") from err
+
+
+def tracking_uri(where: azureml.Workspace, ml_client=None) -> str:
+    """The workspace's MLflow tracking URI (`azureml://...`)."""
+    try:
+        return azureml.tracking_uri(where, ml_client or client(where))
+    except azureml.AzureMLError as err:
+        raise StepFailed(str(err)) from err

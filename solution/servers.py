@@ -10,15 +10,7 @@ import time
 from pathlib import Path
 
 from wth.errors import StepFailed
-from wth.processes import (  # noqa: F401  (re-exported)
-    HOST,
-    STOP_TIMEOUT,
-    Identity,
-    alive,
-    popen,
-    reachable,
-    stop_tree,
-)
+from wth.processes import HOST, STOP_TIMEOUT, Identity, popen, reachable, stop_tree
 
 
 def port_free(port: int, host: str = HOST) -> bool:
