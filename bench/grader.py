@@ -134,9 +134,9 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="wth-bench-grader-") as tmp:
         scratch = Path(tmp)
         setup_start = time.monotonic()
-        teams, servers, batches = build_room(scratch, args.demo)
+        entries, servers, batches = build_room(scratch, args.demo)
         setup_s = time.monotonic() - setup_start
-        teams_file = tools.write_teams(scratch / "teams.yaml", teams, drift_batches=batches)
+        teams_file = tools.write_teams(scratch / "teams.yaml", entries, drift_batches=batches)
         cfg = teams.load(teams_file)
         cpu_before, started = psutil.cpu_times(), time.monotonic()
         with PeakMemory() as memory:

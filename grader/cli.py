@@ -53,6 +53,15 @@ def challenge_number(value: str) -> int:
     return number
 
 
+def sources_list(value: str) -> frozenset[str]:
+    from .checks import SOURCES
+
+    chosen = frozenset(s.strip() for s in value.split(",") if s.strip())
+    if not chosen or chosen - set(SOURCES):
+        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(SOURCES)}, got {value!r}")
+    return chosen
+
+
 def load(config_path: str, require_sandbox: bool = False):
     """The teams file, refused at once when bad (before the heavy imports); with `--require-sandbox`, the
     run is refused too (exit 2, one line) when team code cannot be sandboxed on this machine."""
@@ -92,12 +101,13 @@ def _progress(total: int):
     return on_team
 
 
-def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False, csv_path=None):
+def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False, csv_path=None,
+                    sources=None):
     """One grading pass: grade, record history, write the reports asked for; returns the results."""
     from . import history, runner
     from . import scoreboard as report
 
-    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)))
+    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)), sources=sources)
     history.record(cfg.grader_dir, results)
     if json_path:
         report.write_json(json_path, cfg.event, results)
@@ -118,7 +128,7 @@ def cmd_scoreboard(args) -> int:
     from . import scoreboard as report
 
     started = time.monotonic()
-    results = grade_and_write(cfg, args.json, args.junit, args.html, csv_path=args.csv)
+    results = grade_and_write(cfg, args.json, args.junit, args.html, csv_path=args.csv, sources=args.sources)
     print(report.table(results))
     written = [p for p in (args.json, args.junit, args.html, args.csv) if p]
     print(f"graded {len(results)} team(s) in {time.monotonic() - started:.1f} s" +
@@ -216,6 +226,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="P", help="write the HTML scoreboard")
     p.add_argument("--csv", metavar="P", help="write one row per team and check (team, check id, status, points, "
                                               "max points, first passed at) for a spreadsheet or an LMS")
+    p.add_argument("--sources", type=sources_list, metavar="S[,S]",
+                   help="grade only the checks that look at these: workspace, endpoint, repo (default: all)")
     _sandbox_flag(p)
     p.set_defaults(func=cmd_scoreboard)
 

@@ -27,6 +27,7 @@ from .checks import (
     ERROR,
     PASS,
     SKIPPED,
+    SOURCES,
     STATUSES,
     Check,
     Decided,
@@ -159,16 +160,25 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
     return TeamResult(team.name, results, graded_at, round(time.monotonic() - started, 3))
 
 
+def leaving_out(sources: frozenset[str] | None = None, run_tests: bool = True) -> frozenset[str]:
+    """The ids of the checks not to run: those looking at none of `sources` (None: all of them), and
+    those that run the team's tests unless `run_tests`."""
+    return frozenset(c.id for c in all_checks()
+                     if (sources is not None and c.source not in sources) or (c.slow and not run_tests))
+
+
 def grade(config: Config, challenge: int | None = None, teams: list[str] | None = None,
           progress: Callable[[str, CheckResult], None] | None = None,
           on_team: Callable[[TeamResult], None] | None = None,
-          workers: int = MAX_TEAMS_IN_PARALLEL) -> list[TeamResult]:
-    """Grade every team (or the named ones) of `config`; results in the teams file's order."""
+          workers: int = MAX_TEAMS_IN_PARALLEL, sources: frozenset[str] | None = None) -> list[TeamResult]:
+    """Grade every team (or the named ones) of `config` on the checks looking at `sources` (None: all);
+    results in the teams file's order."""
     chosen = [config.team(name) for name in teams] if teams else config.teams
     session = Session(config)
+    exclude = leaving_out(sources)
 
     def one(team: Team) -> TeamResult:
-        result = grade_team(team, session, challenge, progress)
+        result = grade_team(team, session, challenge, progress, exclude)
         if on_team:
             on_team(result)
         return result
@@ -183,7 +193,7 @@ def grade(config: Config, challenge: int | None = None, teams: list[str] | None 
 def grade_workspace(workspace: str | Path, endpoint: str | None = None, repo: str | Path | None = None,
                     name: str = "reference", event: str = "What The Hack - MLOps",
                     challenge: int | None = None, run_tests: bool = False) -> TeamResult:
-    """Grade one workspace (+ endpoint, + repo) as a team, without a teams file: the demo's last step.
+    """Grade one workspace (+ endpoint, + repo) as a team, without a teams file.
 
     The team is read as a teams file in the current folder holding just it would be (`ConfigError`
     when it cannot be). Without `repo` the repository checks are left out (not failed); the checks that
@@ -192,10 +202,9 @@ def grade_workspace(workspace: str | Path, endpoint: str | None = None, repo: st
     entry = {"name": name, "workspace": str(workspace), "endpoint": endpoint, "repo": str(repo) if repo else None}
     config = parse({"event": event, "teams": [entry]}, Path("grade_workspace"))
     (team,) = config.teams
-    checks = all_checks()
-    exclude = {c.id for c in checks if (c.source == "repo" and repo is None) or (c.slow and not run_tests)}
+    exclude = leaving_out(None if repo else frozenset(SOURCES) - {"repo"}, run_tests)
     session = Session(config)
     try:
-        return grade_team(team, session, challenge, exclude=frozenset(exclude))
+        return grade_team(team, session, challenge, exclude=exclude)
     finally:
         session.close()

@@ -38,12 +38,12 @@ from pydantic import (
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 from pydantic.dataclasses import is_pydantic_dataclass
 
+from wth import settings
 from wth.azureml import Workspace
 from wth.config import EXPERIMENT, HOLDOUT_DAYS, HOLDOUT_START, MODEL_NAME
 
 from .errors import ConfigError
 
-HOLDOUT_SEED_ENV = "WTH_HOLDOUT_SEED"  # used when the teams file configures no holdout
 DEFAULT_GRADER_DIR = ".grader"
 MAX_BYTES = 1024 * 1024  # a room of 40 teams takes about 20 KB
 MAX_DEPTH = 32  # the deepest key is 5 levels down
@@ -339,7 +339,7 @@ class Holdout(_Model):
 
 def default_holdout() -> Holdout:
     """No holdout in the teams file: the coach's seed from $WTH_HOLDOUT_SEED, else the public default."""
-    return Holdout(seed_env=HOLDOUT_SEED_ENV) if os.environ.get(HOLDOUT_SEED_ENV) else Holdout.public()
+    return Holdout(seed_env=settings.HOLDOUT_SEED.name) if settings.HOLDOUT_SEED.get() else Holdout.public()
 
 
 class Settings(_Model):
@@ -352,7 +352,7 @@ class Settings(_Model):
     budgets: Budgets = Field(default_factory=Budgets, description="time limits, in seconds")
     devops: DevOps | None = Field(None, description="the Azure DevOps project whose runs count for C2.5/C3.6")
     holdout: Holdout = Field(default_factory=default_holdout,
-                             description=f"the team's holdout (default: `holdout`, else ${HOLDOUT_SEED_ENV} "
+                             description=f"the team's holdout (default: `holdout`, else ${settings.HOLDOUT_SEED.name} "
                                          "if set, else the public batch)")
 
 

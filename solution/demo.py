@@ -43,8 +43,8 @@ def _section(progress: Progress, title: str) -> None:
 
 
 def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
-    """`wth-grader scoreboard` on this workspace and endpoint as one team, with no repository (this
-    repository is the hack itself, not a team's); returns the scoreboard page."""
+    """`wth-grader scoreboard` on this workspace and endpoint as one team, on the checks of those two
+    (this repository is the hack itself, not a team's); returns the scoreboard page."""
     folder = ws.root / "grader"
     folder.mkdir(parents=True, exist_ok=True)
     teams = folder / "teams.yaml"
@@ -52,7 +52,8 @@ def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
         "event": "What The Hack - MLOps (demo)", "grader_dir": str(folder),
         "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": None}]}))
     page = ws.root / "scoreboard.html"
-    command = [sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page)]
+    command = [sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page),
+               "--sources", "workspace,endpoint"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise StepFailed(f"the grader failed on the demo's workspace: {done.stderr.strip()[-300:]}")

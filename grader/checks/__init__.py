@@ -28,6 +28,7 @@ from ..context import TeamContext
 
 PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
 STATUSES = (PASS, FAIL, ERROR, CRASH, SKIPPED)
+SOURCES = ("workspace", "endpoint", "repo")
 CHALLENGES = {
     0: "Prerequisites and set-up",
     1: "Build a forecasting model",
@@ -79,7 +80,7 @@ class Check:
     depends: tuple[str, ...]
     func: Callable
     slow: bool = False  # runs the team's code (pytest): budget `pytest_s` instead of `check_s`
-    source: str = "workspace"  # what it looks at: workspace | endpoint | repo
+    source: str = "workspace"  # what it looks at: one of SOURCES
 
     @property
     def challenge(self) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from wth import settings
+
 from ..context import TeamContext
 from ..probes import pipelines
 from ..probes import repo as repo_probe
@@ -38,7 +40,7 @@ def _contained(run) -> str:
 def tests_pass(ctx: TeamContext) -> Outcome:
     """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
     run = ctx.test_runs["clean"]
-    evidence = {"command": f"{ctx.python} -m pytest -q -x (in a copy of {ctx.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
+    evidence = {"command": f"{ctx.python} -m pytest -q -x (in a copy of {ctx.repo})", settings.DATA_FILE.name: "a valid TransactionHistory file",
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
     note = _contained(run)
@@ -67,7 +69,7 @@ def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
     if not slipped:
         return passed(f"your tests fail on each of the {total} kinds of corrupted data, as they should{note}", **evidence)
     listing = "; ".join(f"{CORRUPTIONS[kind][0]} ({_why(runs[kind])})" for kind in slipped)
-    return partial(f"your tests caught {len(caught)} of {total} kinds of corrupted data (WTH_DATA_FILE); slipped "
+    return partial(f"your tests caught {len(caught)} of {total} kinds of corrupted data ({settings.DATA_FILE.name}); slipped "
                    f"through: {listing}. Check each rule in your data-validation tests{note}", len(caught) / total, **evidence)
 
 

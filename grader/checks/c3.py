@@ -111,8 +111,8 @@ def beats_snaive(ctx: TeamContext) -> Outcome:
     origin = body["dates"][0] - pd.Timedelta(days=1)
     steps = (truth.end - origin).days
     evidence = {"holdout": truth.label, "origin": f"{origin:%Y-%m-%d}", "model": body["model"]}
-    if steps > 365:
-        return failed(f"the served model is trained to {origin:%Y-%m-%d}, more than 365 days before the holdout's "
+    if steps > contract.MAX_STEPS:
+        return failed(f"the served model is trained to {origin:%Y-%m-%d}, more than {contract.MAX_STEPS} days before the holdout's "
                       f"end {truth.end:%Y-%m-%d}: retrain on recent data", **evidence)
     if steps < 1:
         raise NotGradable(f"the served model is trained to {origin:%Y-%m-%d}, past the holdout's end "

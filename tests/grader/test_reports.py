@@ -191,3 +191,25 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     assert ys["b"][0] > ys["b"][1] == ys["b"][2] and ys["a"][1] > ys["a"][2]  # points rise: y goes up the page
     first = re.search(r'<table id="first-to-pass">.*?</table>', html, re.S).group(0)
     assert re.search(r'data-challenge="0"><td>C0 [^<]*</td><td>b</td>', first)
+
+
+def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, capsys):
+    """`--sources workspace,endpoint` (the demo's grading of the reference) leaves the repository checks out
+    of the report instead of failing them; a source that does not exist is refused with one line."""
+    from grader import cli
+
+    teams = write_teams(tmp_path / "teams.yaml", [{"name": "empty", "workspace": str(empty_ws.root), "endpoint": None,
+                                                   "repo": None}])
+    out = tmp_path / "s.json"
+    assert cli.main(["scoreboard", "--sources", "workspace,endpoint", "--config", str(teams), "--json", str(out)]) == 0
+    checks = {c["id"]: c for ch in json.loads(out.read_text())["teams"][0]["challenges"] for c in ch["checks"]}
+    by_source = {c.id: c.source for c in all_checks()}
+    assert set(checks) == {cid for cid, source in by_source.items() if source != "repo"}
+    assert cli.main(["scoreboard", "--config", str(teams), "--json", str(out)]) == 0
+    assert {c["id"] for ch in json.loads(out.read_text())["teams"][0]["challenges"] for c in ch["checks"]} == set(by_source)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["scoreboard", "--config", str(teams), "--sources", "workspace,repos"])
+    assert refused.value.code == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "workspace, endpoint, repo" in err and "'workspace,repos'" in err
