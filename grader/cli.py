@@ -16,8 +16,9 @@ import threading
 import time
 from pathlib import Path
 
-from wth.cli_parsing import Parser
+from wth.cli_parsing import Parser, run
 
+from .checks import SOURCES
 from .errors import ConfigError
 
 HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
@@ -51,15 +52,6 @@ def challenge_number(value: str) -> int:
     if number not in CHALLENGES:
         raise argparse.ArgumentTypeError(f"expected a challenge number 0..{max(CHALLENGES)}, got {value!r}")
     return number
-
-
-def sources_list(value: str) -> frozenset[str]:
-    from .checks import SOURCES
-
-    chosen = frozenset(s.strip() for s in value.split(",") if s.strip())
-    if not chosen or chosen - set(SOURCES):
-        raise argparse.ArgumentTypeError(f"expected a comma-separated list of {', '.join(SOURCES)}, got {value!r}")
-    return chosen
 
 
 def load(config_path: str, require_sandbox: bool = False):
@@ -128,7 +120,8 @@ def cmd_scoreboard(args) -> int:
     from . import scoreboard as report
 
     started = time.monotonic()
-    results = grade_and_write(cfg, args.json, args.junit, args.html, csv_path=args.csv, sources=args.sources)
+    results = grade_and_write(cfg, args.json, args.junit, args.html, csv_path=args.csv,
+                              sources=frozenset(args.sources) if args.sources else None)
     print(report.table(results))
     written = [p for p in (args.json, args.junit, args.html, args.csv) if p]
     print(f"graded {len(results)} team(s) in {time.monotonic() - started:.1f} s" +
@@ -226,8 +219,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--html", metavar="P", help="write the HTML scoreboard")
     p.add_argument("--csv", metavar="P", help="write one row per team and check (team, check id, status, points, "
                                               "max points, first passed at) for a spreadsheet or an LMS")
-    p.add_argument("--sources", type=sources_list, metavar="S[,S]",
-                   help="grade only the checks that look at these: workspace, endpoint, repo (default: all)")
+    p.add_argument("--source", dest="sources", action="append", choices=SOURCES,
+                   help="grade only the checks that look at this (repeat for more; default: all)")
     _sandbox_flag(p)
     p.set_defaults(func=cmd_scoreboard)
 
@@ -242,19 +235,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.func(args)
-    except ConfigError as err:
-        _stderr(f"wth-grader {args.command}: {err}")
-        return err.exit_code
-    except OSError as err:
-        _stderr(f"wth-grader {args.command}: {err.strerror or err}: {getattr(err, 'filename', '') or ''}".rstrip(": "))
-        return 2
-    except KeyboardInterrupt:
-        _stderr(f"wth-grader {args.command}: interrupted")
-        return 130
+    return run(build_parser(), argv, lambda args: f"wth-grader {args.command}")
 
 
 if __name__ == "__main__":

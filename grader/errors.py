@@ -1,10 +1,10 @@
-"""The grader's failures that are not a team's result: bad coach input (exit 2)."""
+"""The grader's failures that are not a team's result: bad coach input (exit 2), a state it cannot look at."""
+
+from wth.errors import UsageError
 
 
-class ConfigError(Exception):
+class ConfigError(UsageError):
     """The teams file or the command line is wrong; the message is one line naming team and key."""
-
-    exit_code = 2
 
 
 class NotGradable(Exception):

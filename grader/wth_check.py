@@ -8,17 +8,11 @@ from __future__ import annotations
 
 import argparse
 
-from wth.errors import UsageError
-
 from .cli import challenge_number, self_check
-from .errors import ConfigError
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        return self_check(args.config, args.team, args.challenge)
-    except ConfigError as err:
-        raise UsageError(str(err)) from err
+    return self_check(args.config, args.team, args.challenge)
 
 
 def register(commands) -> None:

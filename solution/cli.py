@@ -12,9 +12,9 @@ import os
 import sys
 import warnings
 
-from wth.cli_parsing import Parser
+from wth.cli_parsing import Parser, run
 from wth.config import WINDOW_END, WINDOW_START
-from wth.errors import StepFailed, UsageError
+from wth.errors import UsageError
 
 
 def _say(message: str) -> None:
@@ -309,20 +309,8 @@ def _name(args) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
     _quiet_libraries()
-    try:
-        return args.func(args)
-    except (UsageError, StepFailed) as err:
-        print(f"{_name(args)}: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        print(f"{_name(args)}: interrupted", file=sys.stderr)
-        return 130
-    except BrokenPipeError:  # output piped into `head` and the like
-        sys.stderr.close()
-        return 0
+    return run(build_parser(), argv, _name)
 
 
 if __name__ == "__main__":

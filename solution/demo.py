@@ -53,7 +53,7 @@ def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
         "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": None}]}))
     page = ws.root / "scoreboard.html"
     command = [sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page),
-               "--sources", "workspace,endpoint"]
+               "--source", "workspace", "--source", "endpoint"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:
         raise StepFailed(f"the grader failed on the demo's workspace: {done.stderr.strip()[-300:]}")

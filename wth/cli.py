@@ -12,8 +12,7 @@ import argparse
 import sys
 from importlib.metadata import entry_points
 
-from .cli_parsing import Parser
-from .errors import StepFailed, UsageError
+from .cli_parsing import Parser, run
 
 COMMANDS = "wth.commands"  # entry points: functions that add a command to the subparsers they are given
 
@@ -85,14 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except (UsageError, StepFailed) as err:
-        print(f"wth {args.command}: {err}", file=sys.stderr)
-        return err.exit_code
-    except KeyboardInterrupt:
-        return 130
+    return run(build_parser(), argv, lambda args: f"wth {args.command}")
 
 
 if __name__ == "__main__":

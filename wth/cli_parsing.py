@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+
+from .errors import StepFailed, UsageError
 
 
 class Parser(argparse.ArgumentParser):
@@ -66,3 +69,24 @@ class Parser(argparse.ArgumentParser):
         if not named and self.allow_abbrev and name.startswith("--"):
             named = [action for action in self._actions if any(s.startswith(name) for s in action.option_strings)]
         return named[0] if len(named) == 1 else None
+
+
+def run(parser: argparse.ArgumentParser, argv: list[str] | None, name: Callable[[argparse.Namespace], str]) -> int:
+    """Parse `argv`, call the chosen command's `func`; a `UsageError` (exit 2), a `StepFailed` (exit 1) or a
+    file that cannot be read (exit 2) is one line on stderr, prefixed with `name(args)`, never a traceback."""
+    args = parser.parse_args(argv)
+    try:
+        return args.func(args)
+    except (UsageError, StepFailed) as err:
+        print(f"{name(args)}: {err}", file=sys.stderr)
+        return err.exit_code
+    except BrokenPipeError:  # output piped into `head` and the like
+        sys.stderr.close()
+        return 0
+    except OSError as err:
+        where = getattr(err, "filename", None)
+        print(f"{name(args)}: {err.strerror or err}" + (f": {where}" if where else ""), file=sys.stderr)
+        return UsageError.exit_code
+    except KeyboardInterrupt:
+        print(f"{name(args)}: interrupted", file=sys.stderr)
+        return 130

@@ -194,14 +194,14 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
 
 
 def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, capsys):
-    """`--sources workspace,endpoint` (the demo's grading of the reference) leaves the repository checks out
+    """`--source workspace --source endpoint` (the demo's grading of the reference) leaves the repository checks out
     of the report instead of failing them; a source that does not exist is refused with one line."""
     from grader import cli
 
     teams = write_teams(tmp_path / "teams.yaml", [{"name": "empty", "workspace": str(empty_ws.root), "endpoint": None,
                                                    "repo": None}])
     out = tmp_path / "s.json"
-    assert cli.main(["scoreboard", "--sources", "workspace,endpoint", "--config", str(teams), "--json", str(out)]) == 0
+    assert cli.main(["scoreboard", "--source", "workspace", "--source", "endpoint", "--config", str(teams), "--json", str(out)]) == 0
     checks = {c["id"]: c for ch in json.loads(out.read_text())["teams"][0]["challenges"] for c in ch["checks"]}
     by_source = {c.id: c.source for c in all_checks()}
     assert set(checks) == {cid for cid, source in by_source.items() if source != "repo"}
@@ -209,7 +209,7 @@ def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, cap
     assert {c["id"] for ch in json.loads(out.read_text())["teams"][0]["challenges"] for c in ch["checks"]} == set(by_source)
     capsys.readouterr()
     with pytest.raises(SystemExit) as refused:
-        cli.main(["scoreboard", "--config", str(teams), "--sources", "workspace,repos"])
+        cli.main(["scoreboard", "--config", str(teams), "--source", "repos"])
     assert refused.value.code == 2
     err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "workspace, endpoint, repo" in err and "'workspace,repos'" in err
+    assert len(err.splitlines()) == 1 and "'workspace', 'endpoint', 'repo'" in err and "'repos'" in err

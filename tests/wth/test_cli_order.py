@@ -65,6 +65,8 @@ def expected(action: argparse.Action, values: list[str]):
     if action.nargs == 0:
         return action.const
     converted = [(action.type or str)(value) for value in values]
+    if isinstance(action, argparse._AppendAction):  # given once: a list of one
+        return converted
     return converted if action.nargs in ("*", "+") else converted[0]
 
 
