@@ -12,7 +12,6 @@ import gzip
 import json
 import re
 from functools import cache
-from pathlib import Path
 
 import pytest
 from docs_tools import REPO_ROOT
