@@ -10,12 +10,11 @@ challenge (`CHALLENGE_FILES`) and run with the commands its own pipelines run (`
 test holds against the team's pipeline YAML).
 
 Not literal, and why:
-- The install (`pip install -e ./tools`) runs with `--no-deps --no-build-isolation`: the tools'
-  dependencies, and the build backend, come from this suite's venv as a plain path on sys.path (its
-  .pth files are not processed, so the coach's editable install of `solution` stays invisible), and
-  their commands (`azmlinfsrv`, `mlflow`, ...) are written into the team's venv as pip would write
-  them. A full install from the package index takes minutes; `pip check` still checks that every
-  requirement the tools declare is met.
+- The install (`pip install -e ./tools`) runs with `--no-deps`: the tools' dependencies come from this
+  suite's venv as a plain path on sys.path (its .pth files are not processed, so the coach's editable
+  install of `solution` stays invisible), and their commands (`azmlinfsrv`, `mlflow`, ...) are written
+  into the team's venv as pip would write them. A full install from the package index takes minutes;
+  `pip check` still checks that every requirement the tools declare is met.
 - The endpoint's port: 5001 in the documents, a free port here (other test runs share the machine).
 - `wth ui` serves until stopped: left out. Of the starter README's block only `acquire.py` runs
   (tests/docs/test_docs_starter.py runs the other three scripts, the same files).
@@ -178,8 +177,8 @@ def team(kit, tmp_path_factory) -> Team:
     repo = folder / re.search(r"^\s*cd (\S+)$", unzip, re.M).group(1)
     python = fresh_venv(repo / ".venv", repo / "tools" / "setup.cfg")
     assert ".venv/bin/python -m pip install -e ./tools" in block(doc, "pip install")
-    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation", "-e",
-                           "./tools"], cwd=repo, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-e", "./tools"], cwd=repo,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     alpha = Team(repo, python, free_port(), env)
     alpha.run(block(doc, "cp -r resources/starter starter"))
