@@ -35,6 +35,15 @@ def span(name: str) -> tuple[str, str]:
     return days[0], days[-1]
 
 
+def azure_packages(cfg: configparser.ConfigParser) -> list[str]:
+    """What a team adds to grade an Azure ML workspace: the `azure` extra's packages but azureml-core (the
+    optional SDK v1 route, which nothing on the default path imports)."""
+    from packaging.requirements import Requirement
+
+    names = [Requirement(line).name for line in cfg["options.extras_require"]["azure"].split("\n") if line.strip()]
+    return [name for name in names if name != "azureml-core"]
+
+
 @cache
 def facts() -> dict[str, list[str]]:
     from grader import backtest
@@ -62,9 +71,10 @@ def facts() -> dict[str, list[str]]:
     assert clean == drifted
     months = int(new_data[1][5:7]) - int(new_data[0][5:7]) + 1
     bad = contract.BAD_INPUTS
+    azure = f"`pip install {' '.join(azure_packages(cfg))}`"
     return {
         "README.md": [
-            f"Python {python} or newer", f"{arima}", f"no header, {WORDS[len(data.COLUMNS)]} columns",
+            f"Python {python} or newer", f"{arima}", f"no header, {WORDS[len(data.COLUMNS)]} columns", azure,
             f"| `TransactionHistory.csv.gz` | {WINDOW_START}..{WINDOW_END}, the window of the hack |",
             f"| `new-data-2014.csv.gz` | the 2014 rows ({new_data[0]}..{new_data[1]}): the \"new data\" |",
             f"| `batch-clean.csv.gz` | {clean[0]}..{clean[1]}, a batch",
@@ -148,6 +158,13 @@ def prose_numbers(text: str) -> set[str]:
     text = re.sub(r"\]\([^)]*\)|https?://\S+", "", text)
     text = re.sub(r"\bC\d\.\d+\b|\b\d{4}-\d{2}-\d{2}\b|^\s*\d+\.\s", "", text, flags=re.M)
     return set(NUMBER.findall(text))
+
+
+def test_the_teams_example_says_what_grading_an_azure_ml_workspace_needs():
+    cfg = configparser.ConfigParser()
+    cfg.read(REPO_ROOT / "setup.cfg")
+    example = (REPO_ROOT / "resources" / "teams.example.yaml").read_text()
+    assert f"`pip install {' '.join(azure_packages(cfg))}`" in example
 
 
 @pytest.mark.parametrize("doc", DOCS)
