@@ -43,6 +43,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from walkthrough import block, self_check, set_up_workspace, sh
 
+from grader.checks import all_checks
+
 TEAM_CODE = Path(__file__).resolve().parent / "team"
 CHALLENGE_FILES = {  # what the team adds to its repository, challenge by challenge
     1: ["forecasting/__init__.py", "forecasting/data.py", "forecasting/model.py", "forecasting/pyfunc.py",
@@ -61,6 +63,7 @@ COMMANDS = {  # what the team runs on its laptop for each challenge (its pipelin
     5: [("drift.yml", "python -m forecasting.drift --batch resources/data/batch-clean.csv.gz"
                       " --batch resources/data/batch-drifted.csv.gz")],
 }
+DOC_BLOCKS = {3: ("wth smoke-test", "wth report")}  # the challenge's own bash blocks, after the team's steps
 DOCUMENTED_PORT = "5001"
 
 
@@ -98,9 +101,12 @@ class Team:
         self.run(f"git add -A && git commit -qm 'challenge 0{challenge}'")
 
     def follow(self, challenge: int) -> None:
+        """The challenge's steps: the team's code added, its commands run, then the challenge's own blocks."""
         self.add(challenge)
         for _, command in COMMANDS[challenge]:
             self.run(command)
+        for holding in DOC_BLOCKS.get(challenge, ()):
+            self.run(block(self.doc(f"Challenge-0{challenge}.md"), holding))
 
 
 def free_port() -> int:
@@ -223,74 +229,29 @@ def _walk(node):
             yield from _walk(value)
 
 
-def passes(result: subprocess.CompletedProcess, challenge: int) -> None:
+@pytest.fixture(scope="module")
+def reach(team):
+    """`reach(n)`: the team state after challenge n, each challenge's steps taken once, in order. A step
+    that failed fails every later challenge at once instead of being taken again."""
+    state = {"done": 0, "failed": None}
+
+    def to(challenge: int) -> Team:
+        if state["failed"]:
+            pytest.fail(f"challenge 0{state['failed']}'s steps failed (see its test)")
+        for step in range(state["done"] + 1, challenge + 1):
+            state["failed"] = step
+            team.follow(step)
+            state["done"], state["failed"] = step, None
+        return team
+
+    return to
+
+
+@pytest.mark.parametrize("challenge", range(6))
+def test_the_challenge_passes_its_checks(reach, challenge):
+    """The challenge's `wth check` block, after its steps; C2.2 and C2.3 run the team's tests
+    sandboxed, in a copy of its repository, with its .venv."""
+    result = reach(challenge).check(challenge)
     assert result.returncode == 0, result.stdout + result.stderr
-    ids = set(re.findall(rf"\bC{challenge}\.\d+\b", result.stdout))
-    from grader.checks import all_checks
-
-    assert ids == {c.id for c in all_checks() if c.challenge == challenge}, result.stdout
-
-
-@pytest.fixture(scope="module")
-def challenge_00(team) -> Team:
-    return team
-
-
-def test_challenge_00(challenge_00):
-    passes(challenge_00.check(0), 0)
-
-
-@pytest.fixture(scope="module")
-def challenge_01(challenge_00) -> Team:
-    challenge_00.follow(1)
-    return challenge_00
-
-
-def test_challenge_01(challenge_01):
-    passes(challenge_01.check(1), 1)
-
-
-@pytest.fixture(scope="module")
-def challenge_02(challenge_01) -> Team:
-    challenge_01.follow(2)
-    return challenge_01
-
-
-def test_challenge_02(challenge_02):
-    """C2.2 and C2.3 run the team's tests sandboxed, in a copy of its repository, with its .venv."""
-    passes(challenge_02.check(2), 2)
-
-
-@pytest.fixture(scope="module")
-def challenge_03(challenge_02) -> Team:
-    """The team's release, then Challenge 03's own blocks: the smoke test of what is served, the report."""
-    challenge_02.follow(3)
-    doc = challenge_02.doc("Challenge-03.md")
-    challenge_02.run(block(doc, "wth smoke-test"))
-    challenge_02.run(block(doc, "wth report"))
-    assert (challenge_02.repo / "report.html").stat().st_size > 0
-    return challenge_02
-
-
-def test_challenge_03(challenge_03):
-    passes(challenge_03.check(3), 3)
-
-
-@pytest.fixture(scope="module")
-def challenge_04(challenge_03) -> Team:
-    challenge_03.follow(4)
-    return challenge_03
-
-
-def test_challenge_04(challenge_04):
-    passes(challenge_04.check(4), 4)
-
-
-@pytest.fixture(scope="module")
-def challenge_05(challenge_04) -> Team:
-    challenge_04.follow(5)
-    return challenge_04
-
-
-def test_challenge_05(challenge_05):
-    passes(challenge_05.check(5), 5)
+    graded = set(re.findall(rf"\bC{challenge}\.\d+\b", result.stdout))
+    assert graded == {c.id for c in all_checks() if c.challenge == challenge}, result.stdout
