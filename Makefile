@@ -30,9 +30,10 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -m slow
 
-# What the coach hands to the teams: dist/student-kit/ (a template repository) and dist/student-kit.zip
-student-kit: $(STAMP)
-	$(BIN)/python kit/build.py --out dist
+# What the coach hands to the teams: dist/student-kit/ (a template repository) and dist/student-kit.zip.
+# The builder needs only Python's standard library and git: no venv, no install, no pip output.
+student-kit:
+	$(PYTHON) kit/build.py --out dist
 
 # The `azure` extra installed beside the base in one resolver run, in its own venv: pip check must be
 # clean and the Azure ML SDK + MLflow plugin must import and resolve their stores.

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import configparser
 import io
+import os
 import shutil
 import subprocess
 import sys
@@ -116,7 +117,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"student-kit: cannot write the kit to {args.out}: {err.strerror or err}", file=sys.stderr)
         return 2
     files = sum(1 for p in tree.rglob("*") if p.is_file())
-    print(f"student kit: {tree} ({files} files) and {archive} ({archive.stat().st_size / 1e6:.1f} MB)")
+    print(f"student kit: {files} files\n  {tree}{os.sep}  the tree, ready to push as the teams' template repository\n"
+          f"  {archive}  {archive.stat().st_size / 1e6:.1f} MB, unpacks into {NAME}{os.sep}")
     return 0
 
 
