@@ -12,6 +12,12 @@ on Linux, macOS and Windows). For each request it
 The endpoint record and the keys file are re-read when they change on disk: the record is the single
 source of truth, written only by `solution.endpoint.rollout`.
 
+Requests are framed as RFC 9112 has it and nothing else is guessed at: a repeated, signed, spaced or
+otherwise non-digit `Content-Length`, `Transfer-Encoding` beside it or not ending in chunked, whitespace
+before a header's colon, a folded header line, CR/LF/NUL inside a value, or a missing or repeated
+`Host` is refused with 400 and `{"error"}`, and the connection is closed, so bytes after a request
+whose end is in doubt are never read as another request (chunked bodies get 411).
+
 Slow or idle clients cost a socket, not a thread: a new connection's first request headers must arrive
 within `HEADER_TIMEOUT`, bodies within `BODY_TIMEOUT`, and a kept-alive
 connection that stays quiet for `IDLE_TIMEOUT` is closed.
@@ -26,6 +32,7 @@ import argparse
 import asyncio
 import hmac
 import json
+import re
 import signal
 import socket
 import sys
@@ -41,6 +48,7 @@ RETRY_S = 2.0  # a switch-over race lasts milliseconds; a dead deployment gets 5
 MAX_BODY = 8 << 20  # the entry script refuses anything over 1 MiB itself, with the contract's error
 MAX_HEAD = 64 << 10
 MAX_CONNECTIONS = 2000
+LINGER_S = 2.0  # after a refusal that closes, how long what the client still sends is read and dropped
 POOL_SIZE = 16  # idle upstream connections kept per deployment
 KEY_HEADER = b"authorization"  # wth.contract.KEY_HEADER, lower-cased (the router imports nothing outside the stdlib)
 DEPLOYMENT_HEADER = b"azureml-model-deployment"  # wth.contract.DEPLOYMENT_HEADER
@@ -49,6 +57,11 @@ HOP_BY_HOP = (b"connection", b"keep-alive", b"transfer-encoding", b"content-leng
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout",
            411: "Length Required", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+CLOSING = (400, 408, 411, 413)  # refusals after which the connection's next bytes cannot be trusted
+TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2: a field name, a method
+REQUEST_LINE = re.compile(rb"(%s) ([!-~]+) (HTTP/1\.[01])" % TOKEN.pattern)  # method, target, version
+DIGITS = re.compile(rb"[0-9]+")
+CTL_IN_VALUE = re.compile(rb"[\x00\r\n]")
 
 
 class Refused(Exception):
@@ -164,18 +177,56 @@ def _nodelay(writer: asyncio.StreamWriter) -> None:
             pass
 
 
+def _shown(value: bytes) -> str:
+    return repr(value[:40].decode("latin-1"))
+
+
 def _parse_head(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The start line and the header fields (names lower-cased) of a message head as RFC 9112 section 5
+    has them; `ValueError` with the reason for a line that is not `name: value`, whitespace before the
+    colon, a folded line, or CR, LF or NUL in a value."""
     lines = head[:-4].split(b"\r\n")
-    headers = []
+    fields = []
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
-        if not sep:
-            raise Refused(400, "malformed header line")
-        headers.append((name.strip().lower(), value.strip()))
-    return lines[0], headers
+        if not sep or not TOKEN.fullmatch(name):
+            raise ValueError(f"malformed header line {_shown(line)}: a name, a colon, the value "
+                             "(no space before the colon, no folded lines)")
+        value = value.strip(b" \t")
+        if CTL_IN_VALUE.search(value):
+            raise ValueError(f"the {_shown(name)} header holds a CR, LF or NUL")
+        fields.append((name.lower(), value))
+    return lines[0], fields
+
+
+def _body_length(version: bytes, fields: list[tuple[bytes, bytes]]) -> int:
+    """The length of a request's body as RFC 9112 section 6.3 frames it; `Refused` for every framing a
+    server must reject (400), a chunked body (411: not accepted here) or one over `MAX_BODY` (413)."""
+    hosts = [value for name, value in fields if name == b"host"]
+    if len(hosts) > 1 or (version == b"HTTP/1.1" and not hosts):
+        raise Refused(400, "send exactly one Host header")
+    lengths = [value for name, value in fields if name == b"content-length"]
+    codings = [value for name, value in fields if name == b"transfer-encoding"]
+    if codings:
+        if lengths:
+            raise Refused(400, "Transfer-Encoding and Content-Length together: send the body with a Content-Length only")
+        if version != b"HTTP/1.1" or b",".join(codings).rsplit(b",", 1)[-1].strip().lower() != b"chunked":
+            raise Refused(400, f"Transfer-Encoding {_shown(b', '.join(codings))} does not frame this request's body: "
+                               "send a Content-Length")
+        raise Refused(411, "send a Content-Length (chunked bodies are not accepted)")
+    if not lengths:
+        return 0
+    if len(lengths) > 1:
+        raise Refused(400, "Content-Length is given more than once: send it once")
+    if not DIGITS.fullmatch(lengths[0]):
+        raise Refused(400, f"Content-Length {_shown(lengths[0])} is not a number of bytes: digits only")
+    if len(lengths[0]) > len(str(MAX_BODY)) or int(lengths[0]) > MAX_BODY:
+        raise Refused(413, f"request body over {MAX_BODY} bytes")
+    return int(lengths[0])
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """A deployment's answer body; `ValueError` when its framing is not one of HTTP/1.1's."""
     if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
         chunks, size = [], 0
         while True:
@@ -193,7 +244,23 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[bytes, bytes], 
     length = headers.get(b"content-length")
     if length is None:
         return await reader.read(limit)  # read to the end: the server closes the connection
+    if not DIGITS.fullmatch(length):
+        raise ValueError(f"Content-Length {_shown(length)}")
     return await reader.readexactly(int(length))
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Send what is written, half-close, and drop what the client still sends for up to `LINGER_S`:
+    closing with unread bytes resets the connection, and the client could lose the answer unread."""
+    try:
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            while await reader.read(64 << 10):
+                pass
+    except (OSError, TimeoutError):
+        pass
 
 
 def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, close: bool) -> bytes:
@@ -225,8 +292,8 @@ class Router:
             writer.write(request)
             async with asyncio.timeout(UPSTREAM_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
-                status_line, headers = _parse_head(head)
-                status = int(status_line.split(b" ", 2)[1])
+                status_line, headers = _parse_head(head)  # a ValueError here is answered 502
+                status = int(status_line.partition(b" ")[2][:3])
                 named = dict(headers)
                 body = b"" if head_only or status in (204, 304) or 100 <= status < 200 else \
                     await _read_body(reader, named, MAX_BODY)
@@ -262,6 +329,8 @@ class Router:
                 await asyncio.sleep(0.02)
             except TimeoutError:
                 raise Refused(504, f"the deployment did not answer within {UPSTREAM_TIMEOUT:.0f} s") from None
+            except (ValueError, asyncio.LimitOverrunError):
+                raise Refused(502, "the deployment's answer is not well-formed HTTP/1.1") from None
             except OSError as err:
                 raise Refused(502, f"the deployment did not answer ({type(err).__name__})") from None
 
@@ -281,6 +350,7 @@ class Router:
                     return
                 except asyncio.LimitOverrunError:
                     writer.write(_error(431, f"request headers over {MAX_HEAD} bytes", close=True))
+                    await _linger(reader, writer)
                     return
                 first = False
                 self.in_flight += 1
@@ -299,23 +369,19 @@ class Router:
 
     async def _one(self, reader, writer, head: bytes) -> bool:
         """Answer one request; True when the connection is to be closed."""
+        close = True
         try:
-            request_line, header_list = _parse_head(head)
-            method, target, version = request_line.split(b" ", 2)
-        except (Refused, ValueError):
-            writer.write(_error(400, "malformed request", close=True))
-            return True
-        headers = dict(header_list)
-        close = version != b"HTTP/1.1" or b"close" in headers.get(b"connection", b"").lower()
-        try:
-            if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-                raise Refused(411, "send a Content-Length (chunked bodies are not accepted)")
             try:
-                length = int(headers.get(b"content-length", b"0"))
-            except ValueError:
-                raise Refused(400, "bad Content-Length") from None
-            if not 0 <= length <= MAX_BODY:
-                raise Refused(413, f"request body over {MAX_BODY} bytes")
+                request_line, fields = _parse_head(head)
+            except ValueError as err:
+                raise Refused(400, str(err)) from None
+            line = REQUEST_LINE.fullmatch(request_line)
+            if line is None:
+                raise Refused(400, f"the request line {_shown(request_line)} is not `METHOD /path HTTP/1.1`")
+            method, target, version = line.groups()
+            headers = dict(fields)
+            close = version != b"HTTP/1.1" or b"close" in headers.get(b"connection", b"").lower()
+            length = _body_length(version, fields)
             try:
                 async with asyncio.timeout(BODY_TIMEOUT):
                     body = await reader.readexactly(length) if length else b""
@@ -330,8 +396,12 @@ class Router:
                 return close
             status, out, data = await self.forward(method, target, headers, body)
         except Refused as refused:
-            writer.write(_error(refused.status, str(refused), close=close or refused.status in (400, 408, 411, 413)))
-            return close or refused.status in (400, 408, 411, 413)
+            if refused.status not in CLOSING:
+                writer.write(_error(refused.status, str(refused), close))
+                return close
+            writer.write(_error(refused.status, str(refused), close=True))
+            await _linger(reader, writer)
+            return True
         writer.write(_response(status, out, data, close))
         return close
 

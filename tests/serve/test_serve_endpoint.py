@@ -91,6 +91,78 @@ def test_the_router_and_the_deployment_listen_on_loopback_only(deployed):
         assert bound == {("127.0.0.1", port)}
 
 
+SCORE = b'{"steps": 1}'
+SMUGGLED = b"POST /score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 12\r\n\r\n" + SCORE
+
+
+def raw(*fields: bytes, body: bytes = SCORE, version: bytes = b"HTTP/1.1") -> bytes:
+    return b"POST /score %s\r\n%s\r\n%s" % (version, b"".join(f + b"\r\n" for f in fields), body)
+
+
+def answers(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """The responses on a connection, in order: status, headers, body."""
+    out = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        length = int(headers["content-length"])
+        out.append((int(lines[0].split()[1]), headers, data[:length]))
+        data = data[length:]
+    return out
+
+
+def exchange(request: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send `request` then `SMUGGLED` on one connection as raw bytes; every answer until the router closes it."""
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as sock:
+        sock.sendall(request + SMUGGLED)
+        received = b""
+        while chunk := sock.recv(65536):  # a socket.timeout here: the router kept the connection open
+            received += chunk
+    return answers(received)
+
+
+HOST = b"Host: x"
+BAD_FRAMING = {  # RFC 9112 6.3 (and 5.1, 5.2, 3.2): what a server must reject, each with 400
+    "two different Content-Lengths": raw(HOST, b"Content-Length: 12", b"Content-Length: 0"),
+    "the same Content-Length twice": raw(HOST, b"Content-Length: 12", b"Content-Length: 12"),
+    "a list as Content-Length": raw(HOST, b"Content-Length: 12, 12"),
+    "a signed Content-Length": raw(HOST, b"Content-Length: +12"),
+    "a negative Content-Length": raw(HOST, b"Content-Length: -1"),
+    "whitespace inside Content-Length": raw(HOST, b"Content-Length: 1 2"),
+    "an underscore inside Content-Length": raw(HOST, b"Content-Length: 1_2"),  # Python's int() takes it
+    "a hexadecimal Content-Length": raw(HOST, b"Content-Length: 0xc"),
+    "an empty Content-Length": raw(HOST, b"Content-Length:"),
+    "Transfer-Encoding with Content-Length": raw(HOST, b"Transfer-Encoding: chunked", b"Content-Length: 12"),
+    "Transfer-Encoding not ending in chunked": raw(HOST, b"Transfer-Encoding: chunked, identity"),
+    "Transfer-Encoding in HTTP/1.0": raw(b"Transfer-Encoding: chunked", version=b"HTTP/1.0"),
+    "whitespace before a colon": raw(HOST, b"Content-Length : 12"),
+    "a folded header line": raw(HOST, b"Content-Length: 1", b" 2"),
+    "a bare LF inside a header": raw(HOST, b"Content-Length: 12", b"X-Note: a\nContent-Length: 0"),
+    "no Host": raw(b"Content-Length: 12"),
+    "two Hosts": raw(HOST, HOST, b"Content-Length: 12"),
+}
+
+
+def test_a_pipelined_request_is_answered_on_the_same_connection(deployed):
+    """What the refusals below are measured against: well framed, both requests are answered."""
+    assert [status for status, _, _ in exchange(raw(HOST, b"Content-Length: 12"))] == [200, 200]
+
+
+@pytest.mark.parametrize("request_bytes", BAD_FRAMING.values(), ids=BAD_FRAMING.keys())
+def test_bad_framing_is_refused_with_400_and_the_connection_closed(deployed, request_bytes):
+    (status, headers, body), *more = exchange(request_bytes)
+    assert status == 400 and headers["connection"] == "close"
+    error = json.loads(body)["error"]
+    assert isinstance(error, str) and error and "\n" not in error
+    assert more == [], "the bytes after a request of doubtful length were read as another request"
+
+
+def test_a_chunked_body_gets_411_and_the_connection_closed(deployed):
+    (status, headers, body), *more = exchange(raw(HOST, b"Transfer-Encoding: chunked", body=b"c\r\n%s\r\n0\r\n\r\n" % SCORE))
+    assert status == 411 and "Content-Length" in json.loads(body)["error"] and more == []
+
+
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
     lines = []
     assert clients.smoke_test(ws, progress=lines.append) == 0, lines
