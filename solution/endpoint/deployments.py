@@ -1,5 +1,7 @@
 """Deployments: one registered version each, served by Azure ML's inference server (`azmlinfsrv`) with
 `solution/score.py` on a private loopback port, in `<workspace>/endpoint/deployments/<name>-v<version>-<port>/`.
+Each gets a secret of its own, in the (owner-only) record: its server scores only requests bearing it,
+which the router adds, so the port is no way round the endpoint's key.
 
 On Linux and macOS azmlinfsrv runs gunicorn (our config binds it to loopback and uses threaded workers,
 which keep connections alive for the router); on Windows it runs waitress, its own Windows mode.
@@ -10,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import sys
@@ -95,6 +98,8 @@ def on_exit(server):
 
 def start(ws, model_version, name: str, port: int | None = None, timeout: float = START_TIMEOUT) -> Deployment:
     """Materialise `model_version` and serve it as deployment `name` on a private port; wait until healthy."""
+    from ..score import SECRET_ENV
+
     server = Path(sysconfig.get_path("scripts")) / ("azmlinfsrv.exe" if sys.platform == "win32" else "azmlinfsrv")
     if not server.exists():
         raise StepFailed(f"{server} not found: install azureml-inference-server-http into this environment")
@@ -103,6 +108,7 @@ def start(ws, model_version, name: str, port: int | None = None, timeout: float 
     if where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True)
+    secret = secrets.token_urlsafe(32)
     try:
         model_dir = materialise(ws, model_version, where)
         (where / "gunicorn.conf.py").write_text(GUNICORN_CONF.format(host=HOST, port=port, max_body=contract.MAX_BODY))
@@ -110,7 +116,7 @@ def start(ws, model_version, name: str, port: int | None = None, timeout: float 
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",  # scoring slices lists: no BLAS threads
                **os.environ, "WORKER_COUNT": str(WORKERS), "WORKER_PRELOAD": "true", "AML_APP_ROOT": str(where),
                "GUNICORN_CMD_ARGS": f"--config {shlex.quote(str(where / 'gunicorn.conf.py'))}",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", SECRET_ENV: secret}
         log = folder(ws) / "logs" / f"{where.name}.log"  # outside the folder: kept when a failed start removes it
         log.parent.mkdir(exist_ok=True)
         identity = processes.spawn(
@@ -122,7 +128,8 @@ def start(ws, model_version, name: str, port: int | None = None, timeout: float 
         shutil.rmtree(where, ignore_errors=True)
         raise
     return Deployment(name=name, model_name=model_version.name, version=str(model_version.version), port=port,
-                      pid=identity.pid, created=identity.created, folder=str(where), log=str(log), started_at=now())
+                      pid=identity.pid, created=identity.created, folder=str(where), log=str(log), started_at=now(),
+                      secret=secret)
 
 
 def stop_recorded(where: Path) -> None:

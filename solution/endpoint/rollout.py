@@ -146,7 +146,8 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
         new_split = split_after(before, name, traffic) if deployment else {name: 100}
         progress(f"starting azmlinfsrv for {mv.name} version {mv.version} as deployment {name}")
         new = deployments.start(ws, mv, name)
-        failures = smoke.check(new.url, expected_version=str(mv.version), expected_train_end=mv.tags.get("train_end"))
+        failures = smoke.check(new.url, expected_version=str(mv.version), expected_train_end=mv.tags.get("train_end"),
+                               key=new.secret)  # on its own port, as the router will send it requests
         if failures:
             deployments.stop(new)
             kept = f"; version {current.model_version} keeps serving" if current else ""

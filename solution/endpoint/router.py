@@ -8,7 +8,8 @@ on Linux, macOS and Windows). For each request it
     split (smooth weighted round-robin: a 90/10 split is 9 of every 10 requests, exactly), and names it
     in the answer's `azureml-model-deployment` header, as Azure ML does;
   - forwards it over a kept-alive connection from a per-deployment pool (a fresh one when the server
-    closed it), retrying while a rollout switches deployments.
+    closed it), retrying while a rollout switches deployments, with that deployment's secret as its
+    `Authorization: Bearer` (the client's key stays here): a deployment answers `/score` only to it.
 The endpoint record and the keys file are re-read when they change on disk: the record is the single
 source of truth, written only by `solution.endpoint.rollout`.
 
@@ -76,7 +77,7 @@ class State:
     def __init__(self, record: Path, keys: Path):
         self.record_path, self.keys_path = record, keys
         self._seen: tuple = (None, None)
-        self.ports: dict[str, int] = {}
+        self.deployments: dict[str, tuple[int, bytes]] = {}  # name -> (port, secret)
         self.auth = "none"
         self.keys: tuple[bytes, ...] = ()
         self._weights: list[tuple[str, int]] = []
@@ -97,11 +98,12 @@ class State:
         self._seen = seen
         try:
             data = json.loads(self.record_path.read_text())
-            self.ports = {name: int(d["port"]) for name, d in data["deployments"].items()}
-            traffic = {name: int(pct) for name, pct in data["traffic"].items() if name in self.ports}
+            self.deployments = {name: (int(d["port"]), d["secret"].encode())
+                                for name, d in data["deployments"].items()}
+            traffic = {name: int(pct) for name, pct in data["traffic"].items() if name in self.deployments}
             self.auth = data.get("auth_mode", "none")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.ports, traffic, self.auth = {}, {}, "key"  # no readable record: nothing to serve, nothing open
+            self.deployments, traffic, self.auth = {}, {}, "key"  # no readable record: nothing to serve, nothing open
         try:
             keys = json.loads(self.keys_path.read_text())
             self.keys = tuple(keys[k].encode() for k in ("primary", "secondary") if keys.get(k))
@@ -119,13 +121,13 @@ class State:
         given = value[7:].strip()
         return any(hmac.compare_digest(given, key) for key in self.keys)
 
-    def pick(self, wanted: bytes | None) -> tuple[str, int]:
-        """The name and port of the deployment for this request."""
+    def pick(self, wanted: bytes | None) -> tuple[str, int, bytes]:
+        """The name, port and secret of the deployment for this request."""
         if wanted:
             name = wanted.decode("latin-1").strip()
-            if name not in self.ports:
+            if name not in self.deployments:
                 raise Refused(404, f"no deployment named {name!r} on this endpoint: see `wth-solution endpoint status`")
-            return name, self.ports[name]
+            return name, *self.deployments[name]
         if not self._weights:
             raise Refused(503, "no deployment takes traffic: see `wth-solution endpoint status`")
         total, best = 0, None
@@ -135,7 +137,7 @@ class State:
             if best is None or self._current[name] > self._current[best]:
                 best = name
         self._current[best] -= total
-        return best, self.ports[best]
+        return best, *self.deployments[best]
 
 
 class Pool:
@@ -311,10 +313,11 @@ class Router:
         lines = [b"%s %s HTTP/1.1" % (method, target), b"Host: %s" % HOST.encode(),
                  b"Content-Length: %d" % len(body)]
         lines += [name + b": " + headers[name] for name in FORWARDED if name in headers]
-        request = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        head = b"\r\n".join(lines)
         deadline = time.monotonic() + RETRY_S
         while True:
-            name, port = self.state.pick(headers.get(DEPLOYMENT_HEADER))
+            name, port, secret = self.state.pick(headers.get(DEPLOYMENT_HEADER))
+            request = b"%s\r\n%s: Bearer %s\r\n\r\n%s" % (head, KEY_HEADER, secret, body)
             try:
                 status, out, data = await self._upstream(port, request, method == b"HEAD")
                 return status, [*out, (DEPLOYMENT_HEADER, name.encode())], data  # as Azure ML answers
@@ -325,7 +328,7 @@ class Router:
                 if time.monotonic() > deadline:
                     raise Refused(503, "no deployment is serving: see `wth-solution endpoint status`") from None
                 self.state.refresh(force=True)
-                self.pool.drop_others(set(self.state.ports.values()))
+                self.pool.drop_others({port for port, _ in self.state.deployments.values()})
                 await asyncio.sleep(0.02)
             except TimeoutError:
                 raise Refused(504, f"the deployment did not answer within {UPSTREAM_TIMEOUT:.0f} s") from None

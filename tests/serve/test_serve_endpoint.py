@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -32,7 +33,7 @@ from serve_tools import (
 from solution import clients, endpoint, forecast, workspace
 from solution.endpoint import record
 from solution.forecast import Forecast
-from wth import contract, data, processes
+from wth import contract, data, processes, smoke
 from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
@@ -163,6 +164,20 @@ def test_a_chunked_body_gets_411_and_the_connection_closed(deployed):
     assert status == 411 and "Content-Length" in json.loads(body)["error"] and more == []
 
 
+def test_a_deployment_scores_only_the_requests_of_its_router(ws, deployed):
+    direct = deployed.deployment.url
+    for sent in ({}, smoke.headers("not-the-secret")):
+        refused = requests.post(direct, json={"steps": 3}, headers=sent, timeout=30)
+        assert refused.status_code == 401 and "router" in refused.json()["error"]
+    assert requests.post(direct, json={"steps": 3}, headers=smoke.headers(deployed.deployment.secret),
+                         timeout=30).status_code == 200
+    assert requests.get(f"http://127.0.0.1:{deployed.deployment.port}/", timeout=10).status_code == 200  # liveness
+    assert post({"steps": 3}).status_code == 200
+    assert deployed.deployment.secret not in repr(deployed)
+    if sys.platform != "win32":  # no POSIX mode bits: the profile's owner-only ACL, as for the keys
+        assert stat.S_IMODE((endpoint.folder(ws) / endpoint.RECORD).stat().st_mode) == 0o600
+
+
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
     lines = []
     assert clients.smoke_test(ws, progress=lines.append) == 0, lines
@@ -254,7 +269,7 @@ def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
             scoring_uri="http://127.0.0.1:1/score", port=1, host="127.0.0.1", router_pid=bystander.pid,
             router_created=reused, router_log="x", auth_mode="none", traffic={"blue": 100},
             deployments={"blue": endpoint.Deployment("blue", "m", "1", 2, bystander.pid, reused,
-                                                     str(tmp_path / "gone"), "x", "t")})
+                                                     str(tmp_path / "gone"), "x", "t", "s")})
         record.write(ws, stale)
         processes.Identity(bystander.pid, reused).save(endpoint.folder(ws) / "router.pid")
         assert endpoint.live(ws) is None and endpoint.read_record(ws) is None
