@@ -71,7 +71,7 @@ def _start_router(ws, port: int, host: str) -> Identity:
     argv = [sys.executable, str(ROUTER), "--record", str(where / record.RECORD),
             "--keys", str(keys.path(ws)), "--port", str(port), "--host", host]
     return processes.spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                           marker="router", port=port, timeout=30, what=f"the endpoint router on {host}:{port}",
+                           marker=f"router-{port}", port=port, timeout=30, what=f"the endpoint router on {host}:{port}",
                            host=host)
 
 
