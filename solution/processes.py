@@ -68,6 +68,17 @@ def stop(identity: Identity | None, timeout: float = STOP_TIMEOUT) -> None:
         stop_tree(identity.pid, timeout, identity=identity)
 
 
+def stop_named(pid_file: Path) -> Identity | None:
+    """Stop the tree of the process a pid file names, if that process still runs, and remove the file;
+    the identity stopped, or None."""
+    identity = Identity.load(pid_file)
+    running = identity is not None and identity.running()
+    if running:
+        stop(identity)
+    pid_file.unlink(missing_ok=True)
+    return identity if running else None
+
+
 def spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: str, port: int,
           timeout: float, what: str, host: str = HOST) -> Identity:
     """Start `argv` in a process group of its own, logging to `log`; `<cwd>/<marker>.pid` names it from

@@ -132,11 +132,9 @@ def start(ws, model_version, name: str, port: int | None = None, timeout: float 
                       secret=secret)
 
 
-def stop_recorded(where: Path) -> None:
-    """Stop whatever the pid files in a folder name, if it is still that process; for clean-up of any state."""
-    for pid_file in where.glob("*.pid"):
-        processes.stop(Identity.load(pid_file))
-        pid_file.unlink(missing_ok=True)
+def stop_recorded(where: Path) -> list[Identity]:
+    """Stop whatever the pid files in a folder name, if it is still that process; the ones stopped."""
+    return [identity for pid_file in sorted(where.glob("*.pid")) if (identity := processes.stop_named(pid_file))]
 
 
 def stop(deployment: Deployment) -> None:

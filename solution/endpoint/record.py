@@ -117,12 +117,17 @@ def forget(ws) -> None:
     (folder(ws) / RECORD).unlink(missing_ok=True)
 
 
+class Busy(UsageError):
+    """Another deploy, traffic change or stop holds the lock."""
+
+
 @contextlib.contextmanager
 def lock(ws) -> Iterator[None]:
-    """One deploy, traffic change or stop at a time on a workspace (a file lock: every platform)."""
+    """One deploy, traffic change or stop at a time on a workspace (a file lock: every platform; a process
+    that dies, even by SIGKILL, releases it)."""
     folder(ws).mkdir(parents=True, exist_ok=True)
     try:
         with filelock.FileLock(str(folder(ws) / ".lock"), timeout=0):
             yield
     except filelock.Timeout:
-        raise UsageError(f"another deploy, traffic change or stop is running on {folder(ws)}; wait for it") from None
+        raise Busy(f"another deploy, traffic change or stop is running on {folder(ws)}; wait for it") from None

@@ -29,6 +29,7 @@ DEFAULT_PORT = 5001
 COLOURS = ("blue", "green")
 ROUTER = Path(__file__).with_name("router.py")  # run by path: `-m` would first import this package (psutil, filelock, ...)
 DRAIN_S = 0.2  # requests the router sent before a switch reach the old server, which finishes them
+LEFT = "an interrupted deploy left it running, and the endpoint record did not name it"
 
 Progress = Callable[[str], None]
 
@@ -50,29 +51,45 @@ def live(ws) -> Endpoint | None:
 
 def clean(ws) -> None:
     """Stop every process the endpoint folder's records and pid files name, and forget the record."""
+    if record.folder(ws).exists():
+        reap(ws, None)
+        record.forget(ws)
+
+
+def reap(ws, current: Endpoint | None) -> list[str]:
+    """Stop the routers and servers that the endpoint folder's pid files name but `current` does not, and
+    remove the deployment folders it does not name; one line for each process stopped. Under the lock
+    only: a deploy in progress has such a server on purpose (the one it is starting)."""
     where = record.folder(ws)
-    if not where.exists():
-        return
-    deployments.stop_recorded(where)
-    _sweep(ws)
-    record.forget(ws)
-
-
-def _sweep(ws, keep: frozenset[str] = frozenset()) -> None:
-    """Stop what each deployment folder's pid files name and remove the folder, but the folders in `keep`."""
-    for folder in sorted((record.folder(ws) / "deployments").glob("*")):
-        if str(folder) not in keep:
-            deployments.stop_recorded(folder)
+    reaped = []
+    serving = current.router_pid if current is not None and current.router.running() else None
+    for pid_file in sorted(where.glob("router-*.pid")):  # one per port: a move to another port has two
+        named = Identity.load(pid_file)
+        if named is not None and named.pid == serving:
+            continue
+        if identity := processes.stop_named(pid_file):
+            reaped.append(f"reaped the router on port {pid_file.stem.removeprefix('router-')} "
+                          f"(pid {identity.pid}): {LEFT}")
+    recorded = {d.folder for d in current.deployments.values()} if current else set()
+    for folder in sorted((where / "deployments").glob("*")):
+        if str(folder) not in recorded:
+            reaped += [f"reaped the server of deployment folder {folder.name} (pid {identity.pid}): {LEFT}"
+                       for identity in deployments.stop_recorded(folder)]
             shutil.rmtree(folder, ignore_errors=True)
+    return reaped
+
+
+def router_argv(ws, port: int, host: str) -> list[str]:
+    where = record.folder(ws)
+    return [sys.executable, str(ROUTER), "--record", str(where / record.RECORD), "--keys", str(keys.path(ws)),
+            "--port", str(port), "--host", host]
 
 
 def _start_router(ws, port: int, host: str) -> Identity:
     where = record.folder(ws)
-    argv = [sys.executable, str(ROUTER), "--record", str(where / record.RECORD),
-            "--keys", str(keys.path(ws)), "--port", str(port), "--host", host]
-    return processes.spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                           marker=f"router-{port}", port=port, timeout=30, what=f"the endpoint router on {host}:{port}",
-                           host=host)
+    return processes.spawn(router_argv(ws, port, host), cwd=where, log=where / "router.log",
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"}, marker=f"router-{port}", port=port,
+                           timeout=30, what=f"the endpoint router on {host}:{port}", host=host)
 
 
 def split_after(traffic: dict[str, int], name: str, percent: int | None) -> dict[str, int]:
@@ -128,8 +145,8 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
     mv = workspace.model_version(ws, version=version, alias=alias)
     with record.lock(ws):
         current = live(ws)
-        recorded = frozenset(d.folder for d in current.deployments.values()) if current else frozenset()
-        _sweep(ws, keep=recorded)  # what an interrupted deploy left
+        for line in reap(ws, current):
+            progress(line)
         port = port or (current.port if current else DEFAULT_PORT)
         host = host or (current.host if current else HOST)
         auth_mode = _auth_for(auth, host, current)
@@ -222,18 +239,22 @@ def set_traffic(ws, split: dict[str, int], progress: Progress = _quiet) -> Endpo
 
 
 def stop(ws, progress: Progress = _quiet) -> bool:
-    """Stop the endpoint and every deployment, each with its whole tree; True if something was running."""
+    """Stop the endpoint and every deployment, each with its whole tree, and whatever an interrupted deploy
+    left; True if something was running."""
     with record.lock(ws):
         try:
             current = record.read(ws)
         except UsageError:
             current = None  # unreadable: the pid files in the endpoint folder still name what to stop
         running = bool(current and current.router.running())
+        reaped = reap(ws, current)
         if current:
             processes.stop(current.router)
             for old in current.deployments.values():
                 deployments.stop(old)
         clean(ws)
-    progress(f"stopped the endpoint on port {current.port}" if running else "no endpoint was running")
-    return running
-
+    for line in reaped:
+        progress(line)
+    if running or not reaped:
+        progress(f"stopped the endpoint on port {current.port}" if running else "no endpoint was running")
+    return running or bool(reaped)

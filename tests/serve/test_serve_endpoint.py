@@ -18,6 +18,7 @@ import psutil
 import pytest
 import requests
 from serve_tools import (
+    REPO_ROOT,
     TRAIN_END,
     cli,
     free_port,
@@ -31,6 +32,7 @@ from serve_tools import (
 )
 
 from solution import clients, endpoint, forecast, workspace
+from solution.processes import LAUNCH
 from solution.endpoint import record
 from solution.forecast import Forecast
 from wth import contract, data, processes, smoke
@@ -231,6 +233,72 @@ def test_a_port_in_use_is_refused_before_anything_starts(ws):
     assert len(list((endpoint.folder(ws) / "deployments").iterdir())) == 1
 
 
+def test_a_deploy_killed_once_its_server_runs_leaves_a_server_that_status_reaps(ws):
+    """SIGKILL at the worst moment: the new deployment's server runs, and no record names it yet."""
+    before = endpoint.read_record(ws)
+    known = {Path(d.folder) for d in before.deployments.values()}
+    deploy = subprocess.Popen([sys.executable, "-m", "solution.cli", "deploy", "--workspace", str(ws.root)],
+                              cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, started = time.monotonic() + 120, None
+        while started is None:
+            assert deploy.poll() is None and time.monotonic() < deadline, "the deploy never started a server"
+            for pid_file in (endpoint.folder(ws) / "deployments").glob("*/server.pid"):
+                identity = processes.Identity.load(pid_file)
+                if pid_file.parent not in known and identity is not None and identity.running():
+                    started = pid_file.parent, identity
+            time.sleep(0.02)
+    finally:
+        deploy.kill()
+        deploy.wait()
+    folder, server = started
+    assert endpoint.read_record(ws) == before, "the record named the new deployment: killed too late"
+    port = int(folder.name.rsplit("-", 1)[1])
+    while not listening(port):  # the orphan outlives its deploy and goes on to serve
+        assert server.running() and time.monotonic() < deadline + 60
+        time.sleep(0.1)
+    orphans = tree_pids(server.pid)
+    lines = []
+    assert endpoint.command(ws, "status", progress=lines.append) == 0, lines
+    assert lines[0].startswith(f"reaped the server of deployment folder {folder.name} (pid {server.pid})"), lines
+    assert all(pid_gone(pid) for pid in orphans) and not listening(port) and not folder.exists()
+    assert endpoint.read_record(ws) == before and post({"steps": 3}).json()["model"]["version"] == before.model_version
+    again = []
+    assert endpoint.command(ws, "status", progress=again.append) == 0 and not again[0].startswith("reaped")
+
+
+ORPHAN = "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, stdout=subprocess.DEVNULL, " \
+         "stderr=subprocess.DEVNULL)"  # starts a process and exits: the process is an orphan, as a killed deploy leaves
+
+
+def stray_router(ws) -> tuple[int, processes.Identity]:
+    """A router that no record names, as a deploy killed while moving the endpoint to another port leaves one
+    (started as `_start_router` starts one, without waiting for its health: it may have no deployment)."""
+    port = free_port()
+    pid_file = endpoint.folder(ws) / f"router-{port}.pid"
+    subprocess.run([sys.executable, "-c", ORPHAN, sys.executable, str(LAUNCH), str(pid_file),
+                    *endpoint.rollout.router_argv(ws, port, "127.0.0.1")], check=True, timeout=60)
+    deadline = time.monotonic() + 30
+    while not listening(port):
+        assert time.monotonic() < deadline, "the stray router did not start"
+        time.sleep(0.05)
+    return port, processes.Identity.load(pid_file)
+
+
+def test_status_reaps_nothing_while_a_deploy_holds_the_lock(ws):
+    port, stray = stray_router(ws)
+    try:
+        with record.lock(ws):
+            lines = []
+            endpoint.command(ws, "status", progress=lines.append)
+            assert "under way" in lines[0] and stray.running() and listening(port)
+        assert endpoint.status(ws).reaped == [f"reaped the router on port {port} (pid {stray.pid}): "
+                                              f"{endpoint.rollout.LEFT}"]
+        assert not stray.running() and not listening(port)
+    finally:
+        processes.stop_tree(stray.pid, identity=stray)
+
+
 def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
     record = endpoint.read_record(ws)
     for process in processes.tree(record.deployment.pid):
@@ -248,8 +316,11 @@ def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
 def test_endpoint_stop_leaves_nothing_listening_and_no_process(ws):
     record = endpoint.read_record(ws)
     tree = tree_pids(record.router_pid)
+    port, stray = stray_router(ws)
     done = cli("endpoint", "stop", "--workspace", str(ws.root))
     assert done.returncode == 0, done.stderr
+    assert f"reaped the router on port {port} (pid {stray.pid})" in done.stdout
+    assert not stray.running() and not listening(port)
     assert not listening(PORT) and not listening(record.deployment.port)
     assert tree and all(pid_gone(pid) for pid in tree) and not listening_ports(tree)
     assert pid_gone(record.router_pid) and pid_gone(record.deployment.pid)
@@ -271,7 +342,7 @@ def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
             deployments={"blue": endpoint.Deployment("blue", "m", "1", 2, bystander.pid, reused,
                                                      str(tmp_path / "gone"), "x", "t", "s")})
         record.write(ws, stale)
-        processes.Identity(bystander.pid, reused).save(endpoint.folder(ws) / "router.pid")
+        processes.Identity(bystander.pid, reused).save(endpoint.folder(ws) / "router-1.pid")
         assert endpoint.live(ws) is None and endpoint.read_record(ws) is None
         assert endpoint.stop(ws) is False
         assert bystander.poll() is None, "a pid that is not ours was signalled"

@@ -114,9 +114,7 @@ def test_200_idle_and_slow_header_connections_do_not_hold_up_requests(keyed):
 def test_a_client_that_sends_its_headers_slowly_is_cut_off(keyed):
     ws, pair = keyed
     port = free_port()
-    where = endpoint.folder(ws)
-    router = popen([sys.executable, str(endpoint.rollout.ROUTER), "--record", str(where / endpoint.RECORD),
-                    "--keys", str(keys.path(ws)), "--port", str(port), "--header-timeout", "0.5"], cwd=REPO_ROOT,
+    router = popen([*endpoint.rollout.router_argv(ws, port, "127.0.0.1"), "--header-timeout", "0.5"], cwd=REPO_ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
