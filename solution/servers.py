@@ -6,11 +6,14 @@ from __future__ import annotations
 import http.client
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 
 from wth.errors import StepFailed
 from wth.processes import HOST, STOP_TIMEOUT, Identity, popen, reachable, stop_tree
+
+LAUNCH = Path(__file__).resolve().parent / "endpoint" / "launch.py"  # run by path: it imports only wth.processes
 
 
 def port_free(port: int, host: str = HOST) -> bool:
@@ -57,15 +60,26 @@ def stop(identity: Identity | None, timeout: float = STOP_TIMEOUT) -> None:
         stop_tree(identity.pid, timeout, identity=identity)
 
 
+def stop_named(pid_file: Path) -> Identity | None:
+    """Stop the tree of the process a pid file names, if that process still runs, and remove the file;
+    the identity stopped, or None."""
+    identity = Identity.load(pid_file)
+    running = identity is not None and identity.running()
+    if running:
+        stop(identity)
+    pid_file.unlink(missing_ok=True)
+    return identity if running else None
+
+
 def spawn(argv: list[str], cwd: Path, log: Path, env: dict[str, str], marker: str, port: int,
           timeout: float, what: str, host: str = HOST) -> Identity:
-    """Start `argv` in a process group of its own, logging to `log`, with `<cwd>/<marker>.pid` naming it;
-    return its identity once `port` answers GET / with 200. On a crash or a deadline the whole tree is
-    stopped and `StepFailed` names the log."""
+    """Start `argv` in a process group of its own, logging to `log`; `<cwd>/<marker>.pid` names it from
+    before it runs (written by the launcher: see launch.py). Return its identity once `port` answers
+    GET / with 200; on a crash or a deadline stop the whole tree and raise `StepFailed` naming the log."""
     with open(log, "ab") as out:
-        proc = popen(argv, cwd=cwd, stdout=out, stderr=out, stdin=subprocess.DEVNULL, env=env)
+        proc = popen([sys.executable, str(LAUNCH), str(cwd / f"{marker}.pid"), *argv], cwd=cwd, stdout=out,
+                     stderr=out, stdin=subprocess.DEVNULL, env=env)
     identity = Identity.of(proc.pid) or Identity(proc.pid, 0.0)
-    identity.save(cwd / f"{marker}.pid")
     deadline = time.monotonic() + timeout
     while True:
         code = proc.poll()

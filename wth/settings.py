@@ -33,8 +33,10 @@ HOLDOUT_SEED = Variable("WTH_HOLDOUT_SEED", None, "the coach's secret seed of th
                         "teams file configures no holdout")
 DATA_FILE = Variable("WTH_DATA_FILE", None, "set by the grader for a team's tests (C2.2, C2.3): the TransactionHistory "
                      "file they are to read and validate")
+DEPLOYMENT_SECRET = Variable("WTH_DEPLOYMENT_SECRET", None, "set by the local endpoint for each deployment's server: "
+                             "the secret only the router sends, so the server scores nobody else (unset on Azure ML)")
 
-VARIABLES = (WORKSPACE, LOCAL_STATE, BUNDLED_DATA, ENDPOINT_START_TIMEOUT, HOLDOUT_SEED, DATA_FILE)
+VARIABLES = (WORKSPACE, LOCAL_STATE, BUNDLED_DATA, ENDPOINT_START_TIMEOUT, HOLDOUT_SEED, DATA_FILE, DEPLOYMENT_SECRET)
 
 
 def table_markdown() -> str:

@@ -1,19 +1,23 @@
 """The local endpoint, shaped like an Azure ML managed online endpoint.
 
     client --(Authorization: Bearer <key>, azureml-model-deployment: NAME)--> router  :5001/score
-    router --(traffic split, or the named deployment; kept-alive connections)--> deployment blue  (azmlinfsrv, loopback)
-                                                                             --> deployment green (azmlinfsrv, loopback)
+    router --(traffic split or the named deployment; kept-alive; its secret)--> deployment blue  (azmlinfsrv, loopback)
+                                                                        --> deployment green (azmlinfsrv, loopback)
 
   record.py       the endpoint record (`<workspace>/endpoint/endpoint.json`), the single source of truth, and the lock
-  deployments.py  one named deployment: a registered version served by azmlinfsrv with solution/score.py
+  deployments.py  one named deployment: a registered version served by azmlinfsrv with solution/score.py,
+                  scoring only requests that bear its secret (the router's)
   router.py       the stable URI: key auth, traffic split, header targeting, timeouts (asyncio, stdlib only)
   rollout.py      deploy (blue/green rollout, or add/replace one named deployment), traffic, stop
   keys.py         the primary/secondary keys, owner-readable, in the workspace
   views.py        `endpoint status|logs|keys`
   release.py      the release pipeline (deploy + smoke test, recorded)
+  launch.py       starts a server after writing its pid file (run by path)
 
-Every process is started in a process group of its own and stopped with its whole tree; a process is
-named by pid and creation time, so a stale record never stops a stranger (`wth.processes`).
+Every process is started in a process group of its own, by the launcher, and stopped with its whole
+tree; a process is named by pid and creation time, so a stale record never stops a stranger
+(`wth.processes`). What the pid files name and the record does not (an interrupted deploy's servers)
+is reaped by the next status, stop or deploy (`rollout.reap`).
 """
 
 from __future__ import annotations

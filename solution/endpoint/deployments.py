@@ -1,5 +1,7 @@
 """Deployments: one registered version each, served by Azure ML's inference server (`azmlinfsrv`) with
 `solution/score.py` on a private loopback port, in `<workspace>/endpoint/deployments/<name>-v<version>-<port>/`.
+Each gets a secret of its own, in the (owner-only) record: its server scores only requests bearing it,
+which the router adds, so the port is no way round the endpoint's key.
 
 On Linux and macOS azmlinfsrv runs gunicorn (our config binds it to loopback and uses threaded workers,
 which keep connections alive for the router); on Windows it runs waitress, its own Windows mode.
@@ -10,22 +12,22 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import shlex
 import shutil
 import sys
 import sysconfig
 from pathlib import Path
 
-from wth import contract
+from wth import contract, settings
 from wth.errors import StepFailed, UsageError
 from wth.processes import HOST, Identity
 
-from .. import servers as processes
+from .. import servers
 from .record import Deployment, folder, now
 
 IDENTITY = "identity.json"  # read by score.py
 WORKERS = 2
-START_TIMEOUT = float(os.environ.get("WTH_ENDPOINT_START_TIMEOUT", "120"))
 SCORE_PY = Path(__file__).resolve().parent.parent / "score.py"
 NAME = re.compile(r"[a-z][a-z0-9-]{0,30}[a-z0-9]|[a-z]")  # Azure ML's deployment names: 1..32, lower-case
 
@@ -93,16 +95,20 @@ def on_exit(server):
 '''
 
 
-def start(ws, model_version, name: str, port: int | None = None, timeout: float = START_TIMEOUT) -> Deployment:
-    """Materialise `model_version` and serve it as deployment `name` on a private port; wait until healthy."""
+def start(ws, model_version, name: str, port: int | None = None, timeout: float | None = None) -> Deployment:
+    """Materialise `model_version` and serve it as deployment `name` on a private port; wait until healthy
+    (`timeout` seconds, by default `$WTH_ENDPOINT_START_TIMEOUT`)."""
+    from ..score import SECRET_ENV
+
     server = Path(sysconfig.get_path("scripts")) / ("azmlinfsrv.exe" if sys.platform == "win32" else "azmlinfsrv")
     if not server.exists():
         raise StepFailed(f"{server} not found: install azureml-inference-server-http into this environment")
-    port = port or processes.free_port()
+    port = port or servers.free_port()
     where = folder(ws) / "deployments" / f"{name}-v{model_version.version}-{port}"
     if where.exists():
         shutil.rmtree(where)
     where.mkdir(parents=True)
+    secret = secrets.token_urlsafe(32)
     try:
         model_dir = materialise(ws, model_version, where)
         (where / "gunicorn.conf.py").write_text(GUNICORN_CONF.format(host=HOST, port=port, max_body=contract.MAX_BODY))
@@ -110,30 +116,30 @@ def start(ws, model_version, name: str, port: int | None = None, timeout: float 
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",  # scoring slices lists: no BLAS threads
                **os.environ, "WORKER_COUNT": str(WORKERS), "WORKER_PRELOAD": "true", "AML_APP_ROOT": str(where),
                "GUNICORN_CMD_ARGS": f"--config {shlex.quote(str(where / 'gunicorn.conf.py'))}",
-               "PYTHONUNBUFFERED": "1"}
+               "PYTHONUNBUFFERED": "1", SECRET_ENV: secret}
         log = folder(ws) / "logs" / f"{where.name}.log"  # outside the folder: kept when a failed start removes it
         log.parent.mkdir(exist_ok=True)
-        identity = processes.spawn(
+        identity = servers.spawn(
             [str(server), "--entry_script", str(SCORE_PY), "--model_dir", str(model_dir), "--port", str(port)],
-            cwd=where, log=log, env=env, marker="server", port=port, timeout=timeout,
+            cwd=where, log=log, env=env, marker="server", port=port,
+            timeout=timeout or float(settings.ENDPOINT_START_TIMEOUT.get()),
             what=f"azmlinfsrv for version {model_version.version}")
     except BaseException:
         stop_recorded(where)
         shutil.rmtree(where, ignore_errors=True)
         raise
     return Deployment(name=name, model_name=model_version.name, version=str(model_version.version), port=port,
-                      pid=identity.pid, created=identity.created, folder=str(where), log=str(log), started_at=now())
+                      pid=identity.pid, created=identity.created, folder=str(where), log=str(log), started_at=now(),
+                      secret=secret)
 
 
-def stop_recorded(where: Path) -> None:
-    """Stop whatever the pid files in a folder name, if it is still that process; for clean-up of any state."""
-    for pid_file in where.glob("*.pid"):
-        processes.stop(Identity.load(pid_file))
-        pid_file.unlink(missing_ok=True)
+def stop_recorded(where: Path) -> list[Identity]:
+    """Stop whatever the pid files in a folder name, if it is still that process; the ones stopped."""
+    return [identity for pid_file in sorted(where.glob("*.pid")) if (identity := servers.stop_named(pid_file))]
 
 
 def stop(deployment: Deployment) -> None:
-    processes.stop(deployment.identity)
+    servers.stop(deployment.identity)
     where = Path(deployment.folder)
     if where.exists():
         stop_recorded(where)

@@ -10,14 +10,12 @@ never shows them. They survive `endpoint stop`: a client's environment variable 
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import stat
 from pathlib import Path
 
 from wth.errors import UsageError
 
-from .record import folder
+from .record import folder, write_private
 
 KEYS = "keys.json"
 KINDS = ("primary", "secondary")
@@ -25,17 +23,6 @@ KINDS = ("primary", "secondary")
 
 def path(ws) -> Path:
     return folder(ws) / KEYS
-
-
-def _write(where: Path, keys: dict[str, str]) -> None:
-    where.parent.mkdir(parents=True, exist_ok=True)
-    tmp = where.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
-    with os.fdopen(fd, "w") as out:
-        json.dump(keys, out, indent=2)
-    os.replace(tmp, where)
-    os.chmod(where, stat.S_IRUSR | stat.S_IWUSR)
 
 
 def read(ws) -> dict[str, str] | None:
@@ -56,7 +43,7 @@ def ensure(ws) -> dict[str, str]:
     keys = read(ws)
     if keys is None:
         keys = {kind: secrets.token_urlsafe(32) for kind in KINDS}
-        _write(path(ws), keys)
+        write_private(path(ws), json.dumps(keys, indent=2))
     return keys
 
 
@@ -65,5 +52,5 @@ def regenerate(ws, kind: str) -> dict[str, str]:
         raise UsageError(f"--regenerate {kind!r}: choose primary or secondary")
     keys = ensure(ws)
     keys[kind] = secrets.token_urlsafe(32)
-    _write(path(ws), keys)
+    write_private(path(ws), json.dumps(keys, indent=2))
     return keys

@@ -1,9 +1,9 @@
 """The endpoint record, `<workspace>/endpoint/endpoint.json`: the single source of truth of the local endpoint.
 
 It names the router (pid and creation time), its address, the auth mode, every named deployment (its
-version, port and server process) and the traffic split. The router re-reads it when it changes; only
-`solution.endpoint.rollout` writes it, under the deploy lock, atomically (the router never reads half
-a record).
+version, port, server process and the secret its router scores it with) and the traffic split. The
+router re-reads it when it changes; only `solution.endpoint.rollout` writes it, under the deploy lock,
+atomically (the router never reads half a record) and readable by the owner only, as the keys are.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import stat
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
@@ -36,6 +37,7 @@ class Deployment:
     folder: str
     log: str
     started_at: str
+    secret: str = field(repr=False)  # its server scores only requests bearing it: those of the router
 
     @property
     def url(self) -> str:
@@ -93,24 +95,39 @@ def read(ws) -> Endpoint | None:
         raise UsageError(f"{path}: unreadable endpoint record; `wth-solution endpoint stop` clears it") from None
 
 
+def write_private(path: Path, text: str) -> None:
+    """Replace `path` atomically with `text`, readable by the owner only (mode 0600; on Windows the file
+    inherits the folder's permissions, owner-only in a user profile)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, stat.S_IRUSR | stat.S_IWUSR)
+    with os.fdopen(fd, "w") as out:
+        out.write(text)
+    os.replace(tmp, path)
+    os.chmod(path, stat.S_IRUSR | stat.S_IWUSR)
+
+
 def write(ws, record: Endpoint) -> None:
     record.updated_at = now()
-    path = folder(ws) / RECORD
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(asdict(record), indent=2))
-    os.replace(tmp, path)
+    write_private(folder(ws) / RECORD, json.dumps(asdict(record), indent=2))
 
 
 def forget(ws) -> None:
     (folder(ws) / RECORD).unlink(missing_ok=True)
 
 
+class Busy(UsageError):
+    """Another deploy, traffic change or stop holds the lock."""
+
+
 @contextlib.contextmanager
 def lock(ws) -> Iterator[None]:
-    """One deploy, traffic change or stop at a time on a workspace (a file lock: every platform)."""
+    """One deploy, traffic change or stop at a time on a workspace (a file lock: every platform; a process
+    that dies, even by SIGKILL, releases it)."""
     folder(ws).mkdir(parents=True, exist_ok=True)
     try:
         with filelock.FileLock(str(folder(ws) / ".lock"), timeout=0):
             yield
     except filelock.Timeout:
-        raise UsageError(f"another deploy, traffic change or stop is running on {folder(ws)}; wait for it") from None
+        raise Busy(f"another deploy, traffic change or stop is running on {folder(ws)}; wait for it") from None

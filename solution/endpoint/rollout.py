@@ -21,7 +21,7 @@ from pathlib import Path
 from wth.errors import StepFailed, UsageError
 from wth.processes import HOST, LOOPBACK, Identity
 
-from .. import servers as processes
+from .. import servers
 from . import deployments, keys, record
 from .record import AUTH_MODES, Endpoint
 
@@ -29,6 +29,7 @@ DEFAULT_PORT = 5001
 COLOURS = ("blue", "green")
 ROUTER = Path(__file__).with_name("router.py")  # run by path: `-m` would first import this package (psutil, filelock, ...)
 DRAIN_S = 0.2  # requests the router sent before a switch reach the old server, which finishes them
+LEFT = "an interrupted deploy left it running, and the endpoint record did not name it"
 
 Progress = Callable[[str], None]
 
@@ -50,29 +51,45 @@ def live(ws) -> Endpoint | None:
 
 def clean(ws) -> None:
     """Stop every process the endpoint folder's records and pid files name, and forget the record."""
+    if record.folder(ws).exists():
+        reap(ws, None)
+        record.forget(ws)
+
+
+def reap(ws, current: Endpoint | None) -> list[str]:
+    """Stop the routers and servers that the endpoint folder's pid files name but `current` does not, and
+    remove the deployment folders it does not name; one line for each process stopped. Under the lock
+    only: a deploy in progress has such a server on purpose (the one it is starting)."""
     where = record.folder(ws)
-    if not where.exists():
-        return
-    deployments.stop_recorded(where)
-    _sweep(ws)
-    record.forget(ws)
-
-
-def _sweep(ws, keep: frozenset[str] = frozenset()) -> None:
-    """Stop what each deployment folder's pid files name and remove the folder, but the folders in `keep`."""
-    for folder in sorted((record.folder(ws) / "deployments").glob("*")):
-        if str(folder) not in keep:
-            deployments.stop_recorded(folder)
+    reaped = []
+    serving = current.router_pid if current is not None and current.router.running() else None
+    for pid_file in sorted(where.glob("router-*.pid")):  # one per port: a move to another port has two
+        named = Identity.load(pid_file)
+        if named is not None and named.pid == serving:
+            continue
+        if identity := servers.stop_named(pid_file):
+            reaped.append(f"reaped the router on port {pid_file.stem.removeprefix('router-')} "
+                          f"(pid {identity.pid}): {LEFT}")
+    recorded = {d.folder for d in current.deployments.values()} if current else set()
+    for folder in sorted((where / "deployments").glob("*")):
+        if str(folder) not in recorded:
+            reaped += [f"reaped the server of deployment folder {folder.name} (pid {identity.pid}): {LEFT}"
+                       for identity in deployments.stop_recorded(folder)]
             shutil.rmtree(folder, ignore_errors=True)
+    return reaped
+
+
+def router_argv(ws, port: int, host: str) -> list[str]:
+    where = record.folder(ws)
+    return [sys.executable, str(ROUTER), "--record", str(where / record.RECORD), "--keys", str(keys.path(ws)),
+            "--port", str(port), "--host", host]
 
 
 def _start_router(ws, port: int, host: str) -> Identity:
     where = record.folder(ws)
-    argv = [sys.executable, str(ROUTER), "--record", str(where / record.RECORD),
-            "--keys", str(keys.path(ws)), "--port", str(port), "--host", host]
-    return processes.spawn(argv, cwd=where, log=where / "router.log", env={**os.environ, "PYTHONUNBUFFERED": "1"},
-                           marker="router", port=port, timeout=30, what=f"the endpoint router on {host}:{port}",
-                           host=host)
+    return servers.spawn(router_argv(ws, port, host), cwd=where, log=where / "router.log",
+                           env={**os.environ, "PYTHONUNBUFFERED": "1"}, marker=f"router-{port}", port=port,
+                           timeout=30, what=f"the endpoint router on {host}:{port}", host=host)
 
 
 def split_after(traffic: dict[str, int], name: str, percent: int | None) -> dict[str, int]:
@@ -128,8 +145,8 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
     mv = workspace.model_version(ws, version=version, alias=alias)
     with record.lock(ws):
         current = live(ws)
-        recorded = frozenset(d.folder for d in current.deployments.values()) if current else frozenset()
-        _sweep(ws, keep=recorded)  # what an interrupted deploy left
+        for line in reap(ws, current):
+            progress(line)
         port = port or (current.port if current else DEFAULT_PORT)
         host = host or (current.host if current else HOST)
         auth_mode = _auth_for(auth, host, current)
@@ -137,7 +154,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
         if current and current.port == port and current.host != host:
             raise UsageError(f"the endpoint listens on {current.host}:{port}; two routers cannot share the port "
                              "during a rollout: choose another --port, or `wth-solution endpoint stop` first")
-        if moving and not processes.port_free(port, host):
+        if moving and not servers.port_free(port, host):
             raise UsageError(f"port {port} on {host} is in use or not an address of this machine; "
                              "choose another with --port or --host")
         before = dict(current.traffic) if current else {}
@@ -146,7 +163,8 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
         new_split = split_after(before, name, traffic) if deployment else {name: 100}
         progress(f"starting azmlinfsrv for {mv.name} version {mv.version} as deployment {name}")
         new = deployments.start(ws, mv, name)
-        failures = smoke.check(new.url, expected_version=str(mv.version), expected_train_end=mv.tags.get("train_end"))
+        failures = smoke.check(new.url, expected_version=str(mv.version), expected_train_end=mv.tags.get("train_end"),
+                               key=new.secret)  # on its own port, as the router will send it requests
         if failures:
             deployments.stop(new)
             kept = f"; version {current.model_version} keeps serving" if current else ""
@@ -156,7 +174,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
         retired = [d for n, d in (current.deployments.items() if current else ()) if n not in kept]
         if auth_mode == "key":
             keys.ensure(ws)
-        rec = Endpoint(scoring_uri=f"http://{processes.reachable(host)}:{port}/score", port=port, host=host,
+        rec = Endpoint(scoring_uri=f"http://{servers.reachable(host)}:{port}/score", port=port, host=host,
                        router_pid=current.router_pid if current else 0,
                        router_created=current.router_created if current else 0.0,
                        router_log=str(record.folder(ws) / "router.log"), auth_mode=auth_mode,
@@ -177,7 +195,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
             deployments.stop(old)
             progress(f"stopped deployment {old.name} (version {old.version})")
         if current and moving:
-            processes.stop(current.router)
+            servers.stop(current.router)
         shares = ", ".join(f"{n} {p}%" for n, p in sorted(rec.traffic.items()))
         progress(f"serving {mv.name} version {mv.version} as {name} at {rec.scoring_uri} (traffic: {shares})")
         if host == "0.0.0.0":
@@ -221,18 +239,22 @@ def set_traffic(ws, split: dict[str, int], progress: Progress = _quiet) -> Endpo
 
 
 def stop(ws, progress: Progress = _quiet) -> bool:
-    """Stop the endpoint and every deployment, each with its whole tree; True if something was running."""
+    """Stop the endpoint and every deployment, each with its whole tree, and whatever an interrupted deploy
+    left; True if something was running."""
     with record.lock(ws):
         try:
             current = record.read(ws)
         except UsageError:
             current = None  # unreadable: the pid files in the endpoint folder still name what to stop
         running = bool(current and current.router.running())
+        reaped = reap(ws, current)
         if current:
-            processes.stop(current.router)
+            servers.stop(current.router)
             for old in current.deployments.values():
                 deployments.stop(old)
         clean(ws)
-    progress(f"stopped the endpoint on port {current.port}" if running else "no endpoint was running")
-    return running
-
+    for line in reaped:
+        progress(line)
+    if running or not reaped:
+        progress(f"stopped the endpoint on port {current.port}" if running else "no endpoint was running")
+    return running or bool(reaped)

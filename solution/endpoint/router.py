@@ -8,9 +8,16 @@ on Linux, macOS and Windows). For each request it
     split (smooth weighted round-robin: a 90/10 split is 9 of every 10 requests, exactly), and names it
     in the answer's `azureml-model-deployment` header, as Azure ML does;
   - forwards it over a kept-alive connection from a per-deployment pool (a fresh one when the server
-    closed it), retrying while a rollout switches deployments.
+    closed it), retrying while a rollout switches deployments, with that deployment's secret as its
+    `Authorization: Bearer` (the client's key stays here): a deployment answers `/score` only to it.
 The endpoint record and the keys file are re-read when they change on disk: the record is the single
 source of truth, written only by `solution.endpoint.rollout`.
+
+Requests are framed as RFC 9112 has it and nothing else is guessed at: a repeated, signed, spaced or
+otherwise non-digit `Content-Length`, `Transfer-Encoding` beside it or not ending in chunked, whitespace
+before a header's colon, a folded header line, CR/LF/NUL inside a value, or a missing or repeated
+`Host` is refused with 400 and `{"error"}`, and the connection is closed, so bytes after a request
+whose end is in doubt are never read as another request (chunked bodies get 411).
 
 Slow or idle clients cost a socket, not a thread: a new connection's first request headers must arrive
 within `HEADER_TIMEOUT`, bodies within `BODY_TIMEOUT`, and a kept-alive
@@ -26,6 +33,7 @@ import argparse
 import asyncio
 import hmac
 import json
+import re
 import signal
 import socket
 import sys
@@ -41,6 +49,7 @@ RETRY_S = 2.0  # a switch-over race lasts milliseconds; a dead deployment gets 5
 MAX_BODY = 8 << 20  # the entry script refuses anything over 1 MiB itself, with the contract's error
 MAX_HEAD = 64 << 10
 MAX_CONNECTIONS = 2000
+LINGER_S = 2.0  # after a refusal that closes, how long what the client still sends is read and dropped
 POOL_SIZE = 16  # idle upstream connections kept per deployment
 KEY_HEADER = b"authorization"  # wth.contract.KEY_HEADER, lower-cased (the router imports nothing outside the stdlib)
 DEPLOYMENT_HEADER = b"azureml-model-deployment"  # wth.contract.DEPLOYMENT_HEADER
@@ -49,6 +58,11 @@ HOP_BY_HOP = (b"connection", b"keep-alive", b"transfer-encoding", b"content-leng
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout",
            411: "Length Required", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
            502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+CLOSING = (400, 408, 411, 413)  # refusals after which the connection's next bytes cannot be trusted
+TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2: a field name, a method
+REQUEST_LINE = re.compile(rb"(%s) ([!-~]+) (HTTP/1\.[01])" % TOKEN.pattern)  # method, target, version
+DIGITS = re.compile(rb"[0-9]+")
+CTL_IN_VALUE = re.compile(rb"[\x00\r\n]")
 
 
 class Refused(Exception):
@@ -63,7 +77,7 @@ class State:
     def __init__(self, record: Path, keys: Path):
         self.record_path, self.keys_path = record, keys
         self._seen: tuple = (None, None)
-        self.ports: dict[str, int] = {}
+        self.deployments: dict[str, tuple[int, bytes]] = {}  # name -> (port, secret)
         self.auth = "none"
         self.keys: tuple[bytes, ...] = ()
         self._weights: list[tuple[str, int]] = []
@@ -84,11 +98,12 @@ class State:
         self._seen = seen
         try:
             data = json.loads(self.record_path.read_text())
-            self.ports = {name: int(d["port"]) for name, d in data["deployments"].items()}
-            traffic = {name: int(pct) for name, pct in data["traffic"].items() if name in self.ports}
+            self.deployments = {name: (int(d["port"]), d["secret"].encode())
+                                for name, d in data["deployments"].items()}
+            traffic = {name: int(pct) for name, pct in data["traffic"].items() if name in self.deployments}
             self.auth = data.get("auth_mode", "none")
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
-            self.ports, traffic, self.auth = {}, {}, "key"  # no readable record: nothing to serve, nothing open
+            self.deployments, traffic, self.auth = {}, {}, "key"  # no readable record: nothing to serve, nothing open
         try:
             keys = json.loads(self.keys_path.read_text())
             self.keys = tuple(keys[k].encode() for k in ("primary", "secondary") if keys.get(k))
@@ -106,13 +121,13 @@ class State:
         given = value[7:].strip()
         return any(hmac.compare_digest(given, key) for key in self.keys)
 
-    def pick(self, wanted: bytes | None) -> tuple[str, int]:
-        """The name and port of the deployment for this request."""
+    def pick(self, wanted: bytes | None) -> tuple[str, int, bytes]:
+        """The name, port and secret of the deployment for this request."""
         if wanted:
             name = wanted.decode("latin-1").strip()
-            if name not in self.ports:
+            if name not in self.deployments:
                 raise Refused(404, f"no deployment named {name!r} on this endpoint: see `wth-solution endpoint status`")
-            return name, self.ports[name]
+            return name, *self.deployments[name]
         if not self._weights:
             raise Refused(503, "no deployment takes traffic: see `wth-solution endpoint status`")
         total, best = 0, None
@@ -122,7 +137,7 @@ class State:
             if best is None or self._current[name] > self._current[best]:
                 best = name
         self._current[best] -= total
-        return best, self.ports[best]
+        return best, *self.deployments[best]
 
 
 class Pool:
@@ -164,18 +179,56 @@ def _nodelay(writer: asyncio.StreamWriter) -> None:
             pass
 
 
+def _shown(value: bytes) -> str:
+    return repr(value[:40].decode("latin-1"))
+
+
 def _parse_head(head: bytes) -> tuple[bytes, list[tuple[bytes, bytes]]]:
+    """The start line and the header fields (names lower-cased) of a message head as RFC 9112 section 5
+    has them; `ValueError` with the reason for a line that is not `name: value`, whitespace before the
+    colon, a folded line, or CR, LF or NUL in a value."""
     lines = head[:-4].split(b"\r\n")
-    headers = []
+    fields = []
     for line in lines[1:]:
         name, sep, value = line.partition(b":")
-        if not sep:
-            raise Refused(400, "malformed header line")
-        headers.append((name.strip().lower(), value.strip()))
-    return lines[0], headers
+        if not sep or not TOKEN.fullmatch(name):
+            raise ValueError(f"malformed header line {_shown(line)}: a name, a colon, the value "
+                             "(no space before the colon, no folded lines)")
+        value = value.strip(b" \t")
+        if CTL_IN_VALUE.search(value):
+            raise ValueError(f"the {_shown(name)} header holds a CR, LF or NUL")
+        fields.append((name.lower(), value))
+    return lines[0], fields
+
+
+def _body_length(version: bytes, fields: list[tuple[bytes, bytes]]) -> int:
+    """The length of a request's body as RFC 9112 section 6.3 frames it; `Refused` for every framing a
+    server must reject (400), a chunked body (411: not accepted here) or one over `MAX_BODY` (413)."""
+    hosts = [value for name, value in fields if name == b"host"]
+    if len(hosts) > 1 or (version == b"HTTP/1.1" and not hosts):
+        raise Refused(400, "send exactly one Host header")
+    lengths = [value for name, value in fields if name == b"content-length"]
+    codings = [value for name, value in fields if name == b"transfer-encoding"]
+    if codings:
+        if lengths:
+            raise Refused(400, "Transfer-Encoding and Content-Length together: send the body with a Content-Length only")
+        if version != b"HTTP/1.1" or b",".join(codings).rsplit(b",", 1)[-1].strip().lower() != b"chunked":
+            raise Refused(400, f"Transfer-Encoding {_shown(b', '.join(codings))} does not frame this request's body: "
+                               "send a Content-Length")
+        raise Refused(411, "send a Content-Length (chunked bodies are not accepted)")
+    if not lengths:
+        return 0
+    if len(lengths) > 1:
+        raise Refused(400, "Content-Length is given more than once: send it once")
+    if not DIGITS.fullmatch(lengths[0]):
+        raise Refused(400, f"Content-Length {_shown(lengths[0])} is not a number of bytes: digits only")
+    if len(lengths[0]) > len(str(MAX_BODY)) or int(lengths[0]) > MAX_BODY:
+        raise Refused(413, f"request body over {MAX_BODY} bytes")
+    return int(lengths[0])
 
 
 async def _read_body(reader: asyncio.StreamReader, headers: dict[bytes, bytes], limit: int) -> bytes:
+    """A deployment's answer body; `ValueError` when its framing is not one of HTTP/1.1's."""
     if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
         chunks, size = [], 0
         while True:
@@ -193,7 +246,23 @@ async def _read_body(reader: asyncio.StreamReader, headers: dict[bytes, bytes], 
     length = headers.get(b"content-length")
     if length is None:
         return await reader.read(limit)  # read to the end: the server closes the connection
+    if not DIGITS.fullmatch(length):
+        raise ValueError(f"Content-Length {_shown(length)}")
     return await reader.readexactly(int(length))
+
+
+async def _linger(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """Send what is written, half-close, and drop what the client still sends for up to `LINGER_S`:
+    closing with unread bytes resets the connection, and the client could lose the answer unread."""
+    try:
+        await writer.drain()
+        if writer.can_write_eof():
+            writer.write_eof()
+        async with asyncio.timeout(LINGER_S):
+            while await reader.read(64 << 10):
+                pass
+    except (OSError, TimeoutError):
+        pass
 
 
 def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, close: bool) -> bytes:
@@ -225,8 +294,8 @@ class Router:
             writer.write(request)
             async with asyncio.timeout(UPSTREAM_TIMEOUT):
                 head = await reader.readuntil(b"\r\n\r\n")
-                status_line, headers = _parse_head(head)
-                status = int(status_line.split(b" ", 2)[1])
+                status_line, headers = _parse_head(head)  # a ValueError here is answered 502
+                status = int(status_line.partition(b" ")[2][:3])
                 named = dict(headers)
                 body = b"" if head_only or status in (204, 304) or 100 <= status < 200 else \
                     await _read_body(reader, named, MAX_BODY)
@@ -244,10 +313,11 @@ class Router:
         lines = [b"%s %s HTTP/1.1" % (method, target), b"Host: %s" % HOST.encode(),
                  b"Content-Length: %d" % len(body)]
         lines += [name + b": " + headers[name] for name in FORWARDED if name in headers]
-        request = b"\r\n".join(lines) + b"\r\n\r\n" + body
+        head = b"\r\n".join(lines)
         deadline = time.monotonic() + RETRY_S
         while True:
-            name, port = self.state.pick(headers.get(DEPLOYMENT_HEADER))
+            name, port, secret = self.state.pick(headers.get(DEPLOYMENT_HEADER))
+            request = b"%s\r\n%s: Bearer %s\r\n\r\n%s" % (head, KEY_HEADER, secret, body)
             try:
                 status, out, data = await self._upstream(port, request, method == b"HEAD")
                 return status, [*out, (DEPLOYMENT_HEADER, name.encode())], data  # as Azure ML answers
@@ -258,10 +328,12 @@ class Router:
                 if time.monotonic() > deadline:
                     raise Refused(503, "no deployment is serving: see `wth-solution endpoint status`") from None
                 self.state.refresh(force=True)
-                self.pool.drop_others(set(self.state.ports.values()))
+                self.pool.drop_others({port for port, _ in self.state.deployments.values()})
                 await asyncio.sleep(0.02)
             except TimeoutError:
                 raise Refused(504, f"the deployment did not answer within {UPSTREAM_TIMEOUT:.0f} s") from None
+            except (ValueError, asyncio.LimitOverrunError):
+                raise Refused(502, "the deployment's answer is not well-formed HTTP/1.1") from None
             except OSError as err:
                 raise Refused(502, f"the deployment did not answer ({type(err).__name__})") from None
 
@@ -281,6 +353,7 @@ class Router:
                     return
                 except asyncio.LimitOverrunError:
                     writer.write(_error(431, f"request headers over {MAX_HEAD} bytes", close=True))
+                    await _linger(reader, writer)
                     return
                 first = False
                 self.in_flight += 1
@@ -299,23 +372,19 @@ class Router:
 
     async def _one(self, reader, writer, head: bytes) -> bool:
         """Answer one request; True when the connection is to be closed."""
+        close = True
         try:
-            request_line, header_list = _parse_head(head)
-            method, target, version = request_line.split(b" ", 2)
-        except (Refused, ValueError):
-            writer.write(_error(400, "malformed request", close=True))
-            return True
-        headers = dict(header_list)
-        close = version != b"HTTP/1.1" or b"close" in headers.get(b"connection", b"").lower()
-        try:
-            if b"chunked" in headers.get(b"transfer-encoding", b"").lower():
-                raise Refused(411, "send a Content-Length (chunked bodies are not accepted)")
             try:
-                length = int(headers.get(b"content-length", b"0"))
-            except ValueError:
-                raise Refused(400, "bad Content-Length") from None
-            if not 0 <= length <= MAX_BODY:
-                raise Refused(413, f"request body over {MAX_BODY} bytes")
+                request_line, fields = _parse_head(head)
+            except ValueError as err:
+                raise Refused(400, str(err)) from None
+            line = REQUEST_LINE.fullmatch(request_line)
+            if line is None:
+                raise Refused(400, f"the request line {_shown(request_line)} is not `METHOD /path HTTP/1.1`")
+            method, target, version = line.groups()
+            headers = dict(fields)
+            close = version != b"HTTP/1.1" or b"close" in headers.get(b"connection", b"").lower()
+            length = _body_length(version, fields)
             try:
                 async with asyncio.timeout(BODY_TIMEOUT):
                     body = await reader.readexactly(length) if length else b""
@@ -330,8 +399,12 @@ class Router:
                 return close
             status, out, data = await self.forward(method, target, headers, body)
         except Refused as refused:
-            writer.write(_error(refused.status, str(refused), close=close or refused.status in (400, 408, 411, 413)))
-            return close or refused.status in (400, 408, 411, 413)
+            if refused.status not in CLOSING:
+                writer.write(_error(refused.status, str(refused), close))
+                return close
+            writer.write(_error(refused.status, str(refused), close=True))
+            await _linger(reader, writer)
+            return True
         writer.write(_response(status, out, data, close))
         return close
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from wth.errors import UsageError
 
-from .. import servers as processes
-from . import keys, record
+from .. import servers
+from . import keys, record, rollout
 from .record import Endpoint
 
 Progress = Callable[[str], None]
@@ -21,6 +21,8 @@ class Status:
     router_running: bool
     running: dict[str, bool] = field(default_factory=dict)  # deployment name -> its server runs
     healthy: bool = False
+    reaped: list[str] = field(default_factory=list)  # what an interrupted deploy had left running, now stopped
+    busy: bool = False  # a deploy, traffic change or stop holds the lock: nothing was reaped
 
     @property
     def serving(self) -> bool:
@@ -31,17 +33,32 @@ class Status:
 
 
 def status(ws) -> Status:
-    current = record.read(ws)
-    if current is None:
+    """The endpoint as its record has it, once what an interrupted deploy left running is reaped (when
+    no deploy, traffic change or stop is under way: a deploy's new server is not yet in the record)."""
+    if not record.folder(ws).exists():
         return Status(None, False)
+    reaped, busy = [], False
+    try:
+        with record.lock(ws):
+            current = record.read(ws)
+            reaped = rollout.reap(ws, current)
+    except record.Busy:
+        current, busy = record.read(ws), True
+    if current is None:
+        return Status(None, False, reaped=reaped, busy=busy)
     router = current.router.running()
     running = {name: d.identity.running() for name, d in current.deployments.items()}
-    return Status(current, router, running, router and processes.healthy(current.port, host=current.host))
+    return Status(current, router, running, router and servers.healthy(current.port, host=current.host),
+                  reaped, busy)
 
 
 def show(ws, progress: Progress) -> int:
     """Print the status; 0 when serving, 1 otherwise."""
     state = status(ws)
+    for line in state.reaped:
+        progress(line)
+    if state.busy:
+        progress("a deploy, traffic change or stop is under way: this is the endpoint as it was before")
     current = state.record
     if current is None:
         progress(f"no endpoint deployed in {ws.root}")

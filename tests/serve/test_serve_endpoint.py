@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import socket
+import stat
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import psutil
 import pytest
 import requests
 from serve_tools import (
+    REPO_ROOT,
     TRAIN_END,
     cli,
     free_port,
@@ -32,7 +34,8 @@ from serve_tools import (
 from solution import acquisition, endpoint, endpoint_clients, forecast, workspace
 from solution.endpoint import record
 from solution.forecast import Forecast
-from wth import contract, processes
+from solution.servers import LAUNCH
+from wth import contract, processes, smoke
 from wth.errors import StepFailed, UsageError
 
 PORT = free_port()
@@ -91,6 +94,92 @@ def test_the_router_and_the_deployment_listen_on_loopback_only(deployed):
         assert bound == {("127.0.0.1", port)}
 
 
+SCORE = b'{"steps": 1}'
+SMUGGLED = b"POST /score HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Length: 12\r\n\r\n" + SCORE
+
+
+def raw(*fields: bytes, body: bytes = SCORE, version: bytes = b"HTTP/1.1") -> bytes:
+    return b"POST /score %s\r\n%s\r\n%s" % (version, b"".join(f + b"\r\n" for f in fields), body)
+
+
+def answers(data: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """The responses on a connection, in order: status, headers, body."""
+    out = []
+    while data:
+        head, _, data = data.partition(b"\r\n\r\n")
+        lines = head.decode("latin-1").split("\r\n")
+        headers = {name.lower(): value.strip() for name, _, value in (line.partition(":") for line in lines[1:])}
+        length = int(headers["content-length"])
+        out.append((int(lines[0].split()[1]), headers, data[:length]))
+        data = data[length:]
+    return out
+
+
+def exchange(request: bytes) -> list[tuple[int, dict[str, str], bytes]]:
+    """Send `request` then `SMUGGLED` on one connection as raw bytes; every answer until the router closes it."""
+    with socket.create_connection(("127.0.0.1", PORT), timeout=10) as sock:
+        sock.sendall(request + SMUGGLED)
+        received = b""
+        while chunk := sock.recv(65536):  # a socket.timeout here: the router kept the connection open
+            received += chunk
+    return answers(received)
+
+
+HOST = b"Host: x"
+BAD_FRAMING = {  # RFC 9112 6.3 (and 5.1, 5.2, 3.2): what a server must reject, each with 400
+    "two different Content-Lengths": raw(HOST, b"Content-Length: 12", b"Content-Length: 0"),
+    "the same Content-Length twice": raw(HOST, b"Content-Length: 12", b"Content-Length: 12"),
+    "a list as Content-Length": raw(HOST, b"Content-Length: 12, 12"),
+    "a signed Content-Length": raw(HOST, b"Content-Length: +12"),
+    "a negative Content-Length": raw(HOST, b"Content-Length: -1"),
+    "whitespace inside Content-Length": raw(HOST, b"Content-Length: 1 2"),
+    "an underscore inside Content-Length": raw(HOST, b"Content-Length: 1_2"),  # Python's int() takes it
+    "a hexadecimal Content-Length": raw(HOST, b"Content-Length: 0xc"),
+    "an empty Content-Length": raw(HOST, b"Content-Length:"),
+    "Transfer-Encoding with Content-Length": raw(HOST, b"Transfer-Encoding: chunked", b"Content-Length: 12"),
+    "Transfer-Encoding not ending in chunked": raw(HOST, b"Transfer-Encoding: chunked, identity"),
+    "Transfer-Encoding in HTTP/1.0": raw(b"Transfer-Encoding: chunked", version=b"HTTP/1.0"),
+    "whitespace before a colon": raw(HOST, b"Content-Length : 12"),
+    "a folded header line": raw(HOST, b"Content-Length: 1", b" 2"),
+    "a bare LF inside a header": raw(HOST, b"Content-Length: 12", b"X-Note: a\nContent-Length: 0"),
+    "no Host": raw(b"Content-Length: 12"),
+    "two Hosts": raw(HOST, HOST, b"Content-Length: 12"),
+}
+
+
+def test_a_pipelined_request_is_answered_on_the_same_connection(deployed):
+    """What the refusals below are measured against: well framed, both requests are answered."""
+    assert [status for status, _, _ in exchange(raw(HOST, b"Content-Length: 12"))] == [200, 200]
+
+
+@pytest.mark.parametrize("request_bytes", BAD_FRAMING.values(), ids=BAD_FRAMING.keys())
+def test_bad_framing_is_refused_with_400_and_the_connection_closed(deployed, request_bytes):
+    (status, headers, body), *more = exchange(request_bytes)
+    assert status == 400 and headers["connection"] == "close"
+    error = json.loads(body)["error"]
+    assert isinstance(error, str) and error and "\n" not in error
+    assert more == [], "the bytes after a request of doubtful length were read as another request"
+
+
+def test_a_chunked_body_gets_411_and_the_connection_closed(deployed):
+    (status, headers, body), *more = exchange(raw(HOST, b"Transfer-Encoding: chunked", body=b"c\r\n%s\r\n0\r\n\r\n" % SCORE))
+    assert status == 411 and "Content-Length" in json.loads(body)["error"] and more == []
+
+
+def test_a_deployment_scores_only_the_requests_of_its_router(ws, deployed):
+    direct = deployed.deployment.url
+    for sent in ({}, smoke.headers("not-the-secret")):
+        refused = requests.post(direct, json={"steps": 3}, headers=sent, timeout=30)
+        assert refused.status_code == 401 and "router" in refused.json()["error"]
+    assert requests.post(direct, json={"steps": 3}, headers=smoke.headers(deployed.deployment.secret),
+                         timeout=30).status_code == 200
+    assert requests.get(f"http://127.0.0.1:{deployed.deployment.port}/", timeout=10).status_code == 200  # liveness
+    assert post({"steps": 3}).status_code == 200
+    assert deployed.deployment.secret not in repr(deployed)
+    if sys.platform != "win32":  # no POSIX mode bits: the profile's owner-only ACL, as for the keys
+        assert stat.S_IMODE((endpoint.folder(ws) / endpoint.RECORD).stat().st_mode) == 0o600
+
+
 def test_smoke_test_passes_against_the_live_endpoint(ws, deployed):
     lines = []
     assert endpoint_clients.smoke_test(ws, progress=lines.append) == 0, lines
@@ -144,6 +233,72 @@ def test_a_port_in_use_is_refused_before_anything_starts(ws):
     assert len(list((endpoint.folder(ws) / "deployments").iterdir())) == 1
 
 
+def test_a_deploy_killed_once_its_server_runs_leaves_a_server_that_status_reaps(ws):
+    """SIGKILL at the worst moment: the new deployment's server runs, and no record names it yet."""
+    before = endpoint.read_record(ws)
+    known = {Path(d.folder) for d in before.deployments.values()}
+    deploy = subprocess.Popen([sys.executable, "-m", "solution.cli", "deploy", "--workspace", str(ws.root)],
+                              cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline, started = time.monotonic() + 120, None
+        while started is None:
+            assert deploy.poll() is None and time.monotonic() < deadline, "the deploy never started a server"
+            for pid_file in (endpoint.folder(ws) / "deployments").glob("*/server.pid"):
+                identity = processes.Identity.load(pid_file)
+                if pid_file.parent not in known and identity is not None and identity.running():
+                    started = pid_file.parent, identity
+            time.sleep(0.02)
+    finally:
+        deploy.kill()
+        deploy.wait()
+    folder, server = started
+    assert endpoint.read_record(ws) == before, "the record named the new deployment: killed too late"
+    port = int(folder.name.rsplit("-", 1)[1])
+    while not listening(port):  # the orphan outlives its deploy and goes on to serve
+        assert server.running() and time.monotonic() < deadline + 60
+        time.sleep(0.1)
+    orphans = tree_pids(server.pid)
+    lines = []
+    assert endpoint.command(ws, "status", progress=lines.append) == 0, lines
+    assert lines[0].startswith(f"reaped the server of deployment folder {folder.name} (pid {server.pid})"), lines
+    assert all(pid_gone(pid) for pid in orphans) and not listening(port) and not folder.exists()
+    assert endpoint.read_record(ws) == before and post({"steps": 3}).json()["model"]["version"] == before.model_version
+    again = []
+    assert endpoint.command(ws, "status", progress=again.append) == 0 and not again[0].startswith("reaped")
+
+
+ORPHAN = "import subprocess, sys; subprocess.Popen(sys.argv[1:], start_new_session=True, stdout=subprocess.DEVNULL, " \
+         "stderr=subprocess.DEVNULL)"  # starts a process and exits: the process is an orphan, as a killed deploy leaves
+
+
+def stray_router(ws) -> tuple[int, processes.Identity]:
+    """A router that no record names, as a deploy killed while moving the endpoint to another port leaves one
+    (started as `_start_router` starts one, without waiting for its health: it may have no deployment)."""
+    port = free_port()
+    pid_file = endpoint.folder(ws) / f"router-{port}.pid"
+    subprocess.run([sys.executable, "-c", ORPHAN, sys.executable, str(LAUNCH), str(pid_file),
+                    *endpoint.rollout.router_argv(ws, port, "127.0.0.1")], check=True, timeout=60)
+    deadline = time.monotonic() + 30
+    while not listening(port):
+        assert time.monotonic() < deadline, "the stray router did not start"
+        time.sleep(0.05)
+    return port, processes.Identity.load(pid_file)
+
+
+def test_status_reaps_nothing_while_a_deploy_holds_the_lock(ws):
+    port, stray = stray_router(ws)
+    try:
+        with record.lock(ws):
+            lines = []
+            endpoint.command(ws, "status", progress=lines.append)
+            assert "under way" in lines[0] and stray.running() and listening(port)
+        assert endpoint.status(ws).reaped == [f"reaped the router on port {port} (pid {stray.pid}): "
+                                              f"{endpoint.rollout.LEFT}"]
+        assert not stray.running() and not listening(port)
+    finally:
+        processes.stop_tree(stray.pid, identity=stray)
+
+
 def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
     record = endpoint.read_record(ws)
     for process in processes.tree(record.deployment.pid):
@@ -161,8 +316,11 @@ def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
 def test_endpoint_stop_leaves_nothing_listening_and_no_process(ws):
     record = endpoint.read_record(ws)
     tree = tree_pids(record.router_pid)
+    port, stray = stray_router(ws)
     done = cli("endpoint", "stop", "--workspace", str(ws.root))
     assert done.returncode == 0, done.stderr
+    assert f"reaped the router on port {port} (pid {stray.pid})" in done.stdout
+    assert not stray.running() and not listening(port)
     assert not listening(PORT) and not listening(record.deployment.port)
     assert tree and all(pid_gone(pid) for pid in tree) and not listening_ports(tree)
     assert pid_gone(record.router_pid) and pid_gone(record.deployment.pid)
@@ -182,9 +340,9 @@ def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
             scoring_uri="http://127.0.0.1:1/score", port=1, host="127.0.0.1", router_pid=bystander.pid,
             router_created=reused, router_log="x", auth_mode="none", traffic={"blue": 100},
             deployments={"blue": endpoint.Deployment("blue", "m", "1", 2, bystander.pid, reused,
-                                                     str(tmp_path / "gone"), "x", "t")})
+                                                     str(tmp_path / "gone"), "x", "t", "s")})
         record.write(ws, stale)
-        processes.Identity(bystander.pid, reused).save(endpoint.folder(ws) / "router.pid")
+        processes.Identity(bystander.pid, reused).save(endpoint.folder(ws) / "router-1.pid")
         assert endpoint.live(ws) is None and endpoint.read_record(ws) is None
         assert endpoint.stop(ws) is False
         assert bystander.poll() is None, "a pid that is not ours was signalled"

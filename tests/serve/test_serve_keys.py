@@ -40,7 +40,7 @@ def post(key: str | None = None, **extra) -> requests.Response:
 
 
 def test_no_key_or_a_wrong_key_is_refused_the_right_one_served(keyed):
-    _, pair = keyed
+    ws, pair = keyed
     missing, wrong = post(), post("not-the-key")
     assert missing.status_code == wrong.status_code == 401
     assert "wants a key" in missing.json()["error"] and "not valid" in wrong.json()["error"]
@@ -50,6 +50,9 @@ def test_no_key_or_a_wrong_key_is_refused_the_right_one_served(keyed):
     assert requests.get(f"http://127.0.0.1:{PORT}/", timeout=10).status_code == 200  # liveness stays open
     swagger = requests.get(f"http://127.0.0.1:{PORT}/swagger.json", timeout=10)
     assert swagger.status_code == 401
+    around = requests.post(endpoint.read_record(ws).deployment.url, json={"steps": 2},
+                           headers=smoke.headers(pair["primary"]), timeout=30)
+    assert around.status_code == 401, "the endpoint's key scored the deployment on its own port"
 
 
 def test_keys_are_stored_for_the_owner_only(keyed):
@@ -111,9 +114,7 @@ def test_200_idle_and_slow_header_connections_do_not_hold_up_requests(keyed):
 def test_a_client_that_sends_its_headers_slowly_is_cut_off(keyed):
     ws, pair = keyed
     port = free_port()
-    where = endpoint.folder(ws)
-    router = popen([sys.executable, str(endpoint.rollout.ROUTER), "--record", str(where / endpoint.RECORD),
-                    "--keys", str(keys.path(ws)), "--port", str(port), "--header-timeout", "0.5"], cwd=REPO_ROOT,
+    router = popen([*endpoint.rollout.router_argv(ws, port, "127.0.0.1"), "--header-timeout", "0.5"], cwd=REPO_ROOT,
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 30
