@@ -14,7 +14,7 @@ from wth import contract
 class ContractEndpoint:
     """A real HTTP endpoint on 127.0.0.1. mode `good` serves `fc` as `version` per the contract;
     `error200` answers every /score with 200 {"error": ...}; `echo` refuses /score echoing the key; `redirect` sends /score elsewhere;
-    `huge` answers with 5 MB."""
+    `huge` answers with 5 MB; `strict` speaks the contract but refuses `interval` with 400, as the contract allows."""
 
     def __init__(self, mode: str = "good", fc=None, version: str = "1",
                  name: str = "transactions-forecast"):
@@ -53,6 +53,8 @@ class ContractEndpoint:
                     request = contract.parse_request(contract.parse_body(raw))
                 except contract.BadRequest as err:
                     return self._send(err.status, {"error": str(err)})
+                if mode == "strict" and request.interval is not None:
+                    return self._send(400, {"error": "this endpoint offers no intervals"})
                 frame = fc.predict(request.steps)
                 if request.legacy:
                     return self._send(200, {"result": [float(v) for v in frame["forecast"]]})

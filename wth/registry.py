@@ -4,9 +4,9 @@ The champion is the registered version carrying the version tag `champion` (`wth
 its value the UTC time it became champion (ISO 8601). If several carry it (a promotion interrupted
 between tagging the new version and untagging the old one), the latest value wins, then the higher
 version. A version tag is the mark because it works on every registry the hack uses: MLflow's own
-and Azure ML's, whose documented MLflow support covers version tags but not model aliases (see
-solution/azure/README.md). The solution also sets the MLflow alias of the same name where the
-registry takes one, as a convenience for `models:/<name>@champion`; nothing reads it.
+and Azure ML's, whose documented MLflow support covers version tags but not model aliases. Where the
+registry takes one, the MLflow alias of the same name may be set too, as a convenience for
+`models:/<name>@champion`; nothing reads it.
 
 Stdlib only: works on any objects with `.version` and `.tags`, as MLflow's `ModelVersion` has.
 """

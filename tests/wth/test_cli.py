@@ -83,6 +83,17 @@ def test_report_scores_through_the_endpoint_with_the_actuals(endpoint, tmp_path,
     assert too_many.returncode == 2 and not (tmp_path / "x.html").exists()
 
 
+@pytest.mark.parametrize("endpoint", ["strict"], indirect=True)
+def test_report_asks_again_without_interval_where_the_endpoint_refuses_it(endpoint, tmp_path, capsys):
+    from wth import cli
+
+    out = tmp_path / "report.html"
+    assert cli.main(["report", "--uri", endpoint.uri, "--out", str(out), "--steps", "7"]) == 0, capsys.readouterr().err
+    assert out.read_text().count("<tr") == 8
+    assert cli.main(["report", "--uri", endpoint.uri, "--out", str(tmp_path / "x.html"), "--steps", "400"]) == 2
+    assert not (tmp_path / "x.html").exists()
+
+
 def test_ui_refuses_a_folder_without_a_workspace(tmp_path):
     done = wth("ui", "--workspace", str(tmp_path / "nothing"))
     assert done.returncode == 2 and "no MLflow store" in done.stderr and "Traceback" not in done.stderr
