@@ -46,11 +46,13 @@ def tests_pass(team) -> object:
     evidence = {"command": f"{team.python} -m pytest -q -x (in a copy of {team.repo})", "WTH_DATA_FILE": "a valid TransactionHistory file",
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
-    note = _contained(run)
-    if run.returncode is None:
+    note, first = _contained(run), f"; first error: {run.first_error}" if run.first_error else ""
+    if run.returncode is None and run.timed_out:
         return failed(f"your tests did not finish within {team.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
+    if run.returncode is None:
+        return failed(f"your tests ended without an exit code{first or ': ' + run.summary}{note}", **evidence)
     if run.returncode != 0:
-        return failed(f"pytest exited with {run.returncode}: {run.summary}{note}", **evidence)
+        return failed(f"pytest exited with {run.returncode}: {run.summary}{first}{note}", **evidence)
     return passed(f"the tests pass: {run.summary}{note}", **evidence)
 
 

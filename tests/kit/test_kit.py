@@ -185,6 +185,26 @@ def test_a_team_follows_challenge_00_in_the_kit_and_passes_its_checks(team):
     assert "C0.1" in result.stdout and "C0.2" in result.stdout
 
 
+def test_a_team_s_tests_importing_its_tools_pass_c2_2_in_the_grader_s_sandbox(team):
+    """Challenge 02's self-check as the team runs it, with a test importing `wth` (as the notebook does)
+    from the editable install of ./tools: the sandbox shows the team's venv and its tools."""
+    from grader import sandbox
+
+    found = sandbox.status()
+    if not found.available:
+        pytest.skip(f"no sandbox on this machine ({found.reason}); .ci/run installs bubblewrap")
+    repo, _ = team
+    doc = repo / "Student" / "Challenge-00.md"
+    if not (repo / "teams.yaml").exists():  # the walk-through above sets it up
+        set_up_workspace(doc, repo, repo / ".venv" / "bin")
+    (repo / "tests").mkdir(exist_ok=True)
+    (repo / "tests" / "test_tools.py").write_text("import wth.config\n\n\ndef test_the_tools_import():\n"
+                                                  "    assert wth.config.MODEL_NAME\n")
+    result = self_check(repo / "Student" / "Challenge-02.md", repo, repo / ".venv" / "bin")
+    (line,) = [line for line in result.stdout.splitlines() if "C2.2" in line]
+    assert "pass" in line and "not sandboxed" not in line, result.stdout + result.stderr
+
+
 def test_the_students_packages_never_import_the_reference_solution():
     """What the kit ships (wth, grader) imports `solution` nowhere, not even lazily inside a function."""
     importing = []
