@@ -122,8 +122,9 @@ def _probe(bwrap: str | None, root: bool) -> Status:
         return Status(False, f"bubblewrap (bwrap) is not on PATH; {INSTALL_HINT}")
     argv = _launch([*_namespaces(bwrap), *_system(), "--remount-ro", "/", "--", "true"], [])
     try:
-        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10).stdout.strip()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL)
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10,
+                                 check=False).stdout.strip()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Status(False, f"{bwrap} does not run ({type(err).__name__})")
     if done.returncode != 0:
@@ -191,8 +192,10 @@ def _named_folders(site: Path) -> list[Path]:
         except (SyntaxError, ValueError):
             continue
         for node in ast.walk(tree):
-            target = node.target if isinstance(node, ast.AnnAssign) else (node.targets[0] if isinstance(node, ast.Assign) else None)
-            if isinstance(target, ast.Name) and target.id == "MAPPING" and node.value is not None:
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                continue
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if isinstance(target, ast.Name) and target.id == "MAPPING":
                 try:
                     mapping = ast.literal_eval(node.value)
                 except ValueError:

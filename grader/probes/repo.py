@@ -313,8 +313,9 @@ class Tail:
         return self.read < self.cap
 
     def text(self) -> str:
-        cut = f"[the output went on past {self.cap >> 20} MB: the grader stopped reading it]\n" if self.read >= self.cap else ""
-        return bytes(self.data[-self.keep:]).decode("utf-8", errors="replace") + cut
+        text = bytes(self.data[-self.keep:]).decode("utf-8", errors="replace")
+        return text + (f"[the output went on past {self.cap >> 20} MB: the grader stopped reading it]\n"
+                       if self.read >= self.cap else "")
 
 
 def tail_of_file(path: Path, keep: int = OUTPUT_TAIL_KB << 10) -> str:
@@ -425,6 +426,10 @@ def _session(root: Path, copy: Path, python: str, data_files: dict[str, str | No
             process = popen(cmd, cwd="/" if contained else scratch, env=_env(f"{where}/home", where),
                             stdin=subprocess.DEVNULL, stdout=runner_out[1], stderr=runner_out[1],
                             pass_fds=[results[1], *(w for _, w in job_pipes)])
+        except OSError as err:  # the interpreter (or bwrap) cannot be started at all
+            for fd in streams:
+                os.close(fd)
+            return {label: _run(None, 0.0, f"{type(err).__name__}: {err}", described) for label in data_files}
         finally:
             for fd in writers:
                 os.close(fd)
@@ -479,14 +484,19 @@ def _spawned(copy: Path, python: str, data_files: dict[str, str | None], timeout
         env = dict(_env(str(home), str(home)), **({"WTH_DATA_FILE": data} if data else {}))
         started, code, timed_out = time.monotonic(), None, False
         with open(out_path, "wb") as out:
-            process = popen([python, "-m", "pytest", *PYTEST_ARGS], cwd=work, env=env, stdout=out,
-                            stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
             try:
-                code = process.wait(timeout=remaining)
-            except subprocess.TimeoutExpired:
-                stop_tree(process.pid, timeout=2)
-                timed_out = True
+                process = popen([python, "-m", "pytest", *PYTEST_ARGS], cwd=work, env=env, stdout=out,
+                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
+            except OSError as err:
+                out.write(f"{type(err).__name__}: {err}".encode())
+                stop = True
+            else:
+                try:
+                    code = process.wait(timeout=remaining)
+                except subprocess.TimeoutExpired:
+                    stop_tree(process.pid, timeout=2)
+                    timed_out = True
         runs[label] = _run(code, round(time.monotonic() - started, 2), tail_of_file(out_path), None, timed_out)
         shutil.rmtree(work, ignore_errors=True)
-        stop = timed_out or (label == gate and code != 0)
+        stop = stop or timed_out or (label == gate and code != 0)
     return runs

@@ -42,7 +42,8 @@ if not found.available:
     sys.exit(f"no sandbox for {sys.argv[2]}: {found.reason}")
 cfg = config.load(sys.argv[2])
 report.write_json(sys.argv[3], cfg.event, runner.grade(cfg, challenge=2))
-"""  # the room's challenge 2, graded by the grader's own code in a process of its own
+print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")))
+"""  # the room's challenge 2, graded by the grader's own code in a process of its own; then its peak memory
 SITE = sysconfig.get_paths()["purelib"]  # this suite's packages: pytest, pandas, mlflow, the grader
 DAEMON_MARK = "wth-hostile-daemon"
 LOOP_BUDGET_S = 4
@@ -209,7 +210,7 @@ class Listener:
 
 def _runs_as(user: int, python: str, code: str) -> bool:
     try:
-        done = subprocess.run([python, "-c", code], user=user, group=user, extra_groups=[], capture_output=True,
+        done = subprocess.run([python, "-c", code], user=user, group=user, extra_groups=[], capture_output=True, check=False,
                               timeout=120, cwd="/")
     except OSError:  # cannot even start it
         return False
@@ -245,7 +246,8 @@ def room():
         folder.mkdir()
         (folder / "secret.txt").write_text("grader-secret")
     repos = {"honest": build_repo(teams_dir / "honest", "good")}
-    facts = {"other_secret": str(other / "secret.txt"), "grader_secrets": [str(d / "secret.txt") for d in grader_dirs.values()],
+    facts = {"other_secret": str(other / "secret.txt"),
+             "grader_secrets": [str(d / "secret.txt") for d in grader_dirs.values()],
              "home_secret": str(root / "coach-home" / ".credentials"), "other_write": str(other / "pwned"),
              "own_repo": str(teams_dir / "prober"), "unix": str(root / "machine.sock"), "port": tcp.address[1],
              "labels": ["clean", *CORRUPTIONS], "mark": DAEMON_MARK}
@@ -267,9 +269,8 @@ def _team_venv(folder: Path, python: str) -> str:
     return str(folder / "bin" / "python")
 
 
-def _grade(room: dict, who: str) -> tuple[dict, int, subprocess.CompletedProcess]:
-    """The room graded by `wth-grader scoreboard --require-sandbox` as `who`: (the JSON report, the
-    grader's peak resident memory in bytes, what it printed)."""
+def _grade(room: dict, who: str) -> tuple[dict, int]:
+    """The room graded as `who`: (the JSON report, the grader's peak resident memory in bytes)."""
     if who == "root" and os.geteuid() != 0:
         pytest.skip("the suite runs unprivileged: the grader-as-root half needs root")
     folder = room["root"] / who
@@ -292,18 +293,12 @@ def _grade(room: dict, who: str) -> tuple[dict, int, subprocess.CompletedProcess
     out = folder / "scoreboard.json"
     argv = [python, "-c", BOOT, SITE, str(teams_file), str(out)]
     env = {"PATH": os.environ["PATH"], "HOME": str(room["root"] / "coach-home"), "LANG": "C.UTF-8"}
-    with open(folder / "stdout", "w+") as stdout, open(folder / "stderr", "w+") as stderr:
-        process = subprocess.Popen(argv, cwd=folder, env=env, stdout=stdout, stderr=stderr, stdin=subprocess.DEVNULL,
-                                   **({"user": user, "group": user, "extra_groups": []} if user is not None else {}))
-        watchdog = threading.Timer(300, process.kill)
-        watchdog.start()
-        _, status, usage = os.wait4(process.pid, 0)
-        watchdog.cancel()
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stdout.seek(0), stderr.seek(0)
-        done = subprocess.CompletedProcess(argv, process.returncode, stdout.read(), stderr.read())
+    as_user = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
+    done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False,
+                          stdin=subprocess.DEVNULL, **as_user)
     assert done.returncode == 0, done.stdout + done.stderr
-    return json.loads(out.read_text()), usage.ru_maxrss * 1024, done
+    peak_kb = int(done.stdout.split("VmHWM:")[1].split()[0])  # the grader's own high-water mark, sandboxes apart
+    return json.loads(out.read_text()), peak_kb << 10
 
 
 def _checks(report: dict, team: str) -> dict[str, dict]:
@@ -313,7 +308,7 @@ def _checks(report: dict, team: str) -> dict[str, dict]:
 
 @pytest.mark.parametrize("who", ["root", "unprivileged"])
 def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, who):
-    report, peak, _ = _grade(room, who)
+    report, peak = _grade(room, who)
     honest = _checks(report, "honest")
     assert honest["C2.2"]["status"] == "pass" and honest["C2.3"]["status"] == "pass", honest["C2.2"]["message"]
     assert honest["C2.2"]["evidence"]["sandbox"].startswith("bubblewrap")

@@ -52,7 +52,8 @@ def test_what_the_sandbox_shows(tmp_path):
     (site / "a.pth").write_text(f"{tmp_path / 'installed' / 'site-packages'}\n{other / 'venv-site' / 'site-packages'}\n"
                                 "import os  # code, not a folder\n")
     (site / "__editable___team_tools_0_1_finder.py").write_text(
-        f"MAPPING: dict[str, str] = {{'pkg': {str(team / 'tools' / 'pkg')!r}, 'away': {str(tmp_path / 'elsewhere' / 'pkg')!r}}}\n")
+        f"MAPPING: dict[str, str] = {{'pkg': {str(team / 'tools' / 'pkg')!r}, "
+        f"'away': {str(tmp_path / 'elsewhere' / 'pkg')!r}}}\n")
     copy = tmp_path / "copy"
     copy.mkdir()
     box = sandbox.jail(str(venv / "bin" / "python"), team, copy, {"clean": None},
