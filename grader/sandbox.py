@@ -28,6 +28,7 @@ import functools
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -50,9 +51,10 @@ READ_CAP = 64 * 1024  # bytes read of a team's .pth file, editable finder or pyv
 MAX_PTH = 200  # .pth files read per site-packages folder
 SITE_NAMES = ("site-packages", "dist-packages")
 
-# Runs as root in the grader's own interpreter (-I -S) before any team code: bind-mounts the folders
-# team code may see onto mount points nobody can reach, in a mount namespace of its own, then becomes
-# nobody and starts bwrap, which then binds them read-only where team code expects them.
+# Runs as root in the grader's own interpreter (-I -S) before any team code: in a mount namespace of
+# its own, bind-mounts the folders team code may see (wherever they are: in root's home, say) onto
+# mount points nobody can reach, then becomes nobody and starts bwrap, which binds them read-only
+# where team code expects them.
 HELPER = r"""
 import ctypes, json, os, sys
 spec = json.loads(sys.argv[1])
@@ -117,7 +119,7 @@ def _launch(bwrap_argv: list[str], mounts: list[tuple[str, str]]) -> list[str]:
 
 
 @functools.lru_cache(maxsize=4)
-def _probe(bwrap: str | None, root: bool) -> Status:
+def _probe(bwrap: str | None, root: bool) -> Status:  # `root`: one answer as root, one as a user
     if bwrap is None:
         return Status(False, f"bubblewrap (bwrap) is not on PATH; {INSTALL_HINT}")
     argv = _launch([*_namespaces(bwrap), *_system(), "--remount-ro", "/", "--", "true"], [])
@@ -167,6 +169,11 @@ def _read(path: Path) -> str:
 
 def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
+
+
+def _interpreter(path: Path) -> bool:
+    """An executable file named like a Python interpreter: what a team's venv may point at, not any file."""
+    return path.is_file() and os.access(path, os.X_OK) and re.fullmatch(r"(python|pypy)[\d.]*", path.name) is not None
 
 
 def _venv(python: str) -> Path | None:
@@ -276,7 +283,7 @@ def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide:
     hop = Path(os.path.abspath(python))
     for _ in range(40):  # the interpreter's chain of symlinks, each hop where the interpreter looks for it
         if not hop.is_symlink():
-            if hop.exists() and not shown(hop):
+            if _interpreter(hop) and not shown(hop):
                 show(hop)
             break
         target = os.readlink(hop)
@@ -285,7 +292,7 @@ def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide:
         hop = Path(os.path.normpath(os.path.join(hop.parent, target)))
     prefix = Path(os.path.realpath(python)).parent.parent
     for path in (prefix / "lib", prefix / "lib64"):
-        if path.is_dir() and not shown(path):
+        if any(path.glob("python3*/os.py")) and not shown(path):  # a Python installation's, with its standard library
             show(path)
     sites = _site_folders(venv) if venv else _site_folders(prefix)
     if venv and "include-system-site-packages = true" in _read(venv / "pyvenv.cfg").lower():

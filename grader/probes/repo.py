@@ -1,9 +1,9 @@
 """A team's repository: its files, its pipeline definitions, and its own tests run in a subprocess.
 
 The tests run in a fresh copy of the repository (never in the team's clone), under the sandbox of
-`grader.sandbox` when there is one, with a timeout (the whole process group is killed past it),
-output captured, and a clean environment: only PATH/locale variables and `WTH_DATA_FILE`, never the
-coach's secrets.
+`grader.sandbox` when there is one, within a time budget (past it, what runs is killed), with a clean
+environment (only PATH/locale variables and `WTH_DATA_FILE`, never the coach's secrets); their exit
+codes come from the runner's own channel, and every stream and file of team code is read with a cap.
 """
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ PIPELINE_GLOBS = (".pipelines/**/*.yml", ".pipelines/**/*.yaml", "azure-pipeline
                   "pipelines/**/*.yml", "pipelines/**/*.yaml")
 PASSED_ENV = ("PATH", "LANG", "LC_ALL", "TZ", "SYSTEMROOT")  # nothing else leaves the grader's environment
 MAX_FILES = 5000
+MAX_TEST_FILE_KB = 1024  # of a test file, the grader parses at most its first MB
 NOT_COPIED = tuple(sorted(SKIP_DIRS - {"site-packages", "build", "dist"}))  # a team's tests may need those
 
 
@@ -53,11 +54,12 @@ def test_functions(root: Path) -> dict[str, int]:
     """{relative test file: number of test functions} for pytest-style files in the repo."""
     out = {}
     for path in walk(root, ".py"):
-        if not (path.name.startswith("test_") or path.name.endswith("_test.py")):
-            continue
+        if not (path.name.startswith("test_") or path.name.endswith("_test.py")) or not path.is_file():
+            continue  # not a regular file: a pipe would never end
         try:
-            tree = ast.parse(path.read_text(encoding="utf-8", errors="replace"))
-        except SyntaxError:
+            with open(path, "rb") as handle:
+                tree = ast.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
+        except (SyntaxError, ValueError, OSError):
             out[str(path.relative_to(root))] = 0
             continue
         count = sum(1 for node in ast.walk(tree)

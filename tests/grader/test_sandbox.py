@@ -65,6 +65,15 @@ def test_what_the_sandbox_shows(tmp_path):
     assert box.masks == [str(venv / "other-team-inside")]
     assert dict(box.binds)[copy] == str(team)  # the clean copy, at the repository's own path
     assert box.covers(team / "tools" / "pkg")  # the editable source inside the repository comes with the copy
+    secret = tmp_path / "coach" / "bin" / "id_rsa"  # a team's venv whose "python" points at a coach's file
+    secret.parent.mkdir(parents=True)
+    secret.write_text("coach-key")
+    (team / ".venv" / "bin").mkdir(parents=True)
+    (team / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (team / ".venv" / "bin" / "python").symlink_to(secret)
+    box = sandbox.jail(str(team / ".venv" / "bin" / "python"), team, copy, {}, hide=[team, other])
+    assert not [source for source, _ in box.binds if secret.parent.parent in [source, *source.parents]], box.binds
+    assert (copy / ".venv").is_dir() and str(team / ".venv") in box.skip  # the venv's mount point, not copied per run
 
 
 def test_without_a_sandbox_every_affected_check_says_so(tmp_path, trained_ws, monkeypatch):
