@@ -8,9 +8,12 @@ data and pipelines; trained: 2 with tests that ignore the data, 3 with the start
 and 1 missing workspace. `--demo DIR` puts the workspace of `wth-solution demo --keep-serving`, with
 its real azmlinfsrv endpoint, in place of one complete team.
 Target: the whole room graded in under 30 s. Also recorded: the share of the machine's CPU busy
-while grading, and the peak memory of the grader with every team's test sandbox.
+while grading, and the peak memory of the grader with every team's test sandbox. `--output-bomb`
+grades the room a second time with one starter-only team's repository replaced by one whose test
+writes 500 MB of output: the grader reads each run's output with a cap, so the target is a peak
+memory within 10 % of the room's without it.
 
-    .venv/bin/python bench/grader.py [--demo /tmp/demo/ws] [--workers N]
+    .venv/bin/python bench/grader.py [--demo /tmp/demo/ws] [--workers N] [--output-bomb]
 """
 
 from __future__ import annotations
@@ -36,12 +39,14 @@ sys.path[:] = [str(REPO_ROOT), str(REPO_ROOT / "tests"), str(REPO_ROOT / "tests"
 
 import grader_tools as tools  # noqa: E402  (the tests' builders: real workspaces and repos)
 from endpoints import ContractEndpoint, HangingEndpoint  # noqa: E402  (real HTTP endpoints on 127.0.0.1)
+from test_hostile import BOMB  # noqa: E402  (the hostile suite's team that writes 500 MB of output)
 
 from grader import runner, sandbox, scoreboard, teams  # noqa: E402
 from grader.checks import STATUSES, all_checks  # noqa: E402
 from grader.testdata import CORRUPTIONS  # noqa: E402
 
 TARGET_S = 30.0
+BOMB_MEMORY_TARGET = 1.10  # the room with the 500 MB-output team: peak memory at most 10 % above the room's
 ROOM = (  # (kind, how many): 20 teams
     ("complete", 6), ("trained", 5), ("empty", 5), ("hanging", 2), ("error200", 1), ("missing", 1),
 )
@@ -124,10 +129,34 @@ def _busy_fraction(before, after) -> float:
     return 1 - idle / total if total else 0.0
 
 
+def _graded(cfg, workers: int) -> tuple[list, float, float, PeakMemory]:
+    """The room graded once: (results, wall seconds, CPU busy share, its peak memory)."""
+    cpu_before, started = psutil.cpu_times(), time.monotonic()
+    with PeakMemory() as memory:
+        results = runner.grade(cfg, workers=workers)
+    return results, time.monotonic() - started, _busy_fraction(cpu_before, psutil.cpu_times()), memory
+
+
+def _with_output_bomb(scratch: Path, entries: list[dict], batches, workers: int, peak: int) -> dict:
+    """The same room, one starter-only team's repository replaced by one whose test writes 500 MB."""
+    bomb = tools.build_repo(scratch / "repo-output-bomb", "custom", {"test_output.py": BOMB})
+    (victim,) = [t for t in entries if t["name"] == "trained-5"]  # a starter repository: no tests of its own
+    entries = [dict(t, repo=str(bomb)) if t is victim else t for t in entries]
+    cfg = teams.load(tools.write_teams(scratch / "teams-output-bomb.yaml", entries, drift_batches=batches))
+    results, wall, _, memory = _graded(cfg, workers)
+    (team,) = [r for r in results if r.name == "trained-5"]
+    ratio = memory.peak / peak if peak else 0.0
+    return {"team": team.name, "its_c2_2": team.result("C2.2").status, "wall_s": round(wall, 2),
+            "peak_memory_mb": round(memory.peak / 2**20), "ratio_to_the_room": round(ratio, 3),
+            "target_ratio": BOMB_MEMORY_TARGET, "within_target": ratio <= BOMB_MEMORY_TARGET}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", type=Path, help="workspace of `wth-solution demo --keep-serving` (endpoint live)")
     parser.add_argument("--workers", type=int, default=runner.MAX_TEAMS_IN_PARALLEL, help="teams graded at once")
+    parser.add_argument("--output-bomb", action="store_true",
+                        help="grade the room again with a team writing 500 MB of output, and compare peak memory")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "grader.json")
     args = parser.parse_args()
     load_start = os.getloadavg()
@@ -138,11 +167,8 @@ def main() -> int:
         setup_s = time.monotonic() - setup_start
         teams_file = tools.write_teams(scratch / "teams.yaml", entries, drift_batches=batches)
         cfg = teams.load(teams_file)
-        cpu_before, started = psutil.cpu_times(), time.monotonic()
-        with PeakMemory() as memory:
-            results = runner.grade(cfg, workers=args.workers)
-        wall = time.monotonic() - started
-        busy = _busy_fraction(cpu_before, psutil.cpu_times())
+        results, wall, busy, memory = _graded(cfg, args.workers)
+        bombed = _with_output_bomb(scratch, entries, batches, args.workers, memory.peak) if args.output_bomb else None
         for server in servers:
             server.close()
         scoreboard.write_json(scratch / "scoreboard.json", cfg.event, results)
@@ -161,6 +187,8 @@ def main() -> int:
         "checks_per_team": len(all_checks()),
         "budgets": "defaults (connect 3 s, read 10 s, check 30 s, pytest 120 s, team 240 s)",
         "team_tests": {"sandbox": sandbox.status().reason if sandbox.status().available else "none",
+                       "sandbox_limits": {"scratch_mb": sandbox.SCRATCH_MB, "processes": sandbox.PROCESSES,
+                                          "memory_mb_per_process": sandbox.MEMORY_MB},
                        "pytest_runs_per_team_with_tests": 1 + len(CORRUPTIONS),
                        "sandboxed_sessions_per_team": 1},
         "setup_s": round(setup_s, 1),
@@ -172,11 +200,15 @@ def main() -> int:
         "target_s": TARGET_S,
         "within_target": wall < TARGET_S,
         "slowest_team": max(by_team.items(), key=lambda kv: kv[1]["duration_s"])[0],
+        **({"with_output_bomb": bombed} if bombed else {}),
         "teams": by_team,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2) + "\n")
     print(f"graded {len(results)} teams in {wall:.1f} s (target {TARGET_S:.0f} s); wrote {args.out}")
+    if bombed:
+        print(f"with a 500 MB-output team: peak memory {bombed['peak_memory_mb']} MB, "
+              f"{bombed['ratio_to_the_room']:.2f}x the room's (target <= {BOMB_MEMORY_TARGET:.2f}x)")
     return 0
 
 

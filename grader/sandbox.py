@@ -1,82 +1,320 @@
-"""Run a team's code under a sandbox: bubblewrap (`bwrap`, Debian package `bubblewrap`) on Linux.
+"""Run a team's code under a sandbox: bubblewrap (`bwrap` 0.8 or later, Debian package `bubblewrap`) on Linux.
 
-Inside: the whole file system read-only; the coach's home, /home, /root, /tmp, /var/tmp, /run, /mnt,
-/media, /srv, the grader's own folder and every team's repository and workspace hidden behind empty
-read-only tmpfs mounts; writable only the copy of the team's repository and a temporary home; the interpreter
-and the data file bound back read-only; no network (a new network namespace holds only a loopback
-nobody listens on); new PID/IPC/UTS namespaces, its own session, killed with the grader.
+What team code sees, all read-only: the system folders (`SYSTEM`) and a few files of /etc (`ETC`); its
+interpreter (the venv, the base installation's lib/ and binary) and the site-packages folders the
+venv's .pth files name; a clean copy of its repository at the repository's own path (editable installs
+of the repository's folders, such as the kit's `pip install -e ./tools`, resolve there); the data
+files. Nothing else of the machine: no home, no other team's folder or name, no grader folder, no
+socket. Writable: a tmpfs of SCRATCH_MB at /tmp (the runs' copies, HOME, temporary files) and one of
+SHM_MB at /dev/shm, nothing on the machine's disk.
 
-Without bubblewrap (not Linux, not installed, or user namespaces disabled) the code runs unsandboxed
-and every affected check says so; `--require-sandbox` refuses to grade instead.
+Team code holds no capabilities: its own user namespace (no nested one), PID namespace (the runner is
+its PID 1; every process it leaves is killed), network namespace (a loopback nobody else listens
+on), IPC, UTS and cgroup namespaces; bwrap always runs unprivileged. When the grader runs as root,
+team code runs as `nobody` (UNPRIVILEGED): a helper (the grader's own interpreter, before any team
+code) mounts what nobody may see in a private mount namespace, then drops to nobody and starts bwrap.
+Limits per process, set by the runner before any team code runs (`limits`): PROCESSES (RLIMIT_NPROC,
+the processes and threads of the sandbox's user), MEMORY_MB (RLIMIT_AS), the team's pytest budget in
+CPU seconds (RLIMIT_CPU), no core files.
+
+Without bubblewrap (not Linux, not installed, or user namespaces refused) the code runs unsandboxed
+and every affected check says so; `--require-sandbox` refuses to grade instead, saying why.
 """
 
 from __future__ import annotations
 
+import ast
 import functools
+import json
 import os
+import platform
+import re
 import shutil
 import subprocess
+import sys
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-HIDDEN = ("/home", "/root", "/tmp", "/var/tmp", "/run", "/mnt", "/media", "/srv")
+SCRATCH_MB = 256  # the one writable folder (/tmp), in memory
+SHM_MB = 64  # /dev/shm (POSIX semaphores, shared memory)
+PROCESSES = 128  # processes and threads the sandbox's user may have at once inside it
+MEMORY_MB = 4096  # address space per process
+UNPRIVILEGED = 65534  # uid and gid of team code when the grader is root: nobody/nogroup
+SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "hosts", "host.conf", "nsswitch.conf",
+       "gai.conf", "alternatives", "ssl", "ca-certificates", "mime.types", "os-release")
+SCRATCH = "/tmp"  # inside: the writable tmpfs
+DATA = "/data"  # inside: the data files, /data/<n>/<name>
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
+READ_CAP = 64 * 1024  # bytes read of a team's .pth file, editable finder or pyvenv.cfg
+MAX_PTH = 200  # .pth files read per site-packages folder
+SITE_NAMES = ("site-packages", "dist-packages")
+
+# Runs as root in the grader's own interpreter (-I -S) before any team code: in a mount namespace of
+# its own, bind-mounts the folders team code may see (wherever they are: in root's home, say) onto
+# mount points nobody can reach, then becomes nobody and starts bwrap, which binds them read-only
+# where team code expects them.
+HELPER = r"""
+import ctypes, json, os, sys
+spec = json.loads(sys.argv[1])
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
+def call(result, what):
+    if result != 0:
+        sys.exit(f"wth-grader sandbox: {what}: {os.strerror(ctypes.get_errno())}")
+call(libc.unshare(0x20000), "unshare(CLONE_NEWNS)")
+call(libc.mount(b"none", b"/", None, 0x40000 | 0x4000, None), "mount --make-rprivate /")
+for source, target in spec["mounts"]:
+    call(libc.mount(source.encode(), target.encode(), None, 0x1000 | 0x4000, None), f"mount --rbind {source}")
+os.setgroups([])
+os.setresgid(spec["id"], spec["id"], spec["id"])
+os.setresuid(spec["id"], spec["id"], spec["id"])
+try:
+    os.execvp(sys.argv[2], sys.argv[2:])
+except OSError as err:
+    sys.exit(f"wth-grader sandbox: cannot start {sys.argv[2]} as uid {spec['id']}: {err.strerror}")
+"""
 
 
 @dataclass(frozen=True)
 class Status:
     available: bool
-    reason: str  # why not, when unavailable; the tool's name and version otherwise
+    reason: str  # why not, when unavailable; the tool, its version and the user team code runs as otherwise
+
+
+def _as_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _user() -> str:
+    return f"nobody (uid {UNPRIVILEGED})" if _as_root() else "the grader's user"
+
+
+def _namespaces(bwrap: str) -> list[str]:
+    return [bwrap, "--unshare-user", "--disable-userns", "--unshare-pid", "--unshare-net", "--unshare-ipc",
+            "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--cap-drop", "ALL", "--die-with-parent",
+            "--new-session", "--as-pid-1"]
+
+
+def _system() -> list[str]:
+    args = []
+    for folder in SYSTEM:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    for name in ETC:
+        args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
+            "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH]
+
+
+def _launch(bwrap_argv: list[str], mounts: list[tuple[str, str]]) -> list[str]:
+    """As root: the helper first (mounts, then nobody); otherwise bwrap itself."""
+    if not _as_root():
+        return bwrap_argv
+    spec = json.dumps({"id": UNPRIVILEGED, "mounts": mounts})
+    return [sys.executable, "-I", "-S", "-c", HELPER, spec, *bwrap_argv]
 
 
 @functools.lru_cache(maxsize=4)
-def _probe(bwrap: str | None) -> Status:
+def _probe(bwrap: str | None, root: bool) -> Status:  # `root`: one answer as root, one as a user
     if bwrap is None:
         return Status(False, f"bubblewrap (bwrap) is not on PATH; {INSTALL_HINT}")
+    argv = _launch([*_namespaces(bwrap), *_system(), "--remount-ro", "/", "--", "true"], [])
     try:
-        done = subprocess.run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--unshare-all", "--die-with-parent",
-                               "true"], capture_output=True, text=True, timeout=10)
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10,
+                                 check=False).stdout.strip()
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Status(False, f"{bwrap} does not run ({type(err).__name__})")
     if done.returncode != 0:
-        first = (done.stderr.strip().splitlines() or ["no output"])[0][:200]
-        return Status(False, f"{bwrap} cannot create a sandbox here ({first})")
-    return Status(True, f"bubblewrap ({bwrap})")
+        said = (done.stderr.strip().splitlines() or ["no output"])[-1][:200]
+        return Status(False, f"{bwrap} cannot run team code unprivileged here, as {_user()} with no capabilities "
+                             f"in user namespaces of its own ({said})")
+    return Status(True, f"{version or 'bubblewrap'} ({bwrap}), as {_user()}")
 
 
 def status() -> Status:
-    """Whether team code can be sandboxed on this machine (looked up once per `bwrap` found on PATH)."""
-    return _probe(shutil.which("bwrap"))
+    """Whether team code can be sandboxed on this machine, unprivileged (looked up once per `bwrap` and user)."""
+    return _probe(shutil.which("bwrap"), _as_root())
 
 
-def _interpreter_roots(python: str) -> list[Path]:
-    """Folders the interpreter needs: its venv (the folder holding pyvenv.cfg) and its real prefix."""
-    path = Path(python).absolute()
-    roots = []
-    venv = path.parent.parent
-    if (venv / "pyvenv.cfg").exists():
-        roots.append(venv)
-    roots.append(Path(os.path.realpath(path)).parent.parent)
-    return roots
+def limits(cpu_s: float) -> dict[str, int]:
+    """The resource limits the runner sets on itself before any team code runs (inherited by every process)."""
+    return {"RLIMIT_NPROC": PROCESSES + _processes_outside(), "RLIMIT_AS": MEMORY_MB << 20,
+            "RLIMIT_CPU": max(1, int(cpu_s + 0.999)), "RLIMIT_CORE": 0}
 
 
-def command(argv: list[str], *, python: str, workdir: Path, home: Path, read_only: Iterable[str | Path] = (),
-            hide: Iterable[str | Path] = ()) -> list[str]:
-    """`argv` wrapped in bwrap: writable `workdir` and `home`, `read_only` files bound back, `hide` emptied."""
-    bwrap = shutil.which("bwrap")
-    args = [bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc",
-            "--unshare-all", "--die-with-parent", "--new-session"]
-    masks = {str(Path(p)) for p in (*HIDDEN, Path.home(), *hide) if Path(p).is_dir()}
-    for folder in sorted(masks, key=len):  # parents first: a tmpfs over a parent would cover a child's
-        args += ["--tmpfs", folder]
-    for root in _interpreter_roots(python):
-        if root.is_dir():
-            args += ["--ro-bind", str(root), str(root)]
-    for item in read_only:
-        if Path(item).exists():
-            args += ["--ro-bind", str(item), str(item)]
-    args += ["--bind", str(workdir), str(workdir), "--bind", str(home), str(home), "--chdir", str(workdir)]
-    for folder in sorted(masks, key=len):  # last: the binds above needed their mount points created first
-        args += ["--remount-ro", folder]
-    return [*args, "--", *argv]
+def _processes_outside() -> int:
+    """Before Linux 5.14 RLIMIT_NPROC counts the user's processes everywhere, not only in the sandbox's
+    user namespace: the sandbox then gets PROCESSES more than the user already has."""
+    release = tuple(int(part) for part in platform.release().split("-")[0].split(".")[:2] if part.isdigit())
+    if release >= (5, 14):
+        return 0
+    import psutil
+
+    uid = UNPRIVILEGED if _as_root() else os.getuid()
+    return sum(1 for p in psutil.process_iter(["uids"]) if p.info["uids"] and p.info["uids"].real == uid)
+
+
+def _read(path: Path) -> str:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(READ_CAP).decode("utf-8", errors="replace")
+    except OSError:
+        return ""
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def _interpreter(path: Path) -> bool:
+    """An executable file named like a Python interpreter: what a team's venv may point at, not any file."""
+    return path.is_file() and os.access(path, os.X_OK) and re.fullmatch(r"(python|pypy)[\d.]*", path.name) is not None
+
+
+def _venv(python: str) -> Path | None:
+    venv = Path(os.path.abspath(python)).parent.parent
+    return venv if (venv / "pyvenv.cfg").is_file() else None
+
+
+def _site_folders(root: Path) -> list[Path]:
+    return sorted(p for name in SITE_NAMES for p in root.glob(f"lib*/python3*/{name}") if p.is_dir())
+
+
+def _named_folders(site: Path) -> list[Path]:
+    """The folders a site-packages folder's .pth files and editable finders put on sys.path."""
+    out = []
+    for pth in sorted(site.glob("*.pth"))[:MAX_PTH]:
+        for line in _read(pth).splitlines():
+            line = line.strip()
+            if line and not line.startswith(("#", "import ", "import\t")):
+                out.append(Path(line) if os.path.isabs(line) else site / line)
+    for finder in sorted(site.glob("__editable___*_finder.py"))[:MAX_PTH]:
+        try:
+            tree = ast.parse(_read(finder))
+        except (SyntaxError, ValueError):
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, (ast.Assign, ast.AnnAssign)) or node.value is None:
+                continue
+            target = node.target if isinstance(node, ast.AnnAssign) else node.targets[0]
+            if isinstance(target, ast.Name) and target.id == "MAPPING":
+                try:
+                    mapping = ast.literal_eval(node.value)
+                except ValueError:
+                    continue
+                out += [Path(str(v)) for v in (mapping.values() if isinstance(mapping, dict) else [])]
+    return out
+
+
+@dataclass
+class Jail:
+    """What one team's sandbox shows: read-only binds (host path -> path inside), the masks over hidden
+    folders inside them, and what stays out of sight."""
+
+    binds: list[tuple[Path, str]] = field(default_factory=list)
+    links: list[tuple[str, str]] = field(default_factory=list)  # (target, path inside)
+    masks: list[str] = field(default_factory=list)
+    unseen: list[Path] = field(default_factory=list)  # editable sources or .pth folders not shown
+    data: dict[str, str] = field(default_factory=dict)  # label -> the data file's path inside
+    skip: list[str] = field(default_factory=list)  # mount points inside the repository copy (not copied per run)
+
+    def covers(self, path: Path) -> bool:
+        return any(_inside(path, Path(inside)) for _, inside in self.binds)
+
+    def command(self, argv: list[str], stage: Path) -> list[str]:
+        """`argv` in bwrap; as root, the binds come through mount points made in `stage` (an empty folder)."""
+        args, mounts = [*_namespaces(shutil.which("bwrap")), *_system()], []
+        for i, (source, inside) in enumerate(sorted(self.binds, key=lambda bind: len(bind[1]))):  # parents first
+            if _as_root():
+                point = stage / str(i)
+                point.mkdir() if source.is_dir() else point.touch()
+                mounts.append((str(source), str(point)))
+                source = point
+            args += ["--ro-bind", str(source), inside]
+        for target, inside in self.links:
+            args += ["--symlink", target, inside]
+        for folder in self.masks:
+            args += ["--tmpfs", folder, "--remount-ro", folder]
+        if _as_root():
+            stage.chmod(0o711)  # nobody reaches the mount points, and lists nothing
+        return _launch([*args, "--remount-ro", "/", "--chdir", SCRATCH, "--", *argv], mounts)
+
+    def describe(self, cpu_s: float) -> str:
+        found = status()
+        unseen = f"; {len(self.unseen)} folder(s) the interpreter names outside the team's repository, venv and " \
+                 "site-packages not visible" if self.unseen else ""
+        return (f"{found.reason}: no capabilities; its own user, PID, network, IPC and UTS namespaces; visible read-only: "
+                f"the system, the interpreter, the repository's copy and the data; writable: {SCRATCH_MB} MB at "
+                f"{SCRATCH}; at most {PROCESSES} processes; per process {MEMORY_MB} MB of memory and "
+                f"{limits(cpu_s)['RLIMIT_CPU']} s of CPU{unseen}")
+
+
+def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide: Iterable[str | Path] = ()) -> Jail:
+    """The sandbox of one team's runs: `copy` (a clean copy of `repo`) shown at `repo`'s path, the
+    interpreter `python` and what its venv names, the data files; `hide`: folders never shown, even
+    inside those (every team's repository and workspace, the grader's folder)."""
+    repo = Path(os.path.abspath(repo))
+    others = [Path(os.path.realpath(h)) for h in hide if os.path.realpath(h) != os.path.realpath(repo)]
+    box = Jail()
+
+    def show(path: Path) -> None:  # at its own path, what it resolves to, unless that is (in) a hidden folder
+        real = Path(os.path.realpath(path))
+        if any(_inside(real, h) for h in others):
+            box.unseen.append(path)
+            return
+        box.binds.append((real, str(path)))
+        box.masks += [str(h) for h in others if h != real and _inside(h, real)]
+
+    def shown(path: Path) -> bool:
+        return box.covers(path) or any(_inside(path, Path(s)) for s in SYSTEM)
+
+    box.binds.append((copy, str(repo)))
+    venv = _venv(python)
+    if venv is not None:
+        show(venv)
+        if _inside(venv, repo):
+            box.skip.append(str(venv))
+            (copy / venv.relative_to(repo)).mkdir(parents=True, exist_ok=True)  # its mount point in the copy
+    hop = Path(os.path.abspath(python))
+    for _ in range(40):  # the interpreter's chain of symlinks, each hop where the interpreter looks for it
+        if not hop.is_symlink():
+            if _interpreter(hop) and not shown(hop):
+                show(hop)
+            break
+        target = os.readlink(hop)
+        if not shown(hop):
+            box.links.append((target, str(hop)))
+        hop = Path(os.path.normpath(os.path.join(hop.parent, target)))
+    prefix = Path(os.path.realpath(python)).parent.parent
+    for path in (prefix / "lib", prefix / "lib64"):
+        if any(path.glob("python3*/os.py")) and not shown(path):  # a Python installation's, with its standard library
+            show(path)
+    sites = _site_folders(venv) if venv else _site_folders(prefix)
+    if venv and "include-system-site-packages = true" in _read(venv / "pyvenv.cfg").lower():
+        sites += _site_folders(prefix)
+    for site in sites:
+        for folder in _named_folders(site):
+            folder = Path(os.path.abspath(folder))
+            if shown(folder) or not folder.exists():
+                continue
+            if Path(os.path.realpath(folder)).name in SITE_NAMES and folder.is_dir():
+                show(folder)  # another environment's installed packages
+            else:
+                box.unseen.append(folder)  # an editable source outside the repository: not the team's to show
+    for i, (label, path) in enumerate(data.items()):
+        if path:
+            box.data[label] = f"{DATA}/{i}/{Path(path).name}"
+            if Path(path).is_file():
+                box.binds.append((Path(path), box.data[label]))
+                if _as_root():  # nobody reads it (its folder stays private)
+                    Path(path).chmod(Path(path).stat().st_mode | 0o444)
+    if _as_root():  # nobody reads the copy
+        for folder, dirs, files in os.walk(copy):
+            for name in [".", *dirs, *files]:
+                os.lchown(os.path.join(folder, name), UNPRIVILEGED, UNPRIVILEGED)
+    return box

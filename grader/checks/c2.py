@@ -18,6 +18,10 @@ WANTED = {  # what C2.4 wants a pipeline's steps to run, and how its message ask
     "register": "registration (a step running your registration script or command, likewise)",
 }
 STEMS = {"tests": "test", "train": "train", "register": "regist"}  # what a step doing it is named (in part)
+CALLS = {  # what a step's code calls when it does it (functions, or keyword arguments such as log_model's)
+    "train": frozenset({"log_model", "fit", "autolog"}),
+    "register": frozenset({"register_model", "create_model_version", "registered_model_name"}),
+}
 LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
 
 
@@ -43,11 +47,13 @@ def tests_pass(ctx: TeamContext) -> Outcome:
     evidence = {"command": f"{ctx.python} -m pytest -q -x (in a copy of {ctx.repo})", settings.DATA_FILE.name: "a valid TransactionHistory file",
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
-    note = _contained(run)
-    if run.returncode is None:
+    note, first = _contained(run), f"; first error: {run.first_error}" if run.first_error else ""
+    if run.returncode is None and run.timed_out:
         return failed(f"your tests did not finish within {ctx.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
+    if run.returncode is None:
+        return failed(f"your tests ended without an exit code{first or ': ' + run.summary}{note}", **evidence)
     if run.returncode != 0:
-        return failed(f"pytest exited with {run.returncode}: {run.summary}{note}", **evidence)
+        return failed(f"pytest exited with {run.returncode}: {run.summary}{first}{note}", **evidence)
     return passed(f"the tests pass: {run.summary}{note}", **evidence)
 
 
@@ -87,6 +93,12 @@ def _named(step: Runs | Unresolved, role: str) -> bool:
     return step.mentions(STEMS[role]) or (role != "tests" and step.mentions("pipeline") and step.mentions("build"))
 
 
+def _does(code: RepoCode, step: Runs, role: str) -> bool:
+    """Whether a step running the team's code trains or registers: named for it, or its code (with what it
+    imports of the repository) calls what does it (MLflow's model logging or a fit; its registry)."""
+    return _named(step, role) or bool(code.calls(step.path) & CALLS[role])
+
+
 def covers(code: RepoCode, expanded: pipelines.Expanded) -> tuple[dict[str, str | None], list[str]]:
     """What of WANTED a pipeline's steps run ({role: the step, None}), and the steps named like one
     of the roles missing that run nothing of the repository (why not)."""
@@ -95,7 +107,7 @@ def covers(code: RepoCode, expanded: pipelines.Expanded) -> tuple[dict[str, str 
     for command in (c for step in expanded.steps for c in code.commands(step.script)):
         runs = code.runs(command)
         if isinstance(runs, Runs):
-            for role in ("tests",) if runs.kind == "tests" else [r for r in ("train", "register") if _named(runs, r)]:
+            for role in ("tests",) if runs.kind == "tests" else [r for r in ("train", "register") if _does(code, runs, r)]:
                 found[role] = found[role] or runs.label
         elif isinstance(runs, Unresolved):
             unresolved.append(runs)

@@ -12,6 +12,7 @@ parts (`drift.py` is `tools/drift.py`, never `tools/mydrift.py`).
 
 from __future__ import annotations
 
+import ast
 import configparser
 import re
 import shlex
@@ -41,6 +42,7 @@ ROOT_PREFIX = re.compile(r"^(\$\{[\w.]+\}|\$\w+)/")  # $(Build.SourcesDirectory)
 TEST_FILE = re.compile(r"(^|/)(test_[^/]*|[^/]*_test)\.py$")
 MAX_SCRIPT_BYTES = 200_000
 MAX_SCRIPT_DEPTH = 3
+MAX_IMPORTED = 40  # files of the repository read to learn what a step's code calls
 
 
 def split(text: str) -> list[list[str]]:
@@ -239,6 +241,59 @@ class RepoCode:
                 module = target.split(":")[0].strip().replace(".", "/")
                 files = [f"{folder}{module}{end}" for folder in folders for end in (".py", "/__init__.py")]
                 out.setdefault(name, next((f for f in files if f in self._by_name.get(program(f), [])), None))
+        return out
+
+    def calls(self, path: str) -> frozenset[str]:
+        """The names of the functions called (and keyword arguments passed) by the Python file `path` of
+        the repository and by the files of it that it imports at their top level, transitively: what
+        running it does. Imports inside functions are not followed (a command line's every subcommand
+        would count)."""
+        found: set[str] = set()
+        todo, seen = [path], set()
+        while todo and len(seen) < MAX_IMPORTED:
+            rel = todo.pop()
+            if rel in seen or not rel.endswith(".py"):
+                continue
+            seen.add(rel)
+            tree = self._tree(rel)
+            if tree is None:
+                continue
+            for node in ast.walk(tree):
+                if isinstance(node, ast.Call):
+                    func = node.func
+                    found.add(func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", ""))
+                    found.update(k.arg for k in node.keywords if k.arg)
+            todo += [f for node in tree.body for f in self._imported(rel, node)]
+        return frozenset(found)
+
+    def _tree(self, rel: str) -> ast.Module | None:
+        file = self.root / rel
+        try:
+            if file.stat().st_size > MAX_SCRIPT_BYTES:
+                return None
+            return ast.parse(file.read_text(encoding="utf-8", errors="replace"))
+        except (OSError, SyntaxError, ValueError):
+            return None
+
+    def _imported(self, rel: str, node: ast.stmt) -> list[str]:
+        """The repository's files a top-level import statement of `rel` brings in."""
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:  # relative: from the file's package, one folder up per further dot
+                package = rel.split("/")[:-1]
+                package = package[:len(package) - (node.level - 1)]
+                base = ".".join([*package, *([base] if base else [])])
+            modules = [base] + [f"{base}.{alias.name}" if base else alias.name for alias in node.names]
+        else:
+            return []
+        out = []
+        for module in modules:
+            path = module.replace(".", "/")
+            found = self.find(f"{path}.py") or self.find(f"{path}/__init__.py")
+            if found:
+                out.append(found)
         return out
 
     def commands(self, script: str, via: str = "", depth: int = 0) -> list[Command]:

@@ -48,7 +48,7 @@ def azure_packages(cfg: configparser.ConfigParser) -> list[str]:
 def facts() -> dict[str, list[str]]:
     from grader import backtest
     from grader.checks import all_checks
-    from grader.config import Budgets
+    from grader.teams import Budgets
     from grader.testdata import CORRUPTIONS
     from wth import contract, data
     from wth.cli import build_parser

@@ -51,6 +51,27 @@ steps:
     assert '`echo pytest train register` (echo prints, it runs nothing)' in result.message
 
 
+def test_one_build_module_counts_by_what_its_code_calls_not_by_its_name(tmp_path, empty_ws):
+    """`python -m forecasting.build` trains and registers when its code does: it imports, at its top level,
+    the team's module that logs the model and registers it (`mlflow.register_model`). The same step
+    running a module that only prints counts for neither."""
+    pipeline = {"steps": [{"script": "python -m pytest tests"}, {"script": "python -m forecasting.build --source x.csv"}]}
+    package = {"forecasting/__init__.py": "",
+               "forecasting/build.py": "from .train import fit_and_log\n\n\ndef main():\n    fit_and_log()\n",
+               "forecasting/train.py": ("import mlflow\n\n\ndef fit_and_log():\n"
+                                        "    info = mlflow.pyfunc.log_model(name='model', python_model=None)\n"
+                                        "    mlflow.register_model(info.model_uri, 'transactions-forecast')\n")}
+    repo = write_repo(tmp_path / "calls", {**TESTS, **package, "azure-pipelines.yml": pipeline})
+    result = _c24(empty_ws, repo)
+    assert result.status == PASS, result.message
+    assert result.evidence["found"] == {"tests": "python -m pytest tests", "train": "forecasting/build.py",
+                                        "register": "forecasting/build.py"}
+    printing = {**package, "forecasting/build.py": "def main():\n    print('trained and registered')\n"}
+    repo = write_repo(tmp_path / "prints", {**TESTS, **printing, "azure-pipelines.yml": pipeline})
+    result = _c24(empty_ws, repo)
+    assert result.status == FAIL and result.evidence["found"]["train"] is None and result.evidence["found"]["register"] is None
+
+
 def test_a_pipeline_running_a_training_script_that_does_not_exist_fails_c2_4(tmp_path, empty_ws):
     pipeline = {"steps": [{"script": "python -m pytest -q"}, {"script": "python train.py && python src/register.py"}]}
     repo = write_repo(tmp_path / "missing", {**TESTS, "src/register.py": SCRIPTS["src/register.py"],

@@ -60,24 +60,21 @@ def test_each_corrupted_file_breaks_one_rule():
     assert len({f[0] for f in broken["duplicate-id"]}) == 59 and len({f[0] for f in broken["cost"]}) == 60
 
 
-def test_without_fork_each_run_gets_a_new_interpreter(tmp_path):
-    """Windows has no os.fork: the runner then starts pytest afresh per file, with the same report line."""
-    import json
-    import subprocess
+def test_without_fork_each_run_gets_a_new_interpreter(tmp_path, monkeypatch):
+    """Windows has no os.fork: each run is then a new interpreter the grader waits for itself, unsandboxed."""
+    import os
     import sys
 
-    from grader.probes.repo import PYTEST_ARGS, ZYGOTE
+    from grader.probes.repo import run_pytest
 
-    (tmp_path / "test_data.py").write_text("import os\n\ndef test_data_is_given():\n"
-                                           "    assert os.environ['WTH_DATA_FILE'].endswith('clean.csv')\n")
-    jobs = [{"label": label, "out": str(tmp_path / f"{label}.out"), "cwd": str(tmp_path), "timeout": 60,
-             "data": str(tmp_path / f"{label}.csv"), "gate": label == "clean"} for label in ("clean", "corrupted")]
-    no_fork = "import os, sys; del os.fork; exec(compile(sys.argv.pop(1), 'zygote', 'exec'))"
-    done = subprocess.run([sys.executable, "-c", no_fork, ZYGOTE, json.dumps(jobs), *PYTEST_ARGS],
-                          capture_output=True, text=True, timeout=120)
-    codes = {r["label"]: r["code"] for r in (json.loads(line[8:]) for line in done.stdout.splitlines()
-                                             if line.startswith("WTH-RUN "))}
-    assert codes == {"clean": 0, "corrupted": 1}, done.stdout + done.stderr
+    (tmp_path / "repo").mkdir()
+    (tmp_path / "repo" / "test_data.py").write_text("import os\n\ndef test_data_is_given():\n"
+                                                    "    assert os.environ['WTH_DATA_FILE'].endswith('clean.csv')\n")
+    monkeypatch.delattr(os, "fork")
+    runs = run_pytest(tmp_path / "repo", sys.executable, {label: str(tmp_path / f"{label}.csv") for label in
+                                                          ("clean", "corrupted")}, timeout=60, gate="clean")
+    assert {label: run.returncode for label, run in runs.items()} == {"clean": 0, "corrupted": 1}, runs["clean"].output
+    assert [run.sandbox for run in runs.values()] == [None, None]
 
 
 def test_runs_after_a_failing_gate_do_not_start_and_plugins_leave_no_warning(tmp_path):

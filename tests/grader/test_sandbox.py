@@ -1,121 +1,86 @@
-"""Team code under the sandbox: a hostile team test that reads outside its repository, writes
-outside its copy and opens a TCP connection fails in every attempt under bubblewrap, while an honest
-suite passes; without a sandbox every affected check says so, and --require-sandbox refuses."""
+"""The sandbox's contract with honest teams and with the coach: a failing C2.2 quotes pytest's first
+error; what the sandbox shows follows its rules (the team's own folders and installed packages, never
+another team's); without a sandbox every affected check says so, and --require-sandbox refuses,
+saying why, where bwrap is missing or cannot drop privileges. A team set up as the kit says passes
+C2.2 under the sandbox in tests/kit; the hostile teams are tests/grader/test_hostile.py's."""
 
 from __future__ import annotations
 
-import json
 import re
-import socket
+import shutil
 import sys
-import threading
+import tempfile
 from pathlib import Path
 
 import pytest
-from grader_tools import build_repo, run_cli, write_teams
+from grader_tools import REPO_ROOT, build_repo, grade_one, run_cli, write_teams
 
-from grader import runner, sandbox, teams
+from grader import sandbox
 from grader.checks import FAIL, PASS
-
-HOSTILE_TEST = '''
-import json, os, socket
-
-def attempt(action):
-    try:
-        action()
-        return "succeeded"
-    except OSError as err:
-        return type(err).__name__
-
-def read(path):
-    return lambda: open(path).read()
-
-def write(path):
-    def go():
-        with open(path, "w") as out:
-            out.write("pwned")
-    return go
-
-def test_escape():
-    results = {{
-        "read coach home": attempt(read({home_secret!r})),
-        "read other team": attempt(read({other_secret!r})),
-        "write other team": attempt(write({other_write!r})),
-        "write interpreter": attempt(write({prefix_write!r})),
-        "connect": attempt(lambda: socket.create_connection(("127.0.0.1", {port}), timeout=3).close()),
-    }}
-    assert False, "RESULTS " + json.dumps(results)
-'''
+from grader.probes import repo as repo_probe
 
 
-class Listener:
-    """A TCP server on 127.0.0.1 counting the connections it accepts."""
-
-    def __init__(self):
-        self.sock = socket.socket()
-        self.sock.bind(("127.0.0.1", 0))
-        self.sock.listen(8)
-        self.port, self.accepted = self.sock.getsockname()[1], 0
-        threading.Thread(target=self._serve, daemon=True).start()
-
-    def _serve(self):
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.accepted += 1
-            conn.close()
-
-
-@pytest.fixture(scope="module")
-def room(tmp_path_factory):
-    root = tmp_path_factory.mktemp("sandbox-room")
-    home = root / "coach-home"
-    home.mkdir()
-    (home / ".credentials").write_text("coach-credential")
-    other = build_repo(root / "other-team", "starter")
-    (other / "secret.txt").write_text("other-team-secret")
-    listener = Listener()
-    body = HOSTILE_TEST.format(home_secret=str(home / ".credentials"), other_secret=str(other / "secret.txt"),
-                               other_write=str(other / "pwned"), prefix_write=f"{sys.prefix}/wth-sandbox-pwned",
-                               port=listener.port)
-    hostile = build_repo(root / "hostile", "custom", {"test_escape.py": body})
-    yield {"root": root, "home": home, "other": other, "hostile": hostile, "listener": listener}
-    listener.sock.close()
-
-
-def _grade(tmp_path, ws, repo, other):
-    path = write_teams(tmp_path / "teams.yaml", [
-        {"name": "hostile", "workspace": str(ws.root), "endpoint": None, "repo": str(repo)},
-        {"name": "other", "workspace": str(ws.root), "endpoint": None, "repo": str(other)}])
-    return runner.grade(teams.load(path), challenge=2, teams=["hostile"])[0]
-
-
-def test_a_hostile_test_is_contained(tmp_path, trained_ws, room, monkeypatch):
+def _contained() -> sandbox.Status:
     found = sandbox.status()
     if not found.available:
         pytest.skip(f"no sandbox on this machine ({found.reason}); .ci/run installs bubblewrap")
-    monkeypatch.setenv("HOME", str(room["home"]))  # the coach's home, as the grader sees it
-    result = _grade(tmp_path, trained_ws, room["hostile"], room["other"]).result("C2.2")
-    assert result.status == FAIL and result.evidence["sandbox"].startswith("bubblewrap")
-    match = re.search(r"RESULTS (\{.*?\})", result.evidence["output_tail"])
-    assert match, result.evidence["output_tail"]
-    attempts = json.loads(match.group(1))
-    assert attempts == {"read coach home": "FileNotFoundError", "read other team": "FileNotFoundError",  # hidden
-                        "write other team": "OSError", "write interpreter": "OSError",  # read-only file system
-                        "connect": "ConnectionRefusedError"}  # its own network namespace: nobody listens
-    # what reached the grading machine: nothing
-    assert not (room["other"] / "pwned").exists() and room["listener"].accepted == 0
-    assert not Path(sys.prefix, "wth-sandbox-pwned").exists()
-    assert "coach-credential" not in json.dumps(result.evidence) and "other-team-secret" not in json.dumps(result.evidence)
+    return found
 
 
-def test_without_a_sandbox_every_affected_check_says_so(tmp_path, trained_ws, room, monkeypatch):
-    quick = build_repo(tmp_path / "quick", "custom", {"test_quick.py": "def test_quick():\n    assert True\n"})
+def test_a_failing_run_quotes_pytest_s_first_error(tmp_path):
+    repo = build_repo(tmp_path / "beta", "custom", {"test_import.py": "import wth_not_installed_anywhere\n\n"
+                                                                      "def test_x():\n    pass\n"})
+    result = grade_one(tmp_path, challenge=2, workspace=str(tmp_path / "ws"), repo=str(repo)).result("C2.2")
+    assert result.status == FAIL
+    assert "pytest exited with 2: 1 error in" in result.message
+    assert "first error: ModuleNotFoundError: No module named 'wth_not_installed_anywhere'" in result.message
+
+
+def test_what_the_sandbox_shows(tmp_path):
+    """The team's venv and the site-packages its .pth files name are shown; an editable source outside
+    the repository, and anything in another team's folder, are not; a hidden folder inside what is
+    shown is masked."""
+    team, other = tmp_path / "team", tmp_path / "other"
+    venv = tmp_path / "shared-venv"
+    site = venv / "lib" / "python3.11" / "site-packages"
+    for folder in (team / "tools" / "pkg", site, other / "venv-site" / "site-packages", tmp_path / "elsewhere" / "pkg",
+                   tmp_path / "installed" / "site-packages", venv / "other-team-inside"):
+        folder.mkdir(parents=True)
+    (venv / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (venv / "bin").mkdir()
+    (venv / "bin" / "python").symlink_to(sys.executable)
+    (site / "a.pth").write_text(f"{tmp_path / 'installed' / 'site-packages'}\n{other / 'venv-site' / 'site-packages'}\n"
+                                "import os  # code, not a folder\n")
+    (site / "__editable___team_tools_0_1_finder.py").write_text(
+        f"MAPPING: dict[str, str] = {{'pkg': {str(team / 'tools' / 'pkg')!r}, "
+        f"'away': {str(tmp_path / 'elsewhere' / 'pkg')!r}}}\n")
+    copy = tmp_path / "copy"
+    copy.mkdir()
+    box = sandbox.jail(str(venv / "bin" / "python"), team, copy, {"clean": None},
+                       hide=[team, other, venv / "other-team-inside"])
+    shown = {inside for _, inside in box.binds}
+    assert {str(team), str(venv), str(tmp_path / "installed" / "site-packages")} <= shown
+    assert str(other / "venv-site" / "site-packages") not in shown and str(tmp_path / "elsewhere" / "pkg") not in shown
+    assert {other / "venv-site" / "site-packages", tmp_path / "elsewhere" / "pkg"} <= set(box.unseen)
+    assert box.masks == [str(venv / "other-team-inside")]
+    assert dict(box.binds)[copy] == str(team)  # the clean copy, at the repository's own path
+    assert box.covers(team / "tools" / "pkg")  # the editable source inside the repository comes with the copy
+    secret = tmp_path / "coach" / "bin" / "id_rsa"  # a team's venv whose "python" points at a coach's file
+    secret.parent.mkdir(parents=True)
+    secret.write_text("coach-key")
+    (team / ".venv" / "bin").mkdir(parents=True)
+    (team / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (team / ".venv" / "bin" / "python").symlink_to(secret)
+    box = sandbox.jail(str(team / ".venv" / "bin" / "python"), team, copy, {}, hide=[team, other])
+    assert not [source for source, _ in box.binds if secret.parent.parent in [source, *source.parents]], box.binds
+    assert (copy / ".venv").is_dir() and str(team / ".venv") in box.skip  # the venv's mount point, not copied per run
+
+
+def test_without_a_sandbox_every_affected_check_says_so(tmp_path, trained_ws, monkeypatch):
+    quick = build_repo(tmp_path / "quick", "custom", {"test_quick.py": "def test_quick():\n    assert 1 + 1 == 2\n"})
     monkeypatch.setenv("PATH", str(tmp_path / "no-bwrap-here"))
     assert not sandbox.status().available
-    team = _grade(tmp_path, trained_ws, quick, room["other"])
+    team = grade_one(tmp_path, challenge=2, workspace=str(trained_ws.root), repo=str(quick))
     assert team.result("C2.2").status == PASS
     for check_id in ("C2.2", "C2.3"):
         result = team.result(check_id)
@@ -129,3 +94,29 @@ def test_require_sandbox_refuses_without_one(tmp_path, trained_ws):
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.strip().count("\n") == 0
     assert "--require-sandbox: team tests cannot be sandboxed on this machine: bubblewrap (bwrap) is not on PATH" in done.stderr
+
+
+def test_require_sandbox_says_why_bwrap_cannot_drop_privileges(tmp_path, trained_ws):
+    """A bwrap that cannot create the user namespaces (as where the kernel or AppArmor refuses them)."""
+    fake = Path(tempfile.mkdtemp(prefix="wth-fake-bwrap-")) / "bwrap"  # where nobody may run it, as a real one
+    fake.parent.chmod(0o755)
+    fake.write_text("#!/bin/sh\n[ \"$1\" = --version ] && echo 'bubblewrap 0.8.0' && exit 0\n"
+                    "echo 'bwrap: No permissions to creating new namespace' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    teams = write_teams(tmp_path / "teams.yaml", [{"name": "t", "workspace": str(trained_ws.root), "endpoint": None,
+                                                   "repo": None}])
+    done = run_cli("scoreboard", "--config", str(teams), "--require-sandbox", env={"PATH": f"{fake.parent}:/usr/bin:/bin"})
+    assert done.returncode == 2 and done.stderr.strip().count("\n") == 0, done.stderr
+    assert f"{fake} cannot run team code unprivileged here" in done.stderr
+    assert "(bwrap: No permissions to creating new namespace)" in done.stderr
+    shutil.rmtree(fake.parent)
+
+
+def test_the_limits_the_docs_state_are_the_code_s():
+    limits = {"SCRATCH_MB": sandbox.SCRATCH_MB, "SHM_MB": sandbox.SHM_MB, "PROCESSES": sandbox.PROCESSES,
+              "MEMORY_MB": sandbox.MEMORY_MB, "OUTPUT_TAIL_KB": repo_probe.OUTPUT_TAIL_KB,
+              "OUTPUT_READ_MB": repo_probe.OUTPUT_READ_MB}
+    for doc in ("grader/README.md", "Coach/Grading.md"):
+        text = (REPO_ROOT / doc).read_text()
+        stated = dict(re.findall(r"`([A-Z_]+)` \(([\d.]+)\)", text))
+        assert {name: int(stated.get(name, -1)) for name in limits} == limits, doc

@@ -23,8 +23,8 @@ teams:
     endpoint: http://127.0.0.1:5001/score
     repo: alpha
 """
-LINKING_DOCS = [REPO_ROOT / "grader" / "README.md", REPO_ROOT / "Coach" / "Grading.md", REPO_ROOT / "Coach" / "README.md"]
-TEAM_DOCS = [REPO_ROOT / "docs" / "contracts.md", *LINKING_DOCS, REPO_ROOT / "Student" / "Challenge-00.md"]
+LINKING_DOCS = [REPO_ROOT / "docs" / "contracts.md", REPO_ROOT / "Coach" / "Grading.md", REPO_ROOT / "Coach" / "README.md"]
+TEAM_DOCS = [REPO_ROOT / "grader" / "README.md", *LINKING_DOCS, REPO_ROOT / "Student" / "Challenge-00.md"]
 
 
 def _write(tmp_path, text: str):
@@ -321,15 +321,16 @@ def test_the_example_teams_file_parses():
     assert cfg.teams[1].repo.token_env == "BRAVO_GIT_TOKEN" and cfg.teams[2].workspace.azureml.client_secret_env
 
 
-def test_the_contracts_key_table_is_the_models():
+def test_the_grader_readmes_key_table_is_the_models():
+    """The table ships with the grader (in the kit too, as tools/grader/README.md); the coach's pages link to it."""
     table = teams.keys_markdown()
-    assert table in (REPO_ROOT / "docs" / "contracts.md").read_text()
+    assert table in (REPO_ROOT / "grader" / "README.md").read_text()
     listed = set(re.findall(r"^\| `([^`]+)` \|", table, re.MULTILINE))
     for key in ("teams[].repo.token_env", "teams[].workspace.azureml.subscription_id", "holdout.seed_env",
                 "teams[].budgets.pytest_s", "docs_url"):
         assert key in listed
     for doc in LINKING_DOCS:
-        assert "contracts.md#teams-file" in doc.read_text()  # the coach's other pages link to the table
+        assert "grader/README.md#the-teams-file" in doc.read_text()  # the coach's other pages link to the table
 
 
 @pytest.mark.parametrize("doc", TEAM_DOCS, ids=lambda p: p.name)

@@ -23,3 +23,12 @@ def test_forecasts_the_days_asked_for_from_the_day_after_training(weekly):
 
 def test_beats_the_seasonal_naive_on_a_weekly_series(weekly):
     assert model.backtest(model.weekday_median, weekly)["mase"] < model.backtest(model.snaive, weekly)["mase"]
+
+
+def test_our_backtest_scores_as_the_hacks_own_protocol(weekly):
+    """The tools ship the hack's backtest (`wth.protocol`, installed with `pip install -e ./tools`): our
+    MASE is the one the grader recomputes."""
+    from wth import protocol
+
+    ours = model.backtest(model.weekday_median, weekly)["mase"]
+    assert ours == pytest.approx(protocol.rolling_mase(model.weekday_median, weekly))
