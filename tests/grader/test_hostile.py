@@ -36,12 +36,12 @@ from grader.testdata import CORRUPTIONS
 NOBODY = sandbox.UNPRIVILEGED
 BOOT = """import site, sys
 site.addsitedir(sys.argv[1])
-from grader import config, report, runner, sandbox
+from grader import runner, sandbox, scoreboard, teams
 found = sandbox.status()
 if not found.available:
     sys.exit(f"no sandbox for {sys.argv[2]}: {found.reason}")
-cfg = config.load(sys.argv[2])
-report.write_json(sys.argv[3], cfg.event, runner.grade(cfg, challenge=2))
+cfg = teams.load(sys.argv[2])
+scoreboard.write_json(sys.argv[3], cfg.event, runner.grade(cfg, challenge=2))
 print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """  # the room's challenge 2, graded by the grader's own code in a process of its own; then its peak memory
 SITE = sysconfig.get_paths()["purelib"]  # this suite's packages: pytest, pandas, mlflow, the grader
