@@ -4,12 +4,14 @@
 `corrupted`: one file per kind of mistake a data-validation test exists to catch (the rules
 Challenge 02 names), each the clean rows with exactly that one mistake: a test that catches only one
 kind cannot pass them all. A team whose tests pass on `clean` and still pass on a corrupted file does
-not check that rule. Written once per grading session into a private temporary folder.
+not check that rule. Written once per grading session into a private temporary folder, each file
+in a folder named at random.
 """
 
 from __future__ import annotations
 
 import gzip
+import secrets
 import shutil
 import tempfile
 import threading
@@ -105,16 +107,17 @@ class DataFiles:
             if self._data is None:
                 text = _clean_text(self.source)
                 self._folder = Path(tempfile.mkdtemp(prefix="wth-grader-data-"))
-                clean = self._folder / "TransactionHistory.csv"
-                clean.write_text(text)
-                bad = {}
-                for kind in CORRUPTIONS:
-                    path = self._folder / kind / "TransactionHistory.csv"
-                    path.parent.mkdir()
-                    path.write_text(corrupt(text, kind))
-                    bad[kind] = str(path)
-                self._data = DataSet(str(clean), bad)
+                clean, bad = self._write(text), {kind: self._write(corrupt(text, kind)) for kind in CORRUPTIONS}
+                self._data = DataSet(clean, bad)
             return self._data
+
+    def _write(self, text: str) -> str:
+        """`text` as TransactionHistory.csv in a folder of its own, named at random: a file's path (which a
+        team's tests see) never says which kind of data it holds."""
+        path = self._folder / secrets.token_hex(8) / "TransactionHistory.csv"
+        path.parent.mkdir()
+        path.write_text(text)
+        return str(path)
 
     def close(self) -> None:
         if self._folder:

@@ -3,11 +3,13 @@ against a valid and a corrupted data file; a hanging test suite costs only its b
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from grader_tools import FAKE_SECRET, build_repo, grade_one
 
 from grader.checks import FAIL, PASS
-from grader.testdata import CORRUPTIONS, corrupt
+from grader.testdata import CORRUPTIONS, DataFiles, corrupt
 
 
 @pytest.fixture(scope="module")
@@ -95,3 +97,21 @@ def test_runs_after_a_failing_gate_do_not_start_and_plugins_leave_no_warning(tmp
     failing = run_pytest(repo, sys.executable, {"clean": files["bad"], "worse": files["worse"]}, timeout=60, gate="clean")
     assert failing["clean"].returncode == 1
     assert failing["worse"].returncode is None and failing["worse"].output == ""  # never started
+
+
+def test_a_data_files_path_never_says_what_it_holds(tmp_path):
+    """A team's test sees the path in WTH_DATA_FILE: were it named by kind, failing on `negative` in it would
+    score C2.3 without validating anything. Each file is TransactionHistory.csv in a folder named at random."""
+    source = tmp_path / "TransactionHistory.csv"
+    source.write_text("100000\t1\t2\t0\t2013-08-01 00:00:00\tS\t1\t1.5\t2013-08-01 00:00:00\n" * 12)
+    files = DataFiles(str(source))
+    try:
+        data = files.get()
+        paths = [data.clean, *data.corrupted.values()]
+        assert {Path(p).name for p in paths} == {"TransactionHistory.csv"} and len({Path(p).parent for p in paths}) == 8
+        assert len({Path(p).parent.parent for p in paths}) == 1
+        words = {word for kind in CORRUPTIONS for word in kind.split("-")} | {"clean", "corrupt"}
+        assert not [p for p in paths if any(word in p for word in words)]
+    finally:
+        files.close()
+    assert not Path(data.clean).exists()
