@@ -122,9 +122,13 @@ class Busy(UsageError):
 
 
 @contextlib.contextmanager
-def lock(ws) -> Iterator[None]:
+def lock(ws, create: bool = False) -> Iterator[None]:
     """One deploy, traffic change or stop at a time on a workspace (a file lock: every platform; a process
-    that dies, even by SIGKILL, releases it)."""
+    that dies, even by SIGKILL, releases it). Only a deploy (`create`) makes the endpoint's folder: where
+    there is none, there is nothing to guard, and a command on a mistyped workspace leaves no trace."""
+    if not create and not folder(ws).is_dir():
+        yield
+        return
     folder(ws).mkdir(parents=True, exist_ok=True)
     try:
         with filelock.FileLock(str(folder(ws) / ".lock"), timeout=0):

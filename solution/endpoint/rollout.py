@@ -143,7 +143,7 @@ def deploy(ws, version: str | int | None = None, alias: str | None = None, port:
     elif traffic is not None:
         raise UsageError("--traffic needs --deployment NAME (without it, the rollout moves 100% to the new version)")
     mv = workspace.model_version(ws, version=version, alias=alias)
-    with record.lock(ws):
+    with record.lock(ws, create=True):
         current = live(ws)
         for line in reap(ws, current):
             progress(line)

@@ -92,7 +92,7 @@ def logs(ws, progress: Progress) -> int:
 
 def show_keys(ws, regenerate: str | None, progress: Progress) -> int:
     """`endpoint keys [--regenerate primary|secondary]`: print (or rotate, then print) the endpoint's keys."""
-    with record.lock(ws):
+    with record.lock(ws, create=bool(regenerate)):
         if regenerate:
             current = keys.regenerate(ws, regenerate)
             progress(f"regenerated the {regenerate} key; the other one stays valid")

@@ -114,3 +114,14 @@ def test_stop_leaves_no_process_and_no_port_of_either_deployment(pair):
     assert endpoint.stop(ws) is True
     assert all(pid_gone(pid) for pid in trees) and not listening_ports(trees)
     assert not listening(PORT) and not any(listening(d.port) for d in current.deployments.values())
+
+
+@pytest.mark.parametrize(("args", "code"), [(["endpoint", "traffic", "green=100", "blue=0"], 2), (["endpoint", "stop"], 0),
+                                           (["endpoint", "keys"], 2), (["endpoint", "status"], 1)])
+def test_an_endpoint_command_on_a_mistyped_workspace_leaves_no_trace(tmp_path, args, code, capsys):
+    from solution import cli as solution_cli
+
+    where = tmp_path / "no-such" / "ws"
+    assert solution_cli.main([*args, "--workspace", str(where)]) == code
+    said = capsys.readouterr()
+    assert not (tmp_path / "no-such").exists() and "Traceback" not in said.err and said.err.count("\n") <= 1
