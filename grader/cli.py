@@ -42,16 +42,21 @@ def cmd_checks(args) -> int:
     return 0
 
 
+def _number(value: str, kind: type, ok, expected: str):
+    """`value` as a `kind` for which `ok` holds, else argparse's one-line refusal naming what was expected."""
+    try:
+        number = kind(value)
+    except ValueError:
+        number = None
+    if number is None or not ok(number):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
+    return number
+
+
 def challenge_number(value: str) -> int:
     from .checks import CHALLENGES
 
-    try:
-        number = int(value)
-    except ValueError:
-        number = -1
-    if number not in CHALLENGES:
-        raise argparse.ArgumentTypeError(f"expected a challenge number 0..{max(CHALLENGES)}, got {value!r}")
-    return number
+    return _number(value, int, CHALLENGES.__contains__, f"a challenge number 0..{max(CHALLENGES)}")
 
 
 def load(config_path: str, require_sandbox: bool = False):
@@ -181,13 +186,7 @@ def cmd_watch(args) -> int:
 
 
 def _positive(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        number = -1
-    if number <= 0:
-        raise argparse.ArgumentTypeError(f"expected a positive number of seconds, got {value!r}")
-    return number
+    return _number(value, float, lambda number: number > 0, "a positive number of seconds")
 
 
 def _sandbox_flag(parser: argparse.ArgumentParser) -> None:
@@ -237,6 +236,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     return run(build_parser(), argv, lambda args: f"wth-grader {args.command}")
 
-
-if __name__ == "__main__":
-    sys.exit(main())

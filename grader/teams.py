@@ -19,7 +19,7 @@ import re
 import unicodedata
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal, get_args
+from typing import Annotated, ClassVar, Literal, get_args
 from urllib.parse import parse_qsl, urlsplit
 
 import yaml
@@ -168,10 +168,14 @@ Seconds = Annotated[float, Field(strict=True, gt=0)]
 
 class _Model(BaseModel):
     model_config = MODEL_CONFIG
+    exactly_one: ClassVar[tuple[tuple[str, ...], str]] = ((), "")  # fields of which exactly one is given; as said
 
-    def _one_of(self, names: tuple[str, ...], shown: str) -> None:
-        if sum(getattr(self, name) is not None for name in names) != 1:
+    @model_validator(mode="after")
+    def _exactly_one(self):
+        names, shown = self.exactly_one
+        if names and sum(getattr(self, name) is not None for name in names) != 1:
             raise ValueError(f"give exactly one of {shown}")
+        return self
 
 
 # --- the file's parts -----------------------------------------------------------------------------
@@ -231,6 +235,8 @@ class WorkspaceRef(_Model):
     or an Azure ML workspace (whose MLflow tracking URI the Azure ML SDK v2 resolves). A string is a
     tracking URI when it has a scheme other than `file:`, else a path."""
 
+    exactly_one = (("path", "tracking_uri", "azureml"), "path, tracking_uri, azureml (or a folder path or URI alone)")
+
     path: LocalPath | None = Field(None, description="a workspace folder holding `mlflow.db`, or a `.db` file")
     tracking_uri: Annotated[str, _no_credential(
         "MLflow reads the store's credentials from MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME and "
@@ -247,11 +253,6 @@ class WorkspaceRef(_Model):
         if "://" in text and not text.startswith("file:"):
             return {"tracking_uri": text}
         return {"path": text.removeprefix("file://")}
-
-    @model_validator(mode="after")
-    def _one_store(self) -> WorkspaceRef:
-        self._one_of(("path", "tracking_uri", "azureml"), "path, tracking_uri, azureml (or a folder path or URI alone)")
-        return self
 
     @property
     def kind(self) -> str:
@@ -274,6 +275,8 @@ class RepoSource(_Model):
     """The team's repository: its local clone, or a git URL the grader clones `ref` of itself. A string
     is a local path."""
 
+    exactly_one = (("path", "git"), "path, git (or a path alone)")
+
     path: LocalPath | None = Field(None, description="the team's local clone")
     git: Annotated[str, _no_credential("give the token's environment variable as repo.token_env"),
                    AfterValidator(_git_url)] | None = Field(
@@ -292,8 +295,7 @@ class RepoSource(_Model):
         return _over_https_or_loopback(value, info.data.get("git") or "", "token")
 
     @model_validator(mode="after")
-    def _one_source(self) -> RepoSource:
-        self._one_of(("path", "git"), "path, git (or a path alone)")
+    def _ref_with_git(self) -> RepoSource:
         if self.path is not None and self.model_fields_set & {"ref", "token_env"}:
             raise ValueError("ref and token_env go with git, not with a local path")
         return self
@@ -304,6 +306,8 @@ class Holdout(_Model):
     bundled data with a coach-held seed; `file`, a TransactionHistory file holding the days withheld from
     the students (real data). Without any (`Holdout.public()`): the published clean batch, labelled so."""
 
+    exactly_one = (("seed_env", "seed", "file"), "seed_env (recommended), seed, file")
+
     seed_env: EnvName | None = Field(None, description="the variable holding the coach's secret seed (recommended)")
     seed: Annotated[int, Field(strict=True, ge=0)] | None = Field(
         None, repr=False, description="the seed itself, in the file (prefer seed_env)")
@@ -311,11 +315,6 @@ class Holdout(_Model):
     history: LocalPath | None = Field(None, description="the data before the holdout (default: the bundled window)")
     start: Day = Field(HOLDOUT_START, description="the first holdout day")
     days: Annotated[int, Field(strict=True, ge=7, le=365)] = Field(HOLDOUT_DAYS, description="how many days, 7..365")
-
-    @model_validator(mode="after")
-    def _one_source(self) -> Holdout:
-        self._one_of(("seed_env", "seed", "file"), "seed_env (recommended), seed, file")
-        return self
 
     @classmethod
     def public(cls) -> Holdout:

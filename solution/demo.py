@@ -52,7 +52,7 @@ def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
         "event": "What The Hack - MLOps (demo)", "grader_dir": str(folder),
         "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": None}]}))
     page = ws.root / "scoreboard.html"
-    command = [sys.executable, "-m", "grader.cli", "scoreboard", "--config", str(teams), "--html", str(page),
+    command = [sys.executable, "-m", "grader", "scoreboard", "--config", str(teams), "--html", str(page),
                "--source", "workspace", "--source", "endpoint"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     if done.returncode != 0:

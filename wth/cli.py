@@ -9,9 +9,9 @@ Each command parses its arguments and calls the library. Exit status: 0 success,
 from __future__ import annotations
 
 import argparse
-import sys
 from importlib.metadata import entry_points
 
+from . import settings
 from .cli_parsing import Parser, run
 
 COMMANDS = "wth.commands"  # entry points: functions that add a command to the subparsers they are given
@@ -76,7 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_report)
 
     p = sub.add_parser("ui", help="the MLflow UI on a workspace folder (Ctrl+C stops it and its workers)")
-    p.add_argument("--workspace", default=".wth", help="the workspace folder (default .wth)")
+    p.add_argument("--workspace", default=settings.WORKSPACE.default,
+                   help=f"the workspace folder (default {settings.WORKSPACE.default})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 lets your coach's grader in")
     p.add_argument("--port", type=int, default=5000)
     p.set_defaults(func=cmd_ui)
@@ -86,6 +87,3 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     return run(build_parser(), argv, lambda args: f"wth {args.command}")
 
-
-if __name__ == "__main__":
-    sys.exit(main())
