@@ -98,8 +98,9 @@ def python_for(root: Path, configured: str | None) -> str:
     return sys.executable
 
 
-# One interpreter for all of a team's runs: it sets its limits and stops being dumpable (no
-# /proc/<pid>/fd, no ptrace: its results channel stays its own) before any team code runs, then
+# One interpreter for all of a team's runs: it sets its limits and stops being dumpable (its
+# descriptors cannot be opened through procfs nor can it be ptraced: its results channel stays its
+# own) before any team code runs, then
 # imports site (the venv's .pth files), pytest, numpy and pandas (when the interpreter has them) and
 # pytest's plugins (a session on an empty folder) once, then forks one child per data file. Each
 # child closes every descriptor but its own output, copies the repository into the scratch folder,
