@@ -13,7 +13,7 @@ import pandas as pd
 
 from wth.protocol import rolling_mase, seasonal_naive
 
-from .errors import NotGradable
+from .not_gradable import NotGradable
 
 RELATIVE_TOLERANCE = 0.01  # a logged figure within 1 % of the grader's: rounding, not another protocol
 

@@ -19,7 +19,7 @@ from pathlib import Path
 from wth.cli_parsing import Parser, run
 
 from .checks import SOURCES
-from .errors import ConfigError
+from .teams import ConfigError
 
 HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
 

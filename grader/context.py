@@ -17,7 +17,7 @@ import pandas as pd
 
 from . import backtest
 from .cached_property import cached_property
-from .errors import NotGradable
+from .not_gradable import NotGradable
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe

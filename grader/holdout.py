@@ -18,7 +18,7 @@ import pandas as pd
 from wth.config import SEASON
 from wth.protocol import seasonal_naive_scale
 
-from .errors import NotGradable
+from .not_gradable import NotGradable
 from .teams import Holdout
 
 _cache: dict[tuple, "Truth"] = {}

@@ -36,7 +36,7 @@ from .checks import (
     whole,
 )
 from .context import Session, TeamContext
-from .errors import NotGradable
+from .not_gradable import NotGradable
 from .redaction import redact
 from .teams import Config, Team, parse
 

@@ -41,8 +41,7 @@ from pydantic.dataclasses import is_pydantic_dataclass
 from wth import settings
 from wth.azureml import Workspace
 from wth.config import EXPERIMENT, HOLDOUT_DAYS, HOLDOUT_START, MODEL_NAME
-
-from .errors import ConfigError
+from wth.errors import UsageError
 
 DEFAULT_GRADER_DIR = ".grader"
 MAX_BYTES = 1024 * 1024  # a room of 40 teams takes about 20 KB
@@ -59,6 +58,10 @@ MODEL_CONFIG = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True
 
 
 # --- value types ----------------------------------------------------------------------------------
+
+
+class ConfigError(UsageError):
+    """The teams file or the command line is wrong; the message is one line naming file, team and key."""
 
 
 class SecretRefused(ValueError):

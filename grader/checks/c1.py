@@ -9,7 +9,7 @@ from wth.config import FOLDS, HORIZON
 
 from .. import backtest
 from ..context import TeamContext
-from ..errors import NotGradable
+from ..not_gradable import NotGradable
 from . import Outcome, check, failed, passed
 
 MAX_CANDIDATES = 10

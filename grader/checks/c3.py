@@ -10,7 +10,7 @@ from wth import contract
 
 from .. import holdout
 from ..context import TeamContext
-from ..errors import NotGradable
+from ..not_gradable import NotGradable
 from ..probes.endpoint import Unreachable
 from ..teams import default_holdout
 from . import Decided, Outcome, check, failed, partial, passed, pipeline_runs

@@ -14,7 +14,7 @@ import os
 
 from wth import azureml
 
-from ..errors import NotGradable
+from ..not_gradable import NotGradable
 from ..teams import AzureML
 
 INSTALL = "install the grader with the azure extra (pip install 'wth-mlops[azure]')"

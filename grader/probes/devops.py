@@ -19,7 +19,7 @@ from urllib.parse import quote
 
 import requests
 
-from ..errors import NotGradable
+from ..not_gradable import NotGradable
 from ..teams import DevOps
 
 API_VERSION = "7.1"

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from wth.processes import popen, stop_tree
 
-from ..errors import NotGradable
+from ..not_gradable import NotGradable
 from ..teams import RepoSource
 from .repo import PASSED_ENV
 

@@ -25,7 +25,7 @@ from mlflow.tracking import MlflowClient
 from wth import registry
 
 from ..cached_property import cached_property
-from ..errors import NotGradable
+from ..not_gradable import NotGradable
 from ..teams import WorkspaceRef
 
 # a grader must fail fast: MLflow's REST client defaults to 120 s timeouts and 7 retries

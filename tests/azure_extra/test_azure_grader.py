@@ -9,9 +9,9 @@ from azure.ai.ml import MLClient  # noqa: E402
 from azure.identity import DefaultAzureCredential  # noqa: E402
 from azureml_standin import Service  # noqa: E402
 
-from grader.teams import AzureML  # noqa: E402
-from grader.errors import NotGradable  # noqa: E402
+from grader.not_gradable import NotGradable  # noqa: E402
 from grader.probes import azureml  # noqa: E402
+from grader.teams import AzureML  # noqa: E402
 
 REF = AzureML(subscription_id="00000000-0000-0000-0000-000000000000", resource_group="rg", workspace_name="team-ws")
 

@@ -15,7 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from grader_tools import FAKE_SECRET, grade_one
 
-from grader.errors import NotGradable
+from grader.not_gradable import NotGradable
 from grader.probes import azureml
 from grader.teams import AzureML
 

@@ -12,7 +12,7 @@ from endpoints import ContractEndpoint
 from grader_tools import champion_forecast, write_teams
 
 from grader import holdout, runner, teams
-from grader.errors import NotGradable
+from grader.not_gradable import NotGradable
 from grader.teams import Holdout
 from solution import forecast
 

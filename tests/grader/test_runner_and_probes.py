@@ -14,7 +14,7 @@ from grader_tools import free_port
 from grader import runner
 from grader.checks import CRASH, ERROR, Check, passed
 from grader.context import Session
-from grader.errors import NotGradable
+from grader.not_gradable import NotGradable
 from grader.probes.endpoint import EndpointProbe, Unreachable
 from grader.redaction import redact
 from grader.teams import Budgets, Config, Endpoint, Team

@@ -13,7 +13,7 @@ from grader_tools import FAKE_SECRET, REPO_ROOT
 
 from grader import cli, runner, teams
 from grader.context import Session, TeamContext
-from grader.errors import ConfigError
+from grader.teams import ConfigError
 
 MINIMAL = """\
 event: Contoso MLOps hack
