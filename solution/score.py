@@ -28,11 +28,11 @@ from pathlib import Path
 from azureml_inference_server_http.api.aml_request import rawhttp
 from azureml_inference_server_http.api.aml_response import AMLResponse
 
-from wth import settings
 from wth.contract import KEY_HEADER, MAX_BODY, MAX_STEPS, BadRequest, parse_body, parse_request
+from wth.settings import DEPLOYMENT_SECRET
 
 IDENTITY_FILE = "identity.json"
-SECRET_ENV = settings.DEPLOYMENT_SECRET.name
+SECRET_ENV = DEPLOYMENT_SECRET.name
 
 _forecast = None  # the model's Forecast (solution/model_code.py), set by init()
 _model: dict = {}
@@ -71,7 +71,7 @@ def init() -> None:
     global _forecast, _model, _dates, _router
     import mlflow.pyfunc
 
-    secret = settings.DEPLOYMENT_SECRET.get()
+    secret = DEPLOYMENT_SECRET.get()
     _router = f"Bearer {secret}".encode() if secret else None
 
     model_dir = os.environ["AZUREML_MODEL_DIR"]

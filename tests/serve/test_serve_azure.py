@@ -25,7 +25,7 @@ from wth import azureml, smoke
 from wth.errors import UsageError
 
 REPO = Path(azure.__file__).resolve().parents[2]
-SERVED = ("solution/score.py", "wth/__init__.py", "wth/contract.py")  # what /.amlignore lets Azure ML upload
+SERVED = ("solution/score.py", "wth/__init__.py", "wth/contract.py", "wth/settings.py")  # what /.amlignore lets Azure ML upload
 
 
 def _imports(path: Path) -> set[str]:
@@ -54,7 +54,7 @@ def _closure(requirements: list[str]) -> set[str]:
     return seen
 
 
-def test_amlignore_ships_the_entry_script_and_the_contract_it_imports():
+def test_amlignore_ships_the_entry_script_and_the_shared_modules_it_imports():
     ignore = (REPO / ".amlignore").read_text()
     assert all(f"!/{path}" in ignore for path in SERVED)
     spec = yaml.safe_load(azure.DEPLOYMENT_FILE.read_text())
