@@ -122,7 +122,7 @@ def test_the_code_azure_ml_uploads_is_the_entry_script_and_the_contract():
     deployment = load_online_deployment(azure.DEPLOYMENT_FILE)
     code = (azure.DEPLOYMENT_FILE.parent / deployment.code_configuration.code).resolve()
     uploaded = {relative for _, relative in get_upload_files_from_folder(code, ignore_file=get_ignore_file(code))}
-    assert uploaded == {"solution/score.py", "wth/__init__.py", "wth/contract.py"}
+    assert uploaded == {"solution/score.py", "wth/__init__.py", "wth/contract.py", "wth/settings.py"}
     imports = (code / "solution" / "score.py").read_text()
     assert "from wth.contract import" in imports and "from solution" not in imports
 
