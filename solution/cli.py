@@ -9,7 +9,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import sys
 import warnings
 
 from wth.cli_parsing import Parser, run
@@ -312,6 +311,3 @@ def main(argv: list[str] | None = None) -> int:
     _quiet_libraries()
     return run(build_parser(), argv, _name)
 
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -25,7 +25,7 @@ def watching(tmp_path_factory, trained_ws, empty_ws):
         {"name": "trained", "workspace": str(trained_ws.root), "endpoint": None, "repo": None},
         {"name": "empty", "workspace": str(empty_ws.root), "endpoint": None, "repo": None},
     ], grader_dir=str(folder / "coach"))
-    process = subprocess.Popen([sys.executable, "-m", "grader.cli", "watch", "--config", str(teams), "--interval", "5",
+    process = subprocess.Popen([sys.executable, "-m", "grader", "watch", "--config", str(teams), "--interval", "5",
                                 "--serve", "0"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url, deadline = None, time.monotonic() + 120
     while url is None and time.monotonic() < deadline:

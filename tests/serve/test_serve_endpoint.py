@@ -237,7 +237,7 @@ def test_a_deploy_killed_once_its_server_runs_leaves_a_server_that_status_reaps(
     """SIGKILL at the worst moment: the new deployment's server runs, and no record names it yet."""
     before = endpoint.read_record(ws)
     known = {Path(d.folder) for d in before.deployments.values()}
-    deploy = subprocess.Popen([sys.executable, "-m", "solution.cli", "deploy", "--workspace", str(ws.root)],
+    deploy = subprocess.Popen([sys.executable, "-m", "solution", "deploy", "--workspace", str(ws.root)],
                               cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline, started = time.monotonic() + 120, None
