@@ -1,17 +1,20 @@
 # The two quick-start commands: `make demo` and `make test`. Each creates .venv when missing
 # and (re)installs the project only when setup.cfg or pyproject.toml changed. The `student` extra
 # is what the student kit installs beside the tools (JupyterLab, pytest): the coach gets it too.
+# The install goes through uv (from PyPI, into the venv): the same packages as pip's, about five
+# times faster; pip check then checks what uv installed.
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+UV     := $(BIN)/python -m uv pip install --quiet --python $(BIN)/python
 
 .PHONY: install demo serve test test-slow student-kit bench check-azure clean
 
 $(STAMP): setup.cfg pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev,student]'
+	$(BIN)/python -m pip install --quiet --upgrade pip uv
+	$(UV) -e '.[dev,student]'
 	$(BIN)/python -m pip check
 	touch $(STAMP)
 
@@ -23,8 +26,9 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/wth-solution demo --keep-serving
 
+# one pytest worker per CPU, each test file on one worker (its module fixtures are built once)
 test: $(STAMP)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto --dist loadfile
 
 # the tests marked slow (setup.cfg): a fresh venv from the model's requirements, two more deployments
 test-slow: $(STAMP)
@@ -40,8 +44,8 @@ student-kit:
 AZ_VENV := .venv-azure
 $(AZ_VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(AZ_VENV)/bin/python || $(PYTHON) -m venv $(AZ_VENV)
-	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
-	$(AZ_VENV)/bin/python -m pip install --quiet -e '.[dev,azure]'
+	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip uv
+	$(AZ_VENV)/bin/python -m uv pip install --quiet --python $(AZ_VENV)/bin/python -e '.[dev,azure]'
 	$(AZ_VENV)/bin/python -m pip check
 	touch $@
 
@@ -50,7 +54,7 @@ check-azure: $(AZ_VENV)/.installed
 
 # the `bench` extra (statsforecast, for the interval comparison) beside the dev install
 $(VENV)/.bench-installed: $(STAMP)
-	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	$(UV) -e '.[dev,bench]'
 	$(BIN)/python -m pip check
 	touch $@
 

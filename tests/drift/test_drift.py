@@ -10,8 +10,6 @@ hold with every threshold 1.5 times stricter or looser.
 
 import base64
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -22,7 +20,6 @@ from datafiles import bundled, cut
 from solution import cli, drift, retrain, workspace
 from wth import data
 
-CLI = str(Path(sys.executable).with_name("wth-solution"))
 DRIFT_AT_LEAST, CLEAN_AT_MOST = 1.5, 1 / 1.5
 
 
@@ -119,7 +116,7 @@ def test_psi_and_weekday_profile_by_construction():
     assert profile["Mon"] == pytest.approx(2 / (11 / 7)) and profile["Sun"] == pytest.approx(0.5 / (11 / 7))
 
 
-def test_bad_batches_exit_2_with_one_line_and_record_nothing(ws, tmp_path):
+def test_bad_batches_exit_2_with_one_line_and_record_nothing(ws, tmp_path, capsys):
     before = len(drift_runs(ws))
     bad = tmp_path / "bad.csv"
     bad.write_text("1\t2\t3\t4\t2014-06-01 00:00:00\tX\t1\t1.0\t2014-06-01 00:00:00\n")
@@ -127,10 +124,10 @@ def test_bad_batches_exit_2_with_one_line_and_record_nothing(ws, tmp_path):
     for batch, reason in ((bad, "TransactionType 'X' is not a valid type W/S/P"),
                           (seen, "not after the champion's training end 2014-05-31"),
                           (tmp_path / "missing.csv", "no such file")):
-        result = subprocess.run([CLI, "drift", "--workspace", ws.root, "--batch", batch],
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == 2, result.stderr
-        assert len(result.stderr.strip().splitlines()) == 1 and reason in result.stderr
+        capsys.readouterr()
+        assert cli.main(["drift", "--workspace", str(ws.root), "--batch", str(batch)]) == 2
+        said = capsys.readouterr().err
+        assert len(said.strip().splitlines()) == 1 and reason in said, said
     assert len(drift_runs(ws)) == before
 
 

@@ -118,14 +118,13 @@ def test_promotion_needs_the_margin(champion, challenger, margin, promoted):
 # --- failures leave production alone ---------------------------------------------------------------
 
 
-def test_bad_new_data_exits_2_with_one_line_and_changes_nothing(ws, tmp_path):
+def test_bad_new_data_exits_2_with_one_line_and_changes_nothing(ws, tmp_path, capsys):
     bad = tmp_path / "bad.csv"
     bad.write_text("100\t1\t1\t1\t2014-01-02 00:00:00\tS\tlots\t1.5\t2014-01-02 00:00:00\n")
     before, runs_before = production(ws), len(runs(ws))
-    result = subprocess.run([CLI, "retrain", "--workspace", ws.root, "--new-data", bad],
-                            capture_output=True, text=True, timeout=300)
-    assert result.returncode == 2
-    assert result.stderr.strip().splitlines() == [
+    capsys.readouterr()
+    assert cli.main(["retrain", "--workspace", str(ws.root), "--new-data", str(bad)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
         f"wth-solution retrain: {bad}: line 1: Quantity 'lots' is not a valid number"]
     assert production(ws) == before and len(runs(ws)) == runs_before
 
