@@ -378,7 +378,9 @@ def _session(root: Path, copy: Path, python: str, data_files: dict[str, str | No
     elapsed = round(time.monotonic() - started, 2)
     reported = _verdicts(streams[results[0]].text(), set(data_files))
     runner_said = streams[runner_out[0]].text()
-    runs, running = {}, next((label for label in data_files if label not in reported), None) if stopped else None
+    # stopped by the grader, or out of time as it ended (at its CPU limit, say): the first run not reported timed out
+    out_of_time = stopped or elapsed >= timeout
+    runs, running = {}, next((label for label in data_files if label not in reported), None) if out_of_time else None
     for label, (r, _) in zip(data_files, job_pipes):
         entry = reported.get(label) or reported.get("*")
         output = streams[r].text()
