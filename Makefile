@@ -28,10 +28,9 @@ demo: $(STAMP)
 serve: $(STAMP)
 	$(BIN)/wth-solution demo --keep-serving
 
-# pytest workers: one per CPU and one more, as the tests often wait on servers they start (2 CPUs:
-# 3 workers took 9 min 24 s, 2 took 10 min 27 s), at most 8; each test file runs on one worker, so
-# its module fixtures are built once
-WORKERS ?= $(shell $(PYTHON) -c "import os; print(min(8, (os.cpu_count() or 1) + 1))")
+# pytest workers: one per CPU core (pytest-xdist's auto; 0: none, the tests in make's own process);
+# each test file runs on one worker, so its module fixtures are built once
+WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 

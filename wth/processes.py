@@ -28,9 +28,18 @@ def reachable(host: str) -> str:
 _CLOCK_SLACK_S = 0.05  # psutil reports creation times rounded differently across calls on some systems
 
 
+def _started(process: psutil.Process) -> float:
+    """When `process` started, in a form a step of the system clock does not move: seconds after boot on
+    Linux and macOS, where psutil derives the creation time from the current clock (psutil#2526: a VM's
+    or laptop's clock step made a live server look like a reused pid, left running); on Windows, the
+    creation time the system recorded."""
+    created = process.create_time()
+    return created if sys.platform == "win32" else created - psutil.boot_time()
+
+
 @dataclass(frozen=True)
 class Identity:
-    """One process: its pid and creation time (seconds since the epoch, as psutil gives it)."""
+    """One process: its pid and when it started (`_started`)."""
 
     pid: int
     created: float
@@ -38,7 +47,7 @@ class Identity:
     @classmethod
     def of(cls, pid: int) -> Identity | None:
         try:
-            return cls(pid, psutil.Process(pid).create_time())
+            return cls(pid, _started(psutil.Process(pid)))
         except (psutil.NoSuchProcess, psutil.AccessDenied, ValueError):
             return None
 
@@ -48,7 +57,7 @@ class Identity:
             return None
         try:
             process = psutil.Process(self.pid)
-            if abs(process.create_time() - self.created) > _CLOCK_SLACK_S:
+            if abs(_started(process) - self.created) > _CLOCK_SLACK_S:
                 return None
             if process.status() == psutil.STATUS_ZOMBIE:
                 _reap(process)

@@ -334,7 +334,7 @@ def test_a_stale_record_is_cleaned_without_touching_a_reused_pid(tmp_path):
     bystander = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         endpoint.folder(ws).mkdir()
-        born = psutil.Process(bystander.pid).create_time()
+        born = processes.Identity.of(bystander.pid).created
         reused = born - 100  # the record names this pid, but a process started earlier: the pid was reused
         stale = endpoint.Endpoint(
             scoring_uri="http://127.0.0.1:1/score", port=1, host="127.0.0.1", router_pid=bystander.pid,
