@@ -44,12 +44,13 @@ student-kit:
 	$(PYTHON) kit/build.py --out dist
 
 # The `azure` extra installed beside the base in one resolver run, in its own venv: pip check must be
-# clean and the Azure ML SDK + MLflow plugin must import and resolve their stores.
+# clean and the Azure ML SDK + MLflow plugin must import and resolve their stores. pip, not uv: uv's
+# resolution of this extra took a marshmallow that azure-ai-ml cannot import (2026-12-03).
 AZ_VENV := .venv-azure
 $(AZ_VENV)/.installed: setup.cfg pyproject.toml
 	test -x $(AZ_VENV)/bin/python || $(PYTHON) -m venv $(AZ_VENV)
-	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip uv
-	$(AZ_VENV)/bin/python -m uv pip install --quiet --compile-bytecode --python $(AZ_VENV)/bin/python -e '.[dev,azure]'
+	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AZ_VENV)/bin/python -m pip install --quiet -e '.[dev,azure]'
 	$(AZ_VENV)/bin/python -m pip check
 	touch $@
 
@@ -58,7 +59,7 @@ check-azure: $(AZ_VENV)/.installed
 
 # the `bench` extra (statsforecast, for the interval comparison) beside the dev install
 $(VENV)/.bench-installed: $(STAMP)
-	$(UV) -e '.[dev,bench]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m pip check
 	touch $@
 

@@ -30,9 +30,9 @@ _CLOCK_SLACK_S = 0.05  # psutil reports creation times rounded differently acros
 
 def _started(process: psutil.Process) -> float:
     """When `process` started, in a form a step of the system clock does not move: seconds after boot on
-    Linux and macOS, where psutil derives the creation time from the current clock (psutil#2526: a VM's
-    or laptop's clock step made a live server look like a reused pid, left running); on Windows, the
-    creation time the system recorded."""
+    Linux and macOS, where psutil derives the creation time from the current clock (psutil#2526: a clock
+    step, or btime's whole second flipping as the clock is slewed, would make a live server look like a
+    reused pid and leave it running); on Windows, the creation time the system recorded."""
     created = process.create_time()
     return created if sys.platform == "win32" else created - psutil.boot_time()
 

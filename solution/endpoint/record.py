@@ -33,7 +33,7 @@ class Deployment:
     version: str
     port: int
     pid: int
-    created: float  # the server's creation time: with the pid, it names the process (pids get reused)
+    created: float  # when the server started (wth.processes.Identity): with the pid, it names the process
     folder: str
     log: str
     started_at: str
