@@ -137,11 +137,12 @@ def _graded(cfg, workers: int) -> tuple[list, float, float]:
     return results, time.monotonic() - started, _busy_fraction(cpu_before, psutil.cpu_times())
 
 
-def _peak_memory(cfg, workers: int) -> PeakMemory:
-    """The room graded once more, its memory sampled."""
+def _sampled(cfg, workers: int) -> tuple[list, float, PeakMemory]:
+    """The room graded with its memory sampled: (results, wall seconds, its peak memory)."""
+    started = time.monotonic()
     with PeakMemory() as memory:
-        runner.grade(cfg, workers=workers)
-    return memory
+        results = runner.grade(cfg, workers=workers)
+    return results, time.monotonic() - started, memory
 
 
 def _with_output_bomb(scratch: Path, entries: list[dict], batches, workers: int, peak: int) -> dict:
@@ -150,10 +151,7 @@ def _with_output_bomb(scratch: Path, entries: list[dict], batches, workers: int,
     (victim,) = [t for t in entries if t["name"] == "trained-5"]  # a starter repository: no tests of its own
     entries = [dict(t, repo=str(bomb)) if t is victim else t for t in entries]
     cfg = teams.load(tools.write_teams(scratch / "teams-output-bomb.yaml", entries, drift_batches=batches))
-    started = time.monotonic()
-    with PeakMemory() as memory:
-        results = runner.grade(cfg, workers=workers)
-    wall = time.monotonic() - started
+    results, wall, memory = _sampled(cfg, workers)
     (team,) = [r for r in results if r.name == "trained-5"]
     ratio = memory.peak / peak if peak else 0.0
     return {"team": team.name, "its_c2_2": team.result("C2.2").status, "wall_s": round(wall, 2),
@@ -179,7 +177,7 @@ def main() -> int:
         cfg = teams.load(teams_file)
         results, wall, busy = _graded(cfg, args.workers)
         print(f"graded {len(results)} teams in {wall:.1f} s; once more, its memory sampled", flush=True)
-        memory = _peak_memory(cfg, args.workers)
+        _, _, memory = _sampled(cfg, args.workers)
         bombed = _with_output_bomb(scratch, entries, batches, args.workers, memory.peak) if args.output_bomb else None
         for server in servers:
             server.close()
