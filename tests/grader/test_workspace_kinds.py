@@ -1,5 +1,5 @@
 """The workspace forms of the teams file: a sqlite file, and an MLflow tracking server over HTTP
-(how a coach reaches a team laptop; a real `mlflow server` subprocess), plus an unreachable one."""
+(how a coach reaches a team laptop: the MLflow server `wth ui` runs, a real subprocess), plus an unreachable one."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
 import requests
 from grader_tools import free_port, grade_one
+
+from wth import ui
 
 WORKSPACE_CHECKS = ("C0.1", "C1.1", "C1.2", "C1.3", "C2.5", "C2.6")
 
@@ -38,10 +39,8 @@ def tracking_server(trained_ws, tmp_path_factory):
     copy = tmp_path_factory.mktemp("server") / "mlflow.db"
     shutil.copy(trained_ws.root / "mlflow.db", copy)
     port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", f"sqlite:///{copy}", "--host", "127.0.0.1",
-         "--port", str(port), "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    process = subprocess.Popen(ui.command(copy.parent, port=port), env=ui.environment(), cwd=copy.parent,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     uri = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -52,7 +51,7 @@ def tracking_server(trained_ws, tmp_path_factory):
             time.sleep(0.5)
     else:
         os.killpg(process.pid, signal.SIGTERM)
-        pytest.fail("mlflow server did not start within 90 s")
+        pytest.fail("the MLflow server did not start within 90 s")
     yield uri
     os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
