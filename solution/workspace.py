@@ -28,6 +28,8 @@ from wth import processes, registry, settings
 from wth.config import CHAMPION, EXPERIMENT, MODEL_NAME
 from wth.errors import UsageError
 
+from . import store_seed
+
 logging.getLogger("alembic").setLevel(logging.WARNING)
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
@@ -53,6 +55,7 @@ class Workspace:
         mlflow.set_registry_uri(self.tracking_uri)
         if self.is_local:
             self.root.mkdir(parents=True, exist_ok=True)
+            store_seed.create(Path(self.tracking_uri.removeprefix("sqlite:///")), self.root / "artifacts")
         existing = self.client.get_experiment_by_name(self.experiment)
         if existing is not None:
             experiment_id = existing.experiment_id

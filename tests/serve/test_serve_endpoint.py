@@ -301,7 +301,7 @@ def test_status_reaps_nothing_while_a_deploy_holds_the_lock(ws):
 
 def test_a_crashed_deployment_shows_in_status_and_the_router_answers_503(ws):
     record = endpoint.read_record(ws)
-    for process in processes.tree(record.deployment.pid):
+    for process in reversed(processes.tree(record.deployment.pid)):  # the master first: it respawns a killed worker
         process.kill()
     deadline = time.monotonic() + 10
     while not pid_gone(record.deployment.pid) and time.monotonic() < deadline:
