@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import socket
 import subprocess
@@ -60,7 +62,21 @@ def tree_pids(pid: int) -> list[int]:
     return [process.pid for process in processes.tree(pid)]
 
 
-def cli(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+def cli(*args: str) -> subprocess.CompletedProcess:
+    """`wth-solution ARGS` in this process (`solution.cli.main`: the same parser, commands and exit codes,
+    without the ~3 s of imports a new Python costs here); `console_script` runs the installed command."""
+    from solution import cli as solution_cli
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = solution_cli.main(list(args))
+        except SystemExit as usage:  # argparse's refusal
+            code = usage.code
+    return subprocess.CompletedProcess(["wth-solution", *args], code, out.getvalue(), err.getvalue())
+
+
+def console_script(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
     return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
 
 
