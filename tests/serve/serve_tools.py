@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import socket
 import subprocess
@@ -15,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from console_scripts import CLI, WTH  # noqa: F401  (re-exported to the serving tests)
+from console_scripts import CLI, WTH, in_process  # noqa: F401  (CLI, WTH: re-exported to the serving tests)
 
 from solution import workspace
 from solution.servers import free_port  # noqa: F401  (re-exported)
@@ -63,17 +61,10 @@ def tree_pids(pid: int) -> list[int]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    """`wth-solution ARGS` in this process (`solution.cli.main`: the same parser, commands and exit codes,
-    without the ~3 s of imports a new Python costs here); `console_script` runs the installed command."""
+    """`wth-solution ARGS` in this process; `console_script` runs the installed command."""
     from solution import cli as solution_cli
 
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = solution_cli.main(list(args))
-        except SystemExit as usage:  # argparse's refusal
-            code = usage.code
-    return subprocess.CompletedProcess(["wth-solution", *args], code, out.getvalue(), err.getvalue())
+    return in_process(solution_cli.main, "wth-solution", *args)
 
 
 def console_script(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:

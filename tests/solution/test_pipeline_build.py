@@ -1,4 +1,5 @@
-"""`wth-solution pipeline build` end to end on a real MLflow workspace, through the real CLI."""
+"""`wth-solution pipeline build` end to end on a real MLflow workspace, through the real CLI: its `main` in
+this process, and the installed command for a bad input on a fresh workspace."""
 
 import subprocess
 import sys
@@ -7,14 +8,16 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from console_scripts import in_process
 
 from solution import cli, workspace
 
 CLI = [str(Path(sys.executable).with_name("wth-solution"))]
 
 
-def run_cli(*args, check=True):
-    result = subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+def run_cli(*args, check=True, console_script=False):
+    result = (subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300)
+              if console_script else in_process(cli.main, "wth-solution", *args))
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
@@ -110,7 +113,8 @@ def test_bad_input_exits_2_with_one_line_and_leaves_no_run_or_version(
 
 def test_bad_input_from_the_console_script_on_a_fresh_workspace_creates_nothing(tmp_path):
     root = tmp_path / "fresh"
-    result = run_cli("pipeline", "build", "--workspace", root, "--source", tmp_path / "missing.zip", check=False)
+    result = run_cli("pipeline", "build", "--workspace", root, "--source", tmp_path / "missing.zip", check=False,
+                     console_script=True)
     assert result.returncode == 2 and not root.exists()
     assert result.stderr.strip().splitlines() == [
         f"wth-solution pipeline build: {tmp_path / 'missing.zip'}: no such file"]
