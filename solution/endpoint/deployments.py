@@ -57,6 +57,8 @@ def materialise(ws, model_version, into: Path) -> Path:
     return model_dir
 
 
+GRACE_S = 2  # a retired server's time to finish its requests: scoring takes milliseconds
+
 GUNICORN_CONF = '''\
 # Written by `wth-solution deploy` for one local deployment.
 import os
@@ -67,8 +69,7 @@ threads = 4
 keepalive = 75  # seconds; longer than the router keeps an idle connection in its pool
 # On SIGTERM a worker finishes its requests, but it also waits for the router's idle kept-alive
 # connections, up to graceful_timeout (30 s by default): every rollout and stop waited that long.
-# Scoring takes milliseconds, so 2 s finishes the requests in hand and bounds the wait.
-graceful_timeout = 2
+graceful_timeout = {grace_s}
 MAX_BODY = {max_body}  # wth.contract.MAX_BODY: the entry script refuses a longer body unread
 
 
@@ -115,7 +116,8 @@ def start(ws, model_version, name: str, port: int | None = None, timeout: float 
     secret = secrets.token_urlsafe(32)
     try:
         model_dir = materialise(ws, model_version, where)
-        (where / "gunicorn.conf.py").write_text(GUNICORN_CONF.format(host=HOST, port=port, max_body=contract.MAX_BODY))
+        conf = GUNICORN_CONF.format(host=HOST, port=port, max_body=contract.MAX_BODY, grace_s=GRACE_S)
+        (where / "gunicorn.conf.py").write_text(conf)
         (where / "swagger3.json").write_text(json.dumps(contract.openapi(), indent=2))
         env = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1",  # scoring slices lists: no BLAS threads
                **os.environ, "WORKER_COUNT": str(WORKERS), "WORKER_PRELOAD": "true", "AML_APP_ROOT": str(where),

@@ -200,6 +200,9 @@ def test_rollout_under_load_drops_no_request(ws, deployed):
     assert record.scoring_uri == URI and record.model_version == str(new.version)
     assert pid_gone(deployed.deployment.pid) and not listening(deployed.deployment.port)
     assert endpoint.read_record(ws).deployment.pid == record.deployment.pid
+    # the old server stopped by itself, its requests done (gunicorn's last line), though the router's pool
+    # held kept-alive connections to it: it was not killed at the stop timeout
+    assert Path(deployed.deployment.log).read_text().rstrip().endswith("Shutting down: Master")
 
 
 def test_a_version_that_cannot_start_leaves_the_old_one_serving(ws):
@@ -362,3 +365,7 @@ def test_deploy_of_an_unknown_version_is_bad_usage(ws):
     assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
     with pytest.raises(UsageError):
         endpoint.deploy(ws, port=70000)
+
+
+def test_the_readme_states_the_deployments_grace():
+    assert f"within its {endpoint.deployments.GRACE_S}-s grace" in (REPO_ROOT / "README.md").read_text()
