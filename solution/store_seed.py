@@ -20,7 +20,7 @@ import platformdirs
 
 
 def cache_folder() -> Path:
-    return platformdirs.user_cache_path("wth")
+    return platformdirs.user_cache_path("wth", appauthor=False)
 
 
 def _seed() -> Path | None:
