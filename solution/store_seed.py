@@ -13,9 +13,9 @@ import os
 import sqlite3
 import tempfile
 from contextlib import closing
+from importlib.metadata import version
 from pathlib import Path
 
-import mlflow
 import platformdirs
 
 
@@ -27,7 +27,7 @@ def _seed() -> Path | None:
     """The empty store of this MLflow version, made on first use; None where it cannot be."""
     from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
 
-    seed = cache_folder() / f"mlflow-{mlflow.__version__}-empty.db"
+    seed = cache_folder() / f"mlflow-{version('mlflow')}-empty.db"
     if seed.is_file():
         return seed
     try:

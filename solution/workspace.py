@@ -3,6 +3,7 @@
 Locally a workspace is a folder (`.wth/` by default) holding `mlflow.db` (sqlite), `artifacts/`,
 `data/` and `endpoint/`. `--workspace` also accepts any MLflow tracking URI (an MLflow server, or
 the one an Azure ML workspace exposes); the local folder then only holds data and endpoint state.
+MLflow (2 s to import) is imported where it is used: the endpoint commands need only the folder.
 
 Pipeline runs follow docs/contracts.md: a parent run tagged `wth.pipeline=<name>` with one child run per
 step tagged `wth.step=<step>`; the run status is the pipeline status.
@@ -17,18 +18,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-import mlflow
-from mlflow.entities import RunStatus
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.tracking import MlflowClient
+from typing import TYPE_CHECKING
 
 from wth import processes, registry, settings
 from wth.config import CHAMPION, EXPERIMENT, MODEL_NAME
 from wth.errors import UsageError
 
 from . import store_seed
+
+if TYPE_CHECKING:
+    import mlflow
+    from mlflow.entities.model_registry import ModelVersion
+    from mlflow.tracking import MlflowClient
 
 logging.getLogger("alembic").setLevel(logging.WARNING)
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
@@ -43,6 +44,8 @@ class Workspace:
 
     @property
     def client(self) -> MlflowClient:
+        from mlflow.tracking import MlflowClient
+
         return MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
 
     @property
@@ -51,6 +54,8 @@ class Workspace:
 
     def activate(self) -> str:
         """Point MLflow's fluent API at this workspace and return the experiment id."""
+        import mlflow
+
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         if self.is_local:
@@ -103,6 +108,8 @@ def git_commit() -> str | None:
 
 def fail_orphaned_runs(ws: Workspace, experiment_id: str) -> list[str]:
     """Mark RUNNING runs whose process is gone (killed mid-way) as FAILED; return their ids."""
+    from mlflow.entities import RunStatus
+
     client, orphans = ws.client, []
     for run in client.search_runs([experiment_id], filter_string="attributes.status = 'RUNNING'"):
         pid = run.data.tags.get("wth.pid")
@@ -116,6 +123,9 @@ def fail_orphaned_runs(ws: Workspace, experiment_id: str) -> list[str]:
 @contextmanager
 def _run(**start: object) -> Iterator[mlflow.ActiveRun]:
     """An MLflow run that ends FAILED, with the reason tagged, when its body raises (and re-raises)."""
+    import mlflow
+    from mlflow.entities import RunStatus
+
     with mlflow.start_run(**start) as run:
         try:
             yield run
@@ -144,6 +154,8 @@ def pipeline_run(ws: Workspace, name: str, **tags: str) -> Iterator[mlflow.Activ
 @contextmanager
 def step(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
     """A child run of the active pipeline run for one step; FAILED if it raises."""
+    import mlflow
+
     parent = mlflow.active_run()
     run_tags = {"wth.step": name, "wth.pid": str(os.getpid()), **tags}
     if parent is not None:
@@ -159,6 +171,8 @@ def _versions(ws: Workspace) -> list[ModelVersion]:
 
 def champion(ws: Workspace) -> ModelVersion | None:
     """The version carrying the champion tag (`wth.registry`: the mark on every registry), or None."""
+    from mlflow.exceptions import MlflowException
+
     try:
         return registry.champion(_versions(ws))
     except MlflowException:
@@ -167,6 +181,8 @@ def champion(ws: Workspace) -> ModelVersion | None:
 
 def model_version(ws: Workspace, version: str | int | None = None, alias: str | None = None) -> ModelVersion:
     """A registered version by number or alias (default: the champion); `UsageError` if absent."""
+    from mlflow.exceptions import MlflowException
+
     try:
         if version is not None:
             return ws.client.get_model_version(ws.model_name, str(version))
@@ -184,6 +200,8 @@ def model_version(ws: Workspace, version: str | int | None = None, alias: str | 
 
 def register(ws: Workspace, model_uri: str, tags: dict[str, str]) -> ModelVersion:
     """Register a logged model under the workspace's model name, with its lineage tags."""
+    import mlflow
+
     ws.activate()
     return mlflow.register_model(model_uri, ws.model_name, tags={k: str(v) for k, v in tags.items()})
 
@@ -194,6 +212,8 @@ def set_champion(ws: Workspace, version: str) -> None:
     The MLflow alias of the same name follows where the registry takes aliases (a convenience for
     `models:/<name>@champion`); Azure ML's MLflow registry does not document them, so a refusal there
     is not an error."""
+    from mlflow.exceptions import MlflowException
+
     client = ws.client
     client.set_model_version_tag(ws.model_name, str(version), CHAMPION, registry.stamp())
     for old in registry.others(_versions(ws), keep=str(version)):

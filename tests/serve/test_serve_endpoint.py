@@ -369,3 +369,11 @@ def test_deploy_of_an_unknown_version_is_bad_usage(ws):
 
 def test_the_readme_states_the_deployments_grace():
     assert f"within its {endpoint.deployments.GRACE_S}-s grace" in (REPO_ROOT / "README.md").read_text()
+
+
+def test_the_endpoint_commands_read_the_folder_without_importing_mlflow(tmp_path):
+    """`wth-solution endpoint status|keys|traffic|stop` need the record, not MLflow (2 s to import)."""
+    probe = subprocess.run([sys.executable, "-c", "import sys; from solution import cli; "
+                            f"code = cli.main(['endpoint', 'status', '--workspace', {str(tmp_path)!r}]); "
+                            "print(code, 'mlflow' in sys.modules)"], capture_output=True, text=True, timeout=60)
+    assert probe.stdout.split()[-2:] == ["1", "False"], probe.stdout + probe.stderr
