@@ -25,11 +25,11 @@ def cache_folder() -> Path:
 
 def _seed() -> Path | None:
     """The empty store of this MLflow version, made on first use; None where it cannot be."""
-    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
-
     seed = cache_folder() / f"mlflow-{version('mlflow')}-empty.db"
     if seed.is_file():
         return seed
+    from mlflow.store.tracking.sqlalchemy_store import SqlAlchemyStore
+
     try:
         seed.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=seed.parent) as scratch:
@@ -49,11 +49,12 @@ def create(db: Path, artifacts: Path) -> None:
     if seed is None or db.exists():
         return
     part = db.with_name(f"{db.name}.{os.getpid()}.part")
-    part.write_bytes(seed.read_bytes())
-    with closing(sqlite3.connect(part)) as connection, connection:
-        connection.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-                           ((artifacts / "0").resolve().as_uri(),))
-    if db.exists():
-        part.unlink()
-    else:
-        os.replace(part, db)
+    try:
+        part.write_bytes(seed.read_bytes())
+        with closing(sqlite3.connect(part)) as connection, connection:
+            connection.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
+                               ((artifacts / "0").resolve().as_uri(),))
+        if not db.exists():
+            os.replace(part, db)
+    finally:
+        part.unlink(missing_ok=True)

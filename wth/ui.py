@@ -8,8 +8,9 @@ With `--host` other than loopback the UI is a tracking server the coach's grader
 (`workspace: {tracking_uri: http://<laptop>:5000}` in the teams file); MLflow then checks the Host
 header against `--allowed-hosts`, so the UI allows any host name on that port.
 
-MLflow's server also starts a job runner (three more Python processes, for its GenAI jobs) unless told
-not to: a tracking UI has no use for it, and it doubled the time to the first page.
+MLflow's server also starts a job runner for its GenAI jobs (four more Python processes: the runner
+and three huey consumers) unless told not to. A tracking UI has no use for it; without it the first
+page comes 3 s sooner and a stop takes 1.6 s instead of 5.8 s (measured on a 2-core Linux machine).
 """
 
 from __future__ import annotations
