@@ -45,8 +45,10 @@ def _seed() -> Path | None:
 def create(db: Path, artifacts: Path) -> None:
     """Make `db` an empty MLflow store whose Default experiment keeps its artifacts in `artifacts/0`,
     unless it exists (or the seed cannot be made: MLflow then creates it on first use)."""
+    if db.exists():  # every activation of a workspace asks: answer before looking for the seed
+        return
     seed = _seed()
-    if seed is None or db.exists():
+    if seed is None:
         return
     part = db.with_name(f"{db.name}.{os.getpid()}.part")
     try:
