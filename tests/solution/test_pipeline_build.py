@@ -2,17 +2,13 @@
 this process, and the installed command for a bad input on a fresh workspace."""
 
 import subprocess
-import sys
 import zipfile
-from pathlib import Path
 
 import pandas as pd
 import pytest
-from console_scripts import in_process
+from console_scripts import CLI, in_process
 
 from solution import cli, workspace
-
-CLI = [str(Path(sys.executable).with_name("wth-solution"))]
 
 
 def run_cli(*args, check=True, console_script=False):
