@@ -4,7 +4,11 @@ A local folder or sqlite file is read through a snapshot: sqlite's backup API co
 `mlflow.db` (opened read-only) into a temporary file that MLflow then opens, so grading can never
 create, migrate or modify a team's store (MLflow itself would create folders and run migrations
 next to any database it opens) and one grading pass sees one consistent state; artifacts are read
-where the store says they are. An HTTP tracking URI (a team's `mlflow server`,
+where the store says they are. Each workspace has one snapshot file for the life of the process,
+refreshed in place by each pass: MLflow keeps a store and an SQLAlchemy engine per database URI for
+as long as the process lives (holding the file open), so a new file per pass would leave one more of
+each per team per pass (`wth-grader watch`: a file descriptor, a deleted file's disk space and
+several MB each time). An HTTP tracking URI (a team's `mlflow server`,
 or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts.
 Answers are cached per probe: one grading pass sees one consistent snapshot.
 """
@@ -15,6 +19,8 @@ import logging
 import os
 import sqlite3
 import tempfile
+import threading
+from hashlib import sha256
 from pathlib import Path
 
 from mlflow.entities import Run, ViewType
@@ -58,18 +64,37 @@ def _sqlite_file(ref: WorkspaceRef) -> Path:
     return db
 
 
-def snapshot(db: Path, into: Path) -> Path:
-    """A consistent copy of a sqlite database, read without writing to it."""
-    copy = into / "mlflow.db"
-    with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as source, sqlite3.connect(copy) as target:
-        source.backup(target)
-    return copy
+class _Snapshots:
+    """The process's snapshot files, one per team database, in a folder removed when the process ends."""
+
+    def __init__(self):
+        self._folder: tempfile.TemporaryDirectory | None = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def refreshed(self, db: Path) -> Path:
+        """The snapshot of `db`, copied anew: a consistent copy, read without writing to `db`. The copy
+        is written in place (never replaced: MLflow's open connections would go on reading the old file);
+        sqlite's backup is one transaction, so a failed copy raises and leaves the last one whole."""
+        name = sha256(str(db.resolve()).encode()).hexdigest()[:16]
+        with self._lock:
+            if self._folder is None:
+                self._folder = tempfile.TemporaryDirectory(prefix="wth-grader-snapshots-")
+            lock = self._locks.setdefault(name, threading.Lock())
+        copy = Path(self._folder.name) / f"{name}.db"
+        with lock, sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as source, \
+                sqlite3.connect(copy, timeout=5) as target:
+            source.backup(target)
+        return copy
 
 
-def tracking_uri(ref: WorkspaceRef, azure_resolver=None, scratch: Path | None = None) -> str:
-    """The URI MLflow reads the team's store through; local stores need a `scratch` folder for the snapshot."""
+snapshots = _Snapshots()
+
+
+def tracking_uri(ref: WorkspaceRef, azure_resolver=None) -> str:
+    """The URI MLflow reads the team's store through: a fresh snapshot's for a local store."""
     if ref.kind in ("folder", "sqlite"):
-        return f"sqlite:///{snapshot(_sqlite_file(ref), scratch)}"
+        return f"sqlite:///{snapshots.refreshed(_sqlite_file(ref))}"
     if ref.kind == "azureml":
         from .azureml import tracking_uri as azure_tracking_uri
 
@@ -83,8 +108,7 @@ class MlflowProbe:
 
     @cached_property
     def client(self) -> MlflowClient:
-        self._scratch = tempfile.TemporaryDirectory(prefix="wth-grader-snapshot-")  # removed with the probe
-        uri = tracking_uri(self.ref, scratch=Path(self._scratch.name))
+        uri = tracking_uri(self.ref)
         try:
             client = MlflowClient(tracking_uri=uri, registry_uri=uri)
             client.search_experiments(max_results=1)

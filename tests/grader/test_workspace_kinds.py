@@ -9,6 +9,7 @@ import signal
 import subprocess
 import time
 
+import psutil
 import pytest
 import requests
 from grader_tools import free_port, grade_one
@@ -68,3 +69,23 @@ def test_an_unreachable_tracking_server_is_not_gradable(tmp_path):
     result = _grade(tmp_path, {"tracking_uri": f"http://127.0.0.1:{free_port()}"})["C0.1"]
     assert result.status == "error" and "cannot reach the MLflow workspace" in result.message
     assert time.monotonic() - started < 30
+
+
+def _open_files() -> int:
+    me = psutil.Process()
+    return me.num_fds() if hasattr(me, "num_fds") else me.num_handles()
+
+
+def test_grading_again_in_one_process_sees_the_change_and_holds_no_more_files(tmp_path, empty_ws, trained_ws):
+    """As `wth-grader watch` does: each pass reads the workspace afresh (the snapshot is refreshed under
+    MLflow's open connection to it), and passes leave nothing open behind them (one snapshot per team:
+    MLflow keeps a store per database for the life of the process)."""
+    team = tmp_path / "ws"
+    shutil.copytree(empty_ws.root, team)
+    assert _grade(tmp_path, str(team))["C1.1"].status == "fail"
+    shutil.copy(trained_ws.root / "mlflow.db", team / "mlflow.db")  # the team ran its build pipeline
+    assert _grade(tmp_path, str(team))["C1.1"].status == "pass"
+    before = _open_files()
+    for _ in range(6):
+        assert _grade(tmp_path, str(team))["C1.1"].status == "pass"
+    assert _open_files() - before < 3, "each pass left files open"
