@@ -35,6 +35,7 @@ from .checks import (
     all_checks,
     whole,
 )
+from . import malloc_arenas
 from .context import Session, TeamContext
 from .not_gradable import NotGradable
 from .redaction import redact
@@ -174,6 +175,7 @@ def grade(config: Config, challenge: int | None = None, teams: list[str] | None 
     """Grade every team (or the named ones) of `config` on the checks looking at `sources` (None: all);
     results in the teams file's order."""
     chosen = [config.team(name) for name in teams] if teams else config.teams
+    malloc_arenas.limit()
     session = Session(config)
     exclude = leaving_out(sources)
 
