@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
+from . import malloc_arenas
 from .checks import (
     CRASH,
     ERROR,
@@ -35,7 +36,6 @@ from .checks import (
     all_checks,
     whole,
 )
-from . import malloc_arenas
 from .context import Session, TeamContext
 from .not_gradable import NotGradable
 from .redaction import redact
