@@ -3,9 +3,9 @@
 glibc gives threads that allocate at once arenas of their own, up to 8 per core, and each arena keeps
 the memory it once held. The grader runs every check in a thread of its own (so that it can abandon
 one past its budget), 8 teams at a time: with glibc's default its memory grew pass after pass of
-`watch` (bench/grader.py's room, in one process: 540 MB after the first pass, 950 MB after the 12th);
-with 2 arenas it stayed between 495 and 575 MB over 9 passes, each pass as fast. Elsewhere (macOS,
-Windows, musl) there is nothing to set.
+`watch` (bench/grader.py's room, in one process: 560 MB after the first pass, 910 MB after the sixth;
+`malloc_trim` after each pass did not stop it); with 2 arenas it stayed between 495 and 575 MB over
+nine passes, each as fast. Elsewhere (macOS, Windows, musl) there is nothing to set.
 """
 
 from __future__ import annotations
