@@ -100,7 +100,10 @@ def test_shift_to_100_0_under_load_fails_no_request(pair):
                       lambda: endpoint.set_traffic(ws, endpoint.parse_split(["blue=100", "green=0"])), deadline_s=60)
     seen, switched = load.seen, load.marked
     assert load.failures == []
-    assert "green" in seen[:switched] and set(seen[switched + 8:]) == {"blue"}  # 8 clients may be mid-request
+    assert "green" in seen[:switched]
+    # each of the 8 clients may yet record one answer picked before the switch, anywhere after the mark
+    # (a thread can be held up between its answer and its record while the others go on): no more
+    assert seen[switched:].count("green") <= 8, seen[switched:]
     assert endpoint.read_record(ws).traffic == {"blue": 100, "green": 0}
     with requests.Session() as session:  # at 0% green still answers when asked by name
         assert score(session, **{contract.DEPLOYMENT_HEADER: "green"}).json()["model"]["version"] == versions["green"]
