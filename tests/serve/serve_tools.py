@@ -13,7 +13,7 @@ from pathlib import Path
 
 import psutil
 import requests
-from console_scripts import CLI, WTH, in_process  # noqa: F401  (CLI, WTH: re-exported to the serving tests)
+from console_scripts import CLI, WTH, in_process, installed  # noqa: F401  (CLI, WTH, installed: re-exported)
 
 from solution import workspace
 from solution.servers import free_port  # noqa: F401  (re-exported)
@@ -61,14 +61,10 @@ def tree_pids(pid: int) -> list[int]:
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:
-    """`wth-solution ARGS` in this process; `console_script` runs the installed command."""
+    """`wth-solution ARGS` in this process; `installed` runs the installed command."""
     from solution import cli as solution_cli
 
     return in_process(solution_cli.main, "wth-solution", *args)
-
-
-def console_script(*args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run(CLI + list(args), capture_output=True, text=True, timeout=timeout, cwd=REPO_ROOT)
 
 
 def register(ws, forecast, tags: dict[str, str]):

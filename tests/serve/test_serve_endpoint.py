@@ -21,8 +21,8 @@ from serve_tools import (
     REPO_ROOT,
     TRAIN_END,
     cli,
-    console_script,
     free_port,
+    installed,
     listening,
     listening_ports,
     pid_gone,
@@ -51,7 +51,7 @@ def ws(clean_endpoint):
 @pytest.fixture(scope="module")
 def deployed(ws):
     """`wth-solution deploy --port P` (the installed command): prints the scoring URI, records the endpoint."""
-    done = console_script("deploy", "--workspace", str(ws.root), "--port", str(PORT))
+    done = installed("deploy", "--workspace", str(ws.root), "--port", str(PORT))
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == URI
     return endpoint.read_record(ws)

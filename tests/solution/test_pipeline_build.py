@@ -1,19 +1,17 @@
 """`wth-solution pipeline build` end to end on a real MLflow workspace, through the real CLI: its `main` in
 this process, and the installed command for a bad input on a fresh workspace."""
 
-import subprocess
 import zipfile
 
 import pandas as pd
 import pytest
-from console_scripts import CLI, in_process
+from console_scripts import in_process, installed
 
 from solution import cli, workspace
 
 
 def run_cli(*args, check=True, console_script=False):
-    result = (subprocess.run(CLI + [str(a) for a in args], capture_output=True, text=True, timeout=300)
-              if console_script else in_process(cli.main, "wth-solution", *args))
+    result = installed(*args, timeout=300) if console_script else in_process(cli.main, "wth-solution", *args)
     if check and result.returncode != 0:
         raise AssertionError(f"exit {result.returncode}\n{result.stdout}\n{result.stderr}")
     return result
