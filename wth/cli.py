@@ -12,6 +12,7 @@ import argparse
 from importlib.metadata import entry_points
 
 from . import settings
+from .ci import cli as ci
 from .cli_parsing import Parser, run
 
 COMMANDS = "wth.commands"  # entry points: functions that add a command to the subparsers they are given
@@ -50,11 +51,12 @@ def cmd_ui(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """Options anywhere on the line (wth.cli_parsing); no global option but --help, as the commands share none."""
-    parser = Parser(prog="wth", description="The hack's tools for teams: self-check, smoke test, report, MLflow UI.")
+    parser = Parser(prog="wth", description="The hack's tools for teams: self-check, CI runs, smoke test, report, MLflow UI.")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     for command in {entry.name: entry for entry in entry_points(group=COMMANDS)}.values():  # one per name
         command.load()(sub)
+    ci.register(sub)
 
     def endpoint_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument("--uri", required=True, help="the scoring URI, e.g. http://127.0.0.1:5001/score")

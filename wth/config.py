@@ -13,6 +13,7 @@ INITIAL_TRAIN_END = "2013-12-31"  # challenge 01 / the demo train on the 2013 pa
 HOLDOUT_START = "2014-06-01"  # the days after the window: the drift batches and the coach's hidden holdout
 HOLDOUT_DAYS = 28
 EXPERIMENT = "wth-mlops"
+CI_EXPERIMENT = "wth-ci"  # the CI runs of the offline path, one MLflow run each (wth.ci.records)
 MODEL_NAME = "transactions-forecast"
 CHAMPION = "champion"  # the champion's mark: a version tag of this name (see wth.registry), read on every path
 

@@ -1,0 +1,218 @@
+"""CI runs, recorded where the team and the grader read them: as MLflow runs of the workspace's
+experiment `wth-ci` (`CI_EXPERIMENT`), one per CI run.
+
+A record carries the run number (unique per repository: its origin counts them), the workflow file,
+the event, the commit, the status (queued, in_progress, waiting, completed) and conclusion (success,
+failure, cancelled), each job's and step's result, the approvals given, and the capped log as the
+artifact `ci/log.txt`; MLflow keeps the start and end times. The MLflow runs a CI run's steps make
+carry its number and commit (`build_id`, `git_commit`), which is how a registered version names the
+build that made it. While a run goes, its log grows in `<state>/ci/runs/<number>/log.txt`.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import logging
+import os
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .. import processes, store
+from ..config import CI_EXPERIMENT
+from ..errors import UsageError
+
+if TYPE_CHECKING:
+    from mlflow.entities import Run
+
+PREFIX = "wth.ci."
+NUMBER, WORKFLOW, WORKFLOW_NAME, EVENT, SHA, REF, STATUS, CONCLUSION, JOBS, INPUTS, APPROVALS, REASON, RUNNER = (
+    PREFIX + name for name in ("number", "workflow", "workflow_name", "event", "sha", "ref", "status", "conclusion",
+                               "jobs", "inputs", "approvals", "reason", "runner"))
+WAITING_FOR = PREFIX + "waiting_for"
+for _name in ("mlflow.store.db.utils", "alembic"):  # a new store's migrations say so on every push otherwise
+    logging.getLogger(_name).setLevel(logging.WARNING)
+LOG_ARTIFACT = "ci/log.txt"
+TAG_MAX = 5000  # MLflow's limit on a tag's value (characters)
+
+
+@dataclass
+class Record:
+    run_id: str
+    number: int
+    workflow: str
+    workflow_name: str
+    event: str
+    sha: str
+    ref: str
+    status: str
+    conclusion: str | None
+    jobs: dict
+    inputs: dict
+    approvals: list
+    reason: str
+    started: float | None  # seconds since the epoch
+    ended: float | None
+    waiting_for: str | None = None
+
+    @property
+    def state(self) -> str:
+        """What `wth ci runs` shows: the conclusion once completed, else the status."""
+        return self.conclusion or self.status
+
+    def approved(self, environment: str) -> dict | None:
+        return next((a for a in reversed(self.approvals) if a.get("environment") == environment), None)
+
+    @classmethod
+    def of(cls, run: Run) -> Record:
+        tags = run.data.tags
+
+        def loaded(name: str, empty):
+            try:
+                value = json.loads(tags.get(name) or "null")
+            except ValueError:
+                return empty
+            return value if isinstance(value, type(empty)) else empty
+
+        number = tags.get(NUMBER, "")
+        return cls(run.info.run_id, int(number) if number.isdigit() else 0, tags.get(WORKFLOW, ""),
+                   tags.get(WORKFLOW_NAME, ""), tags.get(EVENT, ""), tags.get(SHA, ""), tags.get(REF, ""),
+                   tags.get(STATUS, ""), tags.get(CONCLUSION) or None, loaded(JOBS, {}), loaded(INPUTS, {}),
+                   loaded(APPROVALS, []), tags.get(REASON, ""), run.info.start_time / 1000 if run.info.start_time else None,
+                   run.info.end_time / 1000 if run.info.end_time else None, tags.get(WAITING_FOR) or None)
+
+
+def compact(value) -> str:
+    """JSON within MLflow's tag limit: a jobs map too long for it loses its steps (the log keeps them)."""
+    text = json.dumps(value, separators=(",", ":"))
+    if len(text) > TAG_MAX and isinstance(value, dict):
+        text = json.dumps({k: {"result": v.get("result")} for k, v in value.items()}, separators=(",", ":"))
+    return text[:TAG_MAX]
+
+
+class Records:
+    """The CI records of one workspace: a local folder (its MLflow store) or an MLflow tracking URI."""
+
+    def __init__(self, workspace: str | os.PathLike):
+        self.tracking_uri, self.state = store.locate(workspace)
+        self.logs = self.state / "ci" / "runs"
+
+    @property
+    def client(self):
+        from mlflow.tracking import MlflowClient
+
+        return MlflowClient(tracking_uri=self.tracking_uri)
+
+    def _experiment_id(self, create: bool) -> str | None:
+        client = self.client
+        found = client.get_experiment_by_name(CI_EXPERIMENT)
+        if found is not None:
+            return found.experiment_id
+        if not create:
+            return None
+        store.prepare(self.tracking_uri, self.state)
+        return client.create_experiment(CI_EXPERIMENT, artifact_location=store.artifact_location(self.tracking_uri, self.state))
+
+    def create(self, number: int, workflow: str, workflow_name: str, event: str, sha: str, ref: str,
+               inputs: dict[str, str]) -> Record:
+        experiment_id = self._experiment_id(create=True)
+        tags = {NUMBER: str(number), WORKFLOW: workflow, WORKFLOW_NAME: workflow_name, EVENT: event, SHA: sha,
+                REF: ref, STATUS: "queued", INPUTS: compact(inputs), APPROVALS: "[]",
+                "mlflow.runName": f"{workflow_name} #{number}"}
+        run = self.client.create_run(experiment_id, tags=tags, run_name=f"{workflow_name} #{number}")
+        return Record.of(run)
+
+    def set(self, record: Record, **tags: str) -> None:
+        client = self.client
+        for name, value in tags.items():
+            client.set_tag(record.run_id, PREFIX + name, value)
+
+    def finish(self, record: Record, conclusion: str, jobs: dict, reason: str = "") -> None:
+        client = self.client
+        log = self.log_file(record.number)
+        if log.is_file():
+            client.log_artifact(record.run_id, str(log), artifact_path=LOG_ARTIFACT.rsplit("/", 1)[0])
+        for name, value in {STATUS: "completed", CONCLUSION: conclusion, JOBS: compact(jobs), REASON: reason[:TAG_MAX],
+                            WAITING_FOR: ""}.items():
+            client.set_tag(record.run_id, name, value)
+        client.set_terminated(record.run_id, "FINISHED" if conclusion == "success" else "FAILED")
+
+    def all(self, limit: int = 1000) -> list[Record]:
+        """The records, newest (highest number) first; a run whose runner is gone is shown failed."""
+        experiment_id = self._experiment_id(create=False)
+        if experiment_id is None:
+            return []
+        runs = self.client.search_runs([experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
+        records = sorted((Record.of(r) for r in runs), key=lambda r: r.number, reverse=True)
+        for record in records:
+            if record.status in ("in_progress", "waiting") and not self._runner_alive(record):
+                record.status, record.conclusion, record.reason = "completed", "failure", "the runner ended mid-run"
+        return records
+
+    def _runner_alive(self, record: Record) -> bool:
+        runner = self.client.get_run(record.run_id).data.tags.get(RUNNER)
+        try:
+            identity = processes.Identity(**json.loads(runner)) if runner else None
+        except (ValueError, TypeError):
+            return False
+        return identity is not None and identity.process() is not None
+
+    def get(self, number: int) -> Record:
+        found = next((r for r in self.all() if r.number == number), None)
+        if found is None:
+            raise UsageError(f"no CI run #{number} in {self.tracking_uri} (`wth ci runs` lists them)")
+        return found
+
+    def latest(self) -> Record:
+        records = self.all(limit=1)
+        if not records:
+            raise UsageError(f"no CI run yet in {self.tracking_uri}: push a commit (`git push`) or dispatch a workflow")
+        return records[0]
+
+    def wait(self, number: int, on_waiting=lambda record: None, poll_s: float = 1.0) -> Record:
+        """Run `number` once completed; `on_waiting(record)` each time it is seen waiting for an approval."""
+        while True:
+            record = self.get(number)
+            if record.status == "completed":
+                return record
+            if record.status == "waiting":
+                on_waiting(record)
+            time.sleep(poll_s)
+
+    def approve(self, number: int, environment: str, approve: bool = True) -> Record:
+        record = self.get(number)
+        if record.status == "completed":
+            raise UsageError(f"CI run #{number} has completed ({record.conclusion}): nothing to approve")
+        entry = {"environment": environment, "decision": "approved" if approve else "rejected",
+                 "by": _who(), "at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+        self.set(record, approvals=compact([*record.approvals, entry]))
+        record.approvals.append(entry)
+        return record
+
+    def log_file(self, number: int) -> Path:
+        return self.logs / str(number) / LOG_ARTIFACT.rsplit("/", 1)[1]
+
+    def log_text(self, record: Record) -> str:
+        """The run's log: the live file while it is here, else the recorded artifact."""
+        local = self.log_file(record.number)
+        if local.is_file():
+            return local.read_text(encoding="utf-8", errors="replace")
+        from mlflow.exceptions import MlflowException
+
+        try:
+            path = Path(self.client.download_artifacts(record.run_id, LOG_ARTIFACT))
+            return path.read_text(encoding="utf-8", errors="replace")
+        except (MlflowException, OSError):
+            return ""
+
+
+def _who() -> str:
+    """Who approves: git's user.name where set, else the login name."""
+    try:
+        name = subprocess.run(["git", "config", "user.name"], capture_output=True, text=True, timeout=10).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        name = ""
+    return name or getpass.getuser()
