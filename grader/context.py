@@ -18,6 +18,7 @@ import pandas as pd
 from . import backtest
 from .cached_property import cached_property
 from .not_gradable import NotGradable
+from .probes.ci import CiProbe
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
@@ -119,6 +120,11 @@ class TeamContext:
     @cached_property
     def mlflow(self) -> MlflowProbe:
         return MlflowProbe(self.team.workspace, self.team.experiment, self.team.model)
+
+    @cached_property
+    def ci(self) -> CiProbe:
+        """The team's CI runs (offline path), checked against its repository (None when it has none)."""
+        return CiProbe(self.mlflow, self.repo if self.team.has_repo else None)
 
     @cached_property
     def endpoint(self) -> EndpointProbe | None:

@@ -115,16 +115,32 @@ def require_repo(ctx: TeamContext) -> Path:
 
 def pipeline_runs(ctx: TeamContext, kind: str, evidence: dict) -> list:
     """The workspace's `kind` pipeline runs (tagged wth.pipeline=<kind>), newest first. A succeeded run
-    of the team's Azure DevOps `kind` pipeline passes the check here instead. The runs seen go into
-    `evidence` either way."""
+    of the team's Azure DevOps `kind` pipeline passes the check here instead. Offline (no Azure DevOps),
+    only the runs a CI run made count: their `build_id` names a CI run the repository backs
+    (`made_by_ci`). The runs seen go into `evidence` either way."""
     if ctx.devops is not None:
         run, runs = ctx.devops.succeeded(getattr(ctx.team.devops, f"{kind}_pipeline"))
         evidence["azure_devops_runs"] = [f"{r.pipeline} #{r.id} {r.state}/{r.result}" for r in runs[:10]]
         if run:
             raise Decided(passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence))
     runs = ctx.mlflow.pipeline_runs(kind)
-    evidence[f"workspace_{kind}_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:10]]
-    return runs
+    evidence[f"workspace_{kind}_runs"] = [f"{r.info.run_id[:8]} {r.info.status} build_id={r.data.tags.get('build_id') or '-'}"
+                                          for r in runs[:10]]
+    if ctx.devops is not None:
+        return runs
+    made = [r for r in runs if made_by_ci(ctx, r)]
+    if runs and not made:
+        evidence["not_made_by_ci"] = NOT_CI
+    return made
+
+
+NOT_CI = ("a run tagged wth.pipeline=... counts when a CI run made it: its build_id tag names a CI run "
+          "(`wth ci runs`) of a commit of your repository; a script run by hand is not a pipeline run")
+
+
+def made_by_ci(ctx: TeamContext, run) -> bool:
+    """Whether a pipeline run (or step run) was made by a CI run that the team's repository backs."""
+    return ctx.ci.backed(run.data.tags.get("build_id")) is not None
 
 
 def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False,

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from wth import settings
+from wth.ci import records, workflows
+from wth.ci.records import Record
 
 from ..context import TeamContext
 from ..probes import pipelines
@@ -23,6 +25,7 @@ CALLS = {  # what a step's code calls when it does it (functions, or keyword arg
     "register": frozenset({"register_model", "create_model_version", "registered_model_name"}),
 }
 LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
+MAX_RUNS_LOOKED_AT = 20  # succeeded CI runs read per check, newest first
 
 
 @check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
@@ -122,10 +125,10 @@ def pipeline_definition(ctx: TeamContext) -> Outcome:
     repo = require_repo(ctx)
     files = pipelines.pipeline_files(repo)
     if not files:
-        return failed("no pipeline definition found (.pipelines/*.yml, azure-pipelines.yml or .github/workflows/*.yml)",
+        return failed(f"no pipeline definition found (looked in {', '.join(pipelines.PIPELINE_GLOBS)})",
                       looked_in=list(pipelines.PIPELINE_GLOBS))
     broken = {f.path: f.error for f in files if f.error}
-    code, best = RepoCode(repo), None
+    code, best, ran_not = RepoCode(repo), None, None
     for entry in files:
         if entry.error or not isinstance(entry.data, dict):
             continue
@@ -135,9 +138,18 @@ def pipeline_definition(ctx: TeamContext) -> Outcome:
                     "test_results_published": any(s.task.startswith("PublishTestResults") for s in expanded.steps),
                     "not_counted": near[:10], "template_problems": expanded.problems, "invalid_yaml": broken}
         if all(found.values()):
-            return passed(f"{entry.path} tests, trains and registers the model", **evidence)
+            if ctx.devops is not None:
+                return passed(f"{entry.path} tests, trains and registers the model", **evidence)
+            record, why = ran_as_it_stands(ctx, entry.path)
+            if record is not None:
+                return passed(f"{entry.path} tests, trains and registers the model, and CI run #{record.number} ran it as "
+                              f"it stands: succeeded on {record.sha[:8]} ({record.event})", ci_run=record.number, **evidence)
+            ran_not = ran_not or (why, evidence)
+            continue
         if best is None or sum(map(bool, found.values())) > sum(map(bool, best["found"].values())):
             best = evidence
+    if ran_not is not None:
+        return failed(ran_not[0], **ran_not[1])
     if best is None:
         return failed("no pipeline file is valid YAML", invalid_yaml=broken)
     missing = [WANTED[k] for k, v in best["found"].items() if not v]
@@ -146,18 +158,65 @@ def pipeline_definition(ctx: TeamContext) -> Outcome:
                   f"lacks: {'; '.join(missing)}{near}", **best)
 
 
+def ran_as_it_stands(ctx: TeamContext, path: str) -> tuple[Record | None, str]:
+    """The newest succeeded CI run of workflow `path` on a commit of the repository, the file unchanged
+    since (None and why not). Offline, CI runs GitHub Actions workflows only."""
+    if not workflows.is_workflow_path(path):
+        return None, (f"{path} tests, trains and registers, but it is Azure DevOps YAML, which only Azure DevOps runs: "
+                      f"offline, CI runs GitHub Actions workflows ({workflows.FOLDER}/*.yml) when you push")
+    tried = [v for v in ctx.ci.verified("success")[:MAX_RUNS_LOOKED_AT] if v.record.workflow == path]
+    backed = [v.record for v in tried if v.problem is None]
+    if not backed:
+        seen = [f"#{r.number} {r.state}" for r in ctx.ci.records if r.workflow == path][:5]
+        refused = "; ".join(f"#{v.record.number}: {v.problem}" for v in tried if v.problem)[:300]
+        return None, (f"{path} tests, trains and registers, but no CI run of it succeeded on a commit of your "
+                      f"repository (its runs: {', '.join(seen) or 'none'}{'; ' + refused if refused else ''}): push it "
+                      "and watch the run (`wth ci runs`, `wth ci watch`)")
+    for record in backed:
+        if ctx.ci.same_at_head(record):
+            return record, ""
+    return None, (f"{path} tests, trains and registers, but it changed since its last succeeded CI run "
+                  f"#{backed[0].number}: push it and let CI run it as it stands")
+
+
 @check("C2.5", "Succeeded build pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
 def build_run(ctx: TeamContext) -> Outcome:
+    """Azure path: a succeeded Azure DevOps build. Offline: a succeeded CI run of a commit of the
+    repository whose log shows the team's tests passing (pytest's own summary) and that registered a
+    version (its build_id) through a finished build pipeline run."""
     evidence = {}
-    runs = pipeline_runs(ctx, "build", evidence)
-    finished = [r for r in runs if r.info.status == "FINISHED"]
-    if finished:
-        steps = [c.data.tags.get("wth.step") for c in ctx.mlflow.children(finished[0].info.run_id)]
-        return passed(f"build pipeline run {finished[0].info.run_id[:8]} finished in the workspace",
-                      steps=[s for s in steps if s], **evidence)
-    where = "in Azure DevOps or " if ctx.devops is not None else ""
-    return failed(f"no succeeded build pipeline run {where}in the workspace (a run tagged wth.pipeline=build "
-                  "with status FINISHED): run your build pipeline until it succeeds", **evidence)
+    if ctx.devops is not None:
+        finished = [r for r in pipeline_runs(ctx, "build", evidence) if r.info.status == "FINISHED"]
+        if finished:
+            return passed(f"build pipeline run {finished[0].info.run_id[:8]} finished in the workspace", **evidence)
+        return failed("no succeeded build pipeline run in Azure DevOps or in the workspace (a run tagged "
+                      "wth.pipeline=build with status FINISHED): run your build pipeline until it succeeds", **evidence)
+    require_repo(ctx)
+    evidence["ci_runs"] = [f"#{r.number} {r.state} {r.workflow} {r.event} {r.sha[:8]}" for r in ctx.ci.records[:10]]
+    registered = {str(v.tags.get("build_id")): v for v in reversed(ctx.mlflow.versions) if (v.tags or {}).get("build_id")}
+    builds = {r.data.tags.get("build_id"): r for r in ctx.mlflow.pipeline_runs("build") if r.info.status == "FINISHED"}
+    problems = []
+    for found in ctx.ci.verified("success")[:MAX_RUNS_LOOKED_AT]:
+        record, number = found.record, str(found.record.number)
+        if found.problem:
+            problems.append(f"#{number}: {found.problem}")
+        elif (summary := ctx.ci.pytest_summary(record)) is None:
+            problems.append(f"#{number}: its log ({records.LOG_ARTIFACT}) shows no pytest summary (\"N passed in Ts\")")
+        elif number not in registered:
+            problems.append(f"#{number}: no registered version's build_id tag names it")
+        elif number not in builds:
+            problems.append(f"#{number}: no finished build pipeline run (tagged wth.pipeline=build) has build_id {number}")
+        else:
+            version = registered[number]
+            return passed(f"CI run #{number} ({record.workflow}, {record.event} on {record.sha[:8]}) succeeded: your tests "
+                          f"ran ({summary}) and build pipeline run {builds[number].info.run_id[:8]} registered version "
+                          f"{version.version} with build_id {number}", ci_run=int(number), model_version=version.version,
+                          **evidence)
+    evidence["runs_not_counted"] = problems[:10]
+    looked = (f"; looked at: {'; '.join(problems[:3])}" if problems else
+              "; no CI run succeeded yet (`wth ci runs`): push to run your build workflow")
+    return failed("no succeeded CI run of your build workflow both ran your tests (pytest's summary in its log) and "
+                  f"registered a version (build_id = the run's number) through a build pipeline run{looked}", **evidence)
 
 
 def build_pipeline_of(ctx: TeamContext, run):

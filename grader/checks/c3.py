@@ -152,17 +152,40 @@ def serves_champion(ctx: TeamContext) -> Outcome:
 
 @check("C3.6", "Succeeded release pipeline run", points=10, anchor="success-criteria", depends=("C0.1",))
 def release_run(ctx: TeamContext) -> Outcome:
+    """A finished release pipeline run whose smoke-test step finished. Offline, a succeeded CI run made
+    it, production was approved in that run's record, and it released the champion (the version C3.5
+    finds serving)."""
     evidence = {}
+    champion = ctx.mlflow.champion
     for run in pipeline_runs(ctx, "release", evidence):
         if run.info.status != "FINISHED":
             continue
         steps = {c.data.tags.get("wth.step"): c.info.status for c in ctx.mlflow.children(run.info.run_id)}
-        if steps.get("smoke-test") == "FINISHED":
-            version = run.data.tags.get(RELEASED_TAG)
+        if steps.get("smoke-test") != "FINISHED":
+            evidence.setdefault("finished_without_smoke_test", run.info.run_id)
+            continue
+        version = run.data.tags.get(RELEASED_TAG)
+        if ctx.devops is not None:
             released = (f"its {RELEASED_TAG} tag names version {version}" if version else
                         f"it has no {RELEASED_TAG} tag naming the version it released")
             return passed(f"release pipeline run {run.info.run_id[:8]} finished, its smoke test passed; {released}",
                           steps=steps, model_version=version, **evidence)
-        evidence.setdefault("finished_without_smoke_test", run.info.run_id)
-    return failed("no succeeded release pipeline run with a smoke-test step (a run tagged wth.pipeline=release, "
-                  "FINISHED, with a FINISHED child run tagged wth.step=smoke-test)", **evidence)
+        record = ctx.ci.backed(run.data.tags.get("build_id"), conclusion="success")
+        if record is None:
+            evidence.setdefault("ci_run_not_succeeded", f"{run.info.run_id[:8]}: build_id {run.data.tags.get('build_id')}")
+            continue
+        approval = next((a for a in record.approvals if a.get("decision") == "approved"), None)
+        if approval is None:
+            evidence.setdefault("not_approved", f"CI run #{record.number}")
+            continue
+        if champion is None or version != str(champion.version):
+            evidence.setdefault("released_another_version", f"CI run #{record.number} released version {version}")
+            continue
+        return passed(f"CI run #{record.number} ({record.workflow}) released version {version}, the champion: its release "
+                      f"pipeline run {run.info.run_id[:8]} finished with a passing smoke test, after {approval.get('by')} "
+                      f"approved {approval.get('environment')} at {approval.get('at')}", steps=steps,
+                      model_version=version, ci_run=record.number, approval=approval, **evidence)
+    offline = ("" if ctx.devops is not None else ", made by a succeeded CI run whose record shows production approved "
+               "(`wth ci approve`), releasing the champion")
+    return failed("no succeeded release pipeline run with a smoke-test step (a run tagged wth.pipeline=release, FINISHED, "
+                  f"with a FINISHED child run tagged wth.step=smoke-test{offline})", **evidence)

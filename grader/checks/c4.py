@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..context import TeamContext
-from . import Outcome, check, failed, passed
+from . import NOT_CI, Outcome, check, failed, made_by_ci, passed
 from .c3 import served
 
 
@@ -66,8 +66,11 @@ class Evaluation:
 
 
 def evaluation(ctx: TeamContext) -> Evaluation | None:
-    """The newest retrain pipeline run that records a champion-vs-challenger comparison."""
+    """The newest retrain pipeline run that records a champion-vs-challenger comparison (offline: one a CI
+    run made, `made_by_ci`)."""
     for run in ctx.mlflow.pipeline_runs("retrain"):
+        if ctx.devops is None and not made_by_ci(ctx, run):
+            continue
         if run.data.tags.get("mlflow.parentRunId"):
             continue  # a step run copying the tag is not the pipeline run
         if set(COMPARED) <= set(run.data.metrics):
@@ -82,6 +85,8 @@ def _no_evaluation(ctx: TeamContext) -> Outcome:
     retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in ctx.mlflow.pipeline_runs("retrain")[:5]]
     elsewhere = [r.info.run_id[:8] for r in ctx.mlflow.runs if set(COMPARED) <= set(r.data.metrics)][:5]
     note = (f"; runs {', '.join(elsewhere)} log them but are not part of a retrain pipeline run" if elsewhere else "")
+    if ctx.devops is None:
+        note += f" ({NOT_CI})"
     return failed("no retrain pipeline run (a parent run tagged wth.pipeline=retrain) records both champion_mase and "
                   f"challenger_mase{note}: log the comparison in your retrain pipeline run",
                   retrain_runs=retrains, runs_with_the_metrics_elsewhere=elsewhere)

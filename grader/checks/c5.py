@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from wth.ci import workflows
+
 from ..context import TeamContext
 from ..probes import pipelines
 from ..probes.commands import Command, RepoCode, Runs, Unresolved, mentions
@@ -80,14 +82,21 @@ def drift_step(code: RepoCode | Path, words: list[str] | tuple[str, ...]) -> str
 
 @check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", depends=("C0.1",), source="repo")
 def scheduled_drift(ctx: TeamContext) -> Outcome:
+    """A pipeline with a valid cron schedule whose steps run the team's drift check; offline, a GitHub
+    Actions workflow that a CI run of a commit of the repository ran, recording a drift pipeline run
+    (build_id = the run's number). Azure path: the drift runs in the workspace."""
     repo = require_repo(ctx)
     files = pipelines.pipeline_files(repo)
-    code, scheduled, without_step = RepoCode(repo), [], {}
+    code, scheduled, without_step, not_run = RepoCode(repo), [], {}, []
     for entry in files:
         crons = _schedules(entry.data)
         if not crons:
             continue
         scheduled.append(entry.path)
+        invalid = [p for c in crons if (p := workflows.cron_problem(str(c["cron"])))]
+        if invalid:
+            without_step[entry.path] = invalid[:1]
+            continue
         commands = [c for step in pipelines.expand(repo, files, entry).steps for c in code.commands(step.script)]
         steps = [found for command in commands if (found := drift_step(code, command.words))]
         if not steps:
@@ -95,17 +104,45 @@ def scheduled_drift(ctx: TeamContext) -> Outcome:
             without_step[entry.path] = [r.text if isinstance(r, Unresolved) else c.text for c, r in said][:5]
             continue
         evidence = {"pipeline": entry.path, "crons": [c["cron"] for c in crons], "drift_step": steps[0]}
-        runs = ctx.mlflow.pipeline_runs("drift")
-        evidence["drift_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]
-        if not runs:
-            return failed(f"{entry.path} runs {steps[0]} on a schedule, but the workspace holds no drift run (tagged "
-                          "wth.pipeline=drift): run the pipeline once", **evidence)
-        return passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']}); the workspace "
-                      f"holds {len(runs)} drift run(s)", **evidence)
+        if ctx.devops is not None:
+            runs = ctx.mlflow.pipeline_runs("drift")
+            evidence["drift_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]
+            if runs:
+                return passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']}); the "
+                              f"workspace holds {len(runs)} drift run(s)", **evidence)
+            not_run.append((f"{entry.path} runs {steps[0]} on a schedule, but the workspace holds no drift run (tagged "
+                            "wth.pipeline=drift): run the pipeline once", evidence))
+            continue
+        record, why = _ran(ctx, entry.path)
+        if record is not None:
+            return passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']}); CI run "
+                          f"#{record.number} ({record.event} on {record.sha[:8]}) ran it and recorded a drift pipeline run",
+                          ci_run=record.number, **evidence)
+        not_run.append((f"{entry.path} runs {steps[0]} on a schedule, but {why}", evidence))
+    if not_run:
+        return failed(not_run[0][0], **not_run[0][1])
     if without_step:
         first, lines = next(iter(without_step.items()))
         return failed(f"{first} runs on a schedule but none of its steps runs a drift check that exists (a script "
-                      f"of your repository or a command it defines, named drift): saw {'; '.join(lines) or 'no drift step at all'}",
-                      scheduled_pipelines=scheduled, drift_mentions=without_step)
-    return failed("no pipeline both runs on a schedule (schedules: - cron: ...) and runs drift detection",
-                  scheduled_pipelines=scheduled, pipelines=[f.path for f in files][:20])
+                      f"of your repository or a command it defines, named drift), or its cron is invalid: saw "
+                      f"{'; '.join(lines) or 'no drift step at all'}", scheduled_pipelines=scheduled, drift_mentions=without_step)
+    return failed("no pipeline both runs on a schedule (on: schedule: - cron: ..., or Azure's schedules:) and runs drift "
+                  f"detection; looked in {', '.join(pipelines.PIPELINE_GLOBS)}", scheduled_pipelines=scheduled,
+                  pipelines=[f.path for f in files][:20])
+
+
+def _ran(ctx: TeamContext, path: str):
+    """The newest succeeded CI run of workflow `path` that the repository backs and that recorded a drift
+    pipeline run (None and why not). Offline, only GitHub Actions workflows run."""
+    if not workflows.is_workflow_path(path):
+        return None, (f"it is Azure DevOps YAML, which only Azure DevOps runs: offline, CI runs GitHub Actions "
+                      f"workflows ({workflows.FOLDER}/*.yml)")
+    made = {r.data.tags.get("build_id") for r in ctx.mlflow.pipeline_runs("drift") if r.info.status == "FINISHED"}
+    tried = [v for v in ctx.ci.verified("success") if v.record.workflow == path]
+    for found in tried:
+        if found.problem is None and str(found.record.number) in made:
+            return found.record, ""
+    seen = ", ".join(f"#{v.record.number}" + (f" ({v.problem})" if v.problem else " (no drift pipeline run has its build_id)")
+                     for v in tried[:3])
+    return None, (f"no succeeded CI run of it recorded a drift pipeline run (succeeded runs: {seen or 'none'}): run it "
+                  "now as its schedule would, `wth ci schedule " + path.rsplit("/", 1)[-1] + "`")

@@ -178,6 +178,16 @@ class MlflowProbe:
         except (MlflowException, OSError) as err:
             raise NotGradable(f"cannot list the artifacts of run {run_id}: {str(err).splitlines()[0][:200]}") from None
 
+    def artifact_text(self, run_id: str, path: str, cap: int) -> str:
+        """The text of one artifact file, at most `cap` bytes of it (the caller checks its listed size first)."""
+        with tempfile.TemporaryDirectory(prefix="wth-grader-artifact-") as scratch:
+            try:
+                local = Path(self.client.download_artifacts(run_id, path, scratch))
+                with local.open("rb") as file:
+                    return file.read(cap).decode("utf-8", errors="replace")
+            except (MlflowException, OSError) as err:
+                raise NotGradable(f"cannot read {path} of run {run_id}: {str(err).splitlines()[0][:200]}") from None
+
     def artifacts(self, run_id: str, path: str | None = None) -> list[str]:
         return [a.path for a in self.artifact_files(run_id, path)]
 
