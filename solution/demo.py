@@ -1,15 +1,20 @@
-"""`wth-solution demo`: the whole reference path, end to end, on the bundled data.
+"""`wth-solution demo`: the whole reference path end to end, on the bundled data, through real CI.
 
-It leaves the workspace in the state a team has after every challenge (docs/contracts.md): an initial and a
-retrained version with the promotion decision recorded, build/release/retrain/drift pipeline runs, and
-drift runs on a clean and on a drifted batch; then the coach's grader grades it like a team, through its
-command line (`wth-grader scoreboard` on a teams file naming the workspace): the solution imports nothing
-of the grader.
+The demo is a team that has done every challenge with the reference answers: it makes the reference
+repository (`reference_repository`: the workflows and tests of Coach/Solutions with the bundled data),
+gives it a CI origin (`wth ci init`), and pushes: the build workflow runs under act on the pushed
+commit. Then it dispatches the release (approving production, as a coach would with `wth ci
+approve`), the retraining, the release of the new champion, and the drift workflow on its schedule
+and on the drifted batch: every pipeline run in the workspace is made by a CI run. It leaves the
+workspace in the state a team has after every challenge (docs/contracts.md), then the coach's grader
+grades it like a team, through its command line (`wth-grader scoreboard` on a teams file naming the
+workspace, the endpoint and the repository): the solution imports nothing of the grader.
 """
 
 from __future__ import annotations
 
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -18,13 +23,18 @@ from pathlib import Path
 
 import yaml
 
-from wth.config import BUNDLED_DATA, INITIAL_TRAIN_END
+from wth.ci import origin as ci_origin
+from wth.ci import runner as ci_runner
+from wth.ci.records import Record, Records
+from wth.config import BUNDLED_DATA
 from wth.errors import StepFailed
 
-from . import drift, endpoint, endpoint_clients, pipelines, retrain, workspace
-from .workspace import Workspace
+from . import endpoint, workspace
+from .workspace import REPO_ROOT, Workspace
 
 Progress = Callable[[str], None]
+REFERENCE = REPO_ROOT / "Coach" / "Solutions"  # the answers of Challenges 02-05 as a team's repository holds them
+AUTHOR = ("-c", "user.name=wth demo", "-c", "user.email=demo@wth.invalid")
 
 
 def _fresh(ws: Workspace, progress: Progress) -> None:
@@ -42,15 +52,52 @@ def _section(progress: Progress, title: str) -> None:
     progress(f"\n== {title} " + "=" * max(0, 70 - len(title)))
 
 
-def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
-    """`wth-grader scoreboard` on this workspace and endpoint as one team, on the checks of those two
-    (this repository is the hack itself, not a team's); returns the scoreboard page."""
+def reference_repository(root: Path) -> Path:
+    """A team-shaped repository holding the reference answers (Coach/Solutions: the offline path's workflows,
+    the tests) and the bundled data under resources/data, as a team's repository made from the student
+    kit holds it, committed on `main`. The Azure path's workflows stay out: they sign in to Azure."""
+    shutil.copytree(REFERENCE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "azureml-*"))
+    shutil.copytree(BUNDLED_DATA, root / "resources" / "data", ignore=shutil.ignore_patterns("README.md"))
+    for args in (("init", "--quiet", "--initial-branch=main"), ("add", "-A"), (*AUTHOR, "commit", "--quiet", "-m",
+                                                                              "the reference answers")):
+        ci_origin.git(*args, cwd=root)
+    return root
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _ci(records: Records, record: Record, progress: Progress) -> Record:
+    """Wait for a CI run, approving production when it asks (as a coach would: `wth ci approve`)."""
+    progress(f"CI run #{record.number}: {Path(record.workflow).name} ({record.event} on {record.sha[:8]})")
+
+    def approve(waiting: Record) -> None:
+        if waiting.waiting_for and not waiting.approved(waiting.waiting_for):
+            records.approve(waiting.number, waiting.waiting_for)
+            progress(f"  approved {waiting.waiting_for} (wth ci approve {waiting.number} --environment {waiting.waiting_for})")
+
+    done = records.wait(record.number, on_waiting=approve)
+    jobs = ", ".join(f"{name} {state.get('result')}" for name, state in done.jobs.items())
+    progress(f"  {done.conclusion} in {done.ended - done.started:.0f} s ({jobs}); log: wth ci log {done.number}")
+    if done.conclusion != "success":
+        raise StepFailed(f"CI run #{done.number} ({done.workflow}) ended {done.conclusion}: {done.reason}; its log:\n"
+                         + records.log_text(done)[-3000:])
+    return done
+
+
+def grade(ws: Workspace, scoring_uri: str, repo: Path, progress: Progress) -> Path:
+    """`wth-grader scoreboard` on this workspace, endpoint and repository as one team, on the checks of the
+    workspace and the endpoint (the repository's own checks run team tests in a sandbox: `wth-grader check`
+    grades them); returns the scoreboard page."""
     folder = ws.root / "grader"
     folder.mkdir(parents=True, exist_ok=True)
     teams = folder / "teams.yaml"
     teams.write_text(yaml.safe_dump({
         "event": "What The Hack - MLOps (demo)", "grader_dir": str(folder),
-        "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": None}]}))
+        "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": str(repo)}]}))
     page = ws.root / "scoreboard.html"
     command = [sys.executable, "-m", "grader", "scoreboard", "--config", str(teams), "--html", str(page),
                "--source", "workspace", "--source", "endpoint"]
@@ -64,41 +111,59 @@ def grade(ws: Workspace, scoring_uri: str, progress: Progress) -> Path:
 def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, progress: Progress = print) -> int:
     started = time.perf_counter()
     _fresh(ws, progress)
+    port = port or endpoint.DEFAULT_PORT
 
-    _section(progress, "Challenge 01-02: build pipeline on the bundled data, trained on 2013")
-    initial = pipelines.build(ws, source="bundled", train_end=INITIAL_TRAIN_END, progress=progress)
+    _section(progress, "Challenge 00: the reference repository, its CI origin (wth ci init)")
+    repo = reference_repository(ws.root / "repo")
+    origin = ci_origin.init(repo, ws.root)
+    records = Records(ws.root)
+    progress(f"repository {repo}, origin {origin.path}; CI runs record into {ws.root}")
 
-    _section(progress, "Challenge 03: release pipeline, smoke test and the analyst's report")
-    live = endpoint.release_pipeline(ws, port=port, progress=progress)
-    progress(f"scoring URI: {live.scoring_uri}")
-    progress(f"  curl -s -X POST {live.scoring_uri} -H 'Content-Type: application/json' -d '{{\"steps\": 7}}'")
-    page = endpoint_clients.write_report(ws, uri=live.scoring_uri, steps=30)
-    progress(f"report scored through the endpoint: {page}")
+    def dispatch(workflow: str, event: str = "workflow_dispatch", **inputs: str) -> Record:
+        return _ci(records, ci_runner.start(origin, workflow, event, "main", inputs), progress)
 
     try:
-        _section(progress, "Challenge 04: retrain with the 2014 data; promote only if better")
-        decision = retrain.run(ws, new_data=str(BUNDLED_DATA / "new-data-2014.csv.gz"), progress=progress)
+        _section(progress, "Challenge 01-02: git push runs the build workflow (tests, then the build pipeline)")
+        pushed = ci_origin.git("push", "--quiet", "origin", "main", cwd=repo)
+        for line in (pushed.stderr + pushed.stdout).splitlines():
+            progress(f"  {line.strip()}")
+        build = _ci(records, records.latest(), progress)
 
-        _section(progress, "Challenge 05: drift on a clean and on a drifted batch")
-        clean = drift.run(ws, batch=str(BUNDLED_DATA / "batch-clean.csv.gz"), progress=progress)
-        drifted = drift.run(ws, batch=str(BUNDLED_DATA / "batch-drifted.csv.gz"), progress=progress)
+        _section(progress, "Challenge 03: the release workflow: staging, smoke test, approval, production, report")
+        release = dispatch("release.yml", port=str(port), staging_port=str(_free_port()))
+        live = endpoint.read_record(ws)
+        progress(f"scoring URI: {live.scoring_uri}")
+        progress(f"  curl -s -X POST {live.scoring_uri} -H 'Content-Type: application/json' -d '{{\"steps\": 7}}'")
+        progress(f"report scored through the endpoint: {ws.root / 'report.html'}")
+
+        _section(progress, "Challenge 04: the retrain workflow with the 2014 data; promote only if better")
+        dispatch("retrain.yml")
+        dispatch("release.yml", port=str(port), staging_port=str(_free_port()))
+
+        _section(progress, "Challenge 05: the drift workflow on its schedule (clean batch) and on the drifted batch")
+        dispatch("drift.yml", event="schedule")
+        dispatch("drift.yml", batch="resources/data/batch-drifted.csv.gz")
 
         _section(progress, "Grading this workspace as a team")
         live = endpoint.read_record(ws)
-        page_board = grade(ws, live.scoring_uri, progress)
+        page_board = grade(ws, live.scoring_uri, repo, progress)
     finally:
         if not keep_serving:
             endpoint.stop(ws)
 
     champion = workspace.champion(ws)
+    versions = sorted(int(v.version) for v in ws.client.search_model_versions(f"name = '{ws.model_name}'"))
+    drift_runs = ws.client.search_runs([ws.activate()], "tags.`wth.pipeline` = 'drift'")
+    verdicts = ", ".join(f"{Path(r.data.params.get('batch', '?')).name}: "
+                         f"{'drift' if r.data.metrics.get('drift_detected') else 'no drift'}" for r in reversed(drift_runs))
     _section(progress, f"Done in {time.perf_counter() - started:.0f} s")
     progress(f"workspace        {ws.root}")
-    progress(f"initial model    version {initial.version}, trained to {initial.tags['train_end']}")
-    progress(f"retrained        {'promoted' if decision.promoted else 'rejected'}: {decision.reason}")
+    progress(f"repository       {repo} (its CI runs: cd {_shown(repo)} && wth ci runs)")
+    progress(f"CI runs          build #{build.number}, release #{release.number}, and {len(records.all()) - 2} more")
+    progress(f"registered       versions {', '.join(map(str, versions))}")
     progress(f"champion         version {champion.version}, trained to {champion.tags['train_end']}")
-    progress(f"drift verdicts   clean batch: {'drift' if clean == drift.DRIFT else 'no drift'}, "
-             f"drifted batch: {'drift' if drifted == drift.DRIFT else 'no drift'}")
-    progress(f"report           {page}")
+    progress(f"drift verdicts   {verdicts}")
+    progress(f"report           {ws.root / 'report.html'}")
     progress(f"scoreboard       {page_board}")
     progress(f"MLflow UI        wth-solution workspace serve --workspace {_shown(ws.root)}")
     if keep_serving:

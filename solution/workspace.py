@@ -99,6 +99,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 def git_commit() -> str | None:
+    """The solution's own checkout's commit, for a pipeline run outside CI (CI names the commit it built)."""
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=5)
     except (OSError, subprocess.TimeoutExpired):
@@ -141,7 +142,7 @@ def pipeline_run(ws: Workspace, name: str, **tags: str) -> Iterator[mlflow.Activ
     experiment_id = ws.activate()
     fail_orphaned_runs(ws, experiment_id)
     run_tags = {"wth.pipeline": name, "wth.pid": str(os.getpid()), **tags}
-    commit = git_commit()
+    commit = os.environ.get("GITHUB_SHA") or os.environ.get("BUILD_SOURCEVERSION") or git_commit()
     if commit:
         run_tags["git_commit"] = commit
     build_id = os.environ.get("BUILD_BUILDID") or os.environ.get("GITHUB_RUN_ID")
