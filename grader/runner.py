@@ -194,17 +194,19 @@ def grade(config: Config, challenge: int | None = None, teams: list[str] | None 
 
 def grade_workspace(workspace: str | Path, endpoint: str | None = None, repo: str | Path | None = None,
                     name: str = "reference", event: str = "What The Hack - MLOps",
-                    challenge: int | None = None, run_tests: bool = False) -> TeamResult:
+                    challenge: int | None = None, run_tests: bool = False,
+                    sources: frozenset[str] | None = None) -> TeamResult:
     """Grade one workspace (+ endpoint, + repo) as a team, without a teams file.
 
     The team is read as a teams file in the current folder holding just it would be (`ConfigError`
-    when it cannot be). Without `repo` the repository checks are left out (not failed); the checks that
-    run the repo's pytest (C2.2, C2.3) run only with `run_tests`.
+    when it cannot be). The checks looking at `sources` run (default: all, less the repository's
+    without `repo`; a repository still backs the CI runs the workspace records); the checks that run
+    the repo's pytest (C2.2, C2.3) run only with `run_tests`.
     """
     entry = {"name": name, "workspace": str(workspace), "endpoint": endpoint, "repo": str(repo) if repo else None}
     config = parse({"event": event, "teams": [entry]}, Path("grade_workspace"))
     (team,) = config.teams
-    exclude = leaving_out(None if repo else frozenset(SOURCES) - {"repo"}, run_tests)
+    exclude = leaving_out(sources if sources is not None else None if repo else frozenset(SOURCES) - {"repo"}, run_tests)
     session = Session(config)
     try:
         return grade_team(team, session, challenge, exclude=exclude)

@@ -64,7 +64,8 @@ def test_demo_leaves_the_workspace_of_a_team_after_every_challenge(demo):
 
 def test_the_demo_team_passes_every_workspace_and_endpoint_check(demo):
     ws, _, port = demo
-    graded = grade_workspace(ws.root, endpoint=f"http://127.0.0.1:{port}/score", name="demo")
+    graded = grade_workspace(ws.root, endpoint=f"http://127.0.0.1:{port}/score", repo=ws.root / "repo", name="demo",
+                             sources=frozenset({"workspace", "endpoint"}))
     results = {check.id: check for check in graded.results}
     for prefix in ("C1.", "C3.", "C4.", "C5."):
         ids = [i for i in results if i.startswith(prefix)]

@@ -80,14 +80,11 @@ def drift_step(code: RepoCode | Path, words: list[str] | tuple[str, ...]) -> str
     return found.label if isinstance(found, Runs) and found.kind != "tests" and found.mentions("drift") else None
 
 
-@check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", depends=("C0.1",), source="repo")
-def scheduled_drift(ctx: TeamContext) -> Outcome:
-    """A pipeline with a valid cron schedule whose steps run the team's drift check; offline, a GitHub
-    Actions workflow that a CI run of a commit of the repository ran, recording a drift pipeline run
-    (build_id = the run's number). Azure path: the drift runs in the workspace."""
-    repo = require_repo(ctx)
+def scheduled_definitions(repo: Path) -> tuple[list[Outcome], Outcome | None]:
+    """A passing outcome for each pipeline file with a valid cron schedule whose steps run the team's drift
+    check (a script of the repository or a command it defines, named drift), else why none does."""
     files = pipelines.pipeline_files(repo)
-    code, scheduled, without_step, not_run = RepoCode(repo), [], {}, []
+    code, scheduled, without_step, complete = RepoCode(repo), [], {}, []
     for entry in files:
         crons = _schedules(entry.data)
         if not crons:
@@ -103,32 +100,46 @@ def scheduled_drift(ctx: TeamContext) -> Outcome:
             said = [(c, code.runs(c)) for c in commands if mentions(c.words, "drift")]
             without_step[entry.path] = [r.text if isinstance(r, Unresolved) else c.text for c, r in said][:5]
             continue
-        evidence = {"pipeline": entry.path, "crons": [c["cron"] for c in crons], "drift_step": steps[0]}
-        if ctx.devops is not None:
-            runs = ctx.mlflow.pipeline_runs("drift")
-            evidence["drift_runs"] = [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]
-            if runs:
-                return passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']}); the "
-                              f"workspace holds {len(runs)} drift run(s)", **evidence)
-            not_run.append((f"{entry.path} runs {steps[0]} on a schedule, but the workspace holds no drift run (tagged "
-                            "wth.pipeline=drift): run the pipeline once", evidence))
-            continue
-        record, why = _ran(ctx, entry.path)
-        if record is not None:
-            return passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']}); CI run "
-                          f"#{record.number} ({record.event} on {record.sha[:8]}) ran it and recorded a drift pipeline run",
-                          ci_run=record.number, **evidence)
-        not_run.append((f"{entry.path} runs {steps[0]} on a schedule, but {why}", evidence))
-    if not_run:
-        return failed(not_run[0][0], **not_run[0][1])
+        complete.append(passed(f"{entry.path} runs the drift step {steps[0]} on a schedule ({crons[0]['cron']})",
+                               pipeline=entry.path, crons=[c["cron"] for c in crons], drift_step=steps[0]))
+    if complete:
+        return complete, None
     if without_step:
         first, lines = next(iter(without_step.items()))
-        return failed(f"{first} runs on a schedule but none of its steps runs a drift check that exists (a script "
-                      f"of your repository or a command it defines, named drift), or its cron is invalid: saw "
-                      f"{'; '.join(lines) or 'no drift step at all'}", scheduled_pipelines=scheduled, drift_mentions=without_step)
-    return failed("no pipeline both runs on a schedule (on: schedule: - cron: ..., or Azure's schedules:) and runs drift "
-                  f"detection; looked in {', '.join(pipelines.PIPELINE_GLOBS)}", scheduled_pipelines=scheduled,
-                  pipelines=[f.path for f in files][:20])
+        return [], failed(f"{first} runs on a schedule but none of its steps runs a drift check that exists (a script "
+                          f"of your repository or a command it defines, named drift), or its cron is invalid: saw "
+                          f"{'; '.join(lines) or 'no drift step at all'}", scheduled_pipelines=scheduled,
+                          drift_mentions=without_step)
+    return [], failed("no pipeline both runs on a schedule (on: schedule: - cron: ..., or Azure's schedules:) and runs "
+                      f"drift detection; looked in {', '.join(pipelines.PIPELINE_GLOBS)}", scheduled_pipelines=scheduled,
+                      pipelines=[f.path for f in files][:20])
+
+
+@check("C5.4", "Scheduled drift pipeline defined", points=5, anchor="success-criteria", depends=("C0.1",), source="repo")
+def scheduled_drift(ctx: TeamContext) -> Outcome:
+    """A scheduled pipeline that runs the team's drift check (`scheduled_definitions`) and has run: offline, a
+    succeeded CI run of a commit of the repository recorded a drift pipeline run (build_id = its number);
+    Azure path, the workspace holds drift runs."""
+    complete, failure = scheduled_definitions(require_repo(ctx))
+    if failure is not None:
+        return failure
+    reasons = []
+    for outcome in complete:
+        path, evidence = outcome.evidence["pipeline"], outcome.evidence
+        if ctx.devops is not None:
+            runs = ctx.mlflow.pipeline_runs("drift")
+            evidence = {**evidence, "drift_runs": [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]}
+            if runs:
+                return passed(f"{outcome.message}; the workspace holds {len(runs)} drift run(s)", **evidence)
+            reasons.append((f"{outcome.message}, but the workspace holds no drift run (tagged wth.pipeline=drift): run "
+                            "the pipeline once", evidence))
+            continue
+        record, why = _ran(ctx, path)
+        if record is not None:
+            return passed(f"{outcome.message}; CI run #{record.number} ({record.event} on {record.sha[:8]}) ran it and "
+                          "recorded a drift pipeline run", ci_run=record.number, **evidence)
+        reasons.append((f"{outcome.message}, but {why}", evidence))
+    return failed(reasons[0][0], **reasons[0][1])
 
 
 def _ran(ctx: TeamContext, path: str):

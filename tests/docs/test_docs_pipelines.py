@@ -285,15 +285,34 @@ def test_github_workflow_validates_against_githubs_schema(path):
     jsonschema.validate(workflow, github_schema("github-workflows.json"))
 
 
-def test_every_job_installs_through_the_one_composite_action():
+def test_every_azure_job_installs_through_the_one_composite_action():
     jsonschema.validate(yaml.safe_load(INSTALL.read_text()), github_schema("github-actions.json"))
-    for path in GITHUB:
+    for path in (WORKFLOWS / name for name in AZURE):
         for name, job in load(path)["jobs"].items():
             steps = job["steps"]
             assert steps[0]["uses"].startswith("actions/checkout@"), f"{path.name}: {name}"
             assert steps[1]["uses"] == "./.github/actions/install", f"{path.name}: {name}"
             assert not [s for s in steps if "pip install" in s.get("run", "")], f"{path.name}: {name} installs by itself"
     assert (REFERENCE.parent / steps[1]["uses"] / "action.yml").resolve() == INSTALL  # resolves once copied
+
+
+def test_the_offline_workflows_run_under_act_without_the_network():
+    """act runs them on the team's laptop: no remote action but actions/checkout (which act does itself),
+    no install (the runner is the machine whose tools are installed), the self-hosted runner."""
+    for path in (WORKFLOWS / name for name in ML):
+        for name, job in load(path)["jobs"].items():
+            assert job["runs-on"] == "self-hosted", f"{path.name}: {name}"
+            for step in job["steps"]:
+                uses = step.get("uses", "")
+                assert not uses or uses.startswith("actions/checkout@"), f"{path.name}: {name} uses {uses}"
+                assert "pip install" not in step.get("run", ""), f"{path.name}: {name} installs"
+
+
+def test_the_offline_release_waits_for_a_person_before_production():
+    jobs = load(WORKFLOWS / "release.yml")["jobs"]
+    assert jobs["approval"]["needs"] == "staging" and jobs["production"]["needs"] == "approval"
+    assert [s["run"] for s in jobs["approval"]["steps"]] == ["wth ci gate production"]
+    assert jobs["production"]["environment"] == "production"
 
 
 def test_the_projects_own_github_folder_holds_only_its_ci():

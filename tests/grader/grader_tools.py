@@ -1,7 +1,9 @@
 """Builders for the grader's tests: real team workspaces, real team repositories, real endpoints.
 
 Workspaces are real MLflow stores written through the product's own workspace and model modules,
-following the run contracts of docs/contracts.md (build, release, retrain, drift). The model is one Holt-Winters
+following the run contracts of docs/contracts.md (build, release, retrain, drift). Given the team's
+repository, each pipeline is made inside a CI run of its HEAD, recorded through `wth.ci.records` as the
+runner records one (`ci_run`: act itself runs in tests/ci, where a push starts it). The model is one Holt-Winters
 fit instead of the build pipeline's nine-model selection (minutes on a shared 2-core machine; the
 lead's tests cover that), so a full team workspace costs seconds.
 
@@ -17,6 +19,8 @@ import subprocess
 import sys
 import tempfile
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import mlflow
@@ -26,6 +30,7 @@ import yaml
 from solution import evaluate, forecast, model_logging, workspace
 from solution.servers import free_port  # noqa: F401  (re-exported)
 from wth import data, simulate
+from wth.ci.records import Record, Records
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 INITIAL_END = "2013-12-31"
@@ -79,15 +84,57 @@ def _register(ws, run_id, model_uri, fitted, metrics, **extra) -> str:
     tags = {"run_id": run_id, "data_sha256": metrics["sha"], "train_start": f"{fitted.train_start:%Y-%m-%d}",
             "train_end": f"{fitted.train_end:%Y-%m-%d}", "n_obs": str(len(pd.date_range(fitted.train_start, fitted.train_end))),
             "mase": f"{metrics['mase']:.4f}", **extra}
+    if os.environ.get("GITHUB_RUN_ID"):  # as the solution's lineage tags name the CI run that made the version
+        tags["build_id"] = os.environ["GITHUB_RUN_ID"]
     return str(workspace.register(ws, model_uri, tags).version)
 
 
-def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = None) -> workspace.Workspace:
+@contextmanager
+def ci_run(ws: workspace.Workspace, repo: Path | None, workflow: str, event: str = "push",
+           approve: bool = False) -> Iterator[Record | None]:
+    """The pipeline runs made inside as a succeeded CI run of `repo`'s HEAD makes them (its number as
+    GITHUB_RUN_ID, its commit as GITHUB_SHA), the run recorded as the runner records it, its log
+    showing pytest's summary and, with `approve`, production approved. No repository: no CI run."""
+    if repo is None:
+        yield None
+        return
+    records = Records(ws.root)
+    sha = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    number = max((r.number for r in records.all()), default=0) + 1
+    record = records.create(number, f".github/workflows/{workflow}", workflow.removesuffix(".yml"), event, sha,
+                            "refs/heads/main", {})
+    saved = {k: os.environ.get(k) for k in ("GITHUB_RUN_ID", "GITHUB_SHA")}
+    os.environ.update(GITHUB_RUN_ID=str(number), GITHUB_SHA=sha)
+    try:
+        yield record
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key) if value is None else os.environ.__setitem__(key, value)
+    if approve:
+        records.approve(number, "production")
+    log = records.log_file(number)
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text("[test] ⭐ Run Main python -m pytest -q\n[test]   | 7 passed in 0.42s\n[test] 🏁  Job succeeded\n")
+    records.finish(record, "success", {"test": {"result": "success", "steps": [["python -m pytest -q", "success"]]}})
+
+
+def _release(ws: workspace.Workspace, repo: Path | None, version: str) -> None:
+    with ci_run(ws, repo, "release.yml", "workflow_dispatch", approve=True), \
+            workspace.pipeline_run(ws, "release", model_version=version):
+        with workspace.step("deploy"):
+            mlflow.set_tag("model_version", version)
+        with workspace.step("smoke-test"):
+            mlflow.log_metric("checks_failed", 0)
+
+
+def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = None,
+                    repo: Path | None = None) -> workspace.Workspace:
     """stage: `empty` (an MLflow store, nothing in it), `trained` (a build pipeline run and a champion),
     `full` (+ a release run with a smoke test, a retrain that promoted version 2 whose comparison is
     also on its evaluate step, drift runs on both batches), `scripted` (shallow work: a plain training
     run with a typed-in baseline, registered outside any pipeline, and a comparison logged outside a
-    retrain pipeline)."""
+    retrain pipeline). With `repo`, each pipeline is made by a CI run of its HEAD (`ci_run`)."""
     ws = workspace.resolve(root)
     ws.activate()
     if stage == "empty":
@@ -102,19 +149,15 @@ def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = Non
             mlflow.log_metrics({"champion_mase": 1.0, "challenger_mase": 0.9})
             mlflow.set_tags({"decision": "promoted", "eval_start": "2014-05-04", "eval_end": "2014-05-31"})
         return ws
-    with workspace.pipeline_run(ws, "build"):
+    with ci_run(ws, repo, "build.yml"), workspace.pipeline_run(ws, "build"):
         run_id, uri, fitted, metrics = _train(ws, _series(INITIAL_END), str(data_file))
         with workspace.step("register"):
             v1 = _register(ws, run_id, uri, fitted, metrics)
             workspace.set_champion(ws, v1)
     if stage == "trained":
         return ws
-    with workspace.pipeline_run(ws, "release", model_version=v1):
-        with workspace.step("deploy"):
-            mlflow.set_tag("model_version", v1)
-        with workspace.step("smoke-test"):
-            mlflow.log_metric("checks_failed", 0)
-    with workspace.pipeline_run(ws, "retrain", champion_version=v1):
+    _release(ws, repo, v1)
+    with ci_run(ws, repo, "retrain.yml", "workflow_dispatch"), workspace.pipeline_run(ws, "retrain", champion_version=v1):
         run_id, uri, fitted2, metrics2 = _train(ws, _series("2014-05-31"), str(data_file))
         champion_mase, challenger_mase = 1.05, metrics2["mase"]
         promoted = challenger_mase < champion_mase * 0.95
@@ -128,8 +171,11 @@ def build_workspace(root: Path, stage: str, batches: dict[str, str] | None = Non
                          "eval_start": "2014-05-04", "eval_end": "2014-05-31", "challenger_version": v2})
         if promoted:
             workspace.set_champion(ws, v2)
+    if promoted:
+        _release(ws, repo, v2)
     for kind, path in (batches or {}).items():
-        with workspace.pipeline_run(ws, "drift", batch_sha256=data.sha256_of(Path(path))):
+        with ci_run(ws, repo, "drift.yml", "schedule"), \
+                workspace.pipeline_run(ws, "drift", batch_sha256=data.sha256_of(Path(path))):
             mlflow.log_metrics({"drift_detected": float(kind == "drifted"), "drift_score": 2.0 if kind == "drifted" else 0.3})
             with tempfile.TemporaryDirectory() as scratch:
                 page = Path(scratch) / "drift_report.html"
@@ -214,20 +260,25 @@ def test_the_environment_is_clean():
     assert os.environ["WTH_DATA_FILE"].endswith("TransactionHistory.csv")
 '''
 
-PIPELINE = {
-    "trigger": ["main"],
-    "stages": [{"stage": "build", "jobs": [{"job": "build", "steps": [
-        {"script": "python -m pytest -q", "displayName": "unit tests"},
-        {"template": "templates/train.yml"},
-    ]}]}],
-}
-TRAIN_TEMPLATE = {"steps": [{"script": "python src/train.py && python src/register.py", "displayName": "train and register"}]}
-TEAM_SCRIPTS = {"src/train.py": "# the team's training step\n", "src/register.py": "# the team's registration step\n"}
-DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}],
-                  "steps": [{"script": "python monitoring/drift.py --batch new.csv.gz", "displayName": "drift"}]}
+TEAM_SCRIPTS = {"src/train.py": "# the team's training step\n", "src/register.py": "# the team's registration step\n",
+                "src/release.py": "# the team's release step\n"}
 DRIFT_SCRIPT = "# the team's drift check: compares a new batch with the training data\n"
-ECHO_DRIFT_PIPELINE = {"schedules": [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}],
-                       "steps": [{"script": "echo drift", "displayName": "drift"}]}
+
+
+def _workflow(name: str, on, *steps: str) -> dict:
+    return {"name": name, "on": on, "jobs": {name: {"runs-on": "self-hosted", "steps": [
+        {"uses": "actions/checkout@v4"}, *({"run": step} for step in steps)]}}}
+
+
+WORKFLOWS = {  # the good team's .github/workflows (YAML written with a quoted "on" key, as GitHub reads it)
+    "build.yml": _workflow("build", {"push": {"branches": ["main"]}}, "python -m pytest -q",
+                           "python src/train.py && python src/register.py"),
+    "release.yml": _workflow("release", "workflow_dispatch", "python src/release.py"),
+    "retrain.yml": _workflow("retrain", "workflow_dispatch", "python src/train.py"),
+    "drift.yml": _workflow("drift", {"schedule": [{"cron": "0 6 * * *"}], "workflow_dispatch": None},
+                           "python monitoring/drift.py --batch new.csv.gz"),
+}
+ECHO_DRIFT = _workflow("drift", {"schedule": [{"cron": "0 6 * * *"}]}, "echo drift")
 
 
 def commit_all(root: Path, message: str = "team work", paths: tuple[str, ...] = ("-A",)) -> None:
@@ -239,8 +290,8 @@ def commit_all(root: Path, message: str = "team work", paths: tuple[str, ...] = 
 def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) -> Path:
     """A committed team repository. kind: `starter` (the starter project only), `uncommitted` (the
     starter project copied in, never committed), `good` (+ validation tests that use WTH_DATA_FILE,
-    build + scheduled drift pipelines, the training, registration and drift scripts), `echo-drift` (good, but the scheduled
-    pipeline only echoes), `ignores-data` (a test that passes whatever the data), `hangs` (a test that
+    build, release, retrain and scheduled drift workflows, the training, registration and drift scripts), `echo-drift`
+    (good, but the scheduled workflow only echoes), `ignores-data` (a test that passes whatever the data), `hangs` (a test that
     never ends), `env-dump` (a test that passes only in a clean environment with one marker variable),
     `custom` (the test files given in `test_files`)."""
     root.mkdir(parents=True)
@@ -265,11 +316,9 @@ def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) 
             "hangs": HANGING_TEST, "env-dump": ENV_DUMP_TEST}[kind]
     (tests / "test_team.py").write_text(textwrap.dedent(body))
     if kind in ("good", "echo-drift"):
-        (root / ".pipelines" / "templates").mkdir(parents=True)
-        (root / ".pipelines" / "build.yml").write_text(yaml.safe_dump(PIPELINE))
-        (root / ".pipelines" / "templates" / "train.yml").write_text(yaml.safe_dump(TRAIN_TEMPLATE))
-        drift = DRIFT_PIPELINE if kind == "good" else ECHO_DRIFT_PIPELINE
-        (root / ".pipelines" / "drift.yml").write_text(yaml.safe_dump(drift))
+        (root / ".github" / "workflows").mkdir(parents=True)
+        for name, workflow in {**WORKFLOWS, **({"drift.yml": ECHO_DRIFT} if kind == "echo-drift" else {})}.items():
+            (root / ".github" / "workflows" / name).write_text(yaml.safe_dump(workflow, sort_keys=False))
         (root / "monitoring").mkdir()
         (root / "monitoring" / "drift.py").write_text(DRIFT_SCRIPT)
         for path, body in TEAM_SCRIPTS.items():

@@ -34,14 +34,15 @@ def endpoints(full_ws):
 
 
 @pytest.fixture(scope="module")
-def graded(tmp_path_factory, full_ws, trained_ws, empty_ws, good_repo, batches, endpoints, monkeypatch_module):
+def graded(tmp_path_factory, full_ws, trained_ws, empty_ws, good_repo, lean_repo, batches, endpoints, monkeypatch_module):
     monkeypatch_module.setenv("WTH_TEST_ENDPOINT_KEY", FAKE_SECRET)
     missing = tmp_path_factory.mktemp("missing") / "never-created"
     folder = tmp_path_factory.mktemp("grading")
     path = write_teams(folder / "teams.yaml", [
         {"name": "complete", "workspace": str(full_ws.root), "repo": str(good_repo),
          "endpoint": {"uri": endpoints["good"].uri, "key_env": "WTH_TEST_ENDPOINT_KEY"}},
-        {"name": "trained", "workspace": str(trained_ws.root), "endpoint": endpoints["error200"].uri, "repo": None},
+        {"name": "trained", "workspace": str(trained_ws.root), "endpoint": endpoints["error200"].uri,
+         "repo": str(lean_repo)},
         {"name": "empty", "workspace": str(empty_ws.root), "endpoint": endpoints["hang"].uri, "repo": None},
         {"name": "missing", "workspace": str(missing), "endpoint": None, "repo": str(folder / "no-repo")},
     ], drift_batches=batches, defaults={"budgets": {"read_s": 2, "connect_s": 1}})
@@ -147,12 +148,14 @@ def test_no_error_status_on_a_healthy_room(graded):
     assert errors == {}
 
 
-def test_grade_workspace_for_the_demo(full_ws, endpoints, tmp_path):
-    """The demo's last step: one workspace + endpoint graded as a team, without a teams file."""
+def test_grade_workspace_for_the_demo(full_ws, lean_repo, endpoints, tmp_path):
+    """The demo's last step: one workspace + endpoint graded as a team, without a teams file; the repository
+    backs its CI runs, its own checks are left out."""
     from grader import scoreboard
 
-    team = runner.grade_workspace(full_ws.root, endpoint=endpoints["good"].uri)
-    assert [r.id for r in team.results] == WORKSPACE_AND_ENDPOINT  # no repository: repository checks left out
+    team = runner.grade_workspace(full_ws.root, endpoint=endpoints["good"].uri, repo=lean_repo,
+                                  sources=frozenset({"workspace", "endpoint"}))
+    assert [r.id for r in team.results] == WORKSPACE_AND_ENDPOINT
     assert team.score == team.max_score, {r.id: r.message for r in team.results if r.status != PASS}
     page = scoreboard.write_html(tmp_path / "board.html", "demo", [team])
     assert "reference" in page.read_text() and "C3.4" in page.read_text()

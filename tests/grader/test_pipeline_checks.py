@@ -2,7 +2,8 @@
 repository's shell scripts followed): the team's own tests, training, registration and drift code,
 files of its repository or console commands it defines. Never a word in an `echo`, a comment or a
 display name. Real files in real git repositories, real YAML; the coach's reference pipelines are
-graded in the coach's repository, the one repository that defines `wth-solution`."""
+graded in the coach's repository, the one repository that defines `wth-solution`. What the files define
+is read here; that a CI run ran them, as both checks also want offline, is tests/ci's."""
 
 from __future__ import annotations
 
@@ -13,25 +14,33 @@ import yaml
 from grader_tools import REPO_ROOT, grade_one, write_repo
 
 from grader.checks import FAIL, PASS
-from grader.checks.c2 import covers
+from grader.checks.c2 import covers, definitions
+from grader.checks.c5 import scheduled_definitions
 from grader.probes import pipelines
 from grader.probes.commands import RepoCode, split
-from grader.runner import grade_workspace
 
 TESTS = {"tests/test_data.py": "def test_rows():\n    assert len([1, 2]) == 2\n"}
 SCRIPTS = {"src/train.py": "# trains the team's model\n", "src/register.py": "# registers it\n"}
 SCHEDULE = [{"cron": "0 6 * * *", "branches": {"include": ["main"]}, "always": True}]
 
 
-def _c24(ws, repo):
-    return grade_workspace(ws.root, repo=repo, challenge=2).result("C2.4")
+def _first(found):
+    """The outcome of what the files define: the first complete definition, else the failure."""
+    complete, failure = found
+    return failure or complete[0]
 
 
-def _c54(ws, repo):
-    return grade_workspace(ws.root, repo=repo, challenge=5).result("C5.4")
+def _c24(repo):
+    """C2.4's reading of the pipeline files (offline, the check also wants a CI run of the file: tests/ci)."""
+    return _first(definitions(repo))
 
 
-def test_a_pipeline_of_echo_steps_fails_c2_4_naming_what_is_missing(tmp_path, empty_ws):
+def _c54(repo):
+    """C5.4's reading of the pipeline files (offline, the check also wants a CI run that recorded drift: tests/ci)."""
+    return _first(scheduled_definitions(repo))
+
+
+def test_a_pipeline_of_echo_steps_fails_c2_4_naming_what_is_missing(tmp_path):
     pipeline = """\
 # python -m pytest && python src/train.py && python src/register.py
 steps:
@@ -42,8 +51,8 @@ steps:
       printf 'pytest\\n'
 """
     repo = write_repo(tmp_path / "echo", {**TESTS, **SCRIPTS, "azure-pipelines.yml": pipeline})
-    result = _c24(empty_ws, repo)
-    assert result.status == FAIL and result.points == 0
+    result = _c24(repo)
+    assert result.status == FAIL
     assert result.evidence["found"] == {"tests": None, "train": None, "register": None}
     assert "the closest, azure-pipelines.yml, lacks: tests (a step running pytest" in result.message
     assert "; training (a step running your training script" in result.message
@@ -51,7 +60,7 @@ steps:
     assert '`echo pytest train register` (echo prints, it runs nothing)' in result.message
 
 
-def test_one_build_module_counts_by_what_its_code_calls_not_by_its_name(tmp_path, empty_ws):
+def test_one_build_module_counts_by_what_its_code_calls_not_by_its_name(tmp_path):
     """`python -m forecasting.build` trains and registers when its code does: it imports, at its top level,
     the team's module that logs the model and registers it (`mlflow.register_model`). The same step
     running a module that only prints counts for neither."""
@@ -62,21 +71,21 @@ def test_one_build_module_counts_by_what_its_code_calls_not_by_its_name(tmp_path
                                         "    info = mlflow.pyfunc.log_model(name='model', python_model=None)\n"
                                         "    mlflow.register_model(info.model_uri, 'transactions-forecast')\n")}
     repo = write_repo(tmp_path / "calls", {**TESTS, **package, "azure-pipelines.yml": pipeline})
-    result = _c24(empty_ws, repo)
+    result = _c24(repo)
     assert result.status == PASS, result.message
     assert result.evidence["found"] == {"tests": "python -m pytest tests", "train": "forecasting/build.py",
                                         "register": "forecasting/build.py"}
     printing = {**package, "forecasting/build.py": "def main():\n    print('trained and registered')\n"}
     repo = write_repo(tmp_path / "prints", {**TESTS, **printing, "azure-pipelines.yml": pipeline})
-    result = _c24(empty_ws, repo)
+    result = _c24(repo)
     assert result.status == FAIL and result.evidence["found"]["train"] is None and result.evidence["found"]["register"] is None
 
 
-def test_a_pipeline_running_a_training_script_that_does_not_exist_fails_c2_4(tmp_path, empty_ws):
+def test_a_pipeline_running_a_training_script_that_does_not_exist_fails_c2_4(tmp_path):
     pipeline = {"steps": [{"script": "python -m pytest -q"}, {"script": "python train.py && python src/register.py"}]}
     repo = write_repo(tmp_path / "missing", {**TESTS, "src/register.py": SCRIPTS["src/register.py"],
                                              "azure-pipelines.yml": pipeline})
-    result = _c24(empty_ws, repo)
+    result = _c24(repo)
     assert result.status == FAIL
     assert result.evidence["found"] == {"tests": "python -m pytest -q", "train": None, "register": "src/register.py"}
     assert "lacks: training (" in result.message and "registration" not in result.message.split("lacks:")[1]
@@ -100,9 +109,9 @@ TEMPLATED = {  # a team's build split into templates, MLOpsPython-style
 }
 
 
-def test_a_real_team_pipeline_split_into_templates_passes_c2_4(tmp_path, empty_ws):
+def test_a_real_team_pipeline_split_into_templates_passes_c2_4(tmp_path):
     repo = write_repo(tmp_path / "templated", {**TESTS, **SCRIPTS, **TEMPLATED})
-    result = _c24(empty_ws, repo)
+    result = _c24(repo)
     assert result.status == PASS, result.message
     found = result.evidence["found"]
     assert found["tests"].startswith("python -m pytest tests --junitxml=") and found["train"] == "src/train.py"
@@ -114,16 +123,16 @@ def test_a_real_team_pipeline_split_into_templates_passes_c2_4(tmp_path, empty_w
         "train": {"needs": "test", "runs-on": "ubuntu-latest", "steps": [
             {"run": "cd $GITHUB_WORKSPACE\npython ./src/train.py\npython src/register.py --alias champion"}]}}}
     github = write_repo(tmp_path / "github", {**TESTS, **SCRIPTS, ".github/workflows/ci.yml": workflow})
-    assert _c24(empty_ws, github).status == PASS
+    assert _c24(github).status == PASS
 
 
-def test_wth_solution_counts_only_in_the_repository_that_defines_it(tmp_path, empty_ws):
+def test_wth_solution_counts_only_in_the_repository_that_defines_it(tmp_path):
     """A team that copies the reference pipelines runs a command it does not have; the coach's
     repository defines it (setup.cfg's console_scripts, its module solution/cli.py in the repository)."""
     team = tmp_path / "copied"
     shutil.copytree(REPO_ROOT / ".pipelines", team / ".pipelines")
     repo = write_repo(team, {"tests/solution/test_data.py": TESTS["tests/test_data.py"]})
-    result = _c24(empty_ws, repo)
+    result = _c24(repo)
     assert result.status == FAIL and result.evidence["found"]["tests"] and not result.evidence["found"]["train"]
     assert "wth-solution is neither a script of your repository nor a command it defines" in result.message
     files = pipelines.pipeline_files(REPO_ROOT)
@@ -136,29 +145,29 @@ def test_wth_solution_counts_only_in_the_repository_that_defines_it(tmp_path, em
         assert found["tests"].startswith("python -m pytest tests/solution"), entry.path
 
 
-def test_a_console_command_the_team_defines_counts_when_its_module_is_in_the_repository(tmp_path, empty_ws):
+def test_a_console_command_the_team_defines_counts_when_its_module_is_in_the_repository(tmp_path):
     pipeline = {"steps": [{"script": "python -m pytest"}, {"script": "forecast pipeline build --data data.csv"}]}
     files = {**TESTS, "azure-pipelines.yml": pipeline,
              "pyproject.toml": '[project]\nname = "team"\n\n[project.scripts]\nforecast = "ourteam.cli:main"\n'}
-    missing = _c24(empty_ws, write_repo(tmp_path / "no-module", files))
+    missing = _c24(write_repo(tmp_path / "no-module", files))
     assert missing.status == FAIL and "forecast is a command your repository defines, but its module is not in it" in missing.message
-    present = _c24(empty_ws, write_repo(tmp_path / "module", {**files, "src/ourteam/cli.py": "def main():\n    pass\n"}))
+    present = _c24(write_repo(tmp_path / "module", {**files, "src/ourteam/cli.py": "def main():\n    pass\n"}))
     assert present.status == PASS and present.evidence["found"]["train"] == "forecast pipeline build (src/ourteam/cli.py)"
 
 
-def test_c5_4_counts_wth_solution_drift_only_in_the_repository_that_defines_it(tmp_path, full_ws):
+def test_c5_4_counts_wth_solution_drift_only_in_the_repository_that_defines_it(tmp_path):
     copied = {".pipelines/drift.yml": {"schedules": SCHEDULE, "steps": [
         {"script": "wth-solution pipeline drift --batch resources/data/batch-clean.csv.gz"}]}}
-    result = _c54(full_ws, write_repo(tmp_path / "copied", copied))
+    result = _c54(write_repo(tmp_path / "copied", copied))
     assert result.status == FAIL and "none of its steps runs a drift check that exists" in result.message
     assert "wth-solution is neither a script of your repository nor a command it defines" in result.message
-    reference = _c54(full_ws, REPO_ROOT)
+    reference = _c54(REPO_ROOT)
     assert reference.status == PASS, reference.message
     assert reference.evidence["drift_step"] == "wth-solution pipeline drift (solution/cli.py)"
     nightly = {".github/workflows/drift.yml": {"name": "drift", "on": {"schedule": [{"cron": "0 6 * * *"}]}, "jobs": {
         "drift": {"runs-on": "self-hosted", "steps": [{"run": "bash ops/nightly.sh"}]}}},
         "ops/nightly.sh": "python -m monitoring.drift --batch \"$BATCH\" || exit 3\n", "monitoring/drift.py": "\n"}
-    followed = _c54(full_ws, write_repo(tmp_path / "nightly", nightly))
+    followed = _c54(write_repo(tmp_path / "nightly", nightly))
     assert followed.status == PASS and followed.evidence["drift_step"] == "monitoring/drift.py"
 
 
@@ -169,7 +178,7 @@ def test_without_a_repository_the_repository_checks_say_so(tmp_path, empty_ws):
         assert result.status == FAIL and result.message.startswith("no repository configured for this team yet")
 
 
-def test_files_linked_from_outside_the_repository_are_not_read(tmp_path, empty_ws):
+def test_files_linked_from_outside_the_repository_are_not_read(tmp_path):
     """Their text would reach the team's report: a link to a coach's file is no script of the team's."""
     (tmp_path / "coach.sh").write_text("python coach_secret_marker.py\n")
     (tmp_path / "coach.yml").write_text("steps:\n  - script: python coach_secret_marker.py\n")
@@ -178,7 +187,7 @@ def test_files_linked_from_outside_the_repository_are_not_read(tmp_path, empty_w
     (repo / "ops" / "train.sh").symlink_to(tmp_path / "coach.sh")
     (repo / ".pipelines").mkdir()
     (repo / ".pipelines" / "linked.yml").symlink_to(tmp_path / "coach.yml")
-    result = _c24(empty_ws, repo)
+    result = _c24(repo)
     assert result.status == FAIL and "coach_secret_marker" not in result.message + repr(result.evidence)
     assert "`bash ops/train.sh` (ops/train.sh is not a file of your repository)" in result.evidence["not_counted"]
     assert result.evidence["invalid_yaml"] == {".pipelines/linked.yml": "a link to outside the repository"}

@@ -26,9 +26,9 @@ def deployed(full_ws, tmp_path_factory):
         endpoint.stop(copy)
 
 
-def test_the_solutions_endpoint_passes_every_endpoint_check(deployed):
+def test_the_solutions_endpoint_passes_every_endpoint_check(deployed, lean_repo):
     ws, uri = deployed
-    team = runner.grade_workspace(ws.root, endpoint=uri)
+    team = runner.grade_workspace(ws.root, endpoint=uri, repo=lean_repo, sources=frozenset({"workspace", "endpoint"}))
     results = {r.id: r for r in team.results}
     assert {c: results[c].status for c in ENDPOINT_CHECKS} == dict.fromkeys(ENDPOINT_CHECKS, PASS), \
         {c: results[c].message for c in ENDPOINT_CHECKS}

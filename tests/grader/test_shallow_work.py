@@ -91,13 +91,13 @@ def test_c2_6_wants_the_version_from_a_build_pipeline(tmp_path, trained_ws, scri
     assert honest.status == PASS and honest.evidence["build_pipeline_run"][:8] in honest.message
 
 
-def test_c4_reads_only_retrain_pipeline_runs_and_names_the_run(tmp_path, full_ws, scripted_ws):
+def test_c4_reads_only_retrain_pipeline_runs_and_names_the_run(tmp_path, full_ws, scripted_ws, lean_repo):
     shallow = _grade(tmp_path, scripted_ws, challenge=4)
     c42 = shallow.result("C4.2")
     assert c42.status == FAIL and "not part of a retrain pipeline run" in c42.message
     assert shallow.result("C4.3").status == SKIPPED
     # the honest team's comparison is on its retrain run (with the decision) and on the newer evaluate step
-    honest = _grade(tmp_path, full_ws, challenge=4)
+    honest = _grade(tmp_path, full_ws, lean_repo, challenge=4)
     c43 = honest.result("C4.3")
     assert c43.status == PASS, c43.message
     run_id = c43.evidence["run_id"]
@@ -108,14 +108,17 @@ def test_c5_4_wants_a_real_drift_step_and_drift_runs(tmp_path, full_ws, trained_
     echo = _grade(tmp_path, full_ws, repos["echo-drift"], challenge=5).result("C5.4")
     assert echo.status == FAIL and "none of its steps runs a drift check that exists" in echo.message
     no_runs = _grade(tmp_path, trained_ws, good_repo, challenge=5).result("C5.4")
-    assert no_runs.status == FAIL and "holds no drift run" in no_runs.message
+    assert no_runs.status == FAIL and "no succeeded CI run of it recorded a drift pipeline run" in no_runs.message
     honest = _grade(tmp_path, full_ws, good_repo, challenge=5).result("C5.4")
     assert honest.status == PASS and honest.evidence["drift_step"] == "monitoring/drift.py"
 
 
-def test_c3_6_names_the_tag_it_reads(tmp_path, full_ws):
-    result = _grade(tmp_path, full_ws, challenge=3).result("C3.6")
-    assert result.status == PASS and "its model_version tag names version 1" in result.message
+def test_c3_6_names_the_ci_run_the_version_and_the_approval(tmp_path, full_ws, lean_repo):
+    result = _grade(tmp_path, full_ws, lean_repo, challenge=3).result("C3.6")
+    assert result.status == PASS, result.message
+    assert "released version 2, the champion" in result.message and "approved production at" in result.message
+    unbacked = _grade(tmp_path, full_ws, challenge=3).result("C3.6")  # no repository backs its CI runs
+    assert unbacked.status == FAIL and "made by a succeeded CI run" in unbacked.message
 
 
 def test_the_graders_backtest_is_the_reference_protocol():

@@ -19,12 +19,12 @@ from wth import ui
 WORKSPACE_CHECKS = ("C0.1", "C1.1", "C1.2", "C1.3", "C2.5", "C2.6")
 
 
-def _grade(tmp_path, workspace):
-    return {r.id: r for r in grade_one(tmp_path, workspace=workspace).results}
+def _grade(tmp_path, workspace, repo=None):
+    return {r.id: r for r in grade_one(tmp_path, workspace=workspace, repo=repo and str(repo)).results}
 
 
-def test_a_sqlite_file(tmp_path, trained_ws):
-    results = _grade(tmp_path, str(trained_ws.root / "mlflow.db"))
+def test_a_sqlite_file(tmp_path, trained_ws, lean_repo):
+    results = _grade(tmp_path, str(trained_ws.root / "mlflow.db"), lean_repo)
     assert {c: results[c].status for c in WORKSPACE_CHECKS} == dict.fromkeys(WORKSPACE_CHECKS, "pass")
 
 
@@ -58,8 +58,8 @@ def tracking_server(trained_ws, tmp_path_factory):
     process.wait(timeout=30)
 
 
-def test_a_tracking_server_over_http(tmp_path, tracking_server):
-    results = _grade(tmp_path, {"tracking_uri": tracking_server})
+def test_a_tracking_server_over_http(tmp_path, tracking_server, lean_repo):
+    results = _grade(tmp_path, {"tracking_uri": tracking_server}, lean_repo)
     assert {c: results[c].status for c in WORKSPACE_CHECKS} == dict.fromkeys(WORKSPACE_CHECKS, "pass"), \
         {c: results[c].message for c in WORKSPACE_CHECKS}
 
