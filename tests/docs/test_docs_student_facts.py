@@ -127,7 +127,7 @@ def facts() -> dict[str, list[str]]:
 # the 0/1 of a flag the text explains.
 LABELS = {
     "README.md": {"00", "01", "02", "03", "04", "05"},
-    "Challenge-00.md": {"00", "01"},
+    "Challenge-00.md": {"00", "01", "02", "7"},
     "Challenge-01.md": {"00", "01", "02", "03", "04", "256", "3"},
     "Challenge-02.md": {"01", "02", "03", "256", "1", "0"},
     "Challenge-03.md": {"02", "03", "04", "200", "401", "403", "500", "0", "1", "3", "4"},
