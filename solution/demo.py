@@ -81,7 +81,8 @@ def _ci(records: Records, record: Record, progress: Progress) -> Record:
 
     done = records.wait(record.number, on_waiting=approve)
     jobs = ", ".join(f"{name} {state.get('result')}" for name, state in done.jobs.items())
-    progress(f"  {done.conclusion} in {done.ended - done.started:.0f} s ({jobs}); log: wth ci log {done.number}")
+    took = f" in {done.ended - done.started:.0f} s" if done.ended and done.started else ""
+    progress(f"  {done.conclusion}{took} ({jobs}); log: wth ci log {done.number}")
     if done.conclusion != "success":
         raise StepFailed(f"CI run #{done.number} ({done.workflow}) ended {done.conclusion}: {done.reason}; its log:\n"
                          + records.log_text(done)[-3000:])

@@ -1,8 +1,9 @@
 """`wth-solution demo` end to end through the console script, then graded by the real grader.
 
 The end state is the one docs/contracts.md gives the demo: an initial and a retrained version with the decision recorded,
-build/release/retrain/drift pipeline runs, drift runs saying drift and no drift; the team it built
-passes every workspace- and endpoint-based check of C1, C3, C4 and C5.
+build/release/retrain/drift pipeline runs, each made by a CI run that act executed (push, dispatch,
+schedule), drift runs saying drift and no drift; the team it built passes every workspace- and
+endpoint-based check of C1 to C5.
 """
 
 import socket
@@ -14,6 +15,7 @@ import pytest
 
 from grader.runner import grade_workspace
 from solution import endpoint, workspace
+from wth.ci.records import Records
 
 CLI = str(Path(sys.executable).with_name("wth-solution"))
 
@@ -60,6 +62,23 @@ def test_demo_leaves_the_workspace_of_a_team_after_every_challenge(demo):
     for line in ("scoring URI: http://127.0.0.1:", "curl -s -X POST", "champion ", "MLflow UI", "graded 1 team(s) in"):
         assert line in stdout
     assert "What The Hack - MLOps (demo)" in (ws.root / "scoreboard.html").read_text()  # by the grader's command
+
+
+def test_every_pipeline_run_of_the_demo_was_made_by_a_ci_run(demo):
+    ws, _, _ = demo
+    records = {r.number: r for r in Records(ws.root).all()}
+    assert {(Path(r.workflow).name, r.event) for r in records.values()} == {
+        ("build.yml", "push"), ("release.yml", "workflow_dispatch"), ("retrain.yml", "workflow_dispatch"),
+        ("drift.yml", "schedule"), ("drift.yml", "workflow_dispatch")}
+    assert {r.conclusion for r in records.values()} == {"success"}
+    releases = [r for r in records.values() if r.workflow.endswith("release.yml")]
+    assert all(r.approved("production")["decision"] == "approved" for r in releases)
+    head = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ws.root / "repo", capture_output=True, text=True).stdout.strip()
+    for name in ("build", "release", "retrain", "drift"):
+        for run in finished(ws, name):
+            made_by = records[int(run.data.tags["build_id"])]
+            assert run.data.tags["git_commit"] == made_by.sha == head
+            assert Path(made_by.workflow).stem == name
 
 
 def test_the_demo_team_passes_every_workspace_and_endpoint_check(demo):

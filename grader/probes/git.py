@@ -2,7 +2,8 @@
 timeout, never a prompt.
 
 `fetch(source, into, timeout)` makes `into` a clone of `source.ref`'s newest commit (a shallow
-clone the first time, a shallow fetch after) whose work tree is exactly that commit's tree.
+clone the first time, a shallow fetch after) whose work tree is exactly that commit's tree, with its
+last `HISTORY_DEPTH` commits: a CI run counts only on a commit of the graded branch (probes/ci.py).
 The token (for an HTTPS remote, or plain HTTP to this machine: the teams file refuses anything else)
 comes only from the environment variable `source.token_env` and reaches git only through
 environment-scoped configuration (`GIT_CONFIG_*`: an `http.<remote>.extraHeader`, sent to the remote's
@@ -23,6 +24,9 @@ from wth.processes import popen, stop_tree
 from ..not_gradable import NotGradable
 from ..teams import RepoSource
 from .repo import PASSED_ENV
+
+
+HISTORY_DEPTH = 200  # commits of the graded branch kept: a team's CI runs are on recent ones
 
 
 class GitFailed(Exception):
@@ -87,11 +91,11 @@ def fetch(source: RepoSource, into: Path, timeout: float) -> Path:
     try:
         if not (into / ".git").is_dir():
             into.parent.mkdir(parents=True, exist_ok=True)
-            git(["clone", "--quiet", "--depth", "1", "--single-branch", "--branch", source.ref, "--", source.git,
-                 str(into)], timeout, token=token, remote=source.git)
+            git(["clone", "--quiet", "--depth", str(HISTORY_DEPTH), "--single-branch", "--branch", source.ref, "--",
+                 source.git, str(into)], timeout, token=token, remote=source.git)
         else:
-            git(["fetch", "--quiet", "--depth", "1", "--force", source.git, source.ref], timeout, cwd=into, token=token,
-                remote=source.git)
+            git(["fetch", "--quiet", "--depth", str(HISTORY_DEPTH), "--force", source.git, source.ref], timeout, cwd=into,
+                token=token, remote=source.git)
             git(["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"], timeout, cwd=into)
             git(["clean", "--quiet", "-ffdx"], timeout, cwd=into)
     except GitFailed as err:

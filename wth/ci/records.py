@@ -146,19 +146,13 @@ class Records:
         if experiment_id is None:
             return []
         runs = self.client.search_runs([experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
-        records = sorted((Record.of(r) for r in runs), key=lambda r: r.number, reverse=True)
-        for record in records:
-            if record.status in ("in_progress", "waiting") and not self._runner_alive(record):
+        records = []
+        for run in runs:
+            record = Record.of(run)
+            if record.status != "completed" and _runner_gone(run.data.tags.get(RUNNER)):
                 record.status, record.conclusion, record.reason = "completed", "failure", "the runner ended mid-run"
-        return records
-
-    def _runner_alive(self, record: Record) -> bool:
-        runner = self.client.get_run(record.run_id).data.tags.get(RUNNER)
-        try:
-            identity = processes.Identity(**json.loads(runner)) if runner else None
-        except (ValueError, TypeError):
-            return False
-        return identity is not None and identity.process() is not None
+            records.append(record)
+        return sorted(records, key=lambda r: r.number, reverse=True)
 
     def get(self, number: int) -> Record:
         found = next((r for r in self.all() if r.number == number), None)
@@ -207,6 +201,16 @@ class Records:
             return path.read_text(encoding="utf-8", errors="replace")
         except (MlflowException, OSError):
             return ""
+
+
+def _runner_gone(runner: str | None) -> bool:
+    """Whether the runner process a record names has ended (not yet named: not gone, it is starting)."""
+    if not runner:
+        return False
+    try:
+        return processes.Identity(**json.loads(runner)).process() is None
+    except (ValueError, TypeError):
+        return True
 
 
 def _who() -> str:

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from .. import processes
+from .. import processes, settings
 from ..errors import UsageError
 from . import engine
 from .origin import Origin
@@ -45,9 +45,11 @@ def queue(origin: Origin, workflow, event: str, sha: str, branch: str, inputs: d
     flags = {"start_new_session": True} if os.name != "nt" else {
         "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
     with open(os.devnull, "wb") as quiet:
-        subprocess.Popen([str(origin.python), "-m", "wth.ci.runner", str(origin.path), str(number)],
-                         stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet, close_fds=True,
-                         env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **flags)
+        started = subprocess.Popen([str(origin.python), "-m", "wth.ci.runner", str(origin.path), str(number)],
+                                   stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet, close_fds=True,
+                                   env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **flags)
+    runner = processes.Identity.of(started.pid)
+    records.set(record, runner=json.dumps(asdict(runner)) if runner else "")
     return record
 
 
@@ -97,8 +99,7 @@ def execute(origin: Origin, number: int) -> int:
     record = records.get(number)
     log_path = records.log_file(number)
     with FileLock(str(origin.path / RUNNER_LOCK)):
-        me = processes.Identity.of(os.getpid())
-        records.set(record, status="in_progress", runner=json.dumps(asdict(me)) if me else "")
+        records.set(record, status="in_progress")
         log = engine.Log(log_path)
         outcome = engine.Outcome("failure", reason="the run did not start")
         folder = Path(tempfile.mkdtemp(prefix=f"wth-ci-{number}-", dir=records.logs))
@@ -112,7 +113,7 @@ def execute(origin: Origin, number: int) -> int:
                 log.write(outcome.reason + "\n")
             else:
                 line = engine.command(act, checkout / record.workflow, record.event, log_path.with_suffix(".event.json"),
-                                      folder / "act", _env(origin, number, record), record.inputs)
+                                      folder / "act", _env(origin, number), record.inputs)
                 log.write(f"[runner] run #{number}: {record.workflow} on {record.event} at {record.sha[:12]} "
                           f"({record.ref})\n")
                 outcome = engine.run(line, checkout, engine.environment(origin.python, {}), log,
@@ -128,11 +129,10 @@ def execute(origin: Origin, number: int) -> int:
     return 0 if outcome.conclusion == "success" else 1
 
 
-def _env(origin: Origin, number: int, record: Record) -> dict[str, str]:
+def _env(origin: Origin, number: int) -> dict[str, str]:
     """What every step sees besides the machine's environment: the run's number as GitHub's run id and
     number (`build_id`), and the workspace the runs record into."""
-    return {"GITHUB_RUN_ID": str(number), "GITHUB_RUN_NUMBER": str(number), "WTH_WORKSPACE": origin.workspace,
-            "WTH_CI_WORKFLOW": record.workflow}
+    return {"GITHUB_RUN_ID": str(number), "GITHUB_RUN_NUMBER": str(number), settings.WORKSPACE.name: origin.workspace}
 
 
 def main(argv: list[str] | None = None) -> int:
