@@ -16,10 +16,16 @@ DB_FILE = "mlflow.db"
 ARTIFACTS = "artifacts"
 
 
+def is_uri(workspace: str | os.PathLike) -> bool:
+    """Whether a workspace is given as an MLflow tracking URI (a `file:` URI is a folder)."""
+    value = str(workspace)
+    return "://" in value and not value.startswith("file:")
+
+
 def locate(workspace: str | os.PathLike) -> tuple[str, Path]:
     """(the MLflow tracking URI, the local state folder) of a workspace given as a folder or a URI."""
     value = str(workspace)
-    if "://" in value and not value.startswith("file:"):
+    if is_uri(value):
         return value, Path(settings.LOCAL_STATE.get()).resolve()
     root = Path(value.removeprefix("file://")).resolve()
     return f"sqlite:///{root / DB_FILE}", root

