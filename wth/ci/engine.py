@@ -179,7 +179,7 @@ def stop_tree(pid: int) -> None:
             pass
 
 
-def environment(python: Path, extra: dict[str, str]) -> dict[str, str]:
+def environment(python: Path) -> dict[str, str]:
     """The environment act runs in: this machine's, less git's hook variables (a step's git must see its
     checkout, not the origin), with the tools' Python first on PATH, as a runner's own set-up would."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_")}
@@ -187,5 +187,4 @@ def environment(python: Path, extra: dict[str, str]) -> dict[str, str]:
     env["PATH"] = bin_dir + os.pathsep + env.get("PATH", "")
     env["VIRTUAL_ENV"] = str(python.parent.parent)
     env["PYTHONUNBUFFERED"] = "1"
-    env.update(extra)
     return env

@@ -116,7 +116,7 @@ def execute(origin: Origin, number: int) -> int:
                                       folder / "act", _env(origin, number), record.inputs)
                 log.write(f"[runner] run #{number}: {record.workflow} on {record.event} at {record.sha[:12]} "
                           f"({record.ref})\n")
-                outcome = engine.run(line, checkout, engine.environment(origin.python, {}), log,
+                outcome = engine.run(line, checkout, engine.environment(origin.python), log,
                                      on_change=lambda jobs: records.set(record, jobs=compact(jobs)))
         except Exception as err:  # noqa: BLE001 - whatever stopped the run is its failure, recorded
             outcome.reason = f"{type(err).__name__}: {err}"[:500]
