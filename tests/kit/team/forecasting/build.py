@@ -10,7 +10,6 @@ registered.
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 from pathlib import Path
 
@@ -18,7 +17,7 @@ import mlflow
 
 from .data import daily_series, read_transactions
 from .train import fit_and_log, register
-from .workspace import WORKSPACE, connect, pipeline, step
+from .workspace import WORKSPACE, ci_tags, connect, pipeline, step
 
 
 def main() -> None:
@@ -27,8 +26,7 @@ def main() -> None:
     parser.add_argument("--train-end", default="2013-12-31")
     args = parser.parse_args()
     connect()
-    build_id = os.environ.get("BUILD_BUILDID") or os.environ.get("GITHUB_RUN_ID")
-    with pipeline("build", **({"build_id": build_id} if build_id else {})):
+    with pipeline("build"):
         with step("acquire"):
             data = WORKSPACE / "data" / args.source.name
             data.parent.mkdir(parents=True, exist_ok=True)
@@ -46,7 +44,7 @@ def main() -> None:
             if beaten:
                 raise SystemExit(f"MASE {metrics['mase']:.3f} does not beat the {' and the '.join(beaten)}")
         with step("register"):
-            version = register(trained, **({"build_id": build_id} if build_id else {}))
+            version = register(trained, **ci_tags())
     beats = ", ".join(f"the {name} {mase:.3f}" for name, mase in gate.items())
     print(f"build: MASE {metrics['mase']:.3f} beats {beats}; registered version {version}")
 

@@ -1,6 +1,6 @@
 """Challenge 05: does a new batch look like the data the champion learned from?
 
-    python -m forecasting.drift --batch resources/data/batch-drifted.csv.gz [--batch ...]
+    python -m forecasting.drift --batch resources/data/batch-clean.csv.gz resources/data/batch-drifted.csv.gz
 
 The reference: the last 13 weeks of the champion's training series. Three two-sample Kolmogorov-Smirnov
 tests on the daily amounts (all days, weekdays, weekends, so that the week's shape counts), with a
@@ -79,7 +79,7 @@ def check(batch_file: Path, reference) -> bool:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--batch", type=Path, action="append", required=True)
+    parser.add_argument("--batch", type=Path, action="extend", nargs="+", required=True)
     args = parser.parse_args()
     client = connect()
     params = client.get_run(champion(client).tags["run_id"]).data.params

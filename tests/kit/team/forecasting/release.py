@@ -2,16 +2,20 @@
 
     python -m forecasting.release --port 5001
 
-deploy: download the champion's files into a folder of their own, stop the server that serves the
-old version on this port (its process id is kept in the workspace), start the inference server on
-the new folder and wait until it answers. smoke-test: `wth smoke-test`, expecting the champion's
-version. The run is tagged with the version it released.
+deploy: download the champion's files into a folder of their own, with a copy of our entry script
+(a CI run's checkout is deleted when the run ends; the server outlives it), stop the server that
+serves the old version on this port (its process id is kept in the workspace), start the inference
+server on the new folder and wait until it answers. smoke-test: `wth smoke-test`, expecting the
+champion's version. The run is tagged with the version it released.
+
+    python -m forecasting.release --port 5002 --stop   # stop the server on a port (staging, after its test)
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -51,8 +55,10 @@ def stop(port: int) -> None:
 
 def start(folder, port: int) -> None:
     log = open(WORKSPACE / f"endpoint-{port}.log", "ab")
-    server = subprocess.Popen(["azmlinfsrv", "--entry_script", "score.py", "--model_dir", str(folder), "--port", str(port)],
-                              stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
+    entry = shutil.copyfile("score.py", folder / "score.py")
+    server = subprocess.Popen(["azmlinfsrv", "--entry_script", str(entry), "--model_dir", str(folder), "--port", str(port)],
+                              cwd=folder, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                              start_new_session=True)
     server_file(port).write_text(json.dumps({"pid": server.pid, "model_dir": str(folder)}))
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
@@ -70,7 +76,11 @@ def start(folder, port: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--port", type=int, default=5001)
+    parser.add_argument("--stop", action="store_true", help="only stop the server this release started on the port")
     args = parser.parse_args()
+    if args.stop:
+        stop(args.port)
+        return
     client = connect()
     served = champion(client)
     if served is None:

@@ -23,7 +23,7 @@ import pandas as pd
 from .data import WINDOW, daily_series, raw_rows, read_transactions, sha256
 from .model import HORIZON, backtest, mase_scale, origins, weekday_median
 from .train import fit_and_log, register
-from .workspace import MODEL, WORKSPACE, champion, connect, pipeline, promote, step
+from .workspace import MODEL, WORKSPACE, champion, ci_tags, connect, pipeline, promote, step
 
 
 def combine(old: Path, new: Path) -> Path:
@@ -63,7 +63,7 @@ def main() -> None:
             data = combine(Path(trained_on["data_file"]), args.new_data)
             end = f"{read_transactions(data)['TransactionDate'].max():%Y-%m-%d}"
         trained = fit_and_log(data, end, tags={"wth.step": "train"})
-        challenger = register(trained)
+        challenger = register(trained, **ci_tags())
         with step("evaluate"):
             series = daily_series(read_transactions(data), WINDOW[0], end)
             scores = {"champion_mase": served_mase(f"models:/{MODEL}/{old.version}", series),

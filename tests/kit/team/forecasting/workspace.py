@@ -1,5 +1,8 @@
 """Our MLflow workspace (Challenge 00): `.wth/` with its sqlite store, the experiment, the registry, the
-champion tag, and pipeline runs with one child run per step."""
+champion tag, and pipeline runs with one child run per step.
+
+In a CI run the workspace is $WTH_WORKSPACE (the steps run in a copy of the repository, not in it),
+and every pipeline run carries the CI run's number and commit: build_id and git_commit."""
 
 from __future__ import annotations
 
@@ -11,7 +14,7 @@ from pathlib import Path
 import mlflow
 from mlflow import MlflowClient
 
-WORKSPACE = Path(".wth")
+WORKSPACE = Path(os.environ.get("WTH_WORKSPACE") or ".wth").resolve()
 EXPERIMENT, MODEL, CHAMPION = "wth-mlops", "transactions-forecast", "champion"
 
 
@@ -39,9 +42,16 @@ def promote(client: MlflowClient, version: str) -> None:
             client.delete_model_version_tag(MODEL, old.version, CHAMPION)
 
 
+def ci_tags() -> dict[str, str]:
+    """The CI run that runs us, if one does: GitHub Actions (and the offline CI) or Azure DevOps."""
+    tags = {"build_id": os.environ.get("GITHUB_RUN_ID") or os.environ.get("BUILD_BUILDID"),
+            "git_commit": os.environ.get("GITHUB_SHA") or os.environ.get("BUILD_SOURCEVERSION")}
+    return {name: value for name, value in tags.items() if value}
+
+
 @contextmanager
 def pipeline(name: str, **tags: str):
-    with mlflow.start_run(run_name=name, tags={"wth.pipeline": name, **tags}) as run:
+    with mlflow.start_run(run_name=name, tags={"wth.pipeline": name, **ci_tags(), **tags}) as run:
         yield run
 
 
