@@ -22,6 +22,7 @@ import tempfile
 import threading
 from hashlib import sha256
 from pathlib import Path
+from urllib.parse import unquote, urlsplit
 
 from mlflow.entities import Run, ViewType
 from mlflow.entities.model_registry import ModelVersion
@@ -62,6 +63,19 @@ def _sqlite_file(ref: WorkspaceRef) -> Path:
     if not {"experiments", "runs", "alembic_version"} <= tables:
         raise WorkspaceMissing(f"{db} is a sqlite file but not an MLflow store (no experiments/runs tables)")
     return db
+
+
+def _read_inside(artifact_uri: str, path: str, folder: Path, cap: int) -> str:
+    """At most `cap` bytes of the artifact `path` under a local `artifact_uri`, when it is a regular file
+    inside `folder` once every link is resolved ("" otherwise: the grader reads nothing else)."""
+    parts = urlsplit(artifact_uri)
+    if parts.scheme not in ("", "file"):
+        return ""
+    local = (Path(unquote(parts.path)) / path).resolve()
+    if not local.is_relative_to(folder.resolve()) or not local.is_file():
+        return ""
+    with local.open("rb") as file:
+        return file.read(cap).decode("utf-8", errors="replace")
 
 
 class _Snapshots:
@@ -179,14 +193,18 @@ class MlflowProbe:
             raise NotGradable(f"cannot list the artifacts of run {run_id}: {str(err).splitlines()[0][:200]}") from None
 
     def artifact_text(self, run_id: str, path: str, cap: int) -> str:
-        """The text of one artifact file, at most `cap` bytes of it (the caller checks its listed size first)."""
-        with tempfile.TemporaryDirectory(prefix="wth-grader-artifact-") as scratch:
-            try:
+        """The text of one artifact file, at most `cap` bytes of it. In a local store only a regular file
+        inside the team's workspace folder is read, in place: a run's artifact location is the team's word
+        and may name any file of the grading machine (links are resolved first)."""
+        try:
+            if self.ref.kind in ("folder", "sqlite"):
+                return _read_inside(self.client.get_run(run_id).info.artifact_uri, path, _sqlite_file(self.ref).parent, cap)
+            with tempfile.TemporaryDirectory(prefix="wth-grader-artifact-") as scratch:
                 local = Path(self.client.download_artifacts(run_id, path, scratch))
                 with local.open("rb") as file:
                     return file.read(cap).decode("utf-8", errors="replace")
-            except (MlflowException, OSError) as err:
-                raise NotGradable(f"cannot read {path} of run {run_id}: {str(err).splitlines()[0][:200]}") from None
+        except (MlflowException, OSError, WorkspaceMissing) as err:
+            raise NotGradable(f"cannot read {path} of run {run_id}: {str(err).splitlines()[0][:200]}") from None
 
     def artifacts(self, run_id: str, path: str | None = None) -> list[str]:
         return [a.path for a in self.artifact_files(run_id, path)]
