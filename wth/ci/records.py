@@ -135,10 +135,10 @@ class Records:
         log = self.log_file(record.number)
         if log.is_file():
             client.log_artifact(record.run_id, str(log), artifact_path=LOG_ARTIFACT.rsplit("/", 1)[0])
-        for name, value in {STATUS: "completed", CONCLUSION: conclusion, JOBS: compact(jobs), REASON: reason[:TAG_MAX],
-                            WAITING_FOR: ""}.items():
+        for name, value in {CONCLUSION: conclusion, JOBS: compact(jobs), REASON: reason[:TAG_MAX], WAITING_FOR: ""}.items():
             client.set_tag(record.run_id, name, value)
         client.set_terminated(record.run_id, "FINISHED" if conclusion == "success" else "FAILED")
+        client.set_tag(record.run_id, STATUS, "completed")  # last: a reader that sees it sees the rest
 
     def all(self, limit: int = 1000) -> list[Record]:
         """The records, newest (highest number) first; a run whose runner is gone is shown failed."""
