@@ -20,11 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wth import processes, registry, settings
+from wth import processes, registry, settings, store_seed
 from wth.config import CHAMPION, EXPERIMENT, MODEL_NAME
 from wth.errors import UsageError
-
-from . import store_seed
 
 if TYPE_CHECKING:
     import mlflow

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from . import settings
+from . import settings, store_seed
 
 DB_FILE = "mlflow.db"
 ARTIFACTS = "artifacts"
@@ -36,9 +36,10 @@ def is_local(tracking_uri: str) -> bool:
 
 
 def prepare(tracking_uri: str, state: Path) -> None:
-    """The local folder a store is created in."""
+    """A local store's folder, and the store itself as a copy of an empty one (`store_seed`)."""
     if is_local(tracking_uri):
         state.mkdir(parents=True, exist_ok=True)
+        store_seed.create(state / DB_FILE, state / ARTIFACTS)
 
 
 def artifact_location(tracking_uri: str, state: Path) -> str | None:

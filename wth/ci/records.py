@@ -107,13 +107,14 @@ class Records:
         return MlflowClient(tracking_uri=self.tracking_uri)
 
     def _experiment_id(self, create: bool) -> str | None:
+        if create:
+            store.prepare(self.tracking_uri, self.state)
         client = self.client
         found = client.get_experiment_by_name(CI_EXPERIMENT)
         if found is not None:
             return found.experiment_id
         if not create:
             return None
-        store.prepare(self.tracking_uri, self.state)
         return client.create_experiment(CI_EXPERIMENT, artifact_location=store.artifact_location(self.tracking_uri, self.state))
 
     def create(self, number: int, workflow: str, workflow_name: str, event: str, sha: str, ref: str,

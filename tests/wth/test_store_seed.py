@@ -7,7 +7,8 @@ import mlflow
 import mlflow.store.db.utils
 import pytest
 
-from solution import store_seed, workspace
+from solution import workspace
+from wth import store_seed
 
 
 @pytest.fixture
