@@ -36,6 +36,7 @@ WAITING_FOR = PREFIX + "waiting_for"
 for _name in ("mlflow.store.db.utils", "alembic"):  # a new store's migrations say so on every push otherwise
     logging.getLogger(_name).setLevel(logging.WARNING)
 LOG_ARTIFACT = "ci/log.txt"
+REQUEST = "request.json"  # beside a run's live log: what to run, until its runner has recorded it
 TAG_MAX = 5000  # MLflow's limit on a tag's value (characters)
 
 
@@ -83,6 +84,13 @@ class Record:
                    tags.get(STATUS, ""), tags.get(CONCLUSION) or None, loaded(JOBS, {}), loaded(INPUTS, {}),
                    loaded(APPROVALS, []), tags.get(REASON, ""), run.info.start_time / 1000 if run.info.start_time else None,
                    run.info.end_time / 1000 if run.info.end_time else None, tags.get(WAITING_FOR) or None)
+
+
+def queued(request: dict, since: float | None) -> Record:
+    """A run its runner has not recorded yet, from the request `queue` wrote."""
+    return Record("", int(request["number"]), request["workflow"], request["workflow_name"], request["event"],
+                  request["sha"], request["ref"], "queued", None, {}, dict(request.get("inputs") or {}), [], "",
+                  since, None)
 
 
 def compact(value) -> str:
@@ -142,18 +150,38 @@ class Records:
         client.set_tag(record.run_id, STATUS, "completed")  # last: a reader that sees it sees the rest
 
     def all(self, limit: int = 1000) -> list[Record]:
-        """The records, newest (highest number) first; a run whose runner is gone is shown failed."""
+        """The records, newest (highest number) first, with the runs queued but not recorded yet; a run
+        whose runner is gone is shown failed."""
         experiment_id = self._experiment_id(create=False)
-        if experiment_id is None:
-            return []
-        runs = self.client.search_runs([experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
+        runs = [] if experiment_id is None else self.client.search_runs(
+            [experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
         records = []
         for run in runs:
             record = Record.of(run)
             if record.status != "completed" and _runner_gone(run.data.tags.get(RUNNER)):
                 record.status, record.conclusion, record.reason = "completed", "failure", "the runner ended mid-run"
             records.append(record)
-        return sorted(records, key=lambda r: r.number, reverse=True)
+        recorded = {r.number for r in records}
+        for path, request in self.requests():
+            if int(request["number"]) not in recorded:
+                record = queued(request, path.stat().st_mtime)
+                if _runner_gone(request.get("runner")):
+                    record.status, record.conclusion, record.reason = "completed", "failure", "the runner never started"
+                records.append(record)
+        return sorted(records, key=lambda r: r.number, reverse=True)[:limit]
+
+    def request_file(self, number: int) -> Path:
+        return self.logs / str(number) / REQUEST
+
+    def requests(self) -> list[tuple[Path, dict]]:
+        """The run requests `queue` wrote whose runner has not finished them."""
+        found = []
+        for path in self.logs.glob(f"*/{REQUEST}"):
+            try:
+                found.append((path, json.loads(path.read_text())))
+            except (OSError, ValueError):
+                continue  # being written, or removed as we looked
+        return found
 
     def get(self, number: int) -> Record:
         found = next((r for r in self.all() if r.number == number), None)
@@ -179,6 +207,9 @@ class Records:
 
     def approve(self, number: int, environment: str, approve: bool = True) -> Record:
         record = self.get(number)
+        if not record.run_id:
+            raise UsageError(f"CI run #{number} is queued and waits for nothing yet: approve it when `wth ci runs` "
+                             "shows it waiting")
         if record.status == "completed":
             raise UsageError(f"CI run #{number} has completed ({record.conclusion}): nothing to approve")
         entry = {"environment": environment, "decision": "approved" if approve else "rejected",

