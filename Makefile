@@ -57,7 +57,7 @@ $(AZ_VENV)/.installed: setup.cfg pyproject.toml
 check-azure: $(AZ_VENV)/.installed
 	$(AZ_VENV)/bin/python -m pytest tests/azure_extra -q
 
-# the `bench` extra (statsforecast, for the interval comparison) beside the dev install
+# the `bench` extra (statsforecast: the interval comparison and the league's anchors) beside the dev install
 $(VENV)/.bench-installed: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
 	$(BIN)/python -m pip check
@@ -65,6 +65,7 @@ $(VENV)/.bench-installed: $(STAMP)
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/forecast.py
+	$(BIN)/python bench/league.py
 	$(BIN)/python bench/endpoint.py
 	$(BIN)/python bench/grader.py
 	$(BIN)/python bench/ci.py

@@ -21,32 +21,21 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 import warnings
 from datetime import datetime, timezone
-from pathlib import Path
 
 import numpy as np
-import pmdarima
+from common import REAL, ROOT, auto_arima_path, this_machine
 
 from solution import forecast
 from solution.evaluate import accuracy, backtest, interval_accuracy
 from wth import data
 from wth.protocol import seasonal_naive_scale
 
-ROOT = Path(__file__).resolve().parent.parent
-REAL = ROOT.parent / "shared" / "data" / "adventureworks" / "TransactionHistory.csv"
 ORIGINS, HORIZON, SPACING = 24, 28, 7
 LEVELS = (0.8, 0.9, 0.95)
 PREVIOUS_WEEKS = 12  # the previous bands: in-sample residuals of the last 12 weeks
-
-
-def auto_arima_path(values: np.ndarray, steps: int) -> np.ndarray:
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        model = pmdarima.auto_arima(values, m=7, seasonal=True, suppress_warnings=True, error_action="ignore")
-    return np.asarray(model.predict(steps))
 
 
 def measure(name: str, series, with_auto_arima_backtest: bool) -> dict:
@@ -82,7 +71,7 @@ def measure(name: str, series, with_auto_arima_backtest: bool) -> dict:
 def previous_residuals(name: str, train) -> np.ndarray:
     """The in-sample residuals of the last PREVIOUS_WEEKS weeks, that the bands served before were made of."""
     values = train.to_numpy(dtype=float)
-    residuals = (values - np.asarray(forecast.MODELS[name](values)[1], dtype=float))[-PREVIOUS_WEEKS * 7 :]
+    residuals = (values - np.asarray(forecast.MODELS[name](train)[1], dtype=float))[-PREVIOUS_WEEKS * 7 :]
     return residuals[np.isfinite(residuals)]
 
 
@@ -170,8 +159,7 @@ def main() -> None:
     else:
         print(f"note: {REAL} is absent; the real series is not measured")
     target = ROOT / "bench" / "results" / "forecast.json"
-    machine = {"platform": platform.platform(), "processor": platform.machine(), "cpus": os.cpu_count(),
-               "python": platform.python_version(), "load_average_at_start": os.getloadavg()}
+    machine = this_machine()
     measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     if args.intervals_only:
         previous = json.loads(target.read_text())

@@ -1,12 +1,12 @@
 """Forecasting models: the data scientists' legacy ARIMA(2,0,2), the baselines, and the candidates
 the reference model is chosen from by backtest.
 
-Every model fits a daily series and returns its point forecast for the next `MAX_STEPS` days from
-the end of the training data. `fit` turns that into a `Forecast` (solution/model_code.py, the
-registered model's code): the path plus the model's rolling-origin errors by horizon step, refitted
-at the calibration origins of solution/evaluate.py, that give its prediction intervals. A forecast
-from a fixed origin is a fixed path, so the endpoint answers any horizon by slicing it: scoring
-costs microseconds and needs no statsmodels object at serve time.
+Every model fits a daily series (its index gives the calendar) and returns its point forecast for
+the next `MAX_STEPS` days from the end of the training data. `fit` turns that into a `Forecast`
+(solution/model_code.py, the registered model's code): the path plus the model's rolling-origin errors
+by horizon step, refitted at the calibration origins of solution/evaluate.py, that give its prediction
+intervals. A forecast from a fixed origin is a fixed path, so the endpoint answers any horizon by
+slicing it: scoring costs microseconds and needs no statsmodels object at serve time.
 """
 
 from __future__ import annotations
@@ -20,7 +20,6 @@ import numpy as np
 import pandas as pd
 from statsmodels.tsa.arima.model import ARIMA
 from statsmodels.tsa.holtwinters import ExponentialSmoothing
-from statsmodels.tsa.statespace.sarimax import SARIMAX
 from threadpoolctl import threadpool_limits
 
 from wth import protocol
@@ -33,6 +32,8 @@ from .model_code import MAX_STEPS, Forecast
 # spinning threads made model selection 10x slower (53 s vs 4.7 s measured): one thread it is.
 ONE_BLAS_THREAD = threadpool_limits.wrap(limits=1)
 PROFILE_WEEKS = 8
+BUSY_HALF_LIFE_WEEKS = 2  # how fast the chance of a busy day forgets: weeks, as the autumn-2013 pattern changed
+AMOUNT_HALF_LIFE_WEEKS = 8  # how fast the amounts of busy and quiet days forget
 
 Fit = tuple[np.ndarray, np.ndarray]  # (forecast path of MAX_STEPS days, in-sample fitted values)
 
@@ -43,51 +44,52 @@ def _quiet(fit: Callable[[], object]):
         return fit()
 
 
-def _log(fit: Callable[[np.ndarray], Fit]) -> Callable[[np.ndarray], Fit]:
+def _log(fit: Callable[[pd.Series], Fit]) -> Callable[[pd.Series], Fit]:
     """Fit on log1p(y) and return to the original scale: forecasts become medians, which suits
     the skewed weekend days and an absolute-error metric like MASE."""
 
-    def fitted(y: np.ndarray) -> Fit:
-        path, inner = fit(np.log1p(np.maximum(y, 0.0)))
+    def fitted(series: pd.Series) -> Fit:
+        path, inner = fit(np.log1p(series.clip(lower=0.0)))
         return np.expm1(path), np.expm1(inner)
 
     return fitted
 
 
-def seasonal_naive(y: np.ndarray) -> Fit:
+def _values(series: pd.Series) -> np.ndarray:
+    return series.to_numpy(dtype=float)
+
+
+def seasonal_naive(series: pd.Series) -> Fit:
+    y = _values(series)
     fitted = np.concatenate([np.full(SEASON, np.nan), y[:-SEASON]])
     return protocol.seasonal_naive(y, MAX_STEPS), fitted
 
 
-def naive(y: np.ndarray) -> Fit:
+def naive(series: pd.Series) -> Fit:
+    y = _values(series)
     return np.full(MAX_STEPS, y[-1]), np.concatenate([[np.nan], y[:-1]])
 
 
-def mean(y: np.ndarray) -> Fit:
+def mean(series: pd.Series) -> Fit:
+    y = _values(series)
     return np.full(MAX_STEPS, y.mean()), np.full(len(y), y.mean())
 
 
-def legacy_arima(y: np.ndarray) -> Fit:
+def legacy_arima(series: pd.Series) -> Fit:
     """The data scientists' ARIMA(2,0,2), on today's statsmodels API."""
-    result = _quiet(lambda: ARIMA(y, order=(2, 0, 2)).fit())
+    result = _quiet(lambda: ARIMA(_values(series), order=(2, 0, 2)).fit())
     return result.forecast(MAX_STEPS), result.fittedvalues
 
 
-def holt_winters(y: np.ndarray) -> Fit:
+def holt_winters(series: pd.Series) -> Fit:
     """Exponential smoothing with an additive weekly season."""
-    result = _quiet(lambda: ExponentialSmoothing(y, seasonal="add", seasonal_periods=SEASON).fit())
+    result = _quiet(lambda: ExponentialSmoothing(_values(series), seasonal="add", seasonal_periods=SEASON).fit())
     return result.forecast(MAX_STEPS), result.fittedvalues
 
 
-def sarima(y: np.ndarray) -> Fit:
-    """Seasonal ARIMA(1,0,1)(1,0,1)[7] with a constant."""
-    model = SARIMAX(y, order=(1, 0, 1), seasonal_order=(1, 0, 1, SEASON), trend="c")
-    result = _quiet(lambda: model.fit(disp=False))
-    return result.forecast(MAX_STEPS), result.fittedvalues
-
-
-def weekly_profile(y: np.ndarray) -> Fit:
+def weekly_profile(series: pd.Series) -> Fit:
     """Median of each weekday over the last weeks: robust to the spiky, skewed days."""
+    y = _values(series)
     recent = y[-PROFILE_WEEKS * SEASON :]
     phase = np.arange(len(recent)) % SEASON
     profile = np.array([np.median(recent[phase == k]) for k in range(SEASON)])
@@ -98,37 +100,98 @@ def weekly_profile(y: np.ndarray) -> Fit:
     return path, fitted
 
 
-BASELINES: dict[str, Callable[[np.ndarray], Fit]] = {
+def busy_threshold(y: np.ndarray) -> float:
+    """The amount that splits busy days from quiet ones: two clusters on the log scale, the threshold
+    halfway (in logs) between their means, found by iterating from the median."""
+    logs = np.log1p(np.maximum(y, 0.0))
+    threshold = float(np.median(logs))
+    for _ in range(100):
+        low, high = logs[logs <= threshold], logs[logs > threshold]
+        if len(high) == 0:
+            break
+        moved = (low.mean() + high.mean()) / 2
+        if abs(moved - threshold) < 1e-9:
+            break
+        threshold = moved
+    return float(np.expm1(threshold))
+
+
+def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cumulative, q), len(values) - 1)])
+
+
+def busy_days(series: pd.Series) -> Fit:
+    """Two kinds of days: busy ones, with purchase orders or the month's reseller orders (a high
+    daily mean), and quiet ones with only small sales. The forecast of a day is the median of the mix:
+
+    - the chance of a busy day, for workdays and for weekends, from recent weeks (weights halving
+      every BUSY_HALF_LIFE_WEEKS): the weekly pattern, and its shifts;
+    - on the last day of a month, at least the share of busy month ends so far (reseller orders);
+    - what busy days and quiet days amount to, each pooled over every weekday (weights halving every
+      AMOUNT_HALF_LIFE_WEEKS);
+    - with a chance p of busy, the median is the (p - 1/2)/p quantile of the busy amounts when
+      p >= 1/2, else the 1/(2 (1 - p)) quantile of the quiet ones.
+    """
+    y = _values(series)
+    age_weeks = np.arange(len(y))[::-1] / SEASON
+    chance_weights, amount_weights = 0.5 ** (age_weeks / BUSY_HALF_LIFE_WEEKS), 0.5 ** (age_weeks / AMOUNT_HALF_LIFE_WEEKS)
+    busy = y > busy_threshold(y)
+    weekend = series.index.day_of_week.to_numpy() >= 5
+    chance = {kind: float(np.sum(chance_weights[busy & (weekend == kind)]) / np.sum(chance_weights[weekend == kind]))
+              if (weekend == kind).any() else float(busy.mean()) for kind in (False, True)}
+    month_ends = series.index.is_month_end
+    month_end_chance = float(busy[month_ends].mean()) if month_ends.any() else 0.0
+
+    def median(p: float) -> float:
+        if p >= 0.5:
+            return _weighted_quantile(y[busy], amount_weights[busy], (p - 0.5) / p)
+        return _weighted_quantile(y[~busy], amount_weights[~busy], 0.5 / (1 - p))
+
+    def forecast(days: pd.DatetimeIndex) -> np.ndarray:
+        p = np.where(days.day_of_week >= 5, chance[True], chance[False])
+        p = np.where(days.is_month_end, np.maximum(p, month_end_chance), p)
+        by_chance = {value: median(value) for value in np.unique(p)}
+        return np.array([by_chance[value] for value in p])
+
+    future = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=MAX_STEPS, freq="D")
+    return forecast(future), forecast(series.index)
+
+
+BASELINES: dict[str, Callable[[pd.Series], Fit]] = {
     "snaive": seasonal_naive,
     "naive": naive,
     "mean": mean,
     "legacy_arima": legacy_arima,
 }
 
-ENSEMBLE_MEMBERS: dict[str, Callable[[np.ndarray], Fit]] = {
+ENSEMBLE_MEMBERS: dict[str, Callable[[pd.Series], Fit]] = {
     "holt_winters": holt_winters,
     "holt_winters_log": _log(holt_winters),
-    "sarima_log": _log(sarima),
     "weekly_profile": weekly_profile,
 }
 
 
-def median_ensemble(y: np.ndarray) -> Fit:
+def median_ensemble(series: pd.Series) -> Fit:
     """Median of the candidates' forecasts: often better than any one of them."""
-    fits = [fit(y) for fit in ENSEMBLE_MEMBERS.values()]
+    fits = [fit(series) for fit in ENSEMBLE_MEMBERS.values()]
     return np.median([f[0] for f in fits], axis=0), np.median([f[1] for f in fits], axis=0)
 
 
-CANDIDATES: dict[str, Callable[[np.ndarray], Fit]] = {**ENSEMBLE_MEMBERS, "median_ensemble": median_ensemble}
+CANDIDATES: dict[str, Callable[[pd.Series], Fit]] = {**ENSEMBLE_MEMBERS, "median_ensemble": median_ensemble,
+                                                     "busy_days": busy_days}
 
 PARAMS = {
     "legacy_arima": {"order": "(2, 0, 2)", "seasonal_order": "none", "transform": "none"},
     "holt_winters": {"order": "ETS(A,N,A)", "seasonal_order": "weekly additive", "transform": "none"},
     "holt_winters_log": {"order": "ETS(A,N,A)", "seasonal_order": "weekly additive", "transform": "log1p"},
-    "sarima_log": {"order": "(1, 0, 1)", "seasonal_order": "(1, 0, 1, 7)", "transform": "log1p"},
     "weekly_profile": {"order": f"median of last {PROFILE_WEEKS} weeks", "seasonal_order": "weekday", "transform": "none"},
     "median_ensemble": {"order": "median of " + ", ".join(ENSEMBLE_MEMBERS),
                         "seasonal_order": "weekly", "transform": "mixed"},
+    "busy_days": {"order": f"busy or quiet days: chance half-life {BUSY_HALF_LIFE_WEEKS} weeks, amounts "
+                           f"{AMOUNT_HALF_LIFE_WEEKS} weeks", "seasonal_order": "workdays, weekends, month ends",
+                  "transform": "none"},
 }
 
 MODELS = {**BASELINES, **CANDIDATES}
@@ -147,7 +210,7 @@ class Paths:
             if name == "median_ensemble":  # the members' paths, without fitting them a second time
                 self._paths[key] = np.median([self(member, train) for member in ENSEMBLE_MEMBERS], axis=0)
             else:
-                path, _ = MODELS[name](train.to_numpy(dtype=float))
+                path, _ = MODELS[name](train)
                 self._paths[key] = np.asarray(path, dtype=float)
         return self._paths[key]
 

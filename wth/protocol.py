@@ -3,7 +3,8 @@ constants are `wth.config`'s).
 
 Rolling origin: FOLDS folds cover the last FOLDS*HORIZON days of the series; every fold refits on the
 days before its origin and forecasts its HORIZON days; a fold's MASE is its MAE over the in-sample
-weekly seasonal naive MAE of the days before its origin; a figure is the mean over folds.
+weekly seasonal naive MAE of the days before its origin; a figure is the mean over folds. A longer
+look runs the same loop with origins `spacing` days apart, closer than the horizon.
 """
 
 from __future__ import annotations
@@ -19,13 +20,14 @@ from .config import FOLDS, HORIZON, SEASON
 Forecaster = Callable[[pd.Series, int], np.ndarray]  # (the days before an origin, steps) -> the forecast
 
 
-def fold_origins(series: Sized, folds: int = FOLDS, horizon: int = HORIZON) -> list[int]:
-    """Positions where each fold's test days start (the last folds*horizon days)."""
-    if len(series) < folds * horizon + 4 * SEASON:
-        raise ValueError(
-            f"the series has {len(series)} days; the backtest needs at least {folds * horizon + 4 * SEASON}"
-        )
-    return [len(series) - k * horizon for k in range(folds, 0, -1)]
+def fold_origins(series: Sized, folds: int = FOLDS, horizon: int = HORIZON, spacing: int | None = None) -> list[int]:
+    """Positions where each fold's test days start: the last fold ends with the series, and each
+    origin is `spacing` days (default `horizon`: the folds tile the last folds*horizon days) after the one before."""
+    spacing = spacing or horizon
+    needed = (folds - 1) * spacing + horizon + 4 * SEASON
+    if len(series) < needed:
+        raise ValueError(f"the series has {len(series)} days; the backtest needs at least {needed}")
+    return [len(series) - horizon - k * spacing for k in range(folds - 1, -1, -1)]
 
 
 def seasonal_naive_scale(train, season: int = SEASON) -> float:
@@ -53,10 +55,11 @@ class Fold:
         return float(np.mean(np.abs(self.test.to_numpy(dtype=float) - self.forecast))) / self.scale
 
 
-def rolling_origin(forecast: Forecaster, series: pd.Series, folds: int = FOLDS, horizon: int = HORIZON) -> list[Fold]:
+def rolling_origin(forecast: Forecaster, series: pd.Series, folds: int = FOLDS, horizon: int = HORIZON,
+                   spacing: int | None = None) -> list[Fold]:
     """Every fold of the protocol, `forecast` refitted at each origin on the days before it."""
     out = []
-    for origin in fold_origins(series, folds, horizon):
+    for origin in fold_origins(series, folds, horizon, spacing):
         train, test = series.iloc[:origin], series.iloc[origin:origin + horizon]
         predicted = np.asarray(forecast(train, len(test)), dtype=float)
         out.append(Fold(train, test, predicted, seasonal_naive_scale(train)))

@@ -40,9 +40,11 @@ def ws(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def january(tmp_path_factory):
-    return cut(bundled("new-data-2014.csv.gz"), tmp_path_factory.mktemp("new") / "january.csv",
-               "2014-01-01", "2014-01-31")
+def first_quarter(tmp_path_factory):
+    """Three months of new data: the champion trained on October to December is stale by March (after
+    January alone it still forecasts as well as a retrained model, and the margin keeps it)."""
+    return cut(bundled("new-data-2014.csv.gz"), tmp_path_factory.mktemp("new") / "first-quarter.csv",
+               "2014-01-01", "2014-03-31")
 
 
 def production(ws):
@@ -130,27 +132,27 @@ def test_bad_new_data_exits_2_with_one_line_and_changes_nothing(ws, tmp_path, ca
 
 
 @pytest.mark.parametrize("command", [["retrain", "--new-data"], ["drift", "--batch"]])
-def test_no_workspace_is_refused_without_creating_one(tmp_path, january, capsys, command):
-    assert cli.main([command[0], "--workspace", str(tmp_path / "none"), command[1], str(january)]) == 2
+def test_no_workspace_is_refused_without_creating_one(tmp_path, first_quarter, capsys, command):
+    assert cli.main([command[0], "--workspace", str(tmp_path / "none"), command[1], str(first_quarter)]) == 2
     assert "run `wth-solution pipeline build` first" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
 
 
-def test_too_few_new_days_for_a_fair_comparison_is_refused(ws, january, tmp_path, capsys):
-    short = cut(january, tmp_path / "short.csv", "2014-01-01", "2014-01-20")
+def test_too_few_new_days_for_a_fair_comparison_is_refused(ws, first_quarter, tmp_path, capsys):
+    short = cut(first_quarter, tmp_path / "short.csv", "2014-01-01", "2014-01-20")
     before = production(ws)
     assert cli.main(["retrain", "--workspace", str(ws.root), "--new-data", str(short)]) == 2
     assert "a fair comparison needs at least 28" in capsys.readouterr().err
     assert production(ws) == before
 
 
-def test_a_training_error_fails_the_run_and_changes_nothing(ws, january, monkeypatch, capsys):
+def test_a_training_error_fails_the_run_and_changes_nothing(ws, first_quarter, monkeypatch, capsys):
     def broken(series, progress=None):
         raise np.linalg.LinAlgError("Schur decomposition solver error")
 
     monkeypatch.setattr(forecast, "select", broken)  # the fault: the model library fails mid-training
     before = production(ws)
-    assert cli.main(["retrain", "--workspace", str(ws.root), "--new-data", str(january)]) == 1
+    assert cli.main(["retrain", "--workspace", str(ws.root), "--new-data", str(first_quarter)]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "training the challenger failed (LinAlgError" in err[0]
     assert production(ws) == before
@@ -160,10 +162,10 @@ def test_a_training_error_fails_the_run_and_changes_nothing(ws, january, monkeyp
     assert step.info.status == "FAILED"
 
 
-def test_a_process_killed_during_training_changes_nothing_and_its_run_ends_failed(ws, january):
+def test_a_process_killed_during_training_changes_nothing_and_its_run_ends_failed(ws, first_quarter):
     before = production(ws)
     exp = ws.client.get_experiment_by_name(ws.experiment)
-    process = subprocess.Popen([CLI, "retrain", "--workspace", str(ws.root), "--new-data", str(january)],
+    process = subprocess.Popen([CLI, "retrain", "--workspace", str(ws.root), "--new-data", str(first_quarter)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 240
@@ -191,9 +193,9 @@ def test_a_process_killed_during_training_changes_nothing_and_its_run_ends_faile
 
 
 @pytest.fixture(scope="module")
-def retrained(ws, january):
+def retrained(ws, first_quarter):
     before = workspace.champion(ws)
-    decision = retrain.run(ws, new_data=str(january), progress=lambda message: None)
+    decision = retrain.run(ws, new_data=str(first_quarter), progress=lambda message: None)
     parent = runs(ws, wth_pipeline="retrain", decision="promoted" if decision.promoted else "rejected")[0]
     return before, decision, parent
 
@@ -203,27 +205,27 @@ def test_the_decision_is_recorded_with_both_metrics_on_the_same_window(ws, retra
     tags, metrics = parent.data.tags, parent.data.metrics
     assert parent.info.status == "FINISHED"
     assert tags["champion_version"] == str(before.version) == "1" and tags["challenger_version"] == "2"
-    assert (tags["eval_start"], tags["eval_end"]) == ("2014-01-04", "2014-01-31")
+    assert (tags["eval_start"], tags["eval_end"]) == ("2014-03-04", "2014-03-31")
     assert metrics["margin"] == retrain.DEFAULT_MARGIN and metrics["promoted"] == float(decision.promoted)
     assert tags["decision"] in ("promoted", "rejected") and tags["reason"] == decision.reason
     # the challenger's figure is the backtest its own training run logged, over the same window
     challenger = ws.client.get_model_version(ws.model_name, "2")
     train_run = ws.client.get_run(challenger.tags["run_id"])
     assert metrics["challenger_mase"] == pytest.approx(train_run.data.metrics["mase"])
-    assert (train_run.data.params["eval_start"], train_run.data.params["eval_end"]) == ("2014-01-04", "2014-01-31")
+    assert (train_run.data.params["eval_start"], train_run.data.params["eval_end"]) == ("2014-03-04", "2014-03-31")
 
 
-def test_the_champion_figure_recomputed_by_hand_from_the_registered_model(ws, retrained, january):
+def test_the_champion_figure_recomputed_by_hand_from_the_registered_model(ws, retrained, first_quarter):
     """Independently of `backtest`: version 1's served forecasts for the four weeks, MASE-scaled per
     fold by the seasonal naive on the days before each fold, averaged."""
     _, _, parent = retrained
     path = retrain.registered_forecast(ws, ws.client.get_model_version(ws.model_name, "1"))
     acquired = json.loads((ws.root / "data" / "latest.json").read_text())
     series = pd.read_csv(acquired["series_file"], index_col="date", parse_dates=["date"])["PaidAmount"]
-    assert series.index[-1] == pd.Timestamp("2014-01-31") and series.index[0] == pd.Timestamp("2013-10-01")
-    served = path.predict(31)["forecast"]  # Jan 1..31, as the endpoint serves them
+    assert series.index[-1] == pd.Timestamp("2014-03-31") and series.index[0] == pd.Timestamp("2013-10-01")
+    served = path.predict(90)["forecast"]  # Jan 1..Mar 31, as the endpoint serves them
     folds = []
-    for first in pd.date_range("2014-01-04", periods=4, freq="7D"):
+    for first in pd.date_range("2014-03-04", periods=4, freq="7D"):
         days = pd.date_range(first, periods=7, freq="D")
         history = series[: first - pd.Timedelta(days=1)].to_numpy()
         scale = np.mean(np.abs(history[7:] - history[:-7]))
@@ -234,8 +236,8 @@ def test_the_champion_figure_recomputed_by_hand_from_the_registered_model(ws, re
 def test_the_challenger_is_registered_with_lineage_and_the_alias_follows_the_decision(ws, retrained):
     before, decision, _ = retrained
     challenger = ws.client.get_model_version(ws.model_name, "2")
-    assert challenger.tags["train_start"] == "2013-10-01" and challenger.tags["train_end"] == "2014-01-31"
-    assert challenger.tags["n_obs"] == "123" and ws.client.get_run(challenger.tags["run_id"]).info.status == "FINISHED"
+    assert challenger.tags["train_start"] == "2013-10-01" and challenger.tags["train_end"] == "2014-03-31"
+    assert challenger.tags["n_obs"] == "182" and ws.client.get_run(challenger.tags["run_id"]).info.status == "FINISHED"
     recorded = json.loads((ws.root / "data" / "latest.json").read_text())["series_file"]
     assert challenger.tags["data_sha256"] == data.sha256_of(recorded)
     lineage = lambda tags: {k: v for k, v in tags.items() if k != CHAMPION}  # noqa: E731 - the mark moves, lineage stays
@@ -245,7 +247,7 @@ def test_the_challenger_is_registered_with_lineage_and_the_alias_follows_the_dec
 
 def test_the_endpoint_serves_the_champion_after_retraining(ws, retrained):
     _, decision, parent = retrained
-    assert decision.promoted, f"the bundled January data should promote, so the rollout is exercised: {decision.reason}"
+    assert decision.promoted, f"the bundled first-quarter data should promote, so the rollout is exercised: {decision.reason}"
     steps = runs(ws, wth_pipeline_run_id=parent.info.run_id, wth_step="promote")
     assert steps[0].data.tags["served_version"] == "2"
     record = endpoint.status(ws).record

@@ -45,6 +45,25 @@ def test_backtest_refits_on_the_past_only_four_folds_of_seven_days():
     assert result.window == (f"{series.index[-28]:%Y-%m-%d}", f"{series.index[-1]:%Y-%m-%d}")
 
 
+def test_origins_closer_than_the_horizon_overlap_and_train_on_the_past_only():
+    series = weekly_series(days=200)
+    assert protocol.fold_origins(series) == [172, 179, 186, 193]  # the default: the folds tile the last 28 days
+    origins = protocol.fold_origins(series, folds=5, horizon=28, spacing=7)
+    assert origins == [144, 151, 158, 165, 172]  # the last one 28 days before the end
+    seen = []
+
+    def spy(train, steps):
+        seen.append((len(train), steps))
+        return np.zeros(steps)
+
+    folds = protocol.rolling_origin(spy, series, folds=5, horizon=28, spacing=7)
+    assert seen == [(origin, 28) for origin in origins]
+    assert [fold.test.index[0] for fold in folds] == [series.index[origin] for origin in origins]
+    assert folds[-1].test.index[-1] == series.index[-1]
+    with pytest.raises(ValueError, match="needs at least"):
+        protocol.fold_origins(series, folds=30, horizon=28, spacing=7)
+
+
 def test_mase_of_the_seasonal_naive_on_a_pure_weekly_pattern_is_zero():
     index = pd.date_range("2014-01-01", periods=84, freq="D")
     series = pd.Series(np.tile([5.0, 1, 2, 3, 4, 9, 7], 12), index=index) + np.arange(84) * 0.0
@@ -83,6 +102,52 @@ def test_weekly_profile_follows_the_calendar():
     recent = series.iloc[-56:]
     expected = recent.groupby(recent.index.day_of_week).median()
     assert np.allclose(path["forecast"].to_numpy(), expected[path.index.day_of_week].to_numpy())
+
+
+def days_of(values, start="2014-01-06"):
+    index = pd.date_range(start, periods=len(values), freq="D", name="date")
+    return pd.Series(np.asarray(values, dtype=float), index=index, name="PaidAmount")
+
+
+def test_busy_threshold_splits_the_two_kinds_of_days():
+    rng = np.random.default_rng(1)
+    y = np.concatenate([rng.uniform(150, 250, 40), rng.uniform(700, 1500, 60)])
+    assert 250 < forecast.busy_threshold(y) < 700
+    assert forecast.busy_threshold(np.full(30, 5.0)) == pytest.approx(5.0)  # one kind of day only
+
+
+def test_busy_days_forecasts_workdays_busy_and_weekends_quiet():
+    rng = np.random.default_rng(2)
+    index = pd.date_range("2014-01-06", periods=84, freq="D")  # a Monday, 12 weeks
+    workday = index.day_of_week < 5
+    series = days_of(np.where(workday, rng.uniform(800, 1200, 84), rng.uniform(150, 250, 84)))
+    path = forecast.fit("busy_days", series).predict(28)
+    future_workday = path.index.day_of_week < 5
+    assert ((path["forecast"][future_workday] > 800) & (path["forecast"][future_workday] < 1200)).all()
+    assert ((path["forecast"][~future_workday] > 150) & (path["forecast"][~future_workday] < 250)).all()
+
+
+def test_busy_days_follows_a_shift_of_the_weekly_pattern():
+    """Weekends were busy for nine weeks, then quiet for four (most weekend days of the series are
+    busy): the forecast has quiet weekends, and busy workdays."""
+    index = pd.date_range("2014-01-06", periods=91, freq="D")
+    series = days_of(np.where(index.day_of_week < 5, 1000.0, 200.0))
+    series[(index.day_of_week >= 5) & (index < index[-28])] = 1000.0
+    path = forecast.fit("busy_days", series).predict(14)["forecast"]
+    assert (path[path.index.day_of_week >= 5] == 200.0).all()
+    assert (path[path.index.day_of_week < 5] == 1000.0).all()
+
+
+def test_busy_days_expects_the_reseller_orders_of_a_month_end():
+    """Every month's last day is busy, weekend or not; other weekend days are quiet."""
+    index = pd.date_range("2013-09-01", periods=182, freq="D")
+    series = days_of(np.where(index.day_of_week < 5, 1000.0, 200.0), start="2013-09-01")
+    series[index.is_month_end] = 1400.0
+    path = forecast.fit("busy_days", series).predict(92)["forecast"]  # to 2014-05-31, a Saturday
+    month_end_weekends = path[path.index.is_month_end & (path.index.day_of_week >= 5)]
+    assert len(month_end_weekends) == 1 and (month_end_weekends > 900).all()
+    other_weekends = path[~path.index.is_month_end & (path.index.day_of_week >= 5)]
+    assert (other_weekends == 200.0).all()
 
 
 def test_selection_generalises_to_another_real_window(real_table):
