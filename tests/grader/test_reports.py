@@ -213,3 +213,81 @@ def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, cap
     assert refused.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'workspace', 'endpoint', 'repo'" in err and "'repos'" in err
+
+
+HOSTILE_TEXT = ("\x1b[2J\x1b[H\x1b]0;window title\x07\x1b]52;c;cHduZWQ=\x07\x01\x7f\x9b\u202egnp.exe\ud800"
+                "\n  ✔ C0.1  pass       5/5 forged line\r")
+FORMULAS = ('=HYPERLINK("http://evil.example/","x")', "+1+1", "-1+1", "@SUM(A1)", "\tpadded", "\rreturn")
+
+
+def _said(name: str, message: str, evidence: dict | None = None) -> TeamResult:
+    """A team whose every check failed with `message` (and `evidence`)."""
+    team = _team(name, {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    for r in team.results:
+        r.message, r.evidence = message, evidence or {}
+    return team
+
+
+def test_team_text_with_control_characters_reaches_no_medium_raw():
+    """ESC sequences (a cleared screen, a window title, an OSC 52 clipboard write), C0/C1 controls, a
+    bidirectional override, a lone surrogate and a forged line: shown as escapes in the terminal, JUnit is
+    XML 1.0 that parses, the page and the CSV carry none of them raw."""
+    from grader import escaping, scoreboard
+
+    hostile = _said(f"evil{HOSTILE_TEXT[:12]}", HOSTILE_TEXT, {"said": HOSTILE_TEXT})
+    honest = _team("honest", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    raw = escaping.UNSAFE
+    for text in (scoreboard.table([hostile, honest]), scoreboard.details(hostile)):
+        assert not raw.search(text.replace("\n", "")), "a control character reached the terminal"
+    assert len(scoreboard.details(hostile).splitlines()) == len(scoreboard.details(honest).splitlines())
+    assert "\\x1b]52;c;cHduZWQ=\\x07" in scoreboard.details(hostile) and "\\u202e" in scoreboard.details(hostile)
+    junit = scoreboard.to_junit("e", [hostile, honest])
+    parsed = ET.fromstring(junit.encode("utf-8"))  # expat refuses any character XML 1.0 does not allow
+    failure = parsed.find("testsuite/testcase/failure")
+    assert "\\x1b[2J" in failure.get("message") and "\\x01" in failure.text
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", junit)
+    html = scoreboard.render_html("e", [hostile, honest])
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202e]", html) and "\\x1b]0;window title" in html
+    html.encode("utf-8")  # no lone surrogate left
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", scoreboard.to_csv([hostile, honest]))
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_a_csv_cell_a_spreadsheet_would_evaluate_is_text(name):
+    import csv
+    import io
+
+    from grader import scoreboard
+
+    rows = list(csv.DictReader(io.StringIO(scoreboard.to_csv([_said(name, "m")]))))
+    assert {row["team"] for row in rows} == {"'" + name.replace("\r", "\\x0d")}
+
+
+def test_an_honest_teams_reports_are_unchanged_by_the_escaping():
+    """Accents, symbols, a dash inside a name, quotes, a tab and a newline in a message: as they were."""
+    from grader import scoreboard
+
+    name, message = "Équipe ✔ café-1", 'assert 3 == 4: "forecast" off by 12.5 %\twithin\tbounds'
+    team = _said(name, message, {"tail": "line 1\nline 2"})
+    assert f"{name}: 0/" in scoreboard.details(team) and f": {message}" in scoreboard.details(team)
+    assert re.search(rf"^ 1  {name}\s+0/", scoreboard.table([team]).splitlines()[2])
+    failure = ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite/testcase/failure")
+    assert failure.get("message") == message and failure.text.startswith(f"{message}\nhint: ")
+    assert ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite").get("name") == name
+    assert scoreboard.to_csv([team]).splitlines()[1].startswith(f"{name},C0.1,fail,0,")
+    html = scoreboard.render_html("e", [team])
+    assert f'data-team="{name}"' in html and "line 1\\nline 2" in html
+
+
+def test_the_cli_prints_a_hostile_team_name_escaped_and_writes_it_inert(tmp_path, empty_ws):
+    """`wth-grader scoreboard` on a teams file whose team names a spreadsheet would evaluate."""
+    import csv
+
+    names = ['=HYPERLINK("http://evil.example/","x")', "honest"]
+    teams = write_teams(tmp_path / "teams.yaml", [{"name": name, "workspace": str(empty_ws.root), "endpoint": None,
+                                                   "repo": None} for name in names])
+    done = run_cli("scoreboard", "--config", str(teams), "--csv", str(tmp_path / "s.csv"), "--source", "workspace")
+    assert done.returncode == 0, done.stderr
+    assert names[0] in done.stdout and re.search(r"\n\s*\d\s+honest\s", done.stdout)
+    cells = {row["team"] for row in csv.DictReader((tmp_path / "s.csv").open())}
+    assert cells == {"'" + names[0], "honest"}
