@@ -66,6 +66,7 @@ $(VENV)/.bench-installed: $(STAMP)
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/endpoint.py
+	$(BIN)/python bench/router.py
 	$(BIN)/python bench/grader.py
 
 clean:
