@@ -65,9 +65,9 @@ ALLOWED = {b"/": b"GET, HEAD", b"/swagger.json": b"GET, HEAD", b"/score": b"POST
 FORWARDED = (b"content-type", b"accept", b"x-request-id", b"x-ms-client-request-id")
 HOP_BY_HOP = (b"connection", b"keep-alive", b"transfer-encoding", b"content-length")
 REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
-           408: "Request Timeout",
-           411: "Length Required", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
-           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+           408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
+           431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
+           504: "Gateway Timeout"}
 CLOSING = (400, 408, 411, 413)  # refusals after which the connection's next bytes cannot be trusted
 TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2: a field name, a method
 REQUEST_LINE = re.compile(rb"(%s) ([!-~]+) (HTTP/1\.[01])" % TOKEN.pattern)  # method, target, version
