@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
@@ -291,3 +292,49 @@ def test_the_cli_prints_a_hostile_team_name_escaped_and_writes_it_inert(tmp_path
     assert names[0] in done.stdout and re.search(r"\n\s*\d\s+honest\s", done.stdout)
     cells = {row["team"] for row in csv.DictReader((tmp_path / "s.csv").open())}
     assert cells == {"'" + names[0], "honest"}
+
+
+@pytest.fixture
+def terminal_bomb():
+    """A team's endpoint whose every /score answer is a 500 with text written for the coach's terminal."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _send(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self._send(200, b"Healthy")
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._send(500, HOSTILE_TEXT.replace("\ud800", "").encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/score"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_endpoints_terminal_escapes_reach_the_coach_as_text(tmp_path, empty_ws, terminal_bomb):
+    """`wth-grader check` prints the endpoint's answer in C3.2's message with its ESC sequences escaped, and the
+    room's JUnit file parses."""
+    teams = write_teams(tmp_path / "teams.yaml", [{"name": "evil", "workspace": str(empty_ws.root),
+                                                   "endpoint": terminal_bomb, "repo": None}])
+    done = run_cli("check", "--config", str(teams), "--team", "evil", "--challenge", "3")
+    assert done.returncode == 1, done.stderr
+    c32 = next(line for line in done.stdout.splitlines() if " C3.2 " in line)
+    assert "answered HTTP 500 \\x1b[2J\\x1b[H\\x1b]0;window title\\x07\\x1b]52;c;cHduZWQ=\\x07" in c32
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", done.stdout), "a control character reached the terminal"
+    done = run_cli("scoreboard", "--config", str(teams), "--source", "endpoint", "--junit", str(tmp_path / "s.xml"))
+    assert done.returncode == 0 and "\x1b" not in done.stdout, done.stderr
+    failure = next(c.find("failure") for c in ET.parse(tmp_path / "s.xml").iter("testcase") if "C3.2" in c.get("name"))
+    assert "\\x1b]52;c;cHduZWQ=\\x07" in failure.get("message")
