@@ -40,12 +40,12 @@ def points(result: CheckResult) -> str:
     return f"{result.points:g}/{result.max_points}"
 
 
-def _write(path: str | Path, text: str) -> Path:
+def _write(path: str | Path, text: str, errors: str = "strict") -> Path:
     """Write atomically: a reader (the watch page, CI) never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as handle:
         handle.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
@@ -78,7 +78,9 @@ def to_json(event: str, teams: list[TeamResult], generated_at: str | None = None
 
 
 def write_json(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
-    return _write(path, json.dumps(to_json(event, teams), indent=2, ensure_ascii=False) + "\n")
+    # a lone surrogate (a team's JSON answer can hold one, as `\ud800`) has no UTF-8: it is written back as
+    # that escape, which JSON reads as it was
+    return _write(path, json.dumps(to_json(event, teams), indent=2, ensure_ascii=False) + "\n", "backslashreplace")
 
 
 def to_junit(event: str, teams: list[TeamResult]) -> str:

@@ -253,6 +253,15 @@ def test_team_text_with_control_characters_reaches_no_medium_raw():
     assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", scoreboard.to_csv([hostile, honest]))
 
 
+def test_the_json_report_keeps_team_text_as_it_was(tmp_path):
+    """Data, not a display: every character comes back as the team wrote it, a lone surrogate included."""
+    from grader import scoreboard
+
+    scoreboard.write_json(tmp_path / "s.json", "e", [_said("evil", HOSTILE_TEXT, {"said": HOSTILE_TEXT})])
+    check = json.loads((tmp_path / "s.json").read_text())["teams"][0]["challenges"][0]["checks"][0]
+    assert check["message"] == check["evidence"]["said"] == HOSTILE_TEXT
+
+
 @pytest.mark.parametrize("name", FORMULAS)
 def test_a_csv_cell_a_spreadsheet_would_evaluate_is_text(name):
     import csv
