@@ -293,3 +293,11 @@ def test_stop_keeps_the_keys_for_the_next_deploy(keyed):
     before = keys.read(ws)
     assert endpoint.stop(ws) is True
     assert keys.read(ws) == before and not listening(PORT)
+
+
+def test_the_docs_state_the_routers_caps():
+    from solution.endpoint import router
+
+    for doc in ("README.md", "docs/contracts.md"):
+        text = " ".join((REPO_ROOT / doc).read_text().split())
+        assert f"at most {router.MAX_CONNECTIONS:,}" in text and f"{router.MAX_PER_CLIENT} from one client address" in text
