@@ -486,6 +486,12 @@ class Router:
                 await asyncio.sleep(0.02)
 
 
+def _at_least_one(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="the endpoint's router (started by `wth-solution deploy`)")
     parser.add_argument("--record", required=True, type=Path)
@@ -494,9 +500,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="S",
                         help=f"seconds a client has to send its request headers (default {HEADER_TIMEOUT:.0f})")
-    parser.add_argument("--max-connections", type=int, default=MAX_CONNECTIONS, metavar="N",
+    parser.add_argument("--max-connections", type=_at_least_one, default=MAX_CONNECTIONS, metavar="N",
                         help=f"open client connections at most (default {MAX_CONNECTIONS})")
-    parser.add_argument("--max-per-client", type=int, default=MAX_PER_CLIENT, metavar="N",
+    parser.add_argument("--max-per-client", type=_at_least_one, default=MAX_PER_CLIENT, metavar="N",
                         help=f"open connections from one client address at most (default {MAX_PER_CLIENT})")
     args = parser.parse_args(argv)
 
