@@ -67,6 +67,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/forecast.py
 	$(BIN)/python bench/league.py
 	$(BIN)/python bench/endpoint.py
+	$(BIN)/python bench/router.py
 	$(BIN)/python bench/grader.py
 	$(BIN)/python bench/ci.py
 

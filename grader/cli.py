@@ -87,13 +87,15 @@ def cmd_check(args) -> int:
 
 
 def _progress(total: int):
+    from .escaping import terminal
+
     done = []
     lock = threading.Lock()
 
     def on_team(team) -> None:
         with lock:
             done.append(team.name)
-            _stderr(f"[{len(done)}/{total}] {team.name}: {team.score}/{team.max_score} in {team.duration_s:.1f} s")
+            _stderr(f"[{len(done)}/{total}] {terminal(team.name)}: {team.score}/{team.max_score} in {team.duration_s:.1f} s")
 
     return on_team
 

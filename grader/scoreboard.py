@@ -4,7 +4,7 @@ The JSON shape is the grader report contract of docs/contracts.md (`points` may 
 file has one <testsuite> per team and one <testcase> per check (fail -> <failure>, error and crash
 -> <error>, skipped -> <skipped>) so Azure DevOps and GitHub show it; the CSV has one row per team and
 check for a spreadsheet or an LMS; the HTML page is self-contained (inline CSS and SVG, no script or
-font from a CDN).
+font from a CDN). Team text reaches each medium through its rule in `grader.escaping`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from .checks import CHALLENGES, CRASH, ERROR, FAIL, PASS, SKIPPED
+from .escaping import csv_cell, markup, terminal
 from .runner import CheckResult, TeamResult
 
 SCHEMA = "wth-grader/1"
@@ -39,12 +40,12 @@ def points(result: CheckResult) -> str:
     return f"{result.points:g}/{result.max_points}"
 
 
-def _write(path: str | Path, text: str) -> Path:
+def _write(path: str | Path, text: str, errors: str = "strict") -> Path:
     """Write atomically: a reader (the watch page, CI) never sees half a file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+    with os.fdopen(fd, "w", encoding="utf-8", errors=errors) as handle:
         handle.write(text)
     os.chmod(tmp, 0o644)
     os.replace(tmp, path)
@@ -77,29 +78,34 @@ def to_json(event: str, teams: list[TeamResult], generated_at: str | None = None
 
 
 def write_json(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
-    return _write(path, json.dumps(to_json(event, teams), indent=2, ensure_ascii=False) + "\n")
+    # a lone surrogate (a team's JSON answer can hold one, as `\ud800`) has no UTF-8: it is written back as
+    # that escape, which JSON reads as it was
+    return _write(path, json.dumps(to_json(event, teams), indent=2, ensure_ascii=False) + "\n", "backslashreplace")
 
 
 def to_junit(event: str, teams: list[TeamResult]) -> str:
-    suites = ET.Element("testsuites", name=event)
+    suites = ET.Element("testsuites", name=markup(event))
     for team in teams:
         counts = {s: sum(r.status == s for r in team.results) for s in (FAIL, ERROR, CRASH, SKIPPED)}
-        suite = ET.SubElement(suites, "testsuite", name=team.name, tests=str(len(team.results)),
+        name = markup(team.name)
+        suite = ET.SubElement(suites, "testsuite", name=name, tests=str(len(team.results)),
                               failures=str(counts[FAIL]), errors=str(counts[ERROR] + counts[CRASH]),
                               skipped=str(counts[SKIPPED]),
                               time=f"{team.duration_s:.3f}", timestamp=team.graded_at)
         for r in team.results:
-            case = ET.SubElement(suite, "testcase", classname=f"{team.name}.challenge{r.challenge:02d}",
+            case = ET.SubElement(suite, "testcase", classname=f"{name}.challenge{r.challenge:02d}",
                                  name=f"{r.id} {r.title}", time=f"{r.duration_s:.3f}")
-            detail = f"{r.message}\nhint: {r.hint}\nevidence: {json.dumps(r.evidence, ensure_ascii=False)[:4000]}"
+            message = markup(r.message)
+            evidence = json.dumps(r.evidence, ensure_ascii=False)[:4000]
+            detail = markup(f"{r.message}\nhint: {r.hint}\nevidence: {evidence}")
             if r.status == FAIL:
                 credit = f"partial credit {points(r)}: " if r.points else ""
-                ET.SubElement(case, "failure", message=(credit + r.message)[:500]).text = detail
+                ET.SubElement(case, "failure", message=(credit + message)[:500]).text = detail
             elif r.status in (ERROR, CRASH):
                 what = "grader crash (not the team's): " if r.status == CRASH else ""
-                ET.SubElement(case, "error", message=(what + r.message)[:500]).text = detail
+                ET.SubElement(case, "error", message=(what + message)[:500]).text = detail
             elif r.status == SKIPPED:
-                ET.SubElement(case, "skipped", message=r.message[:500])
+                ET.SubElement(case, "skipped", message=message[:500])
     ET.indent(suites)
     return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"
 
@@ -109,14 +115,16 @@ def write_junit(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
 
 
 def to_csv(teams: list[TeamResult], history: dict | None = None) -> str:
-    """One row per team and check: team, check id, status, points, max points, first passed at (UTC)."""
+    """One row per team and check: team, check id, status, points, max points, first passed at (UTC);
+    every cell as `escaping.csv_cell` has it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for team in teams:
         first = (history or {}).get(team.name, {}).get("first_passed", {})
         for r in team.results:
-            writer.writerow([team.name, r.id, r.status, f"{r.points:g}", r.max_points, first.get(r.id, "")])
+            writer.writerow([csv_cell(cell) for cell in
+                             (team.name, r.id, r.status, f"{r.points:g}", r.max_points, first.get(r.id, ""))])
     return out.getvalue()
 
 
@@ -129,33 +137,36 @@ def table(teams: list[TeamResult]) -> str:
     if not teams:
         return "no teams graded"
     ids = [r.id for r in teams[0].results]
-    width = max(4, *(len(t.name) for t in teams))
+    shown = [(terminal(team.name), team) for team in ranked(teams)]
+    width = max(4, *(len(name) for name, _ in shown))
     groups = []
     for number in sorted({r.challenge for r in teams[0].results}):
         groups.append((number, [i for i in ids if i.startswith(f"C{number}.")]))
     header = f"{'#':>2}  {'team':<{width}}  {'score':>9}  " + "  ".join(f"C{n}" + " " * (len(g) - 2) for n, g in groups)
     lines = [header, "-" * len(header)]
-    for rank, team in enumerate(ranked(teams), 1):
+    for rank, (name, team) in enumerate(shown, 1):
         marks_of = {r.id: symbol(r) for r in team.results}
         marks = "  ".join("".join(marks_of.get(i, SYMBOL[SKIPPED]) for i in g).ljust(max(2, len(g))) for _, g in groups)
-        lines.append(f"{rank:>2}  {team.name:<{width}}  {team.score:>4g}/{team.max_score:<4}  {marks}")
+        lines.append(f"{rank:>2}  {name:<{width}}  {team.score:>4g}/{team.max_score:<4}  {marks}")
     lines.append(f"({LEGEND})")
     return "\n".join(lines)
 
 
 def details(team: TeamResult) -> str:
     """One team's results, one line per check, for `wth-grader check`."""
-    lines = [f"{team.name}: {team.score:g}/{team.max_score} points"]
+    lines = [f"{terminal(team.name)}: {team.score:g}/{team.max_score} points"]
     for r in team.results:
-        lines.append(f"  {symbol(r)} {r.id:<5} {r.status:<7} {points(r):>7} {r.title}: {r.message}")
+        lines.append(f"  {symbol(r)} {r.id:<5} {r.status:<7} {points(r):>7} {r.title}: {terminal(r.message)}")
         if r.status in (FAIL, ERROR):
             lines.append(f"          hint: {r.hint}")
     return "\n".join(lines)
 
 
-# a FileSystemLoader next to this file: PackageLoader breaks when tests/grader shadows the package name
+# a FileSystemLoader next to this file: PackageLoader breaks when tests/grader shadows the package name;
+# every value the page shows goes through `markup` (finalize), then jinja2's HTML escaping
 _env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
-                   autoescape=select_autoescape(["html", "j2"]))
+                   autoescape=select_autoescape(["html", "j2"]), finalize=lambda value: markup(value)
+                   if isinstance(value, str) else value)
 
 
 def _challenge_progress(team: TeamResult) -> list[dict]:

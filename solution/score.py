@@ -93,7 +93,7 @@ def _bands(interval: float | None) -> dict[str, list[float]]:
 
 
 def _error(reason: str, status: int) -> AMLResponse:
-    return AMLResponse({"error": reason}, status, json_str=True)
+    return AMLResponse({"error": reason}, status, {"Allow": "POST"} if status == 405 else {}, json_str=True)
 
 
 def _read_json(request) -> object:

@@ -100,7 +100,7 @@ def _interval(value) -> float | None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < 1:
         raise BadRequest(f"'interval' must be a probability between 0 and 1 (e.g. {INTERVAL_EXAMPLE}), "
                          f"got {json.dumps(value)[:40]}")
-    return round(float(value), 4)
+    return float(value)
 
 
 def parse_body(body: bytes) -> object:
@@ -223,7 +223,8 @@ def openapi(title: str = "transactions forecast") -> dict:
                 "requestBody": {"required": True, "content": {"application/json": {"schema": {"oneOf": [
                     {"type": "object", "required": ["steps"], "additionalProperties": False, "properties": {
                         "steps": {"type": "integer", "minimum": 1, "maximum": MAX_STEPS},
-                        "interval": {"type": "number", "exclusiveMinimum": 0, "exclusiveMaximum": 1}}},
+                        "interval": {"type": "number", "minimum": 0, "maximum": 1, "exclusiveMinimum": True,
+                                     "exclusiveMaximum": True, "nullable": True}}},  # null: no interval
                     {"type": "object", "required": ["data"], "additionalProperties": False, "properties": {
                         "data": {"type": "array", "minItems": 1, "maxItems": 1, "items": {
                             "type": "integer", "minimum": 1, "maximum": MAX_STEPS}}}},

@@ -2,8 +2,11 @@
 
 An asyncio HTTP/1.1 reverse proxy, stdlib only (it starts in a fraction of a second and runs the same
 on Linux, macOS and Windows). For each request it
+  - answers a method the deployment's server does not take on a path it serves (`ALLOWED`) with 405 and
+    `Allow`;
   - refuses `/score` (anything but `GET /`) without `Authorization: Bearer <key>` when the endpoint has
-    key auth: 401 with `{"error"}`; `GET /` stays open for liveness probes;
+    key auth: 401 with `{"error"}`, before reading a byte of the body (the connection is then closed);
+    `GET /` stays open for liveness probes;
   - picks the deployment: the one named by the `azureml-model-deployment` header, else by the traffic
     split (smooth weighted round-robin: a 90/10 split is 9 of every 10 requests, exactly), and names it
     in the answer's `azureml-model-deployment` header, as Azure ML does;
@@ -21,7 +24,11 @@ whose end is in doubt are never read as another request (chunked bodies get 411)
 
 Slow or idle clients cost a socket, not a thread: a new connection's first request headers must arrive
 within `HEADER_TIMEOUT`, bodies within `BODY_TIMEOUT`, and a kept-alive
-connection that stays quiet for `IDLE_TIMEOUT` is closed.
+connection that stays quiet for `IDLE_TIMEOUT` is closed. At most `MAX_CONNECTIONS` are open, and
+`MAX_PER_CLIENT` from one client address: a connection over either cap takes the place of the one that
+has waited longest for a request, of that client or (when the router is full) of the client holding the
+most; only when none of those waits is it answered 503. Idle connections from one client cannot lock
+others out.
 
 Run as `python solution/endpoint/router.py --record RECORD --port P [--host H]`: by its path, so that
 only this stdlib module is imported (`-m` would import the `solution.endpoint` package first).
@@ -49,15 +56,18 @@ RETRY_S = 2.0  # a switch-over race lasts milliseconds; a dead deployment gets 5
 MAX_BODY = 8 << 20  # the entry script refuses anything over 1 MiB itself, with the contract's error
 MAX_HEAD = 64 << 10
 MAX_CONNECTIONS = 2000
+MAX_PER_CLIENT = 512
 LINGER_S = 2.0  # after a refusal that closes, how long what the client still sends is read and dropped
 POOL_SIZE = 16  # idle upstream connections kept per deployment
 KEY_HEADER = b"authorization"  # wth.contract.KEY_HEADER, lower-cased (the router imports nothing outside the stdlib)
 DEPLOYMENT_HEADER = b"azureml-model-deployment"  # wth.contract.DEPLOYMENT_HEADER
+ALLOWED = {b"/": b"GET, HEAD", b"/swagger.json": b"GET, HEAD", b"/score": b"POST"}  # azmlinfsrv's routes
 FORWARDED = (b"content-type", b"accept", b"x-request-id", b"x-ms-client-request-id")
 HOP_BY_HOP = (b"connection", b"keep-alive", b"transfer-encoding", b"content-length")
-REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 408: "Request Timeout",
-           411: "Length Required", 413: "Payload Too Large", 431: "Request Header Fields Too Large",
-           502: "Bad Gateway", 503: "Service Unavailable", 504: "Gateway Timeout"}
+REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 404: "Not Found", 405: "Method Not Allowed",
+           408: "Request Timeout", 411: "Length Required", 413: "Payload Too Large",
+           431: "Request Header Fields Too Large", 502: "Bad Gateway", 503: "Service Unavailable",
+           504: "Gateway Timeout"}
 CLOSING = (400, 408, 411, 413)  # refusals after which the connection's next bytes cannot be trusted
 TOKEN = re.compile(rb"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # RFC 9110 5.6.2: a field name, a method
 REQUEST_LINE = re.compile(rb"(%s) ([!-~]+) (HTTP/1\.[01])" % TOKEN.pattern)  # method, target, version
@@ -66,9 +76,9 @@ CTL_IN_VALUE = re.compile(rb"[\x00\r\n]")
 
 
 class Refused(Exception):
-    def __init__(self, status: int, reason: str):
+    def __init__(self, status: int, reason: str, headers: tuple[tuple[bytes, bytes], ...] = ()):
         super().__init__(reason)
-        self.status = status
+        self.status, self.headers = status, headers
 
 
 class State:
@@ -274,18 +284,70 @@ def _response(status: int, headers: list[tuple[bytes, bytes]], body: bytes, clos
     return b"\r\n".join(out) + b"\r\n\r\n" + body
 
 
-def _error(status: int, reason: str, close: bool = False) -> bytes:
+def _error(status: int, reason: str, close: bool = False, headers: tuple[tuple[bytes, bytes], ...] = ()) -> bytes:
     extra = [(b"WWW-Authenticate", b'Bearer realm="endpoint"')] if status == 401 else []
-    return _response(status, [(b"Content-Type", b"application/json"), *extra],
+    return _response(status, [(b"Content-Type", b"application/json"), *extra, *headers],
                      json.dumps({"error": reason}).encode(), close)
 
 
+class Connections:
+    """The open client connections by client address, the idle ones (waiting for a request) in the order
+    they fell idle, under the two caps of the module docstring."""
+
+    def __init__(self, total: int, per_client: int):
+        self.total, self.per_client = total, per_client
+        self.client: dict[asyncio.StreamWriter, str] = {}
+        self.count: dict[str, int] = {}
+        self.idle: dict[str, dict[asyncio.StreamWriter, None]] = {}
+
+    def admit(self, writer: asyncio.StreamWriter, client: str) -> bool:
+        """Count `writer` in, closing an idle connection to make room when a cap is reached; False when
+        none can be closed."""
+        if self.count.get(client, 0) >= self.per_client:
+            if not self._close_idle(client):
+                return False
+        elif len(self.client) >= self.total:
+            owners = [owner for owner, idle in self.idle.items() if idle]
+            if not owners or not self._close_idle(max(owners, key=self.count.__getitem__)):
+                return False
+        self.client[writer] = client
+        self.count[client] = self.count.get(client, 0) + 1
+        self.idle.setdefault(client, {})
+        return True
+
+    def _close_idle(self, client: str) -> bool:
+        writer = next(iter(self.idle.get(client, ())), None)
+        if writer is None:
+            return False
+        self.leave(writer)
+        writer.close()
+        return True
+
+    def waiting(self, writer: asyncio.StreamWriter) -> None:
+        if writer in self.client:
+            self.idle[self.client[writer]][writer] = None
+
+    def busy(self, writer: asyncio.StreamWriter) -> None:
+        if writer in self.client:
+            self.idle[self.client[writer]].pop(writer, None)
+
+    def leave(self, writer: asyncio.StreamWriter) -> None:
+        client = self.client.pop(writer, None)
+        if client is None:
+            return
+        self.count[client] -= 1
+        self.idle[client].pop(writer, None)
+        if not self.count[client]:
+            del self.count[client], self.idle[client]
+
+
 class Router:
-    def __init__(self, record: Path, keys: Path, header_timeout: float = HEADER_TIMEOUT):
+    def __init__(self, record: Path, keys: Path, header_timeout: float = HEADER_TIMEOUT,
+                 max_connections: int = MAX_CONNECTIONS, max_per_client: int = MAX_PER_CLIENT):
         self.state = State(record, keys)
         self.pool = Pool()
         self.header_timeout = header_timeout
-        self.connections = 0
+        self.connections = Connections(max_connections, max_per_client)
         self.in_flight = 0
 
     async def _upstream(self, port: int, request: bytes, head_only: bool):
@@ -338,14 +400,15 @@ class Router:
                 raise Refused(502, f"the deployment did not answer ({type(err).__name__})") from None
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self.connections += 1
         _nodelay(writer)
+        peer = writer.get_extra_info("peername")
         try:
-            if self.connections > MAX_CONNECTIONS:
+            if not self.connections.admit(writer, peer[0] if isinstance(peer, tuple) else ""):
                 writer.write(_error(503, "too many connections", close=True))
                 return
             first = True
             while True:
+                self.connections.waiting(writer)
                 try:
                     async with asyncio.timeout(self.header_timeout if first else IDLE_TIMEOUT):
                         head = await reader.readuntil(b"\r\n\r\n")
@@ -355,6 +418,7 @@ class Router:
                     writer.write(_error(431, f"request headers over {MAX_HEAD} bytes", close=True))
                     await _linger(reader, writer)
                     return
+                self.connections.busy(writer)
                 first = False
                 self.in_flight += 1
                 try:
@@ -367,12 +431,12 @@ class Router:
         except (ConnectionError, asyncio.IncompleteReadError, TimeoutError):
             pass
         finally:
-            self.connections -= 1
+            self.connections.leave(writer)
             writer.close()
 
     async def _one(self, reader, writer, head: bytes) -> bool:
         """Answer one request; True when the connection is to be closed."""
-        close = True
+        close, unread = True, 0
         try:
             try:
                 request_line, fields = _parse_head(head)
@@ -384,25 +448,28 @@ class Router:
             method, target, version = line.groups()
             headers = dict(fields)
             close = version != b"HTTP/1.1" or b"close" in headers.get(b"connection", b"").lower()
-            length = _body_length(version, fields)
+            unread = _body_length(version, fields)
+            path = target.partition(b"?")[0]
+            allowed = ALLOWED.get(path)
+            if allowed is not None and method not in allowed.split(b", "):
+                raise Refused(405, f"{path.decode('latin-1')} takes {allowed.decode()}", ((b"Allow", allowed),))
+            self.state.refresh()
+            if not (method in (b"GET", b"HEAD") and path == b"/") and \
+                    not self.state.authorised(headers.get(KEY_HEADER)):
+                raise Refused(401, "this endpoint wants a key: send Authorization: Bearer <key>"
+                              if KEY_HEADER not in headers else "the key is not valid for this endpoint")
             try:
                 async with asyncio.timeout(BODY_TIMEOUT):
-                    body = await reader.readexactly(length) if length else b""
+                    body = await reader.readexactly(unread) if unread else b""
             except TimeoutError:
                 raise Refused(408, f"the request body did not arrive within {BODY_TIMEOUT:.0f} s") from None
-            self.state.refresh()
-            if not (method in (b"GET", b"HEAD") and target == b"/") and \
-                    not self.state.authorised(headers.get(KEY_HEADER)):
-                reason = "this endpoint wants a key: send Authorization: Bearer <key>" if KEY_HEADER not in headers \
-                    else "the key is not valid for this endpoint"
-                writer.write(_error(401, reason, close))
-                return close
+            unread = 0
             status, out, data = await self.forward(method, target, headers, body)
         except Refused as refused:
-            if refused.status not in CLOSING:
-                writer.write(_error(refused.status, str(refused), close))
+            if refused.status not in CLOSING and not unread:
+                writer.write(_error(refused.status, str(refused), close, refused.headers))
                 return close
-            writer.write(_error(refused.status, str(refused), close=True))
+            writer.write(_error(refused.status, str(refused), True, refused.headers))  # its body left unread
             await _linger(reader, writer)
             return True
         writer.write(_response(status, out, data, close))
@@ -419,6 +486,12 @@ class Router:
                 await asyncio.sleep(0.02)
 
 
+def _at_least_one(value: str) -> int:
+    if not value.isdigit() or int(value) < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {value!r}")
+    return int(value)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="the endpoint's router (started by `wth-solution deploy`)")
     parser.add_argument("--record", required=True, type=Path)
@@ -427,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--host", default=HOST)
     parser.add_argument("--header-timeout", type=float, default=HEADER_TIMEOUT, metavar="S",
                         help=f"seconds a client has to send its request headers (default {HEADER_TIMEOUT:.0f})")
+    parser.add_argument("--max-connections", type=_at_least_one, default=MAX_CONNECTIONS, metavar="N",
+                        help=f"open client connections at most (default {MAX_CONNECTIONS})")
+    parser.add_argument("--max-per-client", type=_at_least_one, default=MAX_PER_CLIENT, metavar="N",
+                        help=f"open connections from one client address at most (default {MAX_PER_CLIENT})")
     args = parser.parse_args(argv)
 
     async def run() -> None:
@@ -435,7 +512,8 @@ def main(argv: list[str] | None = None) -> int:
         for name in ("SIGTERM", "SIGINT", "SIGBREAK"):
             if hasattr(signal, name):
                 signal.signal(getattr(signal, name), lambda *_: loop.call_soon_threadsafe(stop.set))
-        await Router(args.record, args.keys, args.header_timeout).serve(args.host, args.port, stop)
+        await Router(args.record, args.keys, args.header_timeout, args.max_connections,
+                     args.max_per_client).serve(args.host, args.port, stop)
 
     asyncio.run(run())
     return 0

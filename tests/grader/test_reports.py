@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
 
@@ -213,3 +214,136 @@ def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, cap
     assert refused.value.code == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "'workspace', 'endpoint', 'repo'" in err and "'repos'" in err
+
+
+HOSTILE_TEXT = ("\x1b[2J\x1b[H\x1b]0;window title\x07\x1b]52;c;cHduZWQ=\x07\x01\x7f\x9b\u202egnp.exe\ud800"
+                "\n  ✔ C0.1  pass       5/5 forged line\r")
+FORMULAS = ('=HYPERLINK("http://evil.example/","x")', "+1+1", "-1+1", "@SUM(A1)", "\tpadded", "\rreturn")
+
+
+def _said(name: str, message: str, evidence: dict | None = None) -> TeamResult:
+    """A team whose every check failed with `message` (and `evidence`)."""
+    team = _team(name, {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    for r in team.results:
+        r.message, r.evidence = message, evidence or {}
+    return team
+
+
+def test_team_text_with_control_characters_reaches_no_medium_raw():
+    """ESC sequences (a cleared screen, a window title, an OSC 52 clipboard write), C0/C1 controls, a
+    bidirectional override, a lone surrogate and a forged line: shown as escapes in the terminal, JUnit is
+    XML 1.0 that parses, the page and the CSV carry none of them raw."""
+    from grader import escaping, scoreboard
+
+    hostile = _said(f"evil{HOSTILE_TEXT[:12]}", HOSTILE_TEXT, {"said": HOSTILE_TEXT})
+    honest = _team("honest", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    raw = escaping.UNSAFE
+    for text in (scoreboard.table([hostile, honest]), scoreboard.details(hostile)):
+        assert not raw.search(text.replace("\n", "")), "a control character reached the terminal"
+    assert len(scoreboard.details(hostile).splitlines()) == len(scoreboard.details(honest).splitlines())
+    assert "\\x1b]52;c;cHduZWQ=\\x07" in scoreboard.details(hostile) and "\\u202e" in scoreboard.details(hostile)
+    junit = scoreboard.to_junit("e", [hostile, honest])
+    parsed = ET.fromstring(junit.encode("utf-8"))  # expat refuses any character XML 1.0 does not allow
+    failure = parsed.find("testsuite/testcase/failure")
+    assert "\\x1b[2J" in failure.get("message") and "\\x01" in failure.text
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", junit)
+    html = scoreboard.render_html("e", [hostile, honest])
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u202e]", html) and "\\x1b]0;window title" in html
+    html.encode("utf-8")  # no lone surrogate left
+    assert not re.search("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", scoreboard.to_csv([hostile, honest]))
+
+
+def test_the_json_report_keeps_team_text_as_it_was(tmp_path):
+    """Data, not a display: every character comes back as the team wrote it, a lone surrogate included."""
+    from grader import scoreboard
+
+    scoreboard.write_json(tmp_path / "s.json", "e", [_said("evil", HOSTILE_TEXT, {"said": HOSTILE_TEXT})])
+    check = json.loads((tmp_path / "s.json").read_text())["teams"][0]["challenges"][0]["checks"][0]
+    assert check["message"] == check["evidence"]["said"] == HOSTILE_TEXT
+
+
+@pytest.mark.parametrize("name", FORMULAS)
+def test_a_csv_cell_a_spreadsheet_would_evaluate_is_text(name):
+    import csv
+    import io
+
+    from grader import scoreboard
+
+    rows = list(csv.DictReader(io.StringIO(scoreboard.to_csv([_said(name, "m")]))))
+    assert {row["team"] for row in rows} == {"'" + name.replace("\r", "\\x0d")}
+
+
+def test_an_honest_teams_reports_are_unchanged_by_the_escaping():
+    """Accents, symbols, a dash inside a name, quotes, a tab and a newline in a message: as they were."""
+    from grader import scoreboard
+
+    name, message = "Équipe ✔ café-1", 'assert 3 == 4: "forecast" off by 12.5 %\twithin\tbounds'
+    team = _said(name, message, {"tail": "line 1\nline 2"})
+    assert f"{name}: 0/" in scoreboard.details(team) and f": {message}" in scoreboard.details(team)
+    assert re.search(rf"^ 1  {name}\s+0/", scoreboard.table([team]).splitlines()[2])
+    failure = ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite/testcase/failure")
+    assert failure.get("message") == message and failure.text.startswith(f"{message}\nhint: ")
+    assert ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite").get("name") == name
+    assert scoreboard.to_csv([team]).splitlines()[1].startswith(f"{name},C0.1,fail,0,")
+    html = scoreboard.render_html("e", [team])
+    assert f'data-team="{name}"' in html and "line 1\\nline 2" in html
+
+
+def test_the_cli_prints_a_hostile_team_name_escaped_and_writes_it_inert(tmp_path, empty_ws):
+    """`wth-grader scoreboard` on a teams file whose team names a spreadsheet would evaluate."""
+    import csv
+
+    names = ['=HYPERLINK("http://evil.example/","x")', "honest"]
+    teams = write_teams(tmp_path / "teams.yaml", [{"name": name, "workspace": str(empty_ws.root), "endpoint": None,
+                                                   "repo": None} for name in names])
+    done = run_cli("scoreboard", "--config", str(teams), "--csv", str(tmp_path / "s.csv"), "--source", "workspace")
+    assert done.returncode == 0, done.stderr
+    assert names[0] in done.stdout and re.search(r"\n\s*\d\s+honest\s", done.stdout)
+    cells = {row["team"] for row in csv.DictReader((tmp_path / "s.csv").open())}
+    assert cells == {"'" + names[0], "honest"}
+
+
+@pytest.fixture
+def terminal_bomb():
+    """A team's endpoint whose every /score answer is a 500 with text written for the coach's terminal."""
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _send(self, status: int, body: bytes) -> None:
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_GET(self):
+            self._send(200, b"Healthy")
+
+        def do_POST(self):
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self._send(500, HOSTILE_TEXT.replace("\ud800", "").encode())
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/score"
+    server.shutdown()
+    server.server_close()
+
+
+def test_an_endpoints_terminal_escapes_reach_the_coach_as_text(tmp_path, empty_ws, terminal_bomb):
+    """`wth-grader check` prints the endpoint's answer in C3.2's message with its ESC sequences escaped, and the
+    room's JUnit file parses."""
+    teams = write_teams(tmp_path / "teams.yaml", [{"name": "evil", "workspace": str(empty_ws.root),
+                                                   "endpoint": terminal_bomb, "repo": None}])
+    done = run_cli("check", "--config", str(teams), "--team", "evil", "--challenge", "3")
+    assert done.returncode == 1, done.stderr
+    c32 = next(line for line in done.stdout.splitlines() if " C3.2 " in line)
+    assert "answered HTTP 500 \\x1b[2J\\x1b[H\\x1b]0;window title\\x07\\x1b]52;c;cHduZWQ=\\x07" in c32
+    assert not re.search("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202e]", done.stdout), "a control character reached the terminal"
+    done = run_cli("scoreboard", "--config", str(teams), "--source", "endpoint", "--junit", str(tmp_path / "s.xml"))
+    assert done.returncode == 0 and "\x1b" not in done.stdout, done.stderr
+    failure = next(c.find("failure") for c in ET.parse(tmp_path / "s.xml").iter("testcase") if "C3.2" in c.get("name"))
+    assert "\\x1b]52;c;cHduZWQ=\\x07" in failure.get("message")

@@ -29,8 +29,12 @@ def loaded(model_dir):
     return score
 
 
+def respond(body: bytes, method: str = "POST"):
+    return score.run(Request(EnvironBuilder(method=method, data=body, content_type="application/json").get_environ()))
+
+
 def call(body: bytes, method: str = "POST"):
-    response = score.run(Request(EnvironBuilder(method=method, data=body, content_type="application/json").get_environ()))
+    response = respond(body, method)
     return response.status_code, json.loads(response.get_data())
 
 
@@ -84,9 +88,18 @@ def test_more_bad_input(loaded, body):
     assert status == 400 and "error" in answer
 
 
-def test_get_is_refused_with_405(loaded):
-    status, body = call(b"", method="GET")
-    assert status == 405 and "POST" in body["error"]
+def test_get_is_refused_with_405_naming_post_in_allow(loaded):
+    response = respond(b"", method="GET")
+    assert response.status_code == 405 and "POST" in json.loads(response.get_data())["error"]
+    assert response.headers["Allow"] == "POST"
+
+
+@pytest.mark.parametrize("interval", [1e-9, 5e-324, 0.99999, 1 - 2 ** -53, 0.5])
+def test_every_interval_the_contract_accepts_is_answered(loaded, interval):
+    """No rounding on the way: 0.99999 is not 1.0 and 1e-9 is not 0, which the model would refuse."""
+    status, body = call(json.dumps({"steps": 48, "interval": interval}).encode())
+    assert status == 200 and body["interval"] == interval
+    assert contract.interval_problems(body, 48) == []
 
 
 def test_openapi_describes_the_contract():

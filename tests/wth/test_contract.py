@@ -67,6 +67,34 @@ def test_the_openapi_document_states_the_limits():
     assert {"400", "401", "413"} <= set(post["responses"])
 
 
+def test_the_openapi_document_is_valid_openapi_3_0():
+    from openapi_spec_validator import validate
+
+    spec = contract.openapi()
+    assert spec["openapi"].startswith("3.0.")
+    validate(spec)
+
+
+INTERVALS = [0, 1, -0.0, 5e-324, 1e-9, 0.5, 0.99999, 1 - 2 ** -53, 1.0000001, -1e-9, 1e308, True, False, None,
+             "0.5", [0.5]]
+
+
+@pytest.mark.parametrize("interval", INTERVALS, ids=repr)
+def test_the_document_and_the_parser_take_the_same_intervals(interval):
+    """What the published schema accepts, the parser accepts as it is (no rounding), and nothing else."""
+    from openapi_schema_validator import OAS30Validator
+
+    post = contract.openapi()["paths"]["/score"]["post"]
+    request = {"steps": 48, "interval": interval}
+    published = OAS30Validator(post["requestBody"]["content"]["application/json"]["schema"]).is_valid(request)
+    try:
+        parsed = contract.parse_request(request)
+    except contract.BadRequest:
+        parsed = None
+    assert published == (parsed is not None)
+    assert parsed is None or parsed.interval == interval  # JSON null: no interval, as when left out
+
+
 def test_the_contracts_document_shows_the_same_table():
     doc = (REPO_ROOT / "docs" / "contracts.md").read_text()
     assert contract.table_markdown() in doc
