@@ -56,8 +56,7 @@ def test_what_the_sandbox_shows(tmp_path):
         f"'away': {str(tmp_path / 'elsewhere' / 'pkg')!r}}}\n")
     copy = tmp_path / "copy"
     copy.mkdir()
-    box = sandbox.jail(str(venv / "bin" / "python"), team, copy, {"clean": None},
-                       hide=[team, other, venv / "other-team-inside"])
+    box = sandbox.jail(str(venv / "bin" / "python"), team, copy, hide=[team, other, venv / "other-team-inside"])
     shown = {inside for _, inside in box.binds}
     assert {str(team), str(venv), str(tmp_path / "installed" / "site-packages")} <= shown
     assert str(other / "venv-site" / "site-packages") not in shown and str(tmp_path / "elsewhere" / "pkg") not in shown
@@ -71,7 +70,7 @@ def test_what_the_sandbox_shows(tmp_path):
     (team / ".venv" / "bin").mkdir(parents=True)
     (team / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (team / ".venv" / "bin" / "python").symlink_to(secret)
-    box = sandbox.jail(str(team / ".venv" / "bin" / "python"), team, copy, {}, hide=[team, other])
+    box = sandbox.jail(str(team / ".venv" / "bin" / "python"), team, copy, hide=[team, other])
     assert not [source for source, _ in box.binds if secret.parent.parent in [source, *source.parents]], box.binds
     assert (copy / ".venv").is_dir() and str(team / ".venv") in box.skip  # the venv's mount point, not copied per run
 
