@@ -42,10 +42,12 @@ NOT_COPIED = tuple(sorted(SKIP_DIRS - {"site-packages", "build", "dist"}))  # a 
 
 
 def walk(root: Path, suffix: str) -> list[Path]:
-    found = []
+    """The repository's files ending in `suffix`, never through a link that leaves it (another team's file)."""
+    found, real = [], Path(os.path.realpath(root))
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        found += [Path(folder) / f for f in sorted(files) if f.endswith(suffix)]
+        found += [Path(folder) / f for f in sorted(files)
+                  if f.endswith(suffix) and Path(os.path.realpath(Path(folder) / f)).is_relative_to(real)]
         if len(found) > MAX_FILES:
             break
     return found
@@ -55,8 +57,12 @@ def test_functions(root: Path) -> dict[str, int]:
     """{relative test file: number of test functions} for pytest-style files in the repo."""
     out = {}
     for path in walk(root, ".py"):
-        if not (path.name.startswith("test_") or path.name.endswith("_test.py")) or not path.is_file():
-            continue  # not a regular file: a pipe would never end
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError:
+            regular = False
+        if not (path.name.startswith("test_") or path.name.endswith("_test.py")) or not regular:
+            continue  # not a regular file (a pipe would never end), or one the grader may not read
         try:
             with open(path, "rb") as handle:
                 tree = ast.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
@@ -181,23 +187,43 @@ def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float)
             os.close(key.fd)
 
 
-def _copy(source: Path, target: Path) -> None:
-    """The repository without its clone and venv folders (NOT_COPIED) and without sockets, pipes or devices."""
+COPY_MB = 128  # of a repository, the files copied for its tests (their apparent size: a sparse file counts whole)
+COPY_FILES = 20000  # ... and at most this many files and folders
+
+
+def _copy(source: Path, target: Path) -> str:
+    """The repository without its clone and venv folders (NOT_COPIED), without sockets, pipes or devices,
+    and within COPY_MB and COPY_FILES (what goes past them is left out); says what was left out."""
+    budget, left_out = {"bytes": COPY_MB << 20, "files": COPY_FILES}, []
+
     def ignore(folder: str, names: list[str]) -> list[str]:
         out = []
         for name in names:
             try:
-                mode = os.lstat(os.path.join(folder, name)).st_mode
+                info = os.lstat(os.path.join(folder, name))
             except OSError:
-                mode = 0
-            if name in NOT_COPIED or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
                 out.append(name)
+                continue
+            kind = info.st_mode
+            size = info.st_size if stat.S_ISREG(kind) else 0
+            if name in NOT_COPIED or not (stat.S_ISREG(kind) or stat.S_ISDIR(kind) or stat.S_ISLNK(kind)):
+                out.append(name)
+            elif budget["files"] <= 0 or size > budget["bytes"]:
+                out.append(name)
+                left_out.append(os.path.relpath(os.path.join(folder, name), source))
+            else:
+                budget["files"] -= 1
+                budget["bytes"] -= size
         return out
 
     try:
         shutil.copytree(source, target, symlinks=True, ignore=ignore)
     except shutil.Error:
         pass  # files the grader cannot read stay out of the copy
+    if not left_out:
+        return ""
+    return (f"[the grader left {len(left_out)} path(s) of the repository out of the copy its tests run in, past "
+            f"{COPY_MB} MB or {COPY_FILES} files: {', '.join(left_out[:5])}]\n")
 
 
 def _env(home: str, tmp: str, data: str | None) -> dict[str, str]:
@@ -225,7 +251,7 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
     with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as scratch:
         scratch = Path(scratch)
         copy = scratch / "src"
-        _copy(Path(root), copy)
+        note = _copy(Path(root), copy)
         box = sandbox.jail(python, root, copy, hide, RUNNER) if sandbox.status().available else None
         runs, gated = {}, False
         for label in order:
@@ -234,6 +260,7 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
                 continue
             one = _contained if box else _direct
             runs[label] = one(box, Path(root), copy, python, data_files[label], deadline, scratch)
+            runs[label].output = note + runs[label].output
             gated = label == gate and runs[label].returncode != 0 and not runs[label].timed_out
     return {label: runs[label] for label in data_files}
 
