@@ -37,7 +37,7 @@ from .checks import (
     whole,
 )
 from .context import Session, TeamContext
-from .not_gradable import NotGradable
+from .not_gradable import RESOURCE_ERRNOS, NotGradable
 from .redaction import redact
 from .teams import Config, Team, parse
 
@@ -93,6 +93,10 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
         except NotGradable as err:
             box["outcome"] = Outcome(ERROR, f"not gradable: {err}")
         except Exception as err:  # a bug in the grader (or an answer it did not foresee): never the team's fail
+            if isinstance(err, OSError) and err.errno in RESOURCE_ERRNOS:  # the grading machine's overload
+                box["outcome"] = Outcome(ERROR, f"not gradable: the grading machine ran short of resources "
+                                                f"({err.strerror}); regrade once it has them")
+                return
             where = ctx.session.log_crash(ctx.team, check.id, traceback.format_exc())
             box["outcome"] = Outcome(CRASH, f"the grader crashed on this check ({type(err).__name__}: {str(err)[:200]}): "
                                             f"a grader bug, not the team's result; traceback in {where}")

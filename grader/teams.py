@@ -241,11 +241,16 @@ class WorkspaceRef(_Model):
     exactly_one = (("path", "tracking_uri", "azureml"), "path, tracking_uri, azureml (or a folder path or URI alone)")
 
     path: LocalPath | None = Field(None, description="a workspace folder holding `mlflow.db`, or a `.db` file")
-    tracking_uri: Annotated[str, _no_credential(
-        "MLflow reads the store's credentials from MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME and "
-        "MLFLOW_TRACKING_PASSWORD) in the grader's environment")] | None = Field(
+    tracking_uri: Annotated[str, _no_credential("give the server's token as workspace.token_env")] | None = Field(
         None, description="an MLflow tracking URI (a team laptop's `wth ui --host 0.0.0.0`, any MLflow server)")
     azureml: AzureML | None = Field(None, description="an Azure ML workspace (the `azure` extra)")
+    token_env: EnvName | None = Field(None, description="the variable holding the tracking server's token, sent as "
+                                      "`Authorization: Bearer` to that server's origin only")
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_over_https(cls, value: str, info: ValidationInfo) -> str:
+        return _over_https_or_loopback(value, info.data.get("tracking_uri") or "", "token")
 
     @model_validator(mode="before")
     @classmethod

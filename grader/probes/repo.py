@@ -11,7 +11,6 @@ and every stream and file of team code is read with a cap.
 from __future__ import annotations
 
 import ast
-import errno
 import json
 import os
 import random
@@ -31,7 +30,7 @@ from pathlib import Path
 from wth.processes import popen, stop_tree
 
 from .. import sandbox
-from ..not_gradable import NotGradable
+from ..not_gradable import RESOURCE_ERRNOS, NotGradable
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
              "site-packages", "mlruns", ".tox", "build", "dist"}
@@ -327,5 +326,3 @@ def _wait(cmd: list[str], cwd: str, env: dict, deadline: float, described: str |
     return _run(code if began and not timed_out else None, round(time.monotonic() - started, 2),
                 streams[out_r].text(), described, timed_out)
 
-
-RESOURCE_ERRNOS = {errno.EMFILE, errno.ENFILE, errno.ENOMEM, errno.EAGAIN, errno.ENOSPC}

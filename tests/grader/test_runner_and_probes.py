@@ -100,7 +100,7 @@ def test_team_budget_stops_further_checks(tmp_path):
 def test_probe_refuses_cross_host_redirects_and_huge_answers():
     redirect, huge = ContractEndpoint("redirect"), ContractEndpoint("huge")
     try:
-        with pytest.raises(Unreachable, match="redirected to another host"):
+        with pytest.raises(Unreachable, match="redirected to another origin"):
             EndpointProbe(Endpoint(uri=redirect.uri)).score({"steps": 1})
         with pytest.raises(Unreachable, match="more than 1024 kB"):
             EndpointProbe(Endpoint(uri=huge.uri)).score({"steps": 1})
