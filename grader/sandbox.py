@@ -108,7 +108,8 @@ def _system() -> list[str]:
             args += ["--ro-bind", folder, folder]
     for name in ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    return [*args, "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",  # bwrap's /dev is an unbounded tmpfs
+            "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
             "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH]
 
 

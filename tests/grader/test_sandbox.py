@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -119,3 +120,17 @@ def test_the_limits_the_docs_state_are_the_code_s():
         text = (REPO_ROOT / doc).read_text()
         stated = dict(re.findall(r"`([A-Z_]+)` \(([\d.]+)\)", text))
         assert {name: int(stated.get(name, -1)) for name in limits} == limits, doc
+
+
+def test_a_lower_address_space_limit_than_the_sandbox_s_is_kept(tmp_path):
+    """Under `ulimit -v` below MEMORY_MB the runs keep the lower limit instead of failing to raise it."""
+    _contained()
+    repo = build_repo(tmp_path / "quick", "custom", {"test_quick.py": "def test_quick():\n    assert 1 + 1 == 2\n"})
+    lower = 3 << 30
+    assert lower < sandbox.MEMORY_MB << 20
+    code = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({lower}, {lower}))\n"
+            "from grader.probes.repo import run_pytest\n"
+            f"run = run_pytest({str(repo)!r}, sys.executable, {{'clean': None}}, 60)['clean']\n"
+            "print(run.returncode, run.output[-500:])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.startswith("0 "), done.stdout + done.stderr
