@@ -42,6 +42,7 @@ SCRATCH_MB = 256  # the one writable folder (/tmp), in memory
 SHM_MB = 64  # /dev/shm (POSIX semaphores, shared memory)
 PROCESSES = 128  # processes and threads the sandbox's user may have at once inside it
 MEMORY_MB = 4096  # address space per process
+RUN_MEMORY_MB = 2048  # resident memory of a run's processes together (the grader stops the run past it)
 UNPRIVILEGED = 65534  # uid and gid of team code when the grader is root: nobody/nogroup
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "hosts", "host.conf", "nsswitch.conf",

@@ -422,8 +422,8 @@ class Config(_Model):
                                   description="the grader's folder: history, log, `watch` page, clones")
     stuck_after_min: Annotated[float, Field(strict=True, gt=0)] = Field(
         45.0, description="flag a team that passed no new criterion for this many minutes")
-    data_file: LocalPath | None = Field(None, description="the clean TransactionHistory file the teams' tests "
-                                        "run on (C2.2/C2.3; default: the bundled data)")
+    data_file: LocalPath | None = Field(None, description="a TransactionHistory file whose variant, new in every "
+                                        "pass, the teams' tests run on (C2.2/C2.3; default: a new simulation)")
     drift_batches: dict[Literal["clean", "drifted"], LocalPath] = Field(
         default_factory=dict, description="`{clean: PATH, drifted: PATH}`: the published batches C5.1/C5.2 "
                                           "match (default: the bundled ones)")

@@ -23,9 +23,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from wth.processes import popen, stop_tree
 
@@ -161,9 +163,10 @@ def tail_of_file(path: Path, keep: int = OUTPUT_TAIL_KB << 10) -> str:
         return ""
 
 
-def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float) -> None:
-    """Reads every stream into its tail until all are closed, `deadline` passes, or the process ended
-    a moment ago (what it left running may hold a stream open)."""
+def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float,
+           enough: Callable[[], bool] = lambda: False) -> None:
+    """Reads every stream into its tail until all are closed, `deadline` passes, the process ended
+    a moment ago (what it left running may hold a stream open), or `enough` says so."""
     with selectors.DefaultSelector() as selector:
         for fd in streams:
             selector.register(fd, selectors.EVENT_READ)
@@ -172,7 +175,7 @@ def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float)
             now = time.monotonic()
             if process.poll() is not None:
                 ended = ended or now
-            if now >= deadline or (ended and now - ended > 1.0):
+            if now >= deadline or (ended and now - ended > 1.0) or enough():
                 break
             for key, _ in selector.select(timeout=min(0.5, deadline - now)):
                 try:
@@ -316,13 +319,59 @@ def _wait(cmd: list[str], cwd: str, env: dict, deadline: float, described: str |
         os.close(out_w)
         if ready:
             os.close(ready[1])
-    _drain(process, streams, deadline)
+    held = _Memory(process.pid)
+    _drain(process, streams, deadline, held.over)
+    if held.exceeded:
+        stop_tree(process.pid, timeout=2)
     try:
         code, timed_out = process.wait(timeout=max(0.0, deadline - time.monotonic())), False
     except subprocess.TimeoutExpired:
         stop_tree(process.pid, timeout=2)
         code, timed_out = process.wait(), True
-    began = not ready or streams[ready[0]].read > 0
+    began = (not ready or streams[ready[0]].read > 0) and not held.exceeded
+    note = (f"[stopped: its processes held more than {sandbox.RUN_MEMORY_MB} MB of memory together]\n"
+            if held.exceeded else "")
     return _run(code if began and not timed_out else None, round(time.monotonic() - started, 2),
-                streams[out_r].text(), described, timed_out)
+                streams[out_r].text() + note, described, timed_out)
 
+
+class _Memory:
+    """The memory a run's whole process tree holds, looked at every MEMORY_EVERY_S at most: the sum of
+    resident sizes, and when that passes RUN_MEMORY_MB the sum of proportional ones (a page that forked
+    processes share counts once)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.seen, self.exceeded = pid, 0.0, False
+
+    def over(self) -> bool:
+        if time.monotonic() - self.seen < MEMORY_EVERY_S:
+            return self.exceeded
+        self.seen = time.monotonic()
+        try:
+            root = psutil.Process(self.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return self.exceeded
+        cap = sandbox.RUN_MEMORY_MB << 20
+        self.exceeded = self._sum(tree, lambda p: p.memory_info().rss) > cap and \
+            self._sum(tree, lambda p: _proportional(p.memory_full_info())) > cap
+        return self.exceeded
+
+    @staticmethod
+    def _sum(tree: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
+        total = 0
+        for process in tree:
+            try:
+                total += size(process)
+            except psutil.Error:
+                pass
+        return total
+
+
+MEMORY_EVERY_S = 0.25
+
+
+
+def _proportional(info) -> int:
+    """A process's proportional set size (Linux), else its unique one."""
+    return getattr(info, "pss", info.uss)

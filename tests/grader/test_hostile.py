@@ -5,7 +5,7 @@ refuses to grade without a sandbox): an honest team beside teams whose tests try
 namespace), read another team, the grader's folder or the coach's home, list other teams' folder
 names, reach a Unix socket or a TCP port of the machine, fork 300 processes, write 2 GB, forge the
 runner's results through /proc and every descriptor and kill it, write 500 MB of output, loop forever, or
-leave a daemon behind; a suite that knows the clean file by its path, by the public data or by what an
+leave a daemon behind, hold 3 GB in 6 processes; a suite that knows the clean file by its path, by the public data or by what an
 earlier run left in HOME, /tmp or /dev/shm, with a venv whose .pth forges verdicts; a repository whose
 test is a link to the honest team's, one whose .git points into the honest team's, one holding a 1 GB
 sparse file; workspaces whose runs name the coach's holdout or a file the grader may not read; a
@@ -235,6 +235,22 @@ def test_writes_500_mb(capfd):
             os.write(1, chunk)
 '''
 
+HOG = VALIDATES.replace("def test_the_data", "def test_0_the_data") + '''
+import os, time
+
+def test_holds_3_gb_in_6_processes():
+    children = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            block = b"x" * (512 << 20)  # resident, page by page
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
+'''
+
 LOOP = '''
 def test_forever():
     while True:
@@ -341,7 +357,7 @@ def room(tmp_path_factory):
              "own_repo": str(teams_dir / "prober"), "unix": str(root / "machine.sock"), "port": tcp.address[1],
              "labels": ["clean", *CORRUPTIONS], "mark": DAEMON_MARK, "public_sha256": hashlib.sha256(public).hexdigest(),
              "public_lines": public.count(b"\n")}
-    for name, body in (("prober", PROBER), ("forger", FORGER + CHEATER), ("bomb", BOMB), ("loop", LOOP),
+    for name, body in (("prober", PROBER), ("forger", FORGER + CHEATER), ("bomb", BOMB), ("loop", LOOP), ("hog", HOG),
                        ("sparse", "import os\n\ndef test_blob():\n    assert os.path.getsize('blob.bin') == 1 << 30\n")):
         code = f"P = {facts!r}  # what the test knows of the machine\n{body}"
         repos[name] = build_repo(teams_dir / name, "custom", {f"test_{name}.py": code})
@@ -501,6 +517,9 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, al
 
     left = [p.pid for p in psutil.process_iter(["cmdline"]) if DAEMON_MARK in " ".join(p.info["cmdline"] or [])]
     assert not left, f"daemons left behind: {left}"
+
+    hog = _checks(report, "hog")["C2.2"]  # 6 processes of 512 MB each: the run is stopped past RUN_MEMORY_MB together
+    assert hog["status"] == "fail" and f"held more than {sandbox.RUN_MEMORY_MB} MB" in hog["evidence"]["output_tail"], hog
 
     sparse = _checks(report, "sparse")["C2.2"]  # its 1 GB (sparse) file is left out of the copy, not copied as zeros
     assert sparse["status"] == "fail" and f"past {COPY_MB} MB" in sparse["evidence"]["output_tail"], sparse

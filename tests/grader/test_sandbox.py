@@ -114,8 +114,9 @@ def test_require_sandbox_says_why_bwrap_cannot_drop_privileges(tmp_path, trained
 
 def test_the_limits_the_docs_state_are_the_code_s():
     limits = {"SCRATCH_MB": sandbox.SCRATCH_MB, "SHM_MB": sandbox.SHM_MB, "PROCESSES": sandbox.PROCESSES,
-              "MEMORY_MB": sandbox.MEMORY_MB, "OUTPUT_TAIL_KB": repo_probe.OUTPUT_TAIL_KB,
-              "OUTPUT_READ_MB": repo_probe.OUTPUT_READ_MB}
+              "MEMORY_MB": sandbox.MEMORY_MB, "RUN_MEMORY_MB": sandbox.RUN_MEMORY_MB,
+              "OUTPUT_TAIL_KB": repo_probe.OUTPUT_TAIL_KB, "OUTPUT_READ_MB": repo_probe.OUTPUT_READ_MB,
+              "COPY_MB": repo_probe.COPY_MB, "COPY_FILES": repo_probe.COPY_FILES}
     for doc in ("grader/README.md", "Coach/Grading.md"):
         text = (REPO_ROOT / doc).read_text()
         stated = dict(re.findall(r"`([A-Z_]+)` \(([\d.]+)\)", text))
