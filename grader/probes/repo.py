@@ -280,9 +280,14 @@ def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str
     env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside)
     with tempfile.TemporaryDirectory(prefix="wth-grader-stage-") as stage:
         ready_r, ready_w = os.pipe()
-        spec["ready"] = ready_w
-        argv = [RUNNER, "-I", "-S", "-c", RUN, json.dumps(spec), *PYTEST_ARGS]
-        cmd = box.command(argv, Path(stage), (Path(data), inside) if data and Path(data).is_file() else None)
+        try:
+            spec["ready"] = ready_w
+            argv = [RUNNER, "-I", "-S", "-c", RUN, json.dumps(spec), *PYTEST_ARGS]
+            cmd = box.command(argv, Path(stage), (Path(data), inside) if data and Path(data).is_file() else None)
+        except BaseException:
+            os.close(ready_r)
+            os.close(ready_w)
+            raise
         return _wait(cmd, "/", env, deadline, box.describe(left), ready=(ready_r, ready_w))
 
 
