@@ -111,7 +111,7 @@ def fetch(method: str, uri: str, body: bytes | None, headers: dict, connect_s: f
     try:
         try:
             conn.connect()
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             raise NoConnection from None
         raw = conn.sock
         conn.sock = _Socket(raw, deadline)
@@ -162,7 +162,7 @@ class EndpointProbe:
                 raise Unreachable(f"{host} sent more than {MAX_BYTES // 1024} kB; refused") from None
             except NoConnection:
                 raise Unreachable(f"no connection to {host} within {self.connect_s:g} s") from None
-            except (TimeoutError, socket.timeout):
+            except TimeoutError:
                 raise Unreachable(f"{host} accepted the connection but sent no complete answer within {budget:g} s") from None
             except ConnectionRefusedError:
                 raise Unreachable(f"cannot connect to {host}: connection refused") from None

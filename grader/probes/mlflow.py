@@ -30,7 +30,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import requests
-
 from mlflow.entities import Run, ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException

@@ -24,8 +24,8 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import socket
+import sqlite3
 import subprocess
 import sys
 import sysconfig
