@@ -243,3 +243,11 @@ def test_a_tracking_server_gets_only_its_own_token_and_no_drip_holds_the_grader(
             server.close()
     assert [h.get("Authorization") for h in named.seen_headers] == ["Bearer team-token-123456"] * len(named.seen_headers)
     assert other.seen_headers and not [h for h in other.seen_headers if "Authorization" in h]
+
+
+def test_a_file_the_grader_may_not_read_is_an_error(tmp_path):
+    def locked(ctx):
+        raise PermissionError(errno.EACCES, "Permission denied", "/teams/alpha/.pipelines/build.yml")
+
+    outcome = runner._run_with_budget(_check(locked), _Ctx(tmp_path), 5)
+    assert outcome.status == ERROR and "may not read /teams/alpha/.pipelines/build.yml" in outcome.message
