@@ -9,10 +9,11 @@ refreshed in place by each pass: MLflow keeps a store and an SQLAlchemy engine p
 as long as the process lives (holding the file open), so a new file per pass would leave one more of
 each per team per pass (`wth-grader watch`: a file descriptor, a deleted file's disk space and
 several MB each time). An HTTP tracking URI (a team's `mlflow server`,
-or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts, and
-every request MLflow makes in the grader through the grader's own request auth (`_Guard`): no
-credential of MLflow's own reaches any server, a teams file's `workspace.token_env` reaches its own
-server only, no redirect is followed, and each answer's body is read within ANSWER_S and ANSWER_MB.
+or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts. From
+the first team tracking URI on, every request MLflow makes in the process goes through the grader's
+own request auth (`_Guard`): no credential of MLflow's own reaches any server, a teams file's
+`workspace.token_env` reaches its own server only, no redirect is followed, and each answer's body is
+read within ANSWER_S and ANSWER_MB.
 Answers are cached per probe: one grading pass sees one consistent snapshot.
 """
 
@@ -116,10 +117,14 @@ class _GuardProvider(RequestAuthProvider):
         return _Guard()
 
 
-_request_auth_provider_registry.register(_GuardProvider)
-os.environ["MLFLOW_TRACKING_AUTH"] = AUTH
-for _name in _CREDENTIALS:
-    os.environ.pop(_name, None)
+@functools.lru_cache(maxsize=1)
+def guard() -> None:
+    """From the first remote store on, every request MLflow makes in this process goes through `_Guard`
+    (MLflow reads its auth and credentials from the environment at each request)."""
+    _request_auth_provider_registry.register(_GuardProvider)
+    os.environ["MLFLOW_TRACKING_AUTH"] = AUTH
+    for name in _CREDENTIALS:
+        os.environ.pop(name, None)
 
 
 class WorkspaceMissing(Exception):
@@ -184,8 +189,10 @@ def tracking_uri(ref: WorkspaceRef, azure_resolver=None) -> str:
 class MlflowProbe:
     def __init__(self, ref: WorkspaceRef, experiment: str, model: str):
         self.ref, self.experiment, self.model = ref, experiment, model
-        if ref.kind == "uri" and ref.token_env:
-            TOKENS[_origin(ref.tracking_uri)] = ref.token_env
+        if ref.kind == "uri":  # a team's own server (an Azure ML workspace's is Microsoft's, signed in as Azure wants)
+            guard()
+            if ref.token_env:
+                TOKENS[_origin(ref.tracking_uri)] = ref.token_env
 
     @cached_property
     def client(self) -> MlflowClient:
