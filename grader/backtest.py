@@ -43,15 +43,15 @@ def recorded_series(path: Path, start: str, end: str) -> pd.Series:
     from wth.data import daily_series, read_daily, read_transactions
     from wth.errors import UsageError
 
-    if not path.is_file():
-        raise NotGradable(f"the run's training data {path} is not readable from the grading machine")
     try:
+        if not path.is_file():
+            raise NotGradable(f"the run's training data {path} is not readable from the grading machine")
         with open(path, "rb") as handle:
             head = handle.read(64)
         if head.lstrip(b"\xef\xbb\xbf").lower().startswith(b"date,"):
             series = read_daily(path)[pd.Timestamp(start): pd.Timestamp(end)]
         else:
             series, _ = daily_series(read_transactions(path), start, end)
-    except (UsageError, ValueError, KeyError, IndexError) as err:
+    except (UsageError, ValueError, KeyError, IndexError, OSError) as err:
         raise NotGradable(f"the run's training data {path} cannot be read: {str(err).splitlines()[0][:200]}") from None
     return series

@@ -164,8 +164,8 @@ class TeamContext:
 
     @cached_property
     def test_runs(self) -> dict[str, PytestRun]:
-        """The team's tests on the clean data file ("clean", C2.2) and then, when they pass there, once
-        per corrupted file (C2.3): one sandboxed session within the team's `pytest_s`."""
+        """The team's tests on the clean data file ("clean", C2.2) and once per corrupted file (C2.3), in a
+        random order, each run in a sandbox of its own, all within the team's `pytest_s`."""
         data = self.session.data_files.get()
         return run_pytest(self.repo, self.python, {"clean": data.clean, **data.corrupted}, self.team.budgets.pytest_s,
                           hide=self.session.hidden, gate="clean")

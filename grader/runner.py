@@ -6,8 +6,9 @@ team's budget (`team_s`) is spent. Network calls and subprocesses carry their ow
 those, so one team's hanging endpoint costs that team its budget and nobody else anything.
 `Decided` in a check is the outcome it carries (a guard's fail), `NotGradable` that check's `error`
 (could not be graded); any other exception is its `crash` (a grader bug: the traceback goes to the
-grader's log, `<grader_dir>/grader.log`), never the run's end. Secrets are redacted from every
-message, piece of evidence and logged traceback before it leaves the runner.
+grader's log, `<grader_dir>/grader.log`), never the run's end; a file the grader's user may not
+read, or the grading machine short of descriptors, memory or disk, is that check's `error`. Secrets
+are redacted from every message, piece of evidence and logged traceback before it leaves the runner.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from .checks import (
     whole,
 )
 from .context import Session, TeamContext
-from .not_gradable import NotGradable
+from .not_gradable import RESOURCE_ERRNOS, NotGradable
 from .redaction import redact
 from .teams import Config, Team, parse
 
@@ -93,6 +94,14 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
         except NotGradable as err:
             box["outcome"] = Outcome(ERROR, f"not gradable: {err}")
         except Exception as err:  # a bug in the grader (or an answer it did not foresee): never the team's fail
+            if isinstance(err, OSError) and err.errno in RESOURCE_ERRNOS:  # the grading machine's overload
+                box["outcome"] = Outcome(ERROR, f"not gradable: the grading machine ran short of resources "
+                                                f"({err.strerror}); regrade once it has them")
+                return
+            if isinstance(err, PermissionError):  # a file of the team's the grader's user may not read
+                box["outcome"] = Outcome(ERROR, "not gradable: the grader's user may not read "
+                                                f"{err.filename or 'a file'}")
+                return
             where = ctx.session.log_crash(ctx.team, check.id, traceback.format_exc())
             box["outcome"] = Outcome(CRASH, f"the grader crashed on this check ({type(err).__name__}: {str(err)[:200]}): "
                                             f"a grader bug, not the team's result; traceback in {where}")

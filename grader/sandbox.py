@@ -1,21 +1,23 @@
 """Run a team's code under a sandbox: bubblewrap (`bwrap` 0.8 or later, Debian package `bubblewrap`) on Linux.
 
-What team code sees, all read-only: the system folders (`SYSTEM`) and a few files of /etc (`ETC`); its
-interpreter (the venv, the base installation's lib/ and binary) and the site-packages folders the
-venv's .pth files name; a clean copy of its repository at the repository's own path (editable installs
-of the repository's folders, such as the kit's `pip install -e ./tools`, resolve there); the data
-files. Nothing else of the machine: no home, no other team's folder or name, no grader folder, no
-socket. Writable: a tmpfs of SCRATCH_MB at /tmp (the runs' copies, HOME, temporary files) and one of
-SHM_MB at /dev/shm, nothing on the machine's disk.
+Each run of a team's tests is a sandbox of its own, so nothing one run leaves (files, processes,
+IPC objects, keys) reaches the next. What team code sees, all read-only: the system folders (`SYSTEM`)
+and a few files of /etc (`ETC`); its interpreter (the venv, the base installation's lib/ and binary),
+the site-packages folders the venv's .pth files name, and the grader's own interpreter (which prepares
+the run); a clean copy of its repository at the repository's own path (editable installs of the
+repository's folders, such as the kit's `pip install -e ./tools`, resolve there); the run's data file
+at a random path. Nothing else of the machine: no home, no other team's folder or name, no grader
+folder, no socket. Writable: a tmpfs of SCRATCH_MB at /tmp (the run's copy, HOME, temporary files)
+and one of SHM_MB at /dev/shm, nothing on the machine's disk.
 
-Team code holds no capabilities: its own user namespace (no nested one), PID namespace (the runner is
-its PID 1; every process it leaves is killed), network namespace (a loopback nobody else listens
-on), IPC, UTS and cgroup namespaces; bwrap always runs unprivileged. When the grader runs as root,
-team code runs as `nobody` (UNPRIVILEGED): a helper (the grader's own interpreter, before any team
-code) mounts what nobody may see in a private mount namespace, then drops to nobody and starts bwrap.
-Limits per process, set by the runner before any team code runs (`limits`): PROCESSES (RLIMIT_NPROC,
-the processes and threads of the sandbox's user), MEMORY_MB (RLIMIT_AS), the team's pytest budget in
-CPU seconds (RLIMIT_CPU), no core files.
+Team code holds no capabilities: its own user namespace (no nested one), PID namespace (bwrap is its
+PID 1; every process the run leaves is killed with it), network namespace (a loopback nobody else
+listens on), IPC, UTS and cgroup namespaces; bwrap always runs unprivileged. When the grader runs as
+root, team code runs as `nobody` (UNPRIVILEGED): a helper (the grader's own interpreter, before any
+team code) mounts what nobody may see in a private mount namespace, then drops to nobody and starts
+bwrap. Limits per process, set before any team code runs (`limits`, never above the grader's own hard
+limits): PROCESSES (RLIMIT_NPROC, the processes and threads of the sandbox's user), MEMORY_MB
+(RLIMIT_AS), the time left of the team's pytest budget in CPU seconds (RLIMIT_CPU), no core files.
 
 Without bubblewrap (not Linux, not installed, or user namespaces refused) the code runs unsandboxed
 and every affected check says so; `--require-sandbox` refuses to grade instead, saying why.
@@ -40,12 +42,13 @@ SCRATCH_MB = 256  # the one writable folder (/tmp), in memory
 SHM_MB = 64  # /dev/shm (POSIX semaphores, shared memory)
 PROCESSES = 128  # processes and threads the sandbox's user may have at once inside it
 MEMORY_MB = 4096  # address space per process
+RUN_MEMORY_MB = 2048  # resident memory of a run's processes together (the grader stops the run past it)
 UNPRIVILEGED = 65534  # uid and gid of team code when the grader is root: nobody/nogroup
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "hosts", "host.conf", "nsswitch.conf",
        "gai.conf", "alternatives", "ssl", "ca-certificates", "mime.types", "os-release")
 SCRATCH = "/tmp"  # inside: the writable tmpfs
-DATA = "/data"  # inside: the data files, /data/<n>/<name>
+DATA = "/data"  # inside: a run's data file, /data/<random>/TransactionHistory.csv
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
 READ_CAP = 64 * 1024  # bytes read of a team's .pth file, editable finder or pyvenv.cfg
 MAX_PTH = 200  # .pth files read per site-packages folder
@@ -94,7 +97,7 @@ def _user() -> str:
 def _namespaces(bwrap: str) -> list[str]:
     return [bwrap, "--unshare-user", "--disable-userns", "--unshare-pid", "--unshare-net", "--unshare-ipc",
             "--unshare-uts", "--unshare-cgroup-try", "--hostname", "sandbox", "--cap-drop", "ALL", "--die-with-parent",
-            "--new-session", "--as-pid-1"]
+            "--new-session"]
 
 
 def _system() -> list[str]:
@@ -106,7 +109,8 @@ def _system() -> list[str]:
             args += ["--ro-bind", folder, folder]
     for name in ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
-    return [*args, "--proc", "/proc", "--dev", "/dev", "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
+    return [*args, "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",  # bwrap's /dev is an unbounded tmpfs
+            "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
             "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH]
 
 
@@ -220,16 +224,19 @@ class Jail:
     links: list[tuple[str, str]] = field(default_factory=list)  # (target, path inside)
     masks: list[str] = field(default_factory=list)
     unseen: list[Path] = field(default_factory=list)  # editable sources or .pth folders not shown
-    data: dict[str, str] = field(default_factory=dict)  # label -> the data file's path inside
     skip: list[str] = field(default_factory=list)  # mount points inside the repository copy (not copied per run)
 
     def covers(self, path: Path) -> bool:
         return any(_inside(path, Path(inside)) for _, inside in self.binds)
 
-    def command(self, argv: list[str], stage: Path) -> list[str]:
-        """`argv` in bwrap; as root, the binds come through mount points made in `stage` (an empty folder)."""
+    def command(self, argv: list[str], stage: Path, data: tuple[Path, str] | None = None) -> list[str]:
+        """`argv` in a sandbox of its own, with `data` (a file, the path inside) bound read-only too; as
+        root, the binds come through mount points made in `stage` (an empty folder)."""
         args, mounts = [*_namespaces(shutil.which("bwrap")), *_system()], []
-        for i, (source, inside) in enumerate(sorted(self.binds, key=lambda bind: len(bind[1]))):  # parents first
+        binds = self.binds + ([data] if data else [])
+        if data and _as_root():  # nobody reads it (its folder stays private)
+            data[0].chmod(data[0].stat().st_mode | 0o444)
+        for i, (source, inside) in enumerate(sorted(binds, key=lambda bind: len(bind[1]))):  # parents first
             if _as_root():
                 point = stage / str(i)
                 point.mkdir() if source.is_dir() else point.touch()
@@ -254,10 +261,11 @@ class Jail:
                 f"{limits(cpu_s)['RLIMIT_CPU']} s of CPU{unseen}")
 
 
-def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide: Iterable[str | Path] = ()) -> Jail:
+def jail(python: str, repo: Path, copy: Path, hide: Iterable[str | Path] = (), runner: str | None = None) -> Jail:
     """The sandbox of one team's runs: `copy` (a clean copy of `repo`) shown at `repo`'s path, the
-    interpreter `python` and what its venv names, the data files; `hide`: folders never shown, even
-    inside those (every team's repository and workspace, the grader's folder)."""
+    interpreter `python` and what its venv names, and `runner` (the grader's own interpreter, which
+    prepares each run); `hide`: folders never shown, even inside those (every team's repository and
+    workspace, the grader's folder). Each run's data file is bound by `Jail.command`."""
     repo = Path(os.path.abspath(repo))
     others = [Path(os.path.realpath(h)) for h in hide if os.path.realpath(h) != os.path.realpath(repo)]
     box = Jail()
@@ -273,6 +281,22 @@ def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide:
     def shown(path: Path) -> bool:
         return box.covers(path) or any(_inside(path, Path(s)) for s in SYSTEM)
 
+    def interpreter(python: str) -> None:  # its chain of symlinks, each hop where it is looked for, and its stdlib
+        hop = Path(os.path.abspath(python))
+        for _ in range(40):
+            if not hop.is_symlink():
+                if _interpreter(hop) and not shown(hop):
+                    show(hop)
+                break
+            target = os.readlink(hop)
+            if not shown(hop):
+                box.links.append((target, str(hop)))
+            hop = Path(os.path.normpath(os.path.join(hop.parent, target)))
+        prefix = Path(os.path.realpath(python)).parent.parent
+        for path in (prefix / "lib", prefix / "lib64"):
+            if any(path.glob("python3*/os.py")) and not shown(path):  # a Python installation's, with its standard library
+                show(path)
+
     box.binds.append((copy, str(repo)))
     venv = _venv(python)
     if venv is not None:
@@ -280,20 +304,10 @@ def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide:
         if _inside(venv, repo):
             box.skip.append(str(venv))
             (copy / venv.relative_to(repo)).mkdir(parents=True, exist_ok=True)  # its mount point in the copy
-    hop = Path(os.path.abspath(python))
-    for _ in range(40):  # the interpreter's chain of symlinks, each hop where the interpreter looks for it
-        if not hop.is_symlink():
-            if _interpreter(hop) and not shown(hop):
-                show(hop)
-            break
-        target = os.readlink(hop)
-        if not shown(hop):
-            box.links.append((target, str(hop)))
-        hop = Path(os.path.normpath(os.path.join(hop.parent, target)))
+    interpreter(python)
+    if runner:
+        interpreter(runner)
     prefix = Path(os.path.realpath(python)).parent.parent
-    for path in (prefix / "lib", prefix / "lib64"):
-        if any(path.glob("python3*/os.py")) and not shown(path):  # a Python installation's, with its standard library
-            show(path)
     sites = _site_folders(venv) if venv else _site_folders(prefix)
     if venv and "include-system-site-packages = true" in _read(venv / "pyvenv.cfg").lower():
         sites += _site_folders(prefix)
@@ -306,13 +320,6 @@ def jail(python: str, repo: Path, copy: Path, data: dict[str, str | None], hide:
                 show(folder)  # another environment's installed packages
             else:
                 box.unseen.append(folder)  # an editable source outside the repository: not the team's to show
-    for i, (label, path) in enumerate(data.items()):
-        if path:
-            box.data[label] = f"{DATA}/{i}/{Path(path).name}"
-            if Path(path).is_file():
-                box.binds.append((Path(path), box.data[label]))
-                if _as_root():  # nobody reads it (its folder stays private)
-                    Path(path).chmod(Path(path).stat().st_mode | 0o444)
     if _as_root():  # nobody reads the copy
         for folder, dirs, files in os.walk(copy):
             for name in [".", *dirs, *files]:

@@ -241,11 +241,16 @@ class WorkspaceRef(_Model):
     exactly_one = (("path", "tracking_uri", "azureml"), "path, tracking_uri, azureml (or a folder path or URI alone)")
 
     path: LocalPath | None = Field(None, description="a workspace folder holding `mlflow.db`, or a `.db` file")
-    tracking_uri: Annotated[str, _no_credential(
-        "MLflow reads the store's credentials from MLFLOW_TRACKING_TOKEN (or MLFLOW_TRACKING_USERNAME and "
-        "MLFLOW_TRACKING_PASSWORD) in the grader's environment")] | None = Field(
+    tracking_uri: Annotated[str, _no_credential("give the server's token as workspace.token_env")] | None = Field(
         None, description="an MLflow tracking URI (a team laptop's `wth ui --host 0.0.0.0`, any MLflow server)")
     azureml: AzureML | None = Field(None, description="an Azure ML workspace (the `azure` extra)")
+    token_env: EnvName | None = Field(None, description="the variable holding the tracking server's token, sent as "
+                                      "`Authorization: Bearer` to that server's origin only")
+
+    @field_validator("token_env")
+    @classmethod
+    def _token_over_https(cls, value: str, info: ValidationInfo) -> str:
+        return _over_https_or_loopback(value, info.data.get("tracking_uri") or "", "token")
 
     @model_validator(mode="before")
     @classmethod
@@ -417,8 +422,8 @@ class Config(_Model):
                                   description="the grader's folder: history, log, `watch` page, clones")
     stuck_after_min: Annotated[float, Field(strict=True, gt=0)] = Field(
         45.0, description="flag a team that passed no new criterion for this many minutes")
-    data_file: LocalPath | None = Field(None, description="the clean TransactionHistory file the teams' tests "
-                                        "run on (C2.2/C2.3; default: the bundled data)")
+    data_file: LocalPath | None = Field(None, description="a TransactionHistory file whose variant, new in every "
+                                        "pass, the teams' tests run on (C2.2/C2.3; default: a new simulation)")
     drift_batches: dict[Literal["clean", "drifted"], LocalPath] = Field(
         default_factory=dict, description="`{clean: PATH, drifted: PATH}`: the published batches C5.1/C5.2 "
                                           "match (default: the bundled ones)")

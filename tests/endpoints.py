@@ -14,7 +14,8 @@ from wth import contract
 class ContractEndpoint:
     """A real HTTP endpoint on 127.0.0.1. mode `good` serves `fc` as `version` per the contract;
     `error200` answers every /score with 200 {"error": ...}; `echo` refuses /score echoing the key; `redirect` sends /score elsewhere;
-    `huge` answers with 5 MB; `strict` speaks the contract but refuses `interval` with 400, as the contract allows."""
+    `huge` answers with 5 MB; `bomb` with JSON nested 100,000 deep; `strict` speaks the contract but refuses `interval`
+    with 400, as the contract allows."""
 
     def __init__(self, mode: str = "good", fc=None, version: str = "1",
                  name: str = "transactions-forecast"):
@@ -49,6 +50,8 @@ class ContractEndpoint:
                     return self._send(302, b"", {"Location": "http://example.invalid/score"})
                 if mode == "huge":
                     return self._send(200, b"[" + b"1," * 2_500_000 + b"1]")
+                if mode == "bomb":
+                    return self._send(200, b"[" * 100_000 + b"]" * 100_000)
                 try:  # a minimal endpoint that speaks the contract: no intervals (it ignores `interval`)
                     request = contract.parse_request(contract.parse_body(raw))
                 except contract.BadRequest as err:
@@ -84,3 +87,37 @@ class HangingEndpoint:
 
     def close(self):
         self.sock.close()
+
+
+class DrippingEndpoint:
+    """Answers every request with 200 and its headers at once, then its body one byte every `every_s`
+    seconds, for ever: a deadline per read never fires, only one for the whole answer does."""
+
+    def __init__(self, every_s: float = 0.2):
+        stop = self.stop = threading.Event()
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _drip(self):
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", "1000000")
+                self.end_headers()
+                self.wfile.flush()
+                while not stop.wait(every_s):
+                    self.wfile.write(b" ")
+                    self.wfile.flush()
+
+            do_GET = do_POST = _drip
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/score"
+
+    def close(self):
+        self.stop.set()
+        self.server.shutdown()
+        self.server.server_close()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..context import TeamContext
-from ..probes.git import head_commit, head_files
+from ..probes.git import foreign_git, head_commit, head_files
 from ..probes.mlflow import WorkspaceMissing
 from . import Outcome, check, failed, passed, require_repo
 
@@ -25,6 +25,10 @@ def workspace_reachable(ctx: TeamContext) -> Outcome:
 @check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria", source="repo")
 def starter_project(ctx: TeamContext) -> Outcome:
     repo = require_repo(ctx)
+    foreign = foreign_git(repo)
+    if foreign:
+        return failed(f"{repo}: {foreign}: the grader reads only the repository's own git data; clone it "
+                      "as a repository of its own", repo=str(repo))
     wanted = [f"starter/{name}" for name in STARTER]
     committed = head_files(repo, "starter/")
     on_disk = [path for path in wanted if (repo / path).is_file()]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -40,6 +41,22 @@ def training_runs(ctx: TeamContext) -> list:
     return [r for r in ctx.mlflow.runs if "mase" in r.data.metrics][: MAX_CANDIDATES * 3]
 
 
+def _the_team_s(ctx: TeamContext, path: Path) -> bool:
+    """Whether `path` resolves into the team's own local workspace folder or repository clone."""
+    workspace = ctx.team.workspace
+    folders = {"folder": [workspace.location], "sqlite": [str(Path(workspace.location).parent)]}.get(workspace.kind, [])
+    folders += [str(ctx.team.repo.path)] if ctx.team.repo and ctx.team.repo.path else []
+    real = Path(os.path.realpath(path))
+    return any(real.is_relative_to(os.path.realpath(folder)) for folder in folders)
+
+
+def _is_file(path: Path) -> bool:
+    try:
+        return path.is_file()
+    except OSError:  # not readable by the grader's user
+        return False
+
+
 def _recomputed(ctx: TeamContext, run) -> dict:
     """The grader's seasonal naive backtest MASE on the data and window the run records (see backtest.py)."""
     params = run.data.params
@@ -52,10 +69,13 @@ def _recomputed(ctx: TeamContext, run) -> dict:
     source = inputs[0].dataset.source
     path = backtest.source_path(source)
     found_by = "the dataset input's source"
-    if (path is None or not path.is_file()) and params.get("data_sha256") in ctx.session.known_data():
+    if path is not None and not _the_team_s(ctx, path):
+        path = None  # a file elsewhere on the coach's machine (the holdout, another team's) is never opened
+    if (path is None or not _is_file(path)) and params.get("data_sha256") in ctx.session.known_data():
         path, found_by = Path(ctx.session.known_data()[params["data_sha256"]]), "its data_sha256 param"
     if path is None:
-        raise NotGradable(f"the dataset input's source {source[:200]} is not a local file the grader can read")
+        raise NotGradable(f"the dataset input's source {source[:200]} is not a file of the team's workspace or "
+                          "repository, nor one the grader holds (by the run's data_sha256 param)")
     series = ctx.session.recorded_series(path, params["train_start"], params["train_end"])
     out = {"data": str(path), "found_by": found_by, "window": f"{params['train_start']}..{params['train_end']}",
            "days": len(series)}

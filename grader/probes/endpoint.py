@@ -1,21 +1,26 @@
-"""Talk to a team's scoring endpoint safely: connect/read timeouts, an overall deadline per request,
-a cap on the response size, redirects followed only on the same host, the key from an env var.
+"""Talk to a team's scoring endpoint as to a stranger: one wall-clock deadline per request (connecting,
+sending, the headers and every byte of the answer: a server dripping a byte at a time is cut off
+when it passes), a cap on the answer's size, redirects followed only to the same origin (scheme,
+host and port), the key from an env var and only ever to the endpoint's own origin.
 
 Every answer is an `Answer` (status, parsed JSON or None, a short text excerpt); a connection that
-is refused or times out raises `Unreachable` with a reason a student can act on.
+is refused or times out raises `Unreachable` with a reason a student can act on. Each request has a
+connection of its own, closed before the request returns: nothing outlives it.
 """
 
 from __future__ import annotations
 
+import http.client
+import io
 import json
 import os
+import socket
+import ssl
 import time
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
-import requests
-
-from wth import smoke
+from wth import contract, smoke
 
 from ..teams import Endpoint
 
@@ -49,11 +54,83 @@ class Answer:
                 "with the endpoint's key")
 
 
+class _Deadline(io.RawIOBase):
+    """A socket's reads, each waiting at most until the deadline: no pace of dripping outlasts it."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise TimeoutError("past the deadline")
+        self.sock.settimeout(left)
+        return self.sock.recv_into(buffer)
+
+
+class _Socket:
+    """What `http.client` uses of a socket, each operation bounded by the request's deadline."""
+
+    def __init__(self, sock: socket.socket, deadline: float):
+        self.sock, self.deadline = sock, deadline
+
+    def sendall(self, data: bytes) -> None:
+        self.sock.settimeout(max(0.001, self.deadline - time.monotonic()))
+        self.sock.sendall(data)
+
+    def makefile(self, mode: str) -> io.BufferedReader:
+        return io.BufferedReader(_Deadline(self.sock, self.deadline))
+
+    def close(self) -> None:  # the answer may still be read: `fetch` closes the socket when done
+        pass
+
+
+class NoConnection(OSError):
+    """No connection within the connect time."""
+
+
+def origin(uri: str) -> tuple[str, str]:
+    parts = urlsplit(uri)
+    return parts.scheme, parts.netloc
+
+
+def fetch(method: str, uri: str, body: bytes | None, headers: dict, connect_s: float, deadline: float,
+          cap: int) -> tuple[int, dict, bytes]:
+    """One HTTP exchange within `deadline` (time.monotonic), the answer's body at most `cap` bytes:
+    (status, headers, body). Raises OSError/http.client.HTTPException/ValueError when it cannot."""
+    parts = urlsplit(uri)
+    kind = {"http": http.client.HTTPConnection, "https": http.client.HTTPSConnection}.get(parts.scheme)
+    if kind is None or not parts.hostname:
+        raise ValueError(f"not an http(s) URI: {uri[:200]}")
+    options = {"context": ssl.create_default_context()} if kind is http.client.HTTPSConnection else {}
+    conn = kind(parts.hostname, parts.port, timeout=min(connect_s, max(0.001, deadline - time.monotonic())), **options)
+    raw = None
+    try:
+        try:
+            conn.connect()
+        except TimeoutError:
+            raise NoConnection from None
+        raw = conn.sock
+        conn.sock = _Socket(raw, deadline)
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        conn.request(method, target, body=body, headers={"Accept-Encoding": "identity", **headers})
+        response = conn.getresponse()
+        data = response.read(cap + 1)
+        if len(data) > cap:
+            raise OverflowError(cap)
+        return response.status, {k.lower(): v for k, v in response.getheaders()}, data
+    finally:
+        conn.close()
+        if raw is not None:
+            raw.close()
+
+
 class EndpointProbe:
     def __init__(self, endpoint: Endpoint, connect_s: float = 3.0, read_s: float = 10.0):
         self.endpoint, self.connect_s, self.read_s = endpoint, connect_s, read_s
-        self.session = requests.Session()
-        self.session.trust_env = False  # no proxies or netrc credentials from the coach's environment
 
     @property
     def scoring_uri(self) -> str:
@@ -63,62 +140,48 @@ class EndpointProbe:
     def root_uri(self) -> str:
         return smoke.health_url(self.endpoint.uri)
 
-    def _headers(self) -> dict:
+    def _headers(self, uri: str) -> dict:
+        """The key goes to the endpoint's own origin only."""
         key = os.environ.get(self.endpoint.key_env) if self.endpoint.key_env else None
-        return {"User-Agent": "wth-grader/1", **smoke.headers(key)}
+        return {"User-Agent": "wth-grader/1", **smoke.headers(key if origin(uri) == origin(self.endpoint.uri) else None)}
 
     def request(self, method: str, uri: str, *, data: bytes | None = None, json_body=None) -> Answer:
         started = time.monotonic()
-        deadline = started + self.connect_s + self.read_s
+        budget = self.connect_s + self.read_s
+        deadline = started + budget
         host = urlsplit(uri).netloc
-        headers = self._headers()
         if json_body is not None:
-            data, headers["Content-Type"] = json.dumps(json_body).encode(), "application/json"
-        elif data is not None:
-            headers["Content-Type"] = "application/json"
+            data = json.dumps(json_body).encode()
         for _ in range(MAX_REDIRECTS + 1):
+            headers = self._headers(uri)
+            if data is not None:
+                headers["Content-Type"] = "application/json"
             try:
-                response = self.session.request(method, uri, data=data, headers=headers, stream=True,
-                                                timeout=(self.connect_s, self.read_s), allow_redirects=False)
-            except requests.exceptions.ConnectTimeout:
+                status, answer_headers, body = fetch(method, uri, data, headers, self.connect_s, deadline, MAX_BYTES)
+            except OverflowError:
+                raise Unreachable(f"{host} sent more than {MAX_BYTES // 1024} kB; refused") from None
+            except NoConnection:
                 raise Unreachable(f"no connection to {host} within {self.connect_s:g} s") from None
-            except requests.exceptions.ReadTimeout:
-                raise Unreachable(f"{host} accepted the connection but sent no answer within {self.read_s:g} s") from None
-            except requests.exceptions.ConnectionError as err:
-                reason = "connection refused" if "refused" in str(err).lower() else type(err).__name__
-                raise Unreachable(f"cannot connect to {host}: {reason}") from None
-            except requests.RequestException as err:
+            except TimeoutError:
+                raise Unreachable(f"{host} accepted the connection but sent no complete answer within {budget:g} s") from None
+            except ConnectionRefusedError:
+                raise Unreachable(f"cannot connect to {host}: connection refused") from None
+            except (OSError, http.client.HTTPException, ValueError) as err:
                 raise Unreachable(f"request to {host} failed: {type(err).__name__}") from None
-            with response:
-                if response.is_redirect:
-                    target = urljoin(uri, response.headers.get("Location", ""))
-                    if urlsplit(target).netloc != host:
-                        raise Unreachable(f"{host} redirected to another host ({urlsplit(target).netloc}); not followed")
-                    uri = target
-                    continue
-                body = self._read(response, host, deadline)
+            if status in (301, 302, 303, 307, 308) and "location" in answer_headers:
+                target = urljoin(uri, answer_headers["location"])
+                if origin(target) != origin(uri):
+                    raise Unreachable(f"{host} redirected to another origin ({urlsplit(target).netloc}); not followed")
+                uri = target
+                continue
             text = body.decode("utf-8", errors="replace")
             try:
                 parsed = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past what a parser should follow
                 parsed = None
-            return Answer(response.status_code, parsed, text[:300], round(time.monotonic() - started, 3),
-                          key_sent="Authorization" in headers)
+            return Answer(status, parsed, text[:300], round(time.monotonic() - started, 3),
+                          key_sent=contract.KEY_HEADER in headers)
         raise Unreachable(f"{host} redirected more than {MAX_REDIRECTS} times")
-
-    def _read(self, response: requests.Response, host: str, deadline: float) -> bytes:
-        chunks, size = [], 0
-        try:
-            for chunk in response.iter_content(16384):
-                size += len(chunk)
-                if size > MAX_BYTES:
-                    raise Unreachable(f"{host} sent more than {MAX_BYTES // 1024} kB; refused")
-                if time.monotonic() > deadline:
-                    raise Unreachable(f"{host} kept sending past the {self.connect_s + self.read_s:g} s budget")
-                chunks.append(chunk)
-        except requests.RequestException as err:
-            raise Unreachable(f"{host} broke off the answer: {type(err).__name__}") from None
-        return b"".join(chunks)
 
     def get_root(self) -> Answer:
         return self.request("GET", self.root_uri)

@@ -103,11 +103,45 @@ def fetch(source: RepoSource, into: Path, timeout: float) -> Path:
     return into
 
 
+def foreign_git(repo: Path) -> str | None:
+    """What makes `repo`'s git data not its own, else None: a `.git` that is a link or a file whose
+    `gitdir:` points outside the repository (another team's clone), or object alternates outside it."""
+    real, dot = Path(os.path.realpath(repo)), repo / ".git"
+    if dot.is_symlink():
+        return ".git is a link"
+    if dot.is_file():
+        try:
+            with open(dot, "rb") as handle:
+                pointer = handle.read(4096).decode("utf-8", errors="replace").strip()
+        except OSError as err:
+            return f".git cannot be read ({err.strerror})"
+        target = pointer.removeprefix("gitdir:").strip()
+        if not pointer.startswith("gitdir:") or not Path(os.path.realpath(repo / target)).is_relative_to(real):
+            return f".git points outside the repository ({pointer[:200]})"
+        dot = repo / target
+    for name in ("commondir", "objects/info/alternates"):
+        try:
+            with open(dot / name, "rb") as handle:
+                lines = handle.read(4096).decode("utf-8", errors="replace").split()
+        except OSError:
+            continue
+        outside = [line for line in lines if not Path(os.path.realpath(dot / "objects" / line if "alternates" in name
+                                                                       else dot / line)).is_relative_to(real)]
+        if outside:
+            return f".git/{name} points outside the repository ({outside[0][:200]})"
+    return None
+
+
+def _git_args(repo: Path) -> list[str]:
+    """git's options naming `repo`'s own git data (never a parent folder's repository)."""
+    return ["--git-dir", str(repo / ".git"), "--work-tree", str(repo)]
+
+
 def head_files(repo: Path, under: str, timeout: float = 20) -> set[str] | None:
     """Paths committed in HEAD's tree under `under` (None: not a git repository or no commit yet)."""
     try:
-        git(["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], timeout, cwd=repo)
-        listing = git(["ls-tree", "-r", "--name-only", "HEAD", "--", under], timeout, cwd=repo)
+        git([*_git_args(repo), "rev-parse", "--verify", "--quiet", "HEAD^{commit}"], timeout, cwd=repo)
+        listing = git([*_git_args(repo), "ls-tree", "-r", "--name-only", "HEAD", "--", under], timeout, cwd=repo)
     except GitFailed:
         return None
     return {line for line in listing.splitlines() if line}
@@ -115,6 +149,6 @@ def head_files(repo: Path, under: str, timeout: float = 20) -> set[str] | None:
 
 def head_commit(repo: Path, timeout: float = 20) -> str | None:
     try:
-        return git(["rev-parse", "HEAD"], timeout, cwd=repo).strip()
+        return git([*_git_args(repo), "rev-parse", "HEAD"], timeout, cwd=repo).strip()
     except GitFailed:
         return None

@@ -9,25 +9,34 @@ refreshed in place by each pass: MLflow keeps a store and an SQLAlchemy engine p
 as long as the process lives (holding the file open), so a new file per pass would leave one more of
 each per team per pass (`wth-grader watch`: a file descriptor, a deleted file's disk space and
 several MB each time). An HTTP tracking URI (a team's `mlflow server`,
-or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts.
+or the one an Azure ML workspace exposes) goes through MLflow's REST client with short timeouts. From
+the first team tracking URI on, every request MLflow makes in the process goes through the grader's
+own request auth (`_Guard`): no credential of MLflow's own reaches any server, a teams file's
+`workspace.token_env` reaches its own server only, no redirect is followed, and each answer's body is
+read within ANSWER_S and ANSWER_MB.
 Answers are cached per probe: one grading pass sees one consistent snapshot.
 """
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sqlite3
 import tempfile
 import threading
+import time
 from hashlib import sha256
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import requests
 from mlflow.entities import Run, ViewType
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
+from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestAuthProvider
+from mlflow.tracking.request_auth.registry import _request_auth_provider_registry
 
 from wth import registry
 
@@ -42,6 +51,80 @@ for _name in ("mlflow.store.db.utils", "alembic", "mlflow.tracking._tracking_ser
     logging.getLogger(_name).setLevel(logging.CRITICAL)
 
 MAX_RUNS = 2000
+ANSWER_MB = 64  # of one answer of a tracking server (2,000 runs with their params, metrics and tags fit)
+ANSWER_S = 30.0  # one answer's body, read in full within this; each of its reads waits MLFLOW_HTTP_REQUEST_TIMEOUT at most
+AUTH = "wth-grader"  # the name of the grader's own request auth (below), MLflow's MLFLOW_TRACKING_AUTH
+TOKENS: dict[tuple[str, str], str] = {}  # (scheme, host:port) of a team's tracking server -> its token_env
+_CREDENTIALS = ("MLFLOW_TRACKING_TOKEN", "MLFLOW_TRACKING_USERNAME", "MLFLOW_TRACKING_PASSWORD",
+                "MLFLOW_TRACKING_CLIENT_CERT_PATH", "MLFLOW_TRACKING_AWS_SIGV4")
+
+
+class StrangerAnswer(Exception):
+    """A tracking server's answer the grader does not take: a redirect, too large, or too slow."""
+
+
+def _origin(url: str) -> tuple[str, str]:
+    parts = urlsplit(url)
+    return parts.scheme, parts.netloc
+
+
+def _read_answer(response: requests.Response, *args, deadline: float, **kwargs) -> requests.Response:
+    """A response hook: refuses a redirect; reads the body within `deadline` and ANSWER_MB."""
+    if response.is_redirect:
+        response.close()
+        raise StrangerAnswer(f"the grader follows no redirect of a tracking server (to "
+                             f"{response.headers.get('Location', '')[:80]})")
+    sock = getattr(getattr(response.raw, "connection", None), "sock", None)
+    body, cap = bytearray(), ANSWER_MB << 20
+    try:
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise StrangerAnswer(f"no complete answer within {ANSWER_S:g} s")
+            if sock is not None:
+                sock.settimeout(min(left, float(os.environ["MLFLOW_HTTP_REQUEST_TIMEOUT"])))
+            chunk = response.raw.read1(1 << 16)
+            if not chunk:
+                break
+            body += chunk
+            if len(body) > cap:
+                raise StrangerAnswer(f"an answer of more than {ANSWER_MB} MB, refused")
+    finally:
+        response.close()
+    response._content, response._content_consumed = bytes(body), True
+    return response
+
+
+class _Guard(requests.auth.AuthBase):
+    """Every request MLflow makes in the grader: MLflow's own credentials (its variables, ~/.mlflow/credentials)
+    taken off, the teams file's token put on for its own tracking server only, and the answer read by
+    `_read_answer`."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        request.headers.pop("Authorization", None)
+        token = os.environ.get(TOKENS.get(_origin(request.url), ""), "")
+        if token:
+            request.headers["Authorization"] = f"Bearer {token}"
+        request.register_hook("response", functools.partial(_read_answer, deadline=time.monotonic() + ANSWER_S))
+        return request
+
+
+class _GuardProvider(RequestAuthProvider):
+    def get_name(self) -> str:
+        return AUTH
+
+    def get_auth(self) -> _Guard:
+        return _Guard()
+
+
+@functools.lru_cache(maxsize=1)
+def guard() -> None:
+    """From the first remote store on, every request MLflow makes in this process goes through `_Guard`
+    (MLflow reads its auth and credentials from the environment at each request)."""
+    _request_auth_provider_registry.register(_GuardProvider)
+    os.environ["MLFLOW_TRACKING_AUTH"] = AUTH
+    for name in _CREDENTIALS:
+        os.environ.pop(name, None)
 
 
 class WorkspaceMissing(Exception):
@@ -119,6 +202,10 @@ def tracking_uri(ref: WorkspaceRef, azure_resolver=None) -> str:
 class MlflowProbe:
     def __init__(self, ref: WorkspaceRef, experiment: str, model: str):
         self.ref, self.experiment, self.model = ref, experiment, model
+        if ref.kind == "uri":  # a team's own server (an Azure ML workspace's is Microsoft's, signed in as Azure wants)
+            guard()
+            if ref.token_env:
+                TOKENS[_origin(ref.tracking_uri)] = ref.token_env
 
     @cached_property
     def client(self) -> MlflowClient:

@@ -1,10 +1,11 @@
 """A team's repository: its files, its test functions, and its own tests run in a subprocess
 (its pipeline definitions: `pipelines.py`).
 
-The tests run in a fresh copy of the repository (never in the team's clone), under the sandbox of
-`grader.sandbox` when there is one, within a time budget (past it, what runs is killed), with a clean
-environment (only PATH/locale variables and `WTH_DATA_FILE`, never the coach's secrets); their exit
-codes come from the runner's own channel, and every stream and file of team code is read with a cap.
+The tests run once per data file, each run in a fresh copy of the repository (never in the team's
+clone) with a fresh HOME, under a sandbox of its own (`grader.sandbox`) when there is one, within a
+time budget (past it, what runs is killed), with a clean environment (only PATH/locale variables and
+`WTH_DATA_FILE`, never the coach's secrets); a run's verdict is the exit status the grader waits for,
+and every stream and file of team code is read with a cap.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ from __future__ import annotations
 import ast
 import json
 import os
+import random
 import re
+import secrets
 import selectors
 import shutil
 import stat
@@ -20,13 +23,16 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from wth.processes import popen, stop_tree
 
 from .. import sandbox
+from ..not_gradable import RESOURCE_ERRNOS, NotGradable
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
              "site-packages", "mlruns", ".tox", "build", "dist"}
@@ -37,10 +43,12 @@ NOT_COPIED = tuple(sorted(SKIP_DIRS - {"site-packages", "build", "dist"}))  # a 
 
 
 def walk(root: Path, suffix: str) -> list[Path]:
-    found = []
+    """The repository's files ending in `suffix`, never through a link that leaves it (another team's file)."""
+    found, real = [], Path(os.path.realpath(root))
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if d not in SKIP_DIRS and not d.endswith(".egg-info"))
-        found += [Path(folder) / f for f in sorted(files) if f.endswith(suffix)]
+        found += [Path(folder) / f for f in sorted(files)
+                  if f.endswith(suffix) and Path(os.path.realpath(Path(folder) / f)).is_relative_to(real)]
         if len(found) > MAX_FILES:
             break
     return found
@@ -50,8 +58,12 @@ def test_functions(root: Path) -> dict[str, int]:
     """{relative test file: number of test functions} for pytest-style files in the repo."""
     out = {}
     for path in walk(root, ".py"):
-        if not (path.name.startswith("test_") or path.name.endswith("_test.py")) or not path.is_file():
-            continue  # not a regular file: a pipe would never end
+        try:
+            regular = stat.S_ISREG(path.stat().st_mode)
+        except OSError:
+            regular = False
+        if not (path.name.startswith("test_") or path.name.endswith("_test.py")) or not regular:
+            continue  # not a regular file (a pipe would never end), or one the grader may not read
         try:
             with open(path, "rb") as handle:
                 tree = ast.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
@@ -66,7 +78,7 @@ def test_functions(root: Path) -> dict[str, int]:
 
 @dataclass
 class PytestRun:
-    returncode: int | None  # None: no exit code (killed at the time limit, never started, or its runner stopped)
+    returncode: int | None  # None: no exit code (killed at the time limit, never started, or its preparation failed)
     seconds: float
     output: str  # the tail of stdout+stderr (OUTPUT_TAIL_KB at most)
     summary: str  # pytest's last line, e.g. "3 passed in 0.5s"
@@ -83,9 +95,7 @@ class PytestRun:
 
 OUTPUT_TAIL_KB = 64  # of each run's output, the last 64 KB are kept
 OUTPUT_READ_MB = 16  # of each stream of team code, at most 16 MB are read: then the grader closes it
-RESULTS_READ = 64 * 1024  # bytes read of the runner's results channel
-GRACE_S = 10.0  # past the budget, the grader stops the runner itself (it stops its runs at the budget)
-SCRATCH_RUN = "wth-run"  # each run's working copy, in the scratch folder (one at a time)
+SCRATCH_RUN = "wth-run"  # each run's working copy, in its scratch folder
 THREADS = {name: "1" for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}  # teams share the CPUs
 
 
@@ -98,139 +108,27 @@ def python_for(root: Path, configured: str | None) -> str:
     return sys.executable
 
 
-# One interpreter for all of a team's runs: it sets its limits and stops being dumpable (its
-# descriptors cannot be opened through procfs nor can it be ptraced: its results channel stays its
-# own) before any team code runs, then
-# imports site (the venv's .pth files), pytest, numpy and pandas (when the interpreter has them) and
-# pytest's plugins (a session on an empty folder) once, freezes all that out of the garbage collector
-# (each run's collections skip it: a trivial run 0.08 s, not 0.2 s), then forks one child per data file. Each
-# child closes every descriptor but its own output, copies the repository into the scratch folder,
-# and runs pytest there with its own WTH_DATA_FILE; the runner waits for it itself and writes its exit
-# code to the results descriptor, which no child holds. As the sandbox's PID 1 (signals from inside
-# do not reach it) it kills everything a run left behind before the next starts.
-ZYGOTE = r"""
-import json, os, sys, time
-spec, args = json.loads(sys.argv[1]), sys.argv[2:]
-deadline = time.monotonic() + spec["timeout"]
-def report(entry):
-    os.write(spec["results"], (json.dumps(entry) + "\n").encode())
-def harden():
-    import signal
-    signal.signal(signal.SIGINT, signal.SIG_DFL)
-    try:
-        import ctypes
-        if ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0) != 0:  # PR_SET_DUMPABLE, 0
-            raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
-    except (ImportError, AttributeError, OSError) as err:
-        if os.getpid() == 1:
-            report({"label": "*", "code": None, "error": f"the sandbox's runner cannot protect its results: {err!r}"})
-            sys.exit(0)
-    import resource
-    for name, value in (spec["limits"] or {}).items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-harden()
-import site
-site.main()
+# Each run, in its own sandbox: the grader's own interpreter (-I -S: no site, no .pth, nothing of the
+# team's) sets the limits, copies the repository into the scratch folder (its clean copy without the
+# venv mounted in it), makes a fresh HOME, says it is done on a descriptor that it then closes, and only
+# then becomes the team's interpreter running pytest. The run's exit status is pytest's own; nothing
+# the run leaves reaches the next run (its sandbox, scratch folder and processes go with it).
+RUN = r"""
+import json, os, resource, shutil, sys
+spec = json.loads(sys.argv[1])
+for name, value in spec["limits"].items():
+    limit = getattr(resource, name)
+    hard = resource.getrlimit(limit)[1]
+    value = value if hard == resource.RLIM_INFINITY else min(value, hard)
+    resource.setrlimit(limit, (value, value))
+mounts = set(spec["skip"])
+shutil.copytree(spec["source"], spec["work"], symlinks=True,
+                ignore=lambda folder, names: [n for n in names if os.path.join(folder, n) in mounts])
 os.makedirs(os.environ["HOME"], exist_ok=True)
-try:
-    import pytest
-except ImportError as err:
-    report({"label": "*", "code": 4, "error": f"pytest is not installed: {err}"})
-    sys.exit(0)
-for name in ("numpy", "pandas"):
-    try:
-        __import__(name)
-    except Exception:
-        pass
-def warm_up():  # one pytest session on an empty folder: the plugins are imported (and rewritten) once, not per fork
-    import tempfile
-    saved = os.dup(1), os.dup(2)
-    null = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(null, 1)
-        os.dup2(null, 2)
-        pytest.main([*args, "--collect-only", tempfile.mkdtemp()])
-    except Exception:
-        pass  # a warm-up only: the runs themselves say what is wrong
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.dup2(saved[0], 1)
-        os.dup2(saved[1], 2)
-        for fd in (null, *saved):
-            os.close(fd)
-def forked(job, held):
-    pid = os.fork()
-    if pid == 0:
-        code = 3
-        try:
-            for fd in held:
-                if fd != job["out"]:
-                    os.close(fd)
-            os.dup2(job["out"], 1)
-            os.dup2(job["out"], 2)
-            os.close(job["out"])
-            os.setpgid(0, 0)
-            import shutil
-            mounts = set(spec["skip"])
-            shutil.copytree(spec["source"], spec["work"], symlinks=True,
-                            ignore=lambda folder, names: [n for n in names if os.path.join(folder, n) in mounts])
-            os.chdir(spec["work"])
-            sys.path[0:0] = [spec["work"]]
-            if job["data"]:
-                os.environ["WTH_DATA_FILE"] = job["data"]
-            code = int(pytest.main(args))
-        except BaseException:
-            import traceback
-            traceback.print_exc()
-        finally:
-            try:
-                sys.stdout.flush()
-                sys.stderr.flush()
-            finally:
-                os._exit(code)
-    return pid
-def waited(pid):
-    while True:
-        done, status = os.waitpid(-1, os.WNOHANG)
-        if done == pid:
-            return os.waitstatus_to_exitcode(status), False
-        if done == 0:
-            if time.monotonic() > deadline:
-                return None, True
-            time.sleep(0.02)
-def clean_up(pid, running):
-    import shutil, signal
-    pid1 = os.getpid() == 1  # the sandbox's: every other process in it goes, daemons included
-    try:
-        os.kill(-1, signal.SIGKILL) if pid1 else os.killpg(pid, signal.SIGKILL)
-    except OSError:
-        pass
-    if running:
-        os.waitpid(pid, 0)
-    while pid1:
-        try:
-            os.waitpid(-1, 0)
-        except ChildProcessError:
-            break
-    shutil.rmtree(spec["work"], ignore_errors=True)
-warm_up()
-import gc
-gc.freeze()
-held = [spec["results"], *(job["out"] for job in spec["jobs"])]
-for job in spec["jobs"]:
-    if time.monotonic() >= deadline:  # the start-up took the time
-        report({"label": job["label"], "code": None, "seconds": 0, "timed_out": True})
-        break
-    started = time.monotonic()
-    pid = forked(job, held)
-    os.close(job["out"])
-    held.remove(job["out"])
-    code, timed_out = waited(pid)
-    clean_up(pid, timed_out)
-    report({"label": job["label"], "code": code, "seconds": round(time.monotonic() - started, 2), "timed_out": timed_out})
-    if timed_out or (job["label"] == spec["gate"] and code != 0):
-        break
+os.chdir(spec["work"])
+os.write(spec["ready"], b"1")
+os.close(spec["ready"])
+os.execv(spec["python"], [spec["python"], "-m", "pytest", *sys.argv[2:]])
 """
 PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "--color=no", "-x"]
 
@@ -265,9 +163,10 @@ def tail_of_file(path: Path, keep: int = OUTPUT_TAIL_KB << 10) -> str:
         return ""
 
 
-def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float) -> None:
-    """Reads every stream into its tail until all are closed, `deadline` passes, or the process ended
-    a moment ago (what it left running may hold a stream open)."""
+def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float,
+           enough: Callable[[], bool] = lambda: False) -> None:
+    """Reads every stream into its tail until all are closed, `deadline` passes, the process ended
+    a moment ago (what it left running may hold a stream open), or `enough` says so."""
     with selectors.DefaultSelector() as selector:
         for fd in streams:
             selector.register(fd, selectors.EVENT_READ)
@@ -276,7 +175,7 @@ def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float)
             now = time.monotonic()
             if process.poll() is not None:
                 ended = ended or now
-            if now >= deadline or (ended and now - ended > 1.0):
+            if now >= deadline or (ended and now - ended > 1.0) or enough():
                 break
             for key, _ in selector.select(timeout=min(0.5, deadline - now)):
                 try:
@@ -290,29 +189,49 @@ def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float)
             os.close(key.fd)
 
 
-def _copy(source: Path, target: Path) -> None:
-    """The repository without its clone and venv folders (NOT_COPIED) and without sockets, pipes or devices."""
+COPY_MB = 128  # of a repository, the files copied for its tests (their apparent size: a sparse file counts whole)
+COPY_FILES = 20000  # ... and at most this many files and folders
+
+
+def _copy(source: Path, target: Path) -> str:
+    """The repository without its clone and venv folders (NOT_COPIED), without sockets, pipes or devices,
+    and within COPY_MB and COPY_FILES (what goes past them is left out); says what was left out."""
+    budget, left_out = {"bytes": COPY_MB << 20, "files": COPY_FILES}, []
+
     def ignore(folder: str, names: list[str]) -> list[str]:
         out = []
         for name in names:
             try:
-                mode = os.lstat(os.path.join(folder, name)).st_mode
+                info = os.lstat(os.path.join(folder, name))
             except OSError:
-                mode = 0
-            if name in NOT_COPIED or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode)):
                 out.append(name)
+                continue
+            kind = info.st_mode
+            size = info.st_size if stat.S_ISREG(kind) else 0
+            if name in NOT_COPIED or not (stat.S_ISREG(kind) or stat.S_ISDIR(kind) or stat.S_ISLNK(kind)):
+                out.append(name)
+            elif budget["files"] <= 0 or size > budget["bytes"]:
+                out.append(name)
+                left_out.append(os.path.relpath(os.path.join(folder, name), source))
+            else:
+                budget["files"] -= 1
+                budget["bytes"] -= size
         return out
 
     try:
         shutil.copytree(source, target, symlinks=True, ignore=ignore)
     except shutil.Error:
         pass  # files the grader cannot read stay out of the copy
+    if not left_out:
+        return ""
+    return (f"[the grader left {len(left_out)} path(s) of the repository out of the copy its tests run in, past "
+            f"{COPY_MB} MB or {COPY_FILES} files: {', '.join(left_out[:5])}]\n")
 
 
-def _env(home: str, tmp: str) -> dict[str, str]:
+def _env(home: str, tmp: str, data: str | None) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(HOME=home, TMPDIR=tmp, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", MPLBACKEND="Agg",
-               MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db", **THREADS)
+               MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db", **THREADS, **({"WTH_DATA_FILE": data} if data else {}))
     return env
 
 
@@ -323,119 +242,141 @@ def _run(code: int | None, seconds: float, output: str, sandbox_: str | None, ti
 
 def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeout: float,
                hide: Iterable[str | Path] = (), gate: str | None = None) -> dict[str, PytestRun]:
-    """The team's tests once per data file, each in a fresh copy of `root`, sandboxed when this machine
-    can (`hide`: folders never shown, even inside the interpreter's), all within `timeout` seconds: a
-    run still going then is killed, and the runs after it do not start (returncode None). Nor do they
-    when the `gate` run (given first) fails: a suite that fails on good data says nothing about bad data.
-    """
+    """The team's tests once per data file, in a random order, each in a fresh copy of `root` with a fresh
+    HOME and scratch folder, sandboxed when this machine can (`hide`: folders never shown, even inside
+    the interpreter's), all within `timeout` seconds: a run still going then is killed, and the runs
+    after it do not start (returncode None). Nor do they once the `gate` run fails: a suite that fails
+    on good data says nothing about bad data. Results in `data_files`' order."""
+    deadline = time.monotonic() + timeout
+    order = list(data_files)
+    random.SystemRandom().shuffle(order)
     with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as scratch:
         scratch = Path(scratch)
         copy = scratch / "src"
-        _copy(Path(root), copy)
-        if not hasattr(os, "fork"):
-            return _spawned(copy, python, data_files, timeout, gate, scratch)
-        return _session(Path(root), copy, python, data_files, timeout, hide, gate, scratch)
+        note = _copy(Path(root), copy)
+        box = sandbox.jail(python, root, copy, hide, RUNNER) if sandbox.status().available else None
+        runs, gated = {}, False
+        for label in order:
+            if gated or deadline - time.monotonic() <= 0:  # never started: the gate failed, or no time was left
+                runs[label] = _run(None, 0.0, "", box and box.describe(timeout), timed_out=not gated)
+                continue
+            one = _contained if box else _direct
+            runs[label] = one(box, Path(root), copy, python, data_files[label], deadline, scratch)
+            runs[label].output = note + runs[label].output
+            gated = label == gate and runs[label].returncode != 0 and not runs[label].timed_out
+    return {label: runs[label] for label in data_files}
 
 
-def _session(root: Path, copy: Path, python: str, data_files: dict[str, str | None], timeout: float,
-             hide: Iterable[str | Path], gate: str | None, scratch: Path) -> dict[str, PytestRun]:
-    """All runs in one runner (ZYGOTE) under the sandbox, its verdicts on a descriptor of their own."""
-    contained = sandbox.status().available
-    if contained:
-        box = sandbox.jail(python, root, copy, data_files, hide)
-        where, data, source, skip = sandbox.SCRATCH, box.data, os.path.abspath(root), box.skip
-        described, limits = box.describe(timeout), sandbox.limits(timeout)
-    else:
-        where, data, source, skip, described, limits = str(scratch), data_files, str(copy), [], None, None
-    results, job_pipes, runner_out = os.pipe(), [os.pipe() for _ in data_files], os.pipe()
-    jobs = [{"label": label, "data": data.get(label), "out": w} for label, (_, w) in zip(data_files, job_pipes)]
-    spec = {"jobs": jobs, "results": results[1], "timeout": timeout, "gate": gate, "limits": limits,
-            "source": source, "work": f"{where}/{SCRATCH_RUN}", "skip": skip}
-    cmd = [python, "-S", "-c", ZYGOTE, json.dumps(spec), *PYTEST_ARGS]
-    streams = {results[0]: Tail(cap=RESULTS_READ), runner_out[0]: Tail(),
-               **{r: Tail() for r, _ in job_pipes}}
-    writers = [results[1], runner_out[1], *(w for _, w in job_pipes)]
+RUNNER = os.path.realpath(sys.executable)  # the grader's own interpreter: it prepares each sandboxed run
+
+
+def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str | None, deadline: float,
+               scratch: Path) -> PytestRun:
+    """One run in a sandbox of its own (RUN prepares it, then pytest)."""
+    left = deadline - time.monotonic()
+    inside = f"{sandbox.DATA}/{secrets.token_hex(8)}/{Path(data).name}" if data else None
+    spec = {"limits": sandbox.limits(left), "source": os.path.abspath(root), "skip": box.skip, "python": str(python),
+            "work": f"{sandbox.SCRATCH}/{SCRATCH_RUN}"}
+    env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside)
     with tempfile.TemporaryDirectory(prefix="wth-grader-stage-") as stage:
-        if contained:
-            cmd = box.command(cmd, Path(stage))
-        started = time.monotonic()
+        ready_r, ready_w = os.pipe()
         try:
-            process = popen(cmd, cwd="/" if contained else scratch, env=_env(f"{where}/home", where),
-                            stdin=subprocess.DEVNULL, stdout=runner_out[1], stderr=runner_out[1],
-                            pass_fds=[results[1], *(w for _, w in job_pipes)])
-        except OSError as err:  # the interpreter (or bwrap) cannot be started at all
-            for fd in streams:
-                os.close(fd)
-            return {label: _run(None, 0.0, f"{type(err).__name__}: {err}", described) for label in data_files}
-        finally:
-            for fd in writers:
-                os.close(fd)
-        _drain(process, streams, started + timeout + GRACE_S)
-        stopped = process.poll() is None  # the runner did not stop its runs at the time limit: the grader does
-        if stopped:
-            stop_tree(process.pid, timeout=2)
-        process.wait()
-    elapsed = round(time.monotonic() - started, 2)
-    reported = _verdicts(streams[results[0]].text(), set(data_files))
-    runner_said = streams[runner_out[0]].text()
-    # stopped by the grader, or out of time as it ended (at its CPU limit, say): the first run not reported timed out
-    out_of_time = stopped or elapsed >= timeout
-    runs, running = {}, next((label for label in data_files if label not in reported), None) if out_of_time else None
-    for label, (r, _) in zip(data_files, job_pipes):
-        entry = reported.get(label) or reported.get("*")
-        output = streams[r].text()
-        if not output and (entry or not reported):  # pytest missing, or the runner itself failed: what it said
-            output = (entry or {}).get("error") or runner_said
-        code = entry.get("code") if entry else None
-        code = code if isinstance(code, int) and not isinstance(code, bool) else None
-        seconds = entry.get("seconds") if entry else None
-        seconds = seconds if isinstance(seconds, (int, float)) else (elapsed if streams[r].read or not reported else 0.0)
-        timed_out = label == running or bool(entry and entry.get("timed_out") is True)
-        runs[label] = _run(code, float(seconds), output, described, timed_out)
-    return runs
+            spec["ready"] = ready_w
+            argv = [RUNNER, "-I", "-S", "-c", RUN, json.dumps(spec), *PYTEST_ARGS]
+            cmd = box.command(argv, Path(stage), (Path(data), inside) if data and Path(data).is_file() else None)
+        except BaseException:
+            os.close(ready_r)
+            os.close(ready_w)
+            raise
+        return _wait(cmd, "/", env, deadline, box.describe(left), ready=(ready_r, ready_w))
 
 
-def _verdicts(text: str, labels: set[str]) -> dict[str, dict]:
-    """The runner's lines: one JSON object per run (the first per label), or one for all ("*")."""
-    out: dict[str, dict] = {}
-    for line in text.splitlines():
+def _direct(box: None, root: Path, copy: Path, python: str, data: str | None, deadline: float,
+            scratch: Path) -> PytestRun:
+    """One run unsandboxed: a fresh copy, HOME and temporary folder of its own, then pytest."""
+    run = scratch / f"run-{secrets.token_hex(4)}"
+    _copy(copy, run / SCRATCH_RUN)
+    (run / "home").mkdir()
+    try:
+        return _wait([python, "-m", "pytest", *PYTEST_ARGS], str(run / SCRATCH_RUN),
+                     _env(str(run / "home"), str(run), data), deadline, None)
+    finally:
+        shutil.rmtree(run, ignore_errors=True)
+
+
+def _wait(cmd: list[str], cwd: str, env: dict, deadline: float, described: str | None,
+          ready: tuple[int, int] | None = None) -> PytestRun:
+    """Runs `cmd` until it ends or `deadline` passes (then its whole tree is stopped); its exit status,
+    when `ready` (a pipe the run's preparation writes to) says team code started."""
+    out_r, out_w = os.pipe()
+    streams = {out_r: Tail(), **({ready[0]: Tail(cap=1)} if ready else {})}
+    started = time.monotonic()
+    try:
+        process = popen(cmd, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=out_w, stderr=out_w,
+                        pass_fds=[ready[1]] if ready else [])
+    except OSError as err:  # the interpreter (or bwrap) cannot be started at all
+        for fd in streams:
+            os.close(fd)
+        if err.errno in RESOURCE_ERRNOS:
+            raise NotGradable(f"the grading machine could not start the team's tests: {err.strerror}") from None
+        return _run(None, 0.0, f"{type(err).__name__}: {err}", described)
+    finally:
+        os.close(out_w)
+        if ready:
+            os.close(ready[1])
+    held = _Memory(process.pid)
+    _drain(process, streams, deadline, held.over)
+    if held.exceeded:
+        stop_tree(process.pid, timeout=2)
+    try:
+        code, timed_out = process.wait(timeout=max(0.0, deadline - time.monotonic())), False
+    except subprocess.TimeoutExpired:
+        stop_tree(process.pid, timeout=2)
+        code, timed_out = process.wait(), True
+    began = (not ready or streams[ready[0]].read > 0) and not held.exceeded
+    note = (f"[stopped: its processes held more than {sandbox.RUN_MEMORY_MB} MB of memory together]\n"
+            if held.exceeded else "")
+    return _run(code if began and not timed_out else None, round(time.monotonic() - started, 2),
+                streams[out_r].text() + note, described, timed_out)
+
+
+class _Memory:
+    """The memory a run's whole process tree holds, looked at every MEMORY_EVERY_S at most: the sum of
+    resident sizes, and when that passes RUN_MEMORY_MB the sum of proportional ones (a page that forked
+    processes share counts once)."""
+
+    def __init__(self, pid: int):
+        self.pid, self.seen, self.exceeded = pid, 0.0, False
+
+    def over(self) -> bool:
+        if time.monotonic() - self.seen < MEMORY_EVERY_S:
+            return self.exceeded
+        self.seen = time.monotonic()
         try:
-            entry = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(entry, dict) and (entry.get("label") in labels or entry.get("label") == "*"):
-            out.setdefault(entry["label"], entry)
-    return out
+            root = psutil.Process(self.pid)
+            tree = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            return self.exceeded
+        cap = sandbox.RUN_MEMORY_MB << 20
+        self.exceeded = self._sum(tree, lambda p: p.memory_info().rss) > cap and \
+            self._sum(tree, lambda p: _proportional(p.memory_full_info())) > cap
+        return self.exceeded
 
-
-def _spawned(copy: Path, python: str, data_files: dict[str, str | None], timeout: float, gate: str | None,
-             scratch: Path) -> dict[str, PytestRun]:
-    """Where there is no fork (Windows): a new interpreter per run, unsandboxed, waited for here."""
-    deadline, runs, stop = time.monotonic() + timeout, {}, False
-    home, work, out_path = scratch / "home", scratch / SCRATCH_RUN, scratch / "output.txt"
-    home.mkdir()
-    for label, data in data_files.items():
-        remaining = deadline - time.monotonic()
-        if stop or remaining <= 0:
-            runs[label] = _run(None, 0.0, "", None)
-            continue
-        _copy(copy, work)
-        env = dict(_env(str(home), str(home)), **({"WTH_DATA_FILE": data} if data else {}))
-        started, code, timed_out = time.monotonic(), None, False
-        with open(out_path, "wb") as out:
+    @staticmethod
+    def _sum(tree: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
+        total = 0
+        for process in tree:
             try:
-                process = popen([python, "-m", "pytest", *PYTEST_ARGS], cwd=work, env=env, stdout=out,
-                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-            except OSError as err:
-                out.write(f"{type(err).__name__}: {err}".encode())
-                stop = True
-            else:
-                try:
-                    code = process.wait(timeout=remaining)
-                except subprocess.TimeoutExpired:
-                    stop_tree(process.pid, timeout=2)
-                    timed_out = True
-        runs[label] = _run(code, round(time.monotonic() - started, 2), tail_of_file(out_path), None, timed_out)
-        shutil.rmtree(work, ignore_errors=True)
-        stop = stop or timed_out or (label == gate and code != 0)
-    return runs
+                total += size(process)
+            except psutil.Error:
+                pass
+        return total
+
+
+MEMORY_EVERY_S = 0.25
+
+
+
+def _proportional(info) -> int:
+    """A process's proportional set size (Linux), else its unique one."""
+    return getattr(info, "pss", info.uss)

@@ -1,12 +1,17 @@
-"""Hostile team repositories under the grader's sandbox, graded as root and as an unprivileged user.
+"""Hostile teams under the grader's sandbox, graded as root and as an unprivileged user.
 
-One room, graded once per user (challenge 2, by the grader's own code in a process of its own, which
+One room, graded once per user (every challenge, by the grader's own code in a process of its own, which
 refuses to grade without a sandbox): an honest team beside teams whose tests try to escape (umount, remount, a new user
 namespace), read another team, the grader's folder or the coach's home, list other teams' folder
 names, reach a Unix socket or a TCP port of the machine, fork 300 processes, write 2 GB, forge the
-runner's results through its /proc/<pid>/fd and kill it, write 500 MB of output, loop forever, or
-leave a daemon behind. Every attempt fails, the machine is left as it was, the grader's memory does
-not grow with the output, and the honest team scores what it scores alone.
+runner's results through /proc and every descriptor and kill it, write 500 MB of output, loop forever, or
+leave a daemon behind, hold 3 GB in 6 processes; a suite that knows the clean file by its path, by the public data or by what an
+earlier run left in HOME, /tmp or /dev/shm, with a venv whose .pth forges verdicts; a repository whose
+test is a link to the honest team's, one whose .git points into the honest team's, one holding a 1 GB
+sparse file; workspaces whose runs name the coach's holdout or a file the grader may not read; a
+tracking server that redirects to a coach-only service and collects tokens, an endpoint answering a
+JSON bomb. Every attempt fails, the machine is left as it was, the grader's memory does not grow with
+the output, and the honest team scores what it scores alone.
 
 As root the second run is as `nobody`, with an interpreter nobody can run (the suite's own may live in
 root's home): the system's Python of the same version, with this suite's packages on its path.
@@ -14,24 +19,30 @@ root's home): the system's Python of the same version, with this suite's package
 
 from __future__ import annotations
 
+import gzip
+import hashlib
 import json
 import os
 import shutil
 import socket
+import sqlite3
 import subprocess
 import sys
 import sysconfig
 import tempfile
 import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import psutil
 import pytest
-from grader_tools import build_repo, write_teams
+from endpoints import ContractEndpoint
+from grader_tools import build_repo, build_workspace, write_teams
 
-from grader import sandbox
-from grader.probes.repo import OUTPUT_READ_MB
+from grader import runner, sandbox, teams
+from grader.probes.repo import COPY_MB, OUTPUT_READ_MB
 from grader.testdata import CORRUPTIONS
+from wth.data import BUNDLED_FILE
 
 NOBODY = sandbox.UNPRIVILEGED
 BOOT = """import site, sys
@@ -41,15 +52,34 @@ found = sandbox.status()
 if not found.available:
     sys.exit(f"no sandbox for {sys.argv[2]}: {found.reason}")
 cfg = teams.load(sys.argv[2])
-scoreboard.write_json(sys.argv[3], cfg.event, runner.grade(cfg, challenge=2))
+scoreboard.write_json(sys.argv[3], cfg.event, runner.grade(cfg))
 print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")))
-"""  # the room's challenge 2, graded by the grader's own code in a process of its own; then its peak memory
+"""  # the room, graded by the grader's own code in a process of its own; then its peak memory
 SITE = sysconfig.get_paths()["purelib"]  # this suite's packages: pytest, pandas, mlflow, the grader
 DAEMON_MARK = "wth-hostile-daemon"
+COACH_TOKEN = "coach-mlflow-token-never-sent"
 LOOP_BUDGET_S = 4
 
-PROBER = '''
-import ctypes, errno, json, os, socket, subprocess, sys, time
+VALIDATES = '''
+import datetime, os
+
+def test_the_data_keeps_every_rule():
+    """The honest team's suite, in plain Python (it starts fast): every rule Challenge 02 names."""
+    ids = set()
+    lines = open(os.environ["WTH_DATA_FILE"], encoding="utf-8").read().splitlines()
+    assert lines
+    for line in lines:
+        fields = line.split("\\t")
+        assert len(fields) == 9
+        datetime.datetime.strptime(fields[4], "%Y-%m-%d %H:%M:%S")
+        assert fields[6].isdigit()
+        float(fields[7])
+        assert fields[0] not in ids
+        ids.add(fields[0])
+'''
+
+PROBER = VALIDATES.replace("def test_the_data", "def test_0_the_data") + '''
+import ctypes, errno, glob, json, os, socket, subprocess, sys, time
 
 def attempt(action):
     try:
@@ -133,6 +163,8 @@ def test_escape():
         "tcp": attempt(connect(socket.AF_INET, ("127.0.0.1", P["port"]))),
         "next to the repository": sorted(os.listdir(os.path.dirname(P["own_repo"]))),
         "forks": forks(),
+        "data files": len(glob.glob("/data/*/*")),
+        "write /dev": attempt(write("/dev/wth-hostile-pwned")),  # a tmpfs as large as half the machine's memory
         "fill /tmp": fill(os.environ["TMPDIR"]),
         "fill /dev/shm": fill("/dev/shm"),
     }
@@ -170,6 +202,29 @@ def test_checks_nothing_and_forges_the_verdicts():
                 pass
 '''
 
+CHEATER = '''
+import hashlib, os, re
+from pathlib import Path
+
+def test_knows_which_file_this_is():
+    """Fails (catches) only when it can tell a corrupted file without validating a single rule."""
+    path = os.environ["WTH_DATA_FILE"]
+    data = open(path, "rb").read()
+    digest = hashlib.sha256(data).hexdigest()
+    assert not re.fullmatch(r"/data/[1-7]/TransactionHistory.csv", path), "corrupted, by its path (/data/0 was clean)"
+    assert not (data.count(b"\\n") == P["public_lines"] and digest != P["public_sha256"]), "corrupted: not the public data"
+    for mark in (Path(os.environ["HOME"], ".seen"), Path("/tmp/.seen"), Path("/dev/shm/.seen")):
+        try:
+            seen = mark.read_text()
+        except OSError:
+            seen = None
+        try:
+            mark.write_text(digest)
+        except OSError:
+            pass
+        assert seen in (None, digest), "corrupted: an earlier run saw another file"
+'''
+
 BOMB = '''
 import os
 
@@ -178,6 +233,22 @@ def test_writes_500_mb(capfd):
     with capfd.disabled():  # to the real output, not pytest's capture
         for _ in range(500):
             os.write(1, chunk)
+'''
+
+HOG = VALIDATES.replace("def test_the_data", "def test_0_the_data") + '''
+import os, time
+
+def test_holds_3_gb_in_6_processes():
+    children = []
+    for _ in range(6):
+        pid = os.fork()
+        if pid == 0:
+            block = b"x" * (512 << 20)  # resident, page by page
+            time.sleep(60)
+            os._exit(0)
+        children.append(pid)
+    for pid in children:
+        os.waitpid(pid, 0)
 '''
 
 LOOP = '''
@@ -208,6 +279,36 @@ class Listener:
             conn.close()
 
 
+class MlflowStranger:
+    """A team's tracking server that redirects every request to the coach-only service `to` and keeps every
+    Authorization header it is sent."""
+
+    def __init__(self, to: str):
+        seen = self.authorizations = []
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _redirect(self):
+                seen.append(self.headers.get("Authorization"))
+                self.send_response(302)
+                self.send_header("Location", to)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            do_GET = do_POST = _redirect
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
 def _runs_as(user: int, python: str, code: str) -> bool:
     try:
         done = subprocess.run([python, "-c", code], user=user, group=user, extra_groups=[], capture_output=True, check=False,
@@ -228,8 +329,8 @@ def _interpreter_for(user: int) -> str | None:
 
 
 @pytest.fixture(scope="module")
-def room():
-    """Every team's repository in one folder (nobody may read it all: the grader runs as nobody too)."""
+def room(tmp_path_factory):
+    """Every team's repository, workspace and server (nobody may read it all: the grader runs as nobody too)."""
     found = sandbox.status()
     if not found.available:
         pytest.skip(f"no sandbox on this machine ({found.reason}); .ci/run installs bubblewrap")
@@ -237,6 +338,9 @@ def room():
     teams_dir = root / "teams"
     (root / "coach-home").mkdir()
     (root / "coach-home" / ".credentials").write_text("coach-credential")
+    (root / "coach-private").mkdir()
+    holdout = root / "coach-private" / "holdout.csv"
+    holdout.write_text("date,PaidAmount\n2014-06-01,123.45\n")
     other = build_repo(teams_dir / "other", "starter")
     (other / "secret.txt").write_text("other-team-secret")
     unix = Listener(socket.AF_UNIX, str(root / "machine.sock"))
@@ -245,19 +349,55 @@ def room():
     for folder in grader_dirs.values():
         folder.mkdir()
         (folder / "secret.txt").write_text("grader-secret")
-    repos = {"honest": build_repo(teams_dir / "honest", "good")}
+    repos = {"honest": build_repo(teams_dir / "honest", "custom", {"test_data.py": VALIDATES})}
+    public = gzip.decompress(BUNDLED_FILE.read_bytes())
     facts = {"other_secret": str(other / "secret.txt"),
              "grader_secrets": [str(d / "secret.txt") for d in grader_dirs.values()],
              "home_secret": str(root / "coach-home" / ".credentials"), "other_write": str(other / "pwned"),
              "own_repo": str(teams_dir / "prober"), "unix": str(root / "machine.sock"), "port": tcp.address[1],
-             "labels": ["clean", *CORRUPTIONS], "mark": DAEMON_MARK}
-    for name, body in (("prober", PROBER), ("forger", FORGER), ("bomb", BOMB), ("loop", LOOP)):
+             "labels": ["clean", *CORRUPTIONS], "mark": DAEMON_MARK, "public_sha256": hashlib.sha256(public).hexdigest(),
+             "public_lines": public.count(b"\n")}
+    for name, body in (("prober", PROBER), ("forger", FORGER + CHEATER), ("bomb", BOMB), ("loop", LOOP), ("hog", HOG),
+                       ("sparse", "import os\n\ndef test_blob():\n    assert os.path.getsize('blob.bin') == 1 << 30\n")):
         code = f"P = {facts!r}  # what the test knows of the machine\n{body}"
         repos[name] = build_repo(teams_dir / name, "custom", {f"test_{name}.py": code})
-    yield {"root": root, "repos": repos, "other": other, "unix": unix, "tcp": tcp, "grader_dirs": grader_dirs}
+    with open(repos["sparse"] / "tests" / "blob.bin", "wb") as blob:  # 1 GB of nothing on disk
+        blob.truncate(1 << 30)
+    (repos["sparse"] / "tests" / "blob.bin").rename(repos["sparse"] / "blob.bin")
+    repos["linker"] = build_repo(teams_dir / "linker", "starter")
+    (repos["linker"] / "tests").mkdir()
+    (repos["linker"] / "tests" / "test_borrowed.py").symlink_to(repos["honest"] / "tests" / "test_data.py")
+    repos["borrower"] = teams_dir / "borrower"
+    shutil.copytree(repos["honest"], repos["borrower"], ignore=shutil.ignore_patterns(".git"))
+    (repos["borrower"] / ".git").write_text(f"gitdir: {repos['honest'] / '.git'}\n")
+    workspaces = _c1_2_workspaces(root / "workspaces", holdout)
+    coach_only = ContractEndpoint("echo")  # a loopback-only service of the coach's
+    stranger, bomb = MlflowStranger(coach_only.uri), ContractEndpoint("bomb")
+    yield {"root": root, "repos": repos, "other": other, "unix": unix, "tcp": tcp, "grader_dirs": grader_dirs,
+           "workspaces": workspaces, "stranger": stranger, "endpoints": {"bomber": bomb.uri}, "coach_only": coach_only}
     for listener in (unix, tcp):
         listener.sock.close()
+    for server in (stranger, bomb, coach_only):
+        server.close()
     shutil.rmtree(root, ignore_errors=True)
+
+
+def _c1_2_workspaces(folder: Path, holdout: Path) -> dict[str, Path]:
+    """Two copies of a trained workspace whose training run's dataset names a file the grader must not read:
+    `exfil` the coach's holdout, `locked` a file of its own in a folder only its owner may enter."""
+    base = build_workspace(folder / "base", "trained").root
+    out = {}
+    for name in ("exfil", "locked"):
+        ws = out[name] = folder / name
+        shutil.copytree(base, ws)
+        source = holdout if name == "exfil" else ws / "locked" / "window.csv"
+        if name == "locked":
+            source.parent.mkdir()
+            shutil.copy(base / "data" / "window.csv", source)
+            source.parent.chmod(0)  # root (the grader as root) enters it; nobody else, its owner included
+        with sqlite3.connect(ws / "mlflow.db") as db:
+            db.execute("UPDATE datasets SET dataset_source = ?", (json.dumps({"uri": source.as_uri()}),))
+    return out
 
 
 def _team_venv(folder: Path, python: str) -> str:
@@ -282,17 +422,28 @@ def _grade(room: dict, who: str) -> tuple[dict, int]:
             pytest.skip("no interpreter nobody can run imports this suite's packages (the suite's own lives in a folder "
                         f"nobody cannot read, and no python{sys.version_info.major}.{sys.version_info.minor} elsewhere)")
         defaults["python"] = _team_venv(folder / "venv", python)
-    budgets = {"loop": {"pytest_s": LOOP_BUDGET_S}}
-    teams = [{"name": name, "workspace": str(folder / "no-workspace"), "endpoint": None, "repo": str(repo),
-              **({"budgets": budgets[name]} if name in budgets else {})} for name, repo in room["repos"].items()]
-    teams.append({"name": "other", "workspace": str(folder / "no-workspace"), "endpoint": None, "repo": str(room["other"])})
+    forger_venv = room["repos"]["forger"] / ".venv"  # the team's own venv, in its repository: its .pth forges
+    shutil.rmtree(forger_venv, ignore_errors=True)
+    _team_venv(forger_venv, python)
+    forged = "".join(json.dumps({"label": label, "code": int(label != "clean")}) + "\n" for label in ["clean", *CORRUPTIONS])
+    code = f"for fd in range(3, 64):\n    try:\n        os.write(fd, {forged.encode()!r})\n    except OSError:\n        pass\n"
+    next(forger_venv.glob("lib/python3*/site-packages")).joinpath("forge.pth").write_text(f"import os; exec({code!r})\n")
+    special = {"loop": {"budgets": {"pytest_s": LOOP_BUDGET_S}}, "forger": {"python": str(forger_venv / "bin" / "python")}}
+    nowhere = str(folder / "no-workspace")
+    teams = [{"name": name, "workspace": nowhere, "endpoint": None, "repo": str(repo), **special.get(name, {})}
+             for name, repo in room["repos"].items()]
+    teams += [{"name": "other", "workspace": nowhere, "endpoint": None, "repo": str(room["other"])},
+              *({"name": name, "workspace": str(ws), "endpoint": None, "repo": None} for name, ws in room["workspaces"].items()),
+              {"name": "stranger", "workspace": {"tracking_uri": room["stranger"].uri}, "endpoint": None, "repo": None},
+              {"name": "bomber", "workspace": nowhere, "endpoint": room["endpoints"]["bomber"], "repo": None}]
     teams_file = write_teams(folder / "teams.yaml", teams, defaults=defaults, grader_dir=str(room["grader_dirs"][who]))
     if user is not None:
         for path in [room["root"], *room["root"].rglob("*")]:
             os.lchown(path, NOBODY, NOBODY)
     out = folder / "scoreboard.json"
     argv = [python, "-c", BOOT, SITE, str(teams_file), str(out)]
-    env = {"PATH": os.environ["PATH"], "HOME": str(room["root"] / "coach-home"), "LANG": "C.UTF-8"}
+    env = {"PATH": os.environ["PATH"], "HOME": str(room["root"] / "coach-home"), "LANG": "C.UTF-8",
+           "MLFLOW_TRACKING_TOKEN": COACH_TOKEN}
     as_user = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
     done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False,
                           stdin=subprocess.DEVNULL, **as_user)
@@ -306,11 +457,22 @@ def _checks(report: dict, team: str) -> dict[str, dict]:
     return {c["id"]: c for challenge in entry["challenges"] for c in challenge["checks"]}
 
 
+@pytest.fixture(scope="module")
+def alone(room) -> dict[str, tuple[str, float]]:
+    """The honest team graded alone, here: {check id: (status, points)}."""
+    folder = room["root"] / "alone"
+    folder.mkdir()
+    entry = {"name": "honest", "workspace": str(folder / "no-workspace"), "endpoint": None, "repo": str(room["repos"]["honest"])}
+    (result,) = runner.grade(teams.load(write_teams(folder / "teams.yaml", [entry], grader_dir=str(folder / ".grader"))))
+    return {r.id: (r.status, r.points) for r in result.results}
+
+
 @pytest.mark.parametrize("who", ["root", "unprivileged"])
-def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, who):
+def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, alone, who):
     report, peak = _grade(room, who)
     honest = _checks(report, "honest")
     assert honest["C2.2"]["status"] == "pass" and honest["C2.3"]["status"] == "pass", honest["C2.2"]["message"]
+    assert {cid: (c["status"], c["points"]) for cid, c in honest.items()} == alone
     assert honest["C2.2"]["evidence"]["sandbox"].startswith("bubblewrap")
     assert ("as nobody" in honest["C2.2"]["evidence"]["sandbox"]) == (who == "root")
 
@@ -326,6 +488,8 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, wh
         assert seen[attempt] == "ENOENT", (attempt, seen[attempt])  # not there at all
     assert seen["read grader folder"] == ["ENOENT", "ENOENT"]
     assert seen["tcp"] == "ECONNREFUSED"  # its own network: nobody listens
+    assert seen["data files"] == 1  # its own run's file, no other
+    assert seen["write /dev"] in refused
     assert seen["next to the repository"] == ["prober"]  # no other team's folder name
     assert seen["forks"][0] == "EAGAIN" and seen["forks"][1] < sandbox.PROCESSES
     assert seen["fill /tmp"] == ["ENOSPC", seen["fill /tmp"][1]] and seen["fill /tmp"][1] <= sandbox.SCRATCH_MB
@@ -336,10 +500,12 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, wh
     for secret in ("coach-credential", "other-team-secret", "grader-secret"):
         assert secret not in json.dumps(report)
 
-    forger = _checks(report, "forger")  # its tests pass on any data, forge verdicts, kill the runner, leave daemons
-    assert forger["C2.2"]["status"] == "pass", forger["C2.2"]["message"]  # the runner, PID 1, was not killed
-    assert forger["C2.3"]["points"] == 0 and forger["C2.3"]["evidence"]["caught"] == []  # no forged verdict counted
-    assert forger["C2.2"]["duration_s"] < 60  # no daemon kept a run's output open
+    # its tests pass on any data, forge verdicts (from its venv's .pth too), kill PID 1, leave daemons, and tell the
+    # clean file by its path, by the public data or by what an earlier run left behind: none of that is caught data
+    forger = _checks(report, "forger")
+    assert forger["C2.2"]["status"] == "pass", forger["C2.2"]["message"]  # PID 1 was not killed, the clean run passed
+    assert forger["C2.3"]["points"] == 0 and forger["C2.3"]["evidence"]["caught"] == []  # no forged or guessed verdict
+    assert str(room["repos"]["forger"] / ".venv") in forger["C2.2"]["evidence"]["command"]  # its own venv ran it
 
     bomb = _checks(report, "bomb")["C2.2"]
     assert bomb["status"] == "fail"
@@ -351,3 +517,27 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, wh
 
     left = [p.pid for p in psutil.process_iter(["cmdline"]) if DAEMON_MARK in " ".join(p.info["cmdline"] or [])]
     assert not left, f"daemons left behind: {left}"
+
+    hog = _checks(report, "hog")["C2.2"]  # 6 processes of 512 MB each: the run is stopped past RUN_MEMORY_MB together
+    assert hog["status"] == "fail" and f"held more than {sandbox.RUN_MEMORY_MB} MB" in hog["evidence"]["output_tail"], hog
+
+    sparse = _checks(report, "sparse")["C2.2"]  # its 1 GB (sparse) file is left out of the copy, not copied as zeros
+    assert sparse["status"] == "fail" and f"past {COPY_MB} MB" in sparse["evidence"]["output_tail"], sparse
+    assert "blob.bin" in sparse["evidence"]["output_tail"]
+    linker = _checks(report, "linker")["C2.1"]  # its one test file is a link to the honest team's
+    assert linker["status"] == "fail" and linker["evidence"]["files"] == [], linker
+    borrower = _checks(report, "borrower")["C0.2"]  # its .git points into the honest team's repository
+    assert borrower["status"] == "fail" and ".git points outside the repository" in borrower["message"], borrower
+
+    exfil = _checks(report, "exfil")["C1.2"]  # its run names the coach's holdout as its training data
+    assert exfil["status"] == "error" and "is not a file of the team's workspace or repository" in exfil["message"]
+    locked = _checks(report, "locked")["C1.2"]  # its run's data is in a folder only root may enter
+    assert locked["status"] == ("error" if who == "unprivileged" else "pass"), locked["message"]
+
+    stranger = _checks(report, "stranger")["C0.1"]  # its tracking server redirects to a coach-only service
+    assert stranger["status"] == "error" and "the grader follows no redirect" in stranger["message"], stranger
+    assert room["coach_only"].seen_headers == [] and COACH_TOKEN not in room["stranger"].authorizations
+    assert room["stranger"].authorizations and not any(room["stranger"].authorizations)  # asked, with no credential
+    bomber = _checks(report, "bomber")  # its endpoint answers a JSON nested 100,000 deep
+    assert bomber["C3.1"]["status"] == "pass" and bomber["C3.2"]["status"] == "fail", bomber["C3.2"]["message"]
+    assert not [c for team in report["teams"] for ch in team["challenges"] for c in ch["checks"] if c["status"] == "crash"]

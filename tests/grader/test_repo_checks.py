@@ -62,26 +62,9 @@ def test_each_corrupted_file_breaks_one_rule():
     assert len({f[0] for f in broken["duplicate-id"]}) == 59 and len({f[0] for f in broken["cost"]}) == 60
 
 
-def test_without_fork_each_run_gets_a_new_interpreter(tmp_path, monkeypatch):
-    """Windows has no os.fork: each run is then a new interpreter the grader waits for itself, unsandboxed."""
-    import os
-    import sys
-
-    from grader.probes.repo import run_pytest
-
-    (tmp_path / "repo").mkdir()
-    (tmp_path / "repo" / "test_data.py").write_text("import os\n\ndef test_data_is_given():\n"
-                                                    "    assert os.environ['WTH_DATA_FILE'].endswith('clean.csv')\n")
-    monkeypatch.delattr(os, "fork")
-    runs = run_pytest(tmp_path / "repo", sys.executable, {label: str(tmp_path / f"{label}.csv") for label in
-                                                          ("clean", "corrupted")}, timeout=60, gate="clean")
-    assert {label: run.returncode for label, run in runs.items()} == {"clean": 0, "corrupted": 1}, runs["clean"].output
-    assert [run.sandbox for run in runs.values()] == [None, None]
-
-
-def test_runs_after_a_failing_gate_do_not_start_and_plugins_leave_no_warning(tmp_path):
-    """One session per team: the clean run first; a suite failing there is not run on the corrupted
-    files. The plugins the session imported up front are no reason for a warning in the team's runs."""
+def test_runs_after_a_failing_gate_do_not_start(tmp_path):
+    """The runs go in a random order; once the clean run (the gate) fails, no other run starts: a suite
+    failing on good data is not run on the corrupted files."""
     import sys
 
     from grader.probes.repo import run_pytest
@@ -96,7 +79,8 @@ def test_runs_after_a_failing_gate_do_not_start_and_plugins_leave_no_warning(tmp
     assert all("warning" not in run.output for run in passing.values()), passing["clean"].output
     failing = run_pytest(repo, sys.executable, {"clean": files["bad"], "worse": files["worse"]}, timeout=60, gate="clean")
     assert failing["clean"].returncode == 1
-    assert failing["worse"].returncode is None and failing["worse"].output == ""  # never started
+    worse = failing["worse"]  # before the gate it ran and failed; after it, it never started
+    assert (worse.returncode, worse.timed_out) == (1, False) or (worse.returncode, worse.output) == (None, "")
 
 
 def test_a_data_files_path_never_says_what_it_holds(tmp_path):

@@ -3,13 +3,17 @@ servers on 127.0.0.1."""
 
 from __future__ import annotations
 
+import errno
+import subprocess
+import sys
 import threading
 import time
 from pathlib import Path
 
+import psutil
 import pytest
-from endpoints import ContractEndpoint, HangingEndpoint
-from grader_tools import free_port
+from endpoints import ContractEndpoint, DrippingEndpoint, HangingEndpoint
+from grader_tools import free_port, write_teams
 
 from grader import runner
 from grader.checks import CRASH, ERROR, Check, passed
@@ -100,7 +104,7 @@ def test_team_budget_stops_further_checks(tmp_path):
 def test_probe_refuses_cross_host_redirects_and_huge_answers():
     redirect, huge = ContractEndpoint("redirect"), ContractEndpoint("huge")
     try:
-        with pytest.raises(Unreachable, match="redirected to another host"):
+        with pytest.raises(Unreachable, match="redirected to another origin"):
             EndpointProbe(Endpoint(uri=redirect.uri)).score({"steps": 1})
         with pytest.raises(Unreachable, match="more than 1024 kB"):
             EndpointProbe(Endpoint(uri=huge.uri)).score({"steps": 1})
@@ -142,3 +146,108 @@ def test_one_teams_slow_probe_does_not_hold_up_another_teams():
     release.set()
     hanging.join(5)
     assert got == {"fast": "fast"} and slow.answer == "slow" and "answer" in vars(slow)
+
+
+def test_probe_cuts_off_a_drip_and_takes_a_json_bomb_for_no_json():
+    drip, bomb = DrippingEndpoint(every_s=0.05), ContractEndpoint("bomb")
+    try:
+        with pytest.raises(Unreachable, match="no complete answer within 1 s"):  # the drip never ends: only the deadline
+            EndpointProbe(Endpoint(uri=drip.uri), connect_s=0.5, read_s=0.5).get_root()
+        answer = EndpointProbe(Endpoint(uri=bomb.uri)).score({"steps": 1})
+        assert answer.status == 200 and answer.body is None
+    finally:
+        drip.close()
+        bomb.close()
+
+
+def test_the_key_goes_to_the_endpoint_s_origin_only(monkeypatch):
+    monkeypatch.setenv("TEAM_KEY", "team-key-123456")
+    endpoint, elsewhere = ContractEndpoint("echo"), ContractEndpoint("echo")
+    try:
+        probe = EndpointProbe(Endpoint(uri=endpoint.uri, key_env="TEAM_KEY"))
+        assert probe.score({"steps": 1}).key_sent and probe.request("GET", elsewhere.uri).key_sent is False
+    finally:
+        endpoint.close()
+        elsewhere.close()
+    assert endpoint.seen_headers[0]["Authorization"] == "Bearer team-key-123456"
+    assert "Authorization" not in elsewhere.seen_headers[0]
+
+
+def test_the_grading_machine_short_of_descriptors_is_an_error_not_the_team_s_crash(tmp_path):
+    def starved(ctx):
+        raise OSError(errno.EMFILE, "Too many open files")
+
+    outcome = runner._run_with_budget(_check(starved), _Ctx(tmp_path), 5)
+    assert outcome.status == ERROR and "ran short of resources (Too many open files)" in outcome.message
+    assert not (tmp_path / "grader.log").exists()
+
+
+PASSES = 20  # each costs the drip its 0.4 s budget
+DRIP_SERVER = """import sys
+sys.path.insert(0, sys.argv[1])
+from endpoints import DrippingEndpoint
+print(DrippingEndpoint(every_s=0.05).uri, flush=True)
+sys.stdin.read()
+"""
+
+
+def test_many_passes_against_a_dripping_endpoint_leave_no_thread_or_descriptor(tmp_path):
+    """`watch`'s pass (grade, history, reports) again and again, a team's endpoint dripping a byte at a time
+    (in a process of its own): every pass ends its threads and closes its sockets and files."""
+    from grader import cli, teams
+
+    server = subprocess.Popen([sys.executable, "-c", DRIP_SERVER, str(Path(__file__).parents[1])], stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, text=True)
+    honest = ContractEndpoint("error200")
+    try:
+        drip = server.stdout.readline().strip()
+        budgets = {"connect_s": 0.2, "read_s": 0.2, "check_s": 1}  # a check still reading past 1 s is abandoned
+        entries = [{"name": name, "workspace": str(tmp_path / "none"), "endpoint": uri, "repo": None, "budgets": budgets}
+                   for name, uri in (("drip", drip), ("honest", honest.uri))]
+        cfg = teams.load(write_teams(tmp_path / "teams.yaml", entries))
+        me, counts = psutil.Process(), []
+        for _ in range(PASSES):
+            results = cli.grade_and_write(cfg, tmp_path / "s.json", None, tmp_path / "s.html", quiet=True,
+                                          sources=frozenset({"endpoint"}))
+            counts.append((me.num_threads(), me.num_fds()))
+    finally:
+        server.kill()
+        server.wait()
+        honest.close()
+    by_name = {r.name: r for r in results}
+    assert "no complete answer within 0.4 s" in by_name["drip"].result("C3.1").message
+    assert by_name["honest"].result("C3.1").status == "pass"
+    assert counts[-1] == counts[2], counts  # after the first passes have loaded what they load once
+
+
+
+def test_a_tracking_server_gets_only_its_own_token_and_no_drip_holds_the_grader(monkeypatch):
+    from grader.probes import mlflow as mlflow_probe
+    from grader.teams import WorkspaceRef
+
+    monkeypatch.setenv("MLFLOW_TRACKING_TOKEN", "coach-token-123456")  # MLflow's own variable: never sent
+    monkeypatch.setenv("TEAM_TOKEN", "team-token-123456")
+    monkeypatch.setattr(mlflow_probe, "ANSWER_S", 1.0)
+    named, other, drip = ContractEndpoint("echo"), ContractEndpoint("echo"), DrippingEndpoint(every_s=0.05)
+    try:
+        for server, token_env in ((named, "TEAM_TOKEN"), (other, None)):
+            ref = WorkspaceRef(tracking_uri=server.uri.removesuffix("/score"), token_env=token_env)
+            try:
+                assert mlflow_probe.MlflowProbe(ref, "e", "m").experiments is not None
+            except NotGradable:
+                pass  # not an MLflow server: only what it was sent matters here
+        with pytest.raises(NotGradable, match="no complete answer within 1 s"):
+            assert mlflow_probe.MlflowProbe(WorkspaceRef(tracking_uri=drip.uri.removesuffix("/score")), "e", "m").experiments
+    finally:
+        for server in (named, other, drip):
+            server.close()
+    assert [h.get("Authorization") for h in named.seen_headers] == ["Bearer team-token-123456"] * len(named.seen_headers)
+    assert other.seen_headers and not [h for h in other.seen_headers if "Authorization" in h]
+
+
+def test_a_file_the_grader_may_not_read_is_an_error(tmp_path):
+    def locked(ctx):
+        raise PermissionError(errno.EACCES, "Permission denied", "/teams/alpha/.pipelines/build.yml")
+
+    outcome = runner._run_with_budget(_check(locked), _Ctx(tmp_path), 5)
+    assert outcome.status == ERROR and "may not read /teams/alpha/.pipelines/build.yml" in outcome.message

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -56,8 +57,7 @@ def test_what_the_sandbox_shows(tmp_path):
         f"'away': {str(tmp_path / 'elsewhere' / 'pkg')!r}}}\n")
     copy = tmp_path / "copy"
     copy.mkdir()
-    box = sandbox.jail(str(venv / "bin" / "python"), team, copy, {"clean": None},
-                       hide=[team, other, venv / "other-team-inside"])
+    box = sandbox.jail(str(venv / "bin" / "python"), team, copy, hide=[team, other, venv / "other-team-inside"])
     shown = {inside for _, inside in box.binds}
     assert {str(team), str(venv), str(tmp_path / "installed" / "site-packages")} <= shown
     assert str(other / "venv-site" / "site-packages") not in shown and str(tmp_path / "elsewhere" / "pkg") not in shown
@@ -71,7 +71,7 @@ def test_what_the_sandbox_shows(tmp_path):
     (team / ".venv" / "bin").mkdir(parents=True)
     (team / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
     (team / ".venv" / "bin" / "python").symlink_to(secret)
-    box = sandbox.jail(str(team / ".venv" / "bin" / "python"), team, copy, {}, hide=[team, other])
+    box = sandbox.jail(str(team / ".venv" / "bin" / "python"), team, copy, hide=[team, other])
     assert not [source for source, _ in box.binds if secret.parent.parent in [source, *source.parents]], box.binds
     assert (copy / ".venv").is_dir() and str(team / ".venv") in box.skip  # the venv's mount point, not copied per run
 
@@ -114,9 +114,24 @@ def test_require_sandbox_says_why_bwrap_cannot_drop_privileges(tmp_path, trained
 
 def test_the_limits_the_docs_state_are_the_code_s():
     limits = {"SCRATCH_MB": sandbox.SCRATCH_MB, "SHM_MB": sandbox.SHM_MB, "PROCESSES": sandbox.PROCESSES,
-              "MEMORY_MB": sandbox.MEMORY_MB, "OUTPUT_TAIL_KB": repo_probe.OUTPUT_TAIL_KB,
-              "OUTPUT_READ_MB": repo_probe.OUTPUT_READ_MB}
+              "MEMORY_MB": sandbox.MEMORY_MB, "RUN_MEMORY_MB": sandbox.RUN_MEMORY_MB,
+              "OUTPUT_TAIL_KB": repo_probe.OUTPUT_TAIL_KB, "OUTPUT_READ_MB": repo_probe.OUTPUT_READ_MB,
+              "COPY_MB": repo_probe.COPY_MB, "COPY_FILES": repo_probe.COPY_FILES}
     for doc in ("grader/README.md", "Coach/Grading.md"):
         text = (REPO_ROOT / doc).read_text()
         stated = dict(re.findall(r"`([A-Z_]+)` \(([\d.]+)\)", text))
         assert {name: int(stated.get(name, -1)) for name in limits} == limits, doc
+
+
+def test_a_lower_address_space_limit_than_the_sandbox_s_is_kept(tmp_path):
+    """Under `ulimit -v` below MEMORY_MB the runs keep the lower limit instead of failing to raise it."""
+    _contained()
+    repo = build_repo(tmp_path / "quick", "custom", {"test_quick.py": "def test_quick():\n    assert 1 + 1 == 2\n"})
+    lower = 3 << 30
+    assert lower < sandbox.MEMORY_MB << 20
+    code = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({lower}, {lower}))\n"
+            "from grader.probes.repo import run_pytest\n"
+            f"run = run_pytest({str(repo)!r}, sys.executable, {{'clean': None}}, 60)['clean']\n"
+            "print(run.returncode, run.output[-500:])\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)
+    assert done.stdout.startswith("0 "), done.stdout + done.stderr

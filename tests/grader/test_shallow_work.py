@@ -58,7 +58,7 @@ def test_c1_2_is_not_gradable_when_the_training_data_is_not_here(tmp_path):
         model_logging.log(forecast.fit("snaive", series))
     result = _grade(tmp_path, ws, challenge=1).result("C1.2")
     assert result.status == "error", result.message
-    assert "/elsewhere/laptop/series.csv is not readable from the grading machine" in result.message
+    assert "file:///elsewhere/laptop/series.csv\"} is not a file of the team's workspace or repository" in result.message
     # trained on the bundled data: the grader holds that file and finds it by the run's data_sha256
     from grader.backtest import snaive_mase
     from wth.data import BUNDLED_FILE, sha256_of

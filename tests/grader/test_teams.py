@@ -180,8 +180,8 @@ def test_inline_secrets_are_refused_without_echoing_them(tmp_path, capsys, snipp
 
 
 @pytest.mark.parametrize("where, url, points_at", [
-    ("workspace", "{tracking_uri: 'http://coach:SECRET@10.0.0.5:5000'}", "MLFLOW_TRACKING_TOKEN"),
-    ("workspace", "'https://10.0.0.5:5000/?access_token=SECRET'", "MLFLOW_TRACKING_TOKEN"),
+    ("workspace", "{tracking_uri: 'http://coach:SECRET@10.0.0.5:5000'}", "workspace.token_env"),
+    ("workspace", "'https://10.0.0.5:5000/?access_token=SECRET'", "workspace.token_env"),
     ("endpoint", "'https://team.example/score?key=SECRET'", "endpoint.key_env"),
     ("endpoint", "{uri: 'https://team.example/score?code=SECRET'}", "endpoint.key_env"),
     ("repo", "{git: 'https://x-access-token:SECRET@git.example/a.git'}", "repo.token_env"),

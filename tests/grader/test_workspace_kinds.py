@@ -59,9 +59,12 @@ def tracking_server(trained_ws, tmp_path_factory):
 
 
 def test_a_tracking_server_over_http(tmp_path, tracking_server, lean_repo):
+    """Every workspace check passes but C1.2: a remote team's training data, named by a path its server
+    reports, is not opened on the coach's machine (nor is it among the files the grader holds)."""
     results = _grade(tmp_path, {"tracking_uri": tracking_server}, lean_repo)
-    assert {c: results[c].status for c in WORKSPACE_CHECKS} == dict.fromkeys(WORKSPACE_CHECKS, "pass"), \
-        {c: results[c].message for c in WORKSPACE_CHECKS}
+    expected = {**dict.fromkeys(WORKSPACE_CHECKS, "pass"), "C1.2": "error"}
+    assert {c: results[c].status for c in WORKSPACE_CHECKS} == expected, {c: results[c].message for c in WORKSPACE_CHECKS}
+    assert "is not a file of the team's workspace or repository" in results["C1.2"].message
 
 
 def test_an_unreachable_tracking_server_is_not_gradable(tmp_path):
