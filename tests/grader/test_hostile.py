@@ -58,6 +58,7 @@ print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:
 SITE = sysconfig.get_paths()["purelib"]  # this suite's packages: pytest, pandas, mlflow, the grader
 DAEMON_MARK = "wth-hostile-daemon"
 COACH_TOKEN = "coach-mlflow-token-never-sent"
+HONEST_BUDGET_S = 600
 LOOP_BUDGET_S = 4
 
 VALIDATES = '''
@@ -428,7 +429,10 @@ def _grade(room: dict, who: str) -> tuple[dict, int]:
     forged = "".join(json.dumps({"label": label, "code": int(label != "clean")}) + "\n" for label in ["clean", *CORRUPTIONS])
     code = f"for fd in range(3, 64):\n    try:\n        os.write(fd, {forged.encode()!r})\n    except OSError:\n        pass\n"
     next(forger_venv.glob("lib/python3*/site-packages")).joinpath("forge.pth").write_text(f"import os; exec({code!r})\n")
-    special = {"loop": {"budgets": {"pytest_s": LOOP_BUDGET_S}}, "forger": {"python": str(forger_venv / "bin" / "python")}}
+    special = {"loop": {"budgets": {"pytest_s": LOOP_BUDGET_S}}, "forger": {"python": str(forger_venv / "bin" / "python")},
+               # what is measured is the room's containment, not the grader's speed on a machine the suite's other
+               # workers load too: the honest suite's budget leaves room for that load
+               "honest": {"budgets": {"pytest_s": HONEST_BUDGET_S}}}
     nowhere = str(folder / "no-workspace")
     teams = [{"name": name, "workspace": nowhere, "endpoint": None, "repo": str(repo), **special.get(name, {})}
              for name, repo in room["repos"].items()]
@@ -462,7 +466,8 @@ def alone(room) -> dict[str, tuple[str, float]]:
     """The honest team graded alone, here: {check id: (status, points)}."""
     folder = room["root"] / "alone"
     folder.mkdir()
-    entry = {"name": "honest", "workspace": str(folder / "no-workspace"), "endpoint": None, "repo": str(room["repos"]["honest"])}
+    entry = {"name": "honest", "workspace": str(folder / "no-workspace"), "endpoint": None, "repo": str(room["repos"]["honest"]),
+             "budgets": {"pytest_s": HONEST_BUDGET_S}}
     (result,) = runner.grade(teams.load(write_teams(folder / "teams.yaml", [entry], grader_dir=str(folder / ".grader"))))
     return {r.id: (r.status, r.points) for r in result.results}
 
