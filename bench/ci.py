@@ -24,6 +24,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from statistics import median
 
 import psutil
 import yaml
@@ -87,8 +88,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"round {n + 1}: direct {direct_s:.1f} s, through CI {ci_s:.1f} s "
                   f"(overhead {ci_s / direct_s - 1:+.1%})", flush=True)
     best = min(r["overhead"] for r in rounds)
-    median_direct = sorted(r["direct_s"] for r in rounds)[len(rounds) // 2]
-    median_ci = sorted(r["ci_s"] for r in rounds)[len(rounds) // 2]
+    median_direct = median([r["direct_s"] for r in rounds])
+    median_ci = median([r["ci_s"] for r in rounds])
     result = {
         "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
@@ -97,9 +98,11 @@ def main(argv: list[str] | None = None) -> int:
         "what": "the reference build workflow (tests, then wth-solution pipeline build) direct vs through act on a push",
         "rounds": rounds,
         "overhead_of_medians": round(median_ci / median_direct - 1, 3),
+        "recorded_run_overhead_of_medians": round(median([r["ci_record"]["recorded_s"] for r in rounds]) / median_direct - 1, 3),
         "best_round_overhead": best,
         "target": f"overhead <= {TARGET:.0%}",
-        "met": median_ci / median_direct - 1 <= TARGET,
+        "met_by_the_recorded_run": median([r["ci_record"]["recorded_s"] for r in rounds]) / median_direct - 1 <= TARGET,
+        "met_from_the_push": median_ci / median_direct - 1 <= TARGET,
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

@@ -39,6 +39,19 @@ def test_push_triggers(on, branch, runs):
     assert workflows.parse(".github/workflows/w.yml", text).runs_on_push(branch) is runs
 
 
+@pytest.mark.parametrize("on, changed, runs", [
+    ("{push: {paths-ignore: ['Student/**', 'Coach/**']}}", ["Student/Challenge-02.md"], False),
+    ("{push: {paths-ignore: ['Student/**', 'Coach/**']}}", ["Student/Challenge-02.md", "src/train.py"], True),
+    ("{push: {paths: ['src/**', '**/*.yml']}}", ["README.md"], False),
+    ("{push: {paths: ['src/**', '**/*.yml']}}", [".github/workflows/build.yml"], True),
+    ("{push: {paths: ['src/*']}}", ["src/deep/train.py"], False),
+    ("{push: {paths: ['src/**']}}", None, True),  # a new branch: every file is new
+])
+def test_path_filters_read_the_files_a_push_changed(on, changed, runs):
+    text = f"on: {on}\njobs: {{a: {{runs-on: x, steps: [{{run: x}}]}}}}\n".encode()
+    assert workflows.parse(".github/workflows/w.yml", text).runs_on_push("main", changed) is runs
+
+
 def test_schedules_are_validated():
     good = workflows.parse(".github/workflows/d.yml", b"on: {schedule: [{cron: '0 6 * * *'}]}\njobs: {a: {}}\n")
     assert good.error is None and good.crons == ["0 6 * * *"]

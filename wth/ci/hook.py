@@ -1,5 +1,6 @@
 """The origin's `post-receive` hook: each branch a push updates runs the workflows whose `push`
-trigger matches it, on the pushed commit, as GitHub does. What it starts is printed back to the
+trigger matches it (branches, and paths against the files the push changed), on the pushed commit,
+as GitHub does. What it starts is printed back to the
 pusher (git shows it as `remote:` lines)."""
 
 from __future__ import annotations
@@ -20,8 +21,9 @@ def on_push(origin: Origin, updates: list[tuple[str, str, str]]) -> list[str]:
         if not ref.startswith("refs/heads/") or after == ZERO:
             continue
         branch = ref.removeprefix("refs/heads/")
+        changed = None if before == ZERO else origin.changed(before, after)
         for workflow in origin.workflows_at(after):
-            if workflow.error or workflow.runs_on_push(branch):
+            if workflow.error or workflow.runs_on_push(branch, changed):
                 record = runner.queue(origin, workflow, "push", after, branch, before=before)
                 verb = "is invalid" if workflow.error else "queued"
                 lines.append(f"CI: {workflow.file} run #{record.number} {verb} on {after[:8]} ({branch}): "

@@ -74,6 +74,11 @@ class Origin:
             raise UsageError(f"branch {branch!r} is not on the origin {self.path}: push it first (`git push origin {branch}`)")
         return done.stdout.strip()
 
+    def changed(self, before: str, after: str) -> list[str] | None:
+        """The paths a push from `before` to `after` changed (None: a new branch, or `before` unknown here)."""
+        done = git("diff", "--name-only", "-z", before, after, git_dir=self.path, check=False)
+        return [p for p in done.stdout.split("\0") if p] if done.returncode == 0 else None
+
     def workflows_at(self, sha: str) -> list[workflows.Workflow]:
         """The workflow files of commit `sha`, parsed."""
         listing = git("ls-tree", "-z", sha, workflows.FOLDER + "/", git_dir=self.path, check=False)

@@ -8,7 +8,7 @@ in its Actions tab, and never runs.
 
 from __future__ import annotations
 
-import fnmatch
+import re
 from dataclasses import dataclass, field
 
 import yaml
@@ -29,17 +29,28 @@ class Workflow:
     def file(self) -> str:
         return self.path.rsplit("/", 1)[-1]
 
-    def runs_on_push(self, branch: str) -> bool:
+    def runs_on_push(self, branch: str, changed: list[str] | None = None) -> bool:
+        """Whether a push to `branch` changing the files `changed` (None: unknown, as for a new branch)
+        runs this workflow: its `branches`/`branches-ignore` and `paths`/`paths-ignore` filters, as GitHub
+        reads them."""
         if self.error or "push" not in self.triggers:
             return False
         settings = self.triggers["push"] or {}
         if not isinstance(settings, dict):
             return True
-        if "branches" in settings:
-            return any(fnmatch.fnmatchcase(branch, str(p)) for p in _list(settings["branches"]))
-        if "branches-ignore" in settings:
-            return not any(fnmatch.fnmatchcase(branch, str(p)) for p in _list(settings["branches-ignore"]))
-        return "tags" not in settings  # a push filter on tags only does not run for a branch
+        if "branches" in settings and not any(_glob(branch, p) for p in _list(settings["branches"])):
+            return False
+        if "branches-ignore" in settings and any(_glob(branch, p) for p in _list(settings["branches-ignore"])):
+            return False
+        if "tags" in settings and "branches" not in settings and "branches-ignore" not in settings:
+            return False  # a push filter on tags only does not run for a branch
+        if changed is None:
+            return True
+        if "paths" in settings:
+            return any(_glob(path, p) for path in changed for p in _list(settings["paths"]))
+        if "paths-ignore" in settings:
+            return not all(any(_glob(path, p) for p in _list(settings["paths-ignore"])) for path in changed)
+        return True
 
     @property
     def inputs(self) -> dict[str, dict]:
@@ -52,6 +63,14 @@ class Workflow:
     def crons(self) -> list[str]:
         entries = self.triggers.get("schedule") or []
         return [str(e["cron"]) for e in _list(entries) if isinstance(e, dict) and "cron" in e]
+
+
+def _glob(name: str, pattern) -> bool:
+    """GitHub's filter pattern: `*` within one path part, `**` across parts, `?` one character."""
+    regex = ""
+    for part in re.split(r"(\*\*/?|\*|\?)", str(pattern)):
+        regex += {"**/": "(?:.*/)?", "**": ".*", "*": "[^/]*", "?": "[^/]"}.get(part, re.escape(part))
+    return re.fullmatch(regex, name) is not None
 
 
 def _list(value) -> list:
