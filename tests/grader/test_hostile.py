@@ -58,7 +58,7 @@ print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:
 SITE = sysconfig.get_paths()["purelib"]  # this suite's packages: pytest, pandas, mlflow, the grader
 DAEMON_MARK = "wth-hostile-daemon"
 COACH_TOKEN = "coach-mlflow-token-never-sent"
-HONEST_BUDGET_S = 600
+ROOM_BUDGET_S = 600
 LOOP_BUDGET_S = 4
 
 VALIDATES = '''
@@ -416,7 +416,9 @@ def _grade(room: dict, who: str) -> tuple[dict, int]:
         pytest.skip("the suite runs unprivileged: the grader-as-root half needs root")
     folder = room["root"] / who
     folder.mkdir()
-    user, python, defaults = None, sys.executable, {}
+    # what is measured is the room's containment, not the grader's speed on a machine the suite's other workers
+    # load too: every suite but the looping one has a budget that leaves room for that load
+    user, python, defaults = None, sys.executable, {"budgets": {"pytest_s": ROOM_BUDGET_S}}
     if who == "unprivileged" and os.geteuid() == 0:
         user, python = NOBODY, _interpreter_for(NOBODY)
         if python is None:
@@ -429,10 +431,7 @@ def _grade(room: dict, who: str) -> tuple[dict, int]:
     forged = "".join(json.dumps({"label": label, "code": int(label != "clean")}) + "\n" for label in ["clean", *CORRUPTIONS])
     code = f"for fd in range(3, 64):\n    try:\n        os.write(fd, {forged.encode()!r})\n    except OSError:\n        pass\n"
     next(forger_venv.glob("lib/python3*/site-packages")).joinpath("forge.pth").write_text(f"import os; exec({code!r})\n")
-    special = {"loop": {"budgets": {"pytest_s": LOOP_BUDGET_S}}, "forger": {"python": str(forger_venv / "bin" / "python")},
-               # what is measured is the room's containment, not the grader's speed on a machine the suite's other
-               # workers load too: the honest suite's budget leaves room for that load
-               "honest": {"budgets": {"pytest_s": HONEST_BUDGET_S}}}
+    special = {"loop": {"budgets": {"pytest_s": LOOP_BUDGET_S}}, "forger": {"python": str(forger_venv / "bin" / "python")}}
     nowhere = str(folder / "no-workspace")
     teams = [{"name": name, "workspace": nowhere, "endpoint": None, "repo": str(repo), **special.get(name, {})}
              for name, repo in room["repos"].items()]
@@ -449,7 +448,7 @@ def _grade(room: dict, who: str) -> tuple[dict, int]:
     env = {"PATH": os.environ["PATH"], "HOME": str(room["root"] / "coach-home"), "LANG": "C.UTF-8",
            "MLFLOW_TRACKING_TOKEN": COACH_TOKEN}
     as_user = {"user": user, "group": user, "extra_groups": []} if user is not None else {}
-    done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=300, check=False,
+    done = subprocess.run(argv, cwd=folder, env=env, capture_output=True, text=True, timeout=2 * ROOM_BUDGET_S, check=False,
                           stdin=subprocess.DEVNULL, **as_user)
     assert done.returncode == 0, done.stdout + done.stderr
     peak_kb = int(done.stdout.split("VmHWM:")[1].split()[0])  # the grader's own high-water mark, sandboxes apart
@@ -467,7 +466,7 @@ def alone(room) -> dict[str, tuple[str, float]]:
     folder = room["root"] / "alone"
     folder.mkdir()
     entry = {"name": "honest", "workspace": str(folder / "no-workspace"), "endpoint": None, "repo": str(room["repos"]["honest"]),
-             "budgets": {"pytest_s": HONEST_BUDGET_S}}
+             "budgets": {"pytest_s": ROOM_BUDGET_S}}
     (result,) = runner.grade(teams.load(write_teams(folder / "teams.yaml", [entry], grader_dir=str(folder / ".grader"))))
     return {r.id: (r.status, r.points) for r in result.results}
 

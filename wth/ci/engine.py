@@ -143,7 +143,10 @@ def run(line: list[str], cwd: Path, env: dict[str, str], log: Log,
             log.write(_readable(entry))
             collect(entry, jobs)
             if "jobResult" in entry:
-                on_change(jobs)
+                try:
+                    on_change(jobs)
+                except Exception as err:  # noqa: BLE001 - a progress note that could not be written stops no run
+                    log.write(f"[runner] could not record the job's end ({type(err).__name__}: {err})\n")
     finally:
         watchdog.cancel()
         if process.poll() is None:

@@ -137,17 +137,17 @@ class Records:
     def set(self, record: Record, **tags: str) -> None:
         client = self.client
         for name, value in tags.items():
-            client.set_tag(record.run_id, PREFIX + name, value)
+            _retrying(client.set_tag, record.run_id, PREFIX + name, value)
 
     def finish(self, record: Record, conclusion: str, jobs: dict, reason: str = "") -> None:
         client = self.client
         log = self.log_file(record.number)
         if log.is_file():
-            client.log_artifact(record.run_id, str(log), artifact_path=LOG_ARTIFACT.rsplit("/", 1)[0])
+            _retrying(client.log_artifact, record.run_id, str(log), artifact_path=LOG_ARTIFACT.rsplit("/", 1)[0])
         for name, value in {CONCLUSION: conclusion, JOBS: compact(jobs), REASON: reason[:TAG_MAX], WAITING_FOR: ""}.items():
-            client.set_tag(record.run_id, name, value)
-        client.set_terminated(record.run_id, "FINISHED" if conclusion == "success" else "FAILED")
-        client.set_tag(record.run_id, STATUS, "completed")  # last: a reader that sees it sees the rest
+            _retrying(client.set_tag, record.run_id, name, value)
+        _retrying(client.set_terminated, record.run_id, "FINISHED" if conclusion == "success" else "FAILED")
+        _retrying(client.set_tag, record.run_id, STATUS, "completed")  # last: a reader that sees it sees the rest
 
     def all(self, limit: int = 1000) -> list[Record]:
         """The records, newest (highest number) first, with the runs queued but not recorded yet; a run
@@ -233,6 +233,24 @@ class Records:
             return path.read_text(encoding="utf-8", errors="replace")
         except (MlflowException, OSError):
             return ""
+
+
+WRITE_TRIES = 8
+
+
+def _retrying(write, *args, **kwargs):
+    """A write to the store, tried again while sqlite says the database is locked: the run's own steps write
+    to the same store, and a busy machine can hold a transaction past sqlite's wait."""
+    from mlflow.exceptions import MlflowException
+    from sqlalchemy.exc import OperationalError
+
+    for attempt in range(WRITE_TRIES):
+        try:
+            return write(*args, **kwargs)
+        except (MlflowException, OperationalError) as err:
+            if "locked" not in str(err) or attempt == WRITE_TRIES - 1:
+                raise
+            time.sleep(min(2.0, 0.1 * 2 ** attempt))
 
 
 def _runner_gone(runner: str | None) -> bool:
