@@ -38,6 +38,7 @@ class Verified:
 class CiProbe:
     def __init__(self, mlflow: MlflowProbe, repo: Path | None):
         self.mlflow, self.repo = mlflow, repo
+        self._problems: dict[str, str | None] = {}  # run id -> its problem: several checks ask of the same runs
 
     @cached_property
     def records(self) -> list[Record]:
@@ -50,7 +51,12 @@ class CiProbe:
         return next((r for r in self.records if number and str(r.number) == str(number)), None)
 
     def problem(self, record: Record) -> str | None:
-        """Why the repository does not back `record` (None: it does)."""
+        """Why the repository does not back `record` (None: it does), asked of git once per pass."""
+        if record.run_id not in self._problems:
+            self._problems[record.run_id] = self._problem(record)
+        return self._problems[record.run_id]
+
+    def _problem(self, record: Record) -> str | None:
         if self.repo is None:
             return "no repository configured to check it against"
         if not re.fullmatch(r"[0-9a-f]{40}", record.sha or ""):
@@ -58,13 +64,6 @@ class CiProbe:
         if not re.fullmatch(r"\.github/workflows/[\w.-]+\.ya?ml", record.workflow or ""):
             return f"run #{record.number}'s workflow {record.workflow!r} is not a file of .github/workflows/"
         return self._backed(record.sha, record.workflow)
-
-    @cached_property
-    def _head(self) -> str | None:
-        try:
-            return git(["rev-parse", "HEAD"], GIT_TIMEOUT_S, cwd=self.repo).strip()
-        except GitFailed:
-            return None
 
     def _backed(self, sha: str, workflow: str) -> str | None:
         try:
