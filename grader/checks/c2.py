@@ -27,7 +27,6 @@ CALLS = {  # what a step's code calls when it does it (functions, or keyword arg
     "register": frozenset({"register_model", "create_model_version", "registered_model_name"}),
 }
 LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
-MAX_RUNS_LOOKED_AT = 20  # succeeded CI runs read per check, newest first
 
 
 @check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
@@ -179,7 +178,7 @@ def ran_as_it_stands(ctx: TeamContext, path: str) -> tuple[Record | None, str]:
     if not workflows.is_workflow_path(path):
         return None, (f"{path} tests, trains and registers, but it is Azure DevOps YAML, which only Azure DevOps runs: "
                       f"offline, CI runs GitHub Actions workflows ({workflows.FOLDER}/*.yml) when you push")
-    tried = [v for v in ctx.ci.verified("success")[:MAX_RUNS_LOOKED_AT] if v.record.workflow == path]
+    tried = ctx.ci.succeeded(path)
     backed = [v.record for v in tried if v.problem is None]
     if not backed:
         seen = [f"#{r.number} {r.state}" for r in ctx.ci.records if r.workflow == path][:5]
@@ -211,7 +210,7 @@ def build_run(ctx: TeamContext) -> Outcome:
     registered = {str(v.tags.get("build_id")): v for v in reversed(ctx.mlflow.versions) if (v.tags or {}).get("build_id")}
     builds = {r.data.tags.get("build_id"): r for r in ctx.mlflow.pipeline_runs("build") if r.info.status == "FINISHED"}
     problems = []
-    for found in ctx.ci.verified("success")[:MAX_RUNS_LOOKED_AT]:
+    for found in ctx.ci.succeeded():
         record, number = found.record, str(found.record.number)
         if found.problem:
             problems.append(f"#{number}: {found.problem}")

@@ -149,7 +149,7 @@ def _ran(ctx: TeamContext, path: str):
         return None, (f"it is Azure DevOps YAML, which only Azure DevOps runs: offline, CI runs GitHub Actions "
                       f"workflows ({workflows.FOLDER}/*.yml)")
     made = {r.data.tags.get("build_id") for r in ctx.mlflow.pipeline_runs("drift") if r.info.status == "FINISHED"}
-    tried = [v for v in ctx.ci.verified("success") if v.record.workflow == path]
+    tried = ctx.ci.succeeded(path)
     for found in tried:
         if found.problem is None and str(found.record.number) in made:
             return found.record, ""

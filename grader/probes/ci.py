@@ -27,6 +27,7 @@ MAX_LOG_BYTES = 4 * 1024 * 1024
 PYTEST_SUMMARY = re.compile(  # pytest's closing line: "N passed[, N skipped...] in Ts", with no failure before it
     r"(?:^|\| |=+ )(\d+ passed(?:, \d+ (?:skipped|deselected|xfailed|xpassed|warnings?))* in [\d.]+s)\b", re.M)
 GIT_TIMEOUT_S = 20
+MAX_RUNS_LOOKED_AT = 20  # succeeded CI runs a check reads, newest first
 
 
 @dataclass(frozen=True)
@@ -86,9 +87,11 @@ class CiProbe:
             return False
         return ran == now
 
-    def verified(self, conclusion: str | None = "success") -> list[Verified]:
-        """Every record with the conclusion asked for (None: any), each with its problem."""
-        return [Verified(r, self.problem(r)) for r in self.records if conclusion is None or r.conclusion == conclusion]
+    def succeeded(self, workflow: str | None = None) -> list[Verified]:
+        """The newest MAX_RUNS_LOOKED_AT succeeded runs (of the workflow file `workflow` when given), each with
+        its problem."""
+        chosen = [r for r in self.records if r.conclusion == "success" and workflow in (None, r.workflow)]
+        return [Verified(r, self.problem(r)) for r in chosen[:MAX_RUNS_LOOKED_AT]]
 
     def backed(self, number: str | None, conclusion: str | None = None) -> Record | None:
         """The CI run `number` (a pipeline run's build_id) when the repository backs it (and it ended so)."""
