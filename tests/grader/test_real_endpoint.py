@@ -36,12 +36,13 @@ def test_the_solutions_endpoint_passes_every_endpoint_check(deployed, lean_repo)
 
 
 @pytest.mark.slow
-def test_the_endpoint_serving_an_old_version_fails_c3_5_and_c4_4(deployed):
+def test_the_endpoint_serving_an_old_version_fails_c3_5_and_c4_4(deployed, lean_repo):
     ws, uri = deployed
     endpoint.deploy(ws, version="1")  # roll back the endpoint only: the champion tag stays on 2
     try:
-        team = runner.grade_workspace(ws.root, endpoint=uri, challenge=4)
-        assert team.result("C4.4").status == "fail" and "still serves version 1" in team.result("C4.4").message
-        assert runner.grade_workspace(ws.root, endpoint=uri, challenge=3).result("C3.5").status == "fail"
+        team = runner.grade_workspace(ws.root, endpoint=uri, repo=lean_repo, challenge=4)
+        assert team.result("C4.4").status == "fail", team.result("C4.4").message
+        assert "still serves version 1" in team.result("C4.4").message
+        assert runner.grade_workspace(ws.root, endpoint=uri, repo=lean_repo, challenge=3).result("C3.5").status == "fail"
     finally:
         endpoint.deploy(ws, version="2")
