@@ -25,9 +25,6 @@ from solution import acquisition, endpoint, forecast, workspace
 from wth import contract
 from wth.errors import UsageError
 
-PORT = free_port()
-URI = f"http://127.0.0.1:{PORT}/score"
-
 
 @pytest.fixture(scope="module")
 def pair(clean_endpoint):
@@ -36,7 +33,8 @@ def pair(clean_endpoint):
     champion = workspace.champion(ws)
     series = acquisition.latest_acquired(ws.root).series()[:TRAIN_END]
     other = register(ws, forecast.fit("snaive", series), {})
-    first = cli("deploy", "--workspace", str(ws.root), "--port", str(PORT), "--deployment", "blue")
+    port = free_port()  # picked just before it is bound: a port picked at import may be taken by then
+    first = cli("deploy", "--workspace", str(ws.root), "--port", str(port), "--deployment", "blue")
     assert first.returncode == 0, first.stderr
     assert endpoint.read_record(ws).traffic == {"blue": 100}
     second = cli("deploy", "--workspace", str(ws.root), "--deployment", "green", "--version", str(other.version),
@@ -46,8 +44,13 @@ def pair(clean_endpoint):
     return ws, {"blue": str(champion.version), "green": str(other.version)}
 
 
-def score(session: requests.Session, **headers) -> requests.Response:
-    return session.post(URI, json={"steps": 3}, headers=headers, timeout=30)
+@pytest.fixture(scope="module")
+def score(pair):
+    uri = endpoint.read_record(pair[0]).scoring_uri
+
+    def post(session: requests.Session, **headers) -> requests.Response:
+        return session.post(uri, json={"steps": 3}, headers=headers, timeout=30)
+    return post
 
 
 def test_status_shows_both_deployments_their_versions_and_traffic(pair):
@@ -59,7 +62,7 @@ def test_status_shows_both_deployments_their_versions_and_traffic(pair):
     assert rows["blue"][3] == f"v{versions['blue']}" and rows["green"][3] == f"v{versions['green']}"
 
 
-def test_the_split_measured_over_2000_requests_is_90_10(pair):
+def test_the_split_measured_over_2000_requests_is_90_10(pair, score):
     _, versions = pair
     by_header, by_version = Counter(), Counter()
     with requests.Session() as session:
@@ -72,7 +75,7 @@ def test_the_split_measured_over_2000_requests_is_90_10(pair):
     assert abs(100 * by_header["green"] / 2000 - 10) <= 3, by_header
 
 
-def test_the_header_reaches_a_deployment_whatever_the_split(pair):
+def test_the_header_reaches_a_deployment_whatever_the_split(pair, score):
     _, versions = pair
     with requests.Session() as session:
         answers = [score(session, **{contract.DEPLOYMENT_HEADER: "green"}) for _ in range(30)]
@@ -94,7 +97,7 @@ def test_bad_traffic_is_refused_with_a_reason_and_changes_nothing(pair):
     assert endpoint.read_record(ws).traffic == before
 
 
-def test_shift_to_100_0_under_load_fails_no_request(pair):
+def test_shift_to_100_0_under_load_fails_no_request(pair, score):
     ws, versions = pair
     load = under_load(score, lambda response: response.headers[contract.DEPLOYMENT_HEADER],
                       lambda: endpoint.set_traffic(ws, endpoint.parse_split(["blue=100", "green=0"])), deadline_s=60)
@@ -116,7 +119,7 @@ def test_stop_leaves_no_process_and_no_port_of_either_deployment(pair):
     assert len(trees) >= 1 + 2 * 3, "the router, and each azmlinfsrv master with its two workers"
     assert endpoint.stop(ws) is True
     assert all(pid_gone(pid) for pid in trees) and not listening_ports(trees)
-    assert not listening(PORT) and not any(listening(d.port) for d in current.deployments.values())
+    assert not listening(current.port) and not any(listening(d.port) for d in current.deployments.values())
 
 
 @pytest.mark.parametrize(("args", "code"), [(["endpoint", "traffic", "green=100", "blue=0"], 2), (["endpoint", "stop"], 0),
