@@ -56,7 +56,9 @@ def create(db: Path, artifacts: Path) -> None:
         with closing(sqlite3.connect(part)) as connection, connection:
             connection.execute("UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
                                ((artifacts / "0").resolve().as_uri(),))
-        if not db.exists():
-            os.replace(part, db)
+        try:  # a link is made only where no file is: a store another process made meanwhile, and wrote, stays
+            os.link(part, db)
+        except OSError:  # that store; or a filesystem without links, where MLflow makes the store itself
+            pass
     finally:
         part.unlink(missing_ok=True)

@@ -3,6 +3,8 @@ MLflow stores, a real cache folder under tmp_path)."""
 
 from __future__ import annotations
 
+import sqlite3
+
 import mlflow
 import mlflow.store.db.utils
 import pytest
@@ -60,3 +62,18 @@ def test_where_the_cache_cannot_be_written_mlflow_builds_the_store(tmp_path, mon
     assert migrations == [f"sqlite:///{ws.root / 'mlflow.db'}"]
     assert ws.client.get_experiment_by_name(ws.experiment) is not None
     assert list(ws.root.glob("*.part")) == []
+
+
+def test_a_store_another_process_made_while_this_one_copied_is_kept(tmp_path, migrations, monkeypatch):
+    """Two processes (a CI runner and its step) open a new workspace at once: the copy that comes
+    second is dropped, never put over the store the first has begun to write."""
+    db, connect = tmp_path / "mlflow.db", sqlite3.connect
+
+    def connect_while_another_process_writes(path):  # this process edits its copy; the other places its store
+        db.write_bytes(b"the other process's store")
+        return connect(path)
+
+    monkeypatch.setattr(store_seed.sqlite3, "connect", connect_while_another_process_writes)
+    store_seed.create(db, tmp_path / "artifacts")
+    assert db.read_bytes() == b"the other process's store"
+    assert list(tmp_path.glob("*.part")) == []
