@@ -5,6 +5,8 @@ from pathlib import Path
 import pytest
 from datafiles import bundled
 
+pytest_plugins = ["pytester"]  # pytest's own fixture for running a test file in this process
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SHARED = REPO_ROOT.parent / "shared"
 REAL_TABLE = SHARED / "data" / "adventureworks" / "TransactionHistory.csv"

@@ -1,11 +1,10 @@
 """The Coach's worked answer for the bad-data criterion (Solution-02's team test file) does what it
 claims: with the grader's own clean and corrupted data files (grader/testdata.py) it passes, then
-fails, each test catching its corruption."""
+fails, each test catching its corruption. The file runs in this process, by pytest's own `pytester`
+(which imports it afresh each run and puts sys.modules back): twelve fresh interpreters would prove
+nothing more here; the grader's sandboxed runs of team tests are tested in tests/grader."""
 
-import os
 import re
-import subprocess
-import sys
 
 import pytest
 from docs_tools import REPO_ROOT
@@ -22,19 +21,17 @@ def data_pair():
     files.close()
 
 
-def run_team_tests(folder, data_file):
-    env = {**os.environ, "WTH_DATA_FILE": data_file}
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-                          cwd=folder, env=env, capture_output=True, text=True, timeout=120)
-
-
-def test_the_team_test_file_passes_on_clean_data_and_fails_on_corrupted(tmp_path, data_pair):
+def test_the_team_test_file_passes_on_clean_data_and_fails_on_corrupted(pytester, monkeypatch, data_pair):
     code = re.search(r"`test_data.py` in the team's `tests/` folder:\n\n```python\n(.*?)```", SOLUTION_02.read_text(), re.S).group(1)
-    (tmp_path / "tests").mkdir()
-    (tmp_path / "tests" / "test_data.py").write_text(code)
-    clean = run_team_tests(tmp_path, data_pair.clean)
-    assert clean.returncode == 0, clean.stdout[-1500:]
-    slipped = [kind for kind, path in data_pair.corrupted.items() if run_team_tests(tmp_path, path).returncode == 0]
+    pytester.mkdir("tests").joinpath("test_data.py").write_text(code)
+
+    def passes(data_file: str) -> pytest.RunResult:
+        monkeypatch.setenv("WTH_DATA_FILE", data_file)
+        return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "tests")
+
+    clean = passes(data_pair.clean)
+    assert clean.ret == 0 and clean.parseoutcomes().get("passed", 0) >= 1, clean.stdout.str()[-1500:]
+    slipped = [kind for kind, path in data_pair.corrupted.items() if passes(path).ret == 0]
     assert not slipped, f"the Coach's test file lets these corruptions through: {slipped}"
 
 
