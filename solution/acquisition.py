@@ -19,7 +19,7 @@ import pandas as pd
 import requests
 
 from wth.config import WINDOW_END, WINDOW_START
-from wth.data import BUNDLED_FILE, daily_series, read_daily, read_transactions, sha256_of
+from wth.data import bundled_file, daily_series, read_daily, read_transactions, sha256_of
 from wth.errors import StepFailed, UsageError
 
 MICROSOFT_URL = (
@@ -69,7 +69,7 @@ def _download_microsoft(into: Path) -> Path:
 
 def resolve_source(source: str, scratch: Path) -> Path:
     if source == "bundled":
-        return BUNDLED_FILE
+        return bundled_file()
     if source == "microsoft":
         return _download_microsoft(scratch)
     return Path(source)

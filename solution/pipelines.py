@@ -15,6 +15,7 @@ from mlflow.entities.model_registry import ModelVersion
 from wth import data
 from wth.config import WINDOW_END, WINDOW_START
 from wth.errors import StepFailed, UsageError
+from wth.workspace_contract import BUILD_PIPELINE, RELEASED_VERSION
 
 from . import acquisition, workspace
 from . import train as training
@@ -52,7 +53,7 @@ def build(ws: Workspace, source: str = "bundled", start: str = WINDOW_START, end
         if len(cut) < training.MIN_DAYS:
             raise UsageError(f"only {len(cut)} days up to --train-end {train_end}; "
                              f"the backtest needs at least {training.MIN_DAYS}")
-    with workspace.pipeline_run(ws, "build") as run:
+    with workspace.pipeline_run(ws, BUILD_PIPELINE) as run:
         progress(f"build pipeline run {run.info.run_id} in {ws.tracking_uri}")
         with workspace.step("acquire"):
             acquired = acquisition.record(ws.root, loaded)
@@ -70,8 +71,8 @@ def build(ws: Workspace, source: str = "bundled", start: str = WINDOW_START, end
             _evaluate(trained, progress)
         with workspace.step("register"):
             version = _register(ws, trained, progress)
-            mlflow.set_tags({"model_version": version.version, "trained_run_id": trained.run_id})
-        mlflow.set_tags({"model_version": version.version, "model_name": ws.model_name})
+            mlflow.set_tags({RELEASED_VERSION: version.version, "trained_run_id": trained.run_id})
+        mlflow.set_tags({RELEASED_VERSION: version.version, "model_name": ws.model_name})
     return version
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import entry_points
 
-from . import settings
+from . import contract, settings
 from .ci import cli as ci
 from .cli_parsing import Parser, run
 
@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("smoke-test", help="check a live endpoint against the endpoint contract")
     endpoint_flags(p)
-    p.add_argument("--deployment", metavar="NAME", help="aim at one named deployment (azureml-model-deployment header)")
+    p.add_argument("--deployment", metavar="NAME", help=f"aim at one named deployment ({contract.DEPLOYMENT_HEADER} header)")
     p.add_argument("--expect-version", metavar="V", help="fail unless the endpoint serves model version V")
     p.add_argument("--train-end", metavar="YYYY-MM-DD", help="fail unless the forecast starts the day after this")
     p.add_argument("--require-interval", action="store_true", help="fail unless the endpoint offers intervals")

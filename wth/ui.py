@@ -24,12 +24,13 @@ from pathlib import Path
 
 from .errors import UsageError
 from .processes import HOST, LOOPBACK, reachable, stop_tree
+from .store import DB_FILE
 
 
 def command(workspace: str | Path, host: str = HOST, port: int = 5000) -> list[str]:
     """The `mlflow ui` command line for a workspace folder (refused when it holds no MLflow store)."""
     root = Path(workspace).resolve()
-    db = root / "mlflow.db"
+    db = root / DB_FILE
     if not db.is_file():
         raise UsageError(f"no MLflow store at {db}: create the workspace first (Challenge 00)")
     argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{db.as_posix()}",

@@ -23,6 +23,7 @@ import yaml
 from wth import azureml
 from wth.config import MODEL_NAME
 from wth.errors import StepFailed, UsageError
+from wth.workspace_contract import RELEASE_PIPELINE, RELEASED_VERSION, SCORING_URI, SMOKE_TEST_STEP
 
 from .. import azure_workspace
 
@@ -313,16 +314,16 @@ def release_pipeline(ws, target: azureml.Workspace, endpoint: str | None = None,
     mv = _registered(ws, None, None)
     requirements = model_requirements(ws, mv.version)
     ml_client = ml_client or azure_workspace.client(target)
-    with workspace.pipeline_run(ws, "release", model_version=str(mv.version), target="azureml") as parent:
+    with workspace.pipeline_run(ws, RELEASE_PIPELINE, **{RELEASED_VERSION: str(mv.version)}, target="azureml") as parent:
         with workspace.step("deploy"):
             release = deploy(ml_client, str(mv.version), requirements, train_end=(mv.tags or {}).get("train_end"),
                              endpoint=endpoint, deployment=deployment, traffic=traffic, model_name=mv.name,
                              progress=progress, smoke=smoke)
-            mlflow.set_tags({"model_version": release.model_version, "scoring_uri": release.scoring_uri,
+            mlflow.set_tags({RELEASED_VERSION: release.model_version, SCORING_URI: release.scoring_uri,
                              "endpoint": release.endpoint, "deployment": release.deployment,
                              "traffic": _share(release.traffic)})
-        mlflow.set_tag("scoring_uri", release.scoring_uri)
-        with workspace.step("smoke-test"):
+        mlflow.set_tag(SCORING_URI, release.scoring_uri)
+        with workspace.step(SMOKE_TEST_STEP):
             try:
                 key = ml_client.online_endpoints.get_keys(release.endpoint).primary_key
             except Exception as err:
