@@ -7,6 +7,7 @@ downloaded), or a path to that zip or a TransactionHistory CSV. Bad input writes
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -141,3 +142,11 @@ def latest_acquired(workspace: Path) -> Acquired:
     if not latest.exists():
         raise UsageError(f"no data acquired in {workspace}: run `wth-solution acquire` first")
     return Acquired(**json.loads(latest.read_text()))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `acquire` and `pipeline build`: the source and the window."""
+    parser.add_argument("--source", default="bundled",
+                        help="bundled (simulated, offline), microsoft (download the real zip) or a PATH to a zip/CSV")
+    parser.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
+    parser.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")

@@ -16,6 +16,7 @@ batch is then retrained on as new data, in its own pipeline run.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import math
@@ -59,6 +60,13 @@ class Thresholds:
     psi: float = 0.75
     weekday: float = 0.75
     decay: float = 2.5
+
+    @classmethod
+    def given(cls, args: argparse.Namespace) -> Thresholds:
+        """The thresholds of `add_arguments`' flags, each one not given at its default."""
+        given = {"ks_alpha": args.ks_alpha, "psi": args.psi_threshold, "weekday": args.weekday_threshold,
+                 "decay": args.decay_threshold}
+        return cls(**{name: value for name, value in given.items() if value is not None})
 
     def check(self) -> None:
         if not 0 < self.ks_alpha < 1:
@@ -249,3 +257,18 @@ def run(ws: Workspace, batch: str, thresholds: Thresholds = Thresholds(), retrai
         progress(f"--retrain-on-drift: retraining with {batch} as new data")
         retrain.run(ws, new_data=batch, margin=margin, progress=progress)
     return DRIFT if assessment.drift_detected else NO_DRIFT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `drift` and `pipeline drift` (their thresholds: `Thresholds.given`)."""
+    default = Thresholds()
+    parser.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    parser.add_argument("--ks-alpha", type=float, help=f"KS test flags drift when p < this (default {default.ks_alpha})")
+    parser.add_argument("--psi-threshold", type=float, help=f"PSI that flags drift (default {default.psi})")
+    parser.add_argument("--weekday-threshold", type=float,
+                        help=f"weekday-profile distance that flags drift (default {default.weekday})")
+    parser.add_argument("--decay-threshold", type=float,
+                        help=f"batch MASE / backtest MASE that flags drift (default {default.decay})")
+    parser.add_argument("--retrain-on-drift", action="store_true", help="on drift, retrain with the batch as new data")
+    parser.add_argument("--margin", type=float, default=None, help="with --retrain-on-drift: the promotion margin")
+    parser.epilog = f"exit status: {NO_DRIFT} no drift, {DRIFT} drift detected, 2 bad input, 1 a failed step"

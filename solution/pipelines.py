@@ -7,6 +7,7 @@ registration is the last step.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 import mlflow
@@ -90,3 +91,19 @@ def train(ws: Workspace, data_path: str | None = None, train_end: str | None = N
         trained = training.train(series, acquired, progress)
         _evaluate(trained, progress)
         return _register(ws, trained, progress)
+
+
+def _train_end(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `pipeline build`."""
+    acquisition.add_arguments(parser)
+    _train_end(parser)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `train`."""
+    parser.add_argument("--data", metavar="PATH", help="acquire this file first (default: the latest acquired data)")
+    _train_end(parser)

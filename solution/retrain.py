@@ -50,6 +50,7 @@ the next pipeline starts, by `workspace.fail_orphaned_runs`).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -292,3 +293,9 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
         mlflow.set_tags({DECISION: verdict, REASON: decision.reason, EVAL_START: start, EVAL_END: end,
                          CHALLENGER_VERSION: str(version.version)})
     return decision
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `retrain` and `pipeline retrain`."""
+    parser.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    parser.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wth import processes, registry, settings, store, store_seed
+from wth import processes, registry, settings, store, store_seed, ui
 from wth.config import CHAMPION, EXPERIMENT, MODEL_NAME
 from wth.errors import UsageError
 from wth.workspace_contract import BUILD_ID, GIT_COMMIT, PIPELINE_RUN_TAG, PIPELINE_TAG, STEP_TAG
@@ -221,10 +221,8 @@ def set_champion(ws: Workspace, version: str) -> None:
         pass
 
 
-def serve_ui(ws: Workspace, port: int = 5000) -> int:
+def serve_ui(ws: Workspace, port: int = ui.DEFAULT_PORT) -> int:
     """Open the MLflow UI on the workspace (foreground; Ctrl+C or a stop request stops it with its tree)."""
-    from wth import ui
-
     if not ws.is_local:
         raise UsageError(f"{ws.tracking_uri} is a remote workspace: open its own UI instead")
     return ui.serve(ws.root, port=port)

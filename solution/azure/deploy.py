@@ -13,6 +13,7 @@ the `MLClient` operations returning the SDK's own entities (solution/azure/READM
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -369,3 +370,26 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         return release_pipeline(ws, where, **options)
     return deploy_version(ws, where, version=version, alias=alias, **options)
 
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `deploy` and `pipeline release` that choose the target, an Azure ML workspace
+    (`solution.azure_workspace`) and the named deployments."""
+    parser.add_argument("--target", choices=["local", "azureml"], default="local",
+                        help="local: the inference server on this machine (default); azureml: an Azure ML "
+                             "managed online endpoint, blue/green (the `azure` extra)")
+    azure = parser.add_argument_group("--target azureml", "the workspace: each flag, else its variable, else config.json")
+    azure.add_argument("--subscription", metavar="ID", help="Azure subscription id ($AZURE_SUBSCRIPTION_ID)")
+    azure.add_argument("--resource-group", metavar="NAME", help="resource group ($AZURE_RESOURCE_GROUP)")
+    azure.add_argument("--workspace-name", metavar="NAME", help="Azure ML workspace ($AZURE_ML_WORKSPACE)")
+    azure.add_argument("--config", metavar="PATH", help="the workspace's config.json "
+                                                        "(default: ./config.json or ./.azureml/config.json)")
+    azure.add_argument("--endpoint", metavar="NAME", help="managed online endpoint (default: solution/azure/endpoint.yml's)")
+    both = parser.add_argument_group("deployments", "named deployments, on either target")
+    both.add_argument("--deployment", metavar="NAME",
+                      help="the new deployment (default: blue or green, whichever is not serving, and 100%% of "
+                           "the traffic after its smoke test); locally a named one is added or replaced beside "
+                           "the others")
+    both.add_argument("--traffic", type=int, metavar="PCT",
+                      help="percent of the traffic the new deployment gets (azureml default 100: the full switch, "
+                           "then the old deployment is deleted; less is a canary that stops there; local default "
+                           "0 beside others, 100 when first)")
