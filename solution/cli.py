@@ -134,8 +134,8 @@ def cmd_drift(args) -> int:
     from . import drift, workspace
 
     ws = workspace.resolve(args.workspace)
-    return drift.run(ws, batch=args.batch, thresholds=drift.Thresholds.given(args), retrain_on_drift=args.retrain_on_drift,
-                     margin=args.margin, progress=_say)
+    return drift.run(ws, batch=args.batch, thresholds=drift.Thresholds.given(args),
+                     retrain_on_drift=args.retrain_on_drift, margin=args.margin, progress=_say)
 
 
 def cmd_simulate(args) -> int:
