@@ -153,7 +153,7 @@ def main() -> None:
                         help="measure only the interval section; the point section (and its machine and "
                              "time) is kept as the previous run of this script wrote it")
     args = parser.parse_args()
-    series = {"bundled (simulated)": data.daily_series(data.read_transactions(data.BUNDLED_FILE))[0]}
+    series = {"bundled (simulated)": data.daily_series(data.read_transactions(data.bundled_file()))[0]}
     if REAL.exists():
         series["real AdventureWorks"] = data.daily_series(data.read_transactions(REAL))[0]
     else:

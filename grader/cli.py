@@ -18,8 +18,9 @@ from pathlib import Path
 
 from wth.cli_parsing import Parser, run
 
+from . import wth_check
 from .checks import SOURCES
-from .teams import ConfigError
+from .wth_check import load, parse_number
 
 HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
 
@@ -40,50 +41,6 @@ def cmd_checks(args) -> int:
         after = f"  (after {', '.join(c.depends)})" if c.depends else ""
         print(f"{c.id:<5} {c.points:>3} pts  {c.title}{after}\n      {c.hint}")
     return 0
-
-
-def _number(value: str, kind: type, ok, expected: str):
-    """`value` as a `kind` for which `ok` holds, else argparse's one-line refusal naming what was expected."""
-    try:
-        number = kind(value)
-    except ValueError:
-        number = None
-    if number is None or not ok(number):
-        raise argparse.ArgumentTypeError(f"expected {expected}, got {value!r}")
-    return number
-
-
-def challenge_number(value: str) -> int:
-    from .checks import CHALLENGES
-
-    return _number(value, int, CHALLENGES.__contains__, f"a challenge number 0..{max(CHALLENGES)}")
-
-
-def load(config_path: str, require_sandbox: bool = False):
-    """The teams file, refused at once when bad (before the heavy imports); with `--require-sandbox`, the
-    run is refused too (exit 2, one line) when team code cannot be sandboxed on this machine."""
-    from . import sandbox, teams
-
-    cfg = teams.load(config_path)
-    found = sandbox.status() if require_sandbox else None
-    if found and not found.available:
-        raise ConfigError(f"--require-sandbox: team tests cannot be sandboxed on this machine: {found.reason}")
-    return cfg
-
-
-def self_check(config_path: str, team: str, challenge: int | None = None, sandboxed: bool = False) -> int:
-    """One team's checks, printed in detail (`wth-grader check` and the students' `wth check`): 0 if all pass."""
-    cfg = load(config_path, sandboxed)
-    from . import runner
-    from . import scoreboard as report
-
-    result = runner.grade(cfg, challenge=challenge, teams=[team])[0]
-    print(report.details(result))
-    return 0 if all(check.status == "pass" for check in result.results) else 1
-
-
-def cmd_check(args) -> int:
-    return self_check(args.config, args.team, args.challenge, args.require_sandbox)
 
 
 def _progress(total: int):
@@ -188,7 +145,7 @@ def cmd_watch(args) -> int:
 
 
 def _positive(value: str) -> float:
-    return _number(value, float, lambda number: number > 0, "a positive number of seconds")
+    return parse_number(value, float, lambda number: number > 0, "a positive number of seconds")
 
 
 def _sandbox_flag(parser: argparse.ArgumentParser) -> None:
@@ -207,11 +164,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_checks)
 
     p = sub.add_parser("check", help="grade one team and print every result")
-    p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")
-    p.add_argument("--team", required=True, metavar="T")
-    p.add_argument("--challenge", type=challenge_number, metavar="N", help="only this challenge's checks (0..5)")
+    wth_check.add_arguments(p)
     _sandbox_flag(p)
-    p.set_defaults(func=cmd_check)
+    p.set_defaults(func=wth_check.run)
 
     p = sub.add_parser("scoreboard", help="grade every team and print/write the scoreboard")
     p.add_argument("--config", required=True, metavar="F", help="the teams file (YAML)")

@@ -43,10 +43,11 @@ class Session:
         """{"clean": sha256, "drifted": sha256} of the published drift batches (C5.1, C5.2)."""
         with self._lock:
             if self._batches is None:
-                from wth.config import BUNDLED_DATA
+                from wth.config import bundled_data
+                from wth.workspace_contract import BATCH_FILES
 
-                paths = {"clean": str(BUNDLED_DATA / "batch-clean.csv.gz"),
-                         "drifted": str(BUNDLED_DATA / "batch-drifted.csv.gz"), **self.config.drift_batches}
+                paths = {**{kind: str(bundled_data() / name) for kind, name in BATCH_FILES.items()},
+                         **self.config.drift_batches}
                 out = {}
                 for kind, path in paths.items():
                     try:
@@ -73,9 +74,9 @@ class Session:
         C1.2 finds a run's training data by its data_sha256 when its recorded path is on another machine."""
         with self._lock:
             if self._known is None:
-                from wth.data import BUNDLED_FILE, sha256_of
+                from wth.data import bundled_file, sha256_of
 
-                paths = [p for p in (BUNDLED_FILE, self.config.data_file) if p and Path(p).is_file()]
+                paths = [p for p in (bundled_file(), self.config.data_file) if p and Path(p).is_file()]
                 self._known = {sha256_of(Path(p)): str(p) for p in paths}
             return self._known
 

@@ -42,6 +42,7 @@ from wth import settings
 from wth.azureml import Workspace
 from wth.config import EXPERIMENT, HOLDOUT_DAYS, HOLDOUT_START, MODEL_NAME
 from wth.errors import UsageError
+from wth.store import DB_FILE
 
 DEFAULT_GRADER_DIR = ".grader"
 MAX_BYTES = 1024 * 1024  # a room of 40 teams takes about 20 KB
@@ -240,7 +241,7 @@ class WorkspaceRef(_Model):
 
     exactly_one = (("path", "tracking_uri", "azureml"), "path, tracking_uri, azureml (or a folder path or URI alone)")
 
-    path: LocalPath | None = Field(None, description="a workspace folder holding `mlflow.db`, or a `.db` file")
+    path: LocalPath | None = Field(None, description=f"a workspace folder holding `{DB_FILE}`, or a `.db` file")
     tracking_uri: Annotated[str, _no_credential("give the server's token as workspace.token_env")] | None = Field(
         None, description="an MLflow tracking URI (a team laptop's `wth ui --host 0.0.0.0`, any MLflow server)")
     azureml: AzureML | None = Field(None, description="an Azure ML workspace (the `azure` extra)")

@@ -7,6 +7,7 @@ downloaded), or a path to that zip or a TransactionHistory CSV. Bad input writes
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import shutil
@@ -19,7 +20,7 @@ import pandas as pd
 import requests
 
 from wth.config import WINDOW_END, WINDOW_START
-from wth.data import BUNDLED_FILE, daily_series, read_daily, read_transactions, sha256_of
+from wth.data import bundled_file, daily_series, read_daily, read_transactions, sha256_of
 from wth.errors import StepFailed, UsageError
 
 MICROSOFT_URL = (
@@ -69,7 +70,7 @@ def _download_microsoft(into: Path) -> Path:
 
 def resolve_source(source: str, scratch: Path) -> Path:
     if source == "bundled":
-        return BUNDLED_FILE
+        return bundled_file()
     if source == "microsoft":
         return _download_microsoft(scratch)
     return Path(source)
@@ -141,3 +142,11 @@ def latest_acquired(workspace: Path) -> Acquired:
     if not latest.exists():
         raise UsageError(f"no data acquired in {workspace}: run `wth-solution acquire` first")
     return Acquired(**json.loads(latest.read_text()))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `acquire` and `pipeline build`: the source and the window."""
+    parser.add_argument("--source", default="bundled",
+                        help="bundled (simulated, offline), microsoft (download the real zip) or a PATH to a zip/CSV")
+    parser.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
+    parser.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")

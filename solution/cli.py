@@ -7,12 +7,13 @@ Exit status: 0 success, 1 a failed step, 2 bad usage or bad input, with a one-li
 from __future__ import annotations
 
 import argparse
+import importlib
 import logging
 import os
 import warnings
 
+from wth import ui
 from wth.cli_parsing import Parser, run
-from wth.config import WINDOW_END, WINDOW_START
 from wth.errors import UsageError
 
 
@@ -133,11 +134,8 @@ def cmd_drift(args) -> int:
     from . import drift, workspace
 
     ws = workspace.resolve(args.workspace)
-    given = {"ks_alpha": args.ks_alpha, "psi": args.psi_threshold, "weekday": args.weekday_threshold,
-             "decay": args.decay_threshold}
-    thresholds = drift.Thresholds(**{name: value for name, value in given.items() if value is not None})
-    return drift.run(ws, batch=args.batch, thresholds=thresholds, retrain_on_drift=args.retrain_on_drift,
-                     margin=args.margin, progress=_say)
+    return drift.run(ws, batch=args.batch, thresholds=drift.Thresholds.given(args),
+                     retrain_on_drift=args.retrain_on_drift, margin=args.margin, progress=_say)
 
 
 def cmd_simulate(args) -> int:
@@ -164,6 +162,23 @@ def cmd_workspace(args) -> int:
 # --- the parser ---------------------------------------------------------------------------------
 
 
+def _stage(module: str, add: str = "add_arguments"):
+    """A subcommand's options as its stage declares them (`module.add`), added when that subcommand is chosen:
+    the stage's imports (MLflow, 2 s) are its own command's, not `--help`'s or the endpoint commands'."""
+
+    def arguments(parser: argparse.ArgumentParser) -> None:
+        getattr(importlib.import_module(f"solution.{module}"), add)(parser)
+
+    return arguments
+
+
+def _demo_arguments(parser: argparse.ArgumentParser) -> None:
+    from .endpoint import DEFAULT_PORT
+
+    parser.add_argument("--keep-serving", action="store_true", help="leave the endpoint running at the end")
+    parser.add_argument("--port", type=int, default=None, help=f"port of the local endpoint (default {DEFAULT_PORT})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Options anywhere on the line (wth.cli_parsing); the global option, also before the command, is --workspace."""
     common = argparse.ArgumentParser(add_help=False)
@@ -175,120 +190,59 @@ def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="wth-solution", description=__doc__.splitlines()[0], parents=[common])
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def window(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--source", default="bundled",
-                       help="bundled (simulated, offline), microsoft (download the real zip) or a PATH to a zip/CSV")
-        p.add_argument("--start", default=WINDOW_START, metavar="DATE", help=f"first day (default {WINDOW_START})")
-        p.add_argument("--end", default=WINDOW_END, metavar="DATE", help=f"last day (default {WINDOW_END})")
-
-    def target_options(p: argparse.ArgumentParser) -> None:  # the Azure ML workspace: solution.azure_workspace
-        p.add_argument("--target", choices=["local", "azureml"], default="local",
-                       help="local: the inference server on this machine (default); azureml: an Azure ML "
-                            "managed online endpoint, blue/green (the `azure` extra)")
-        azure = p.add_argument_group("--target azureml", "the workspace: each flag, else its variable, else config.json")
-        azure.add_argument("--subscription", metavar="ID", help="Azure subscription id ($AZURE_SUBSCRIPTION_ID)")
-        azure.add_argument("--resource-group", metavar="NAME", help="resource group ($AZURE_RESOURCE_GROUP)")
-        azure.add_argument("--workspace-name", metavar="NAME", help="Azure ML workspace ($AZURE_ML_WORKSPACE)")
-        azure.add_argument("--config", metavar="PATH", help="the workspace's config.json "
-                                                            "(default: ./config.json or ./.azureml/config.json)")
-        azure.add_argument("--endpoint", metavar="NAME", help="managed online endpoint (default: solution/azure/endpoint.yml's)")
-        both = p.add_argument_group("deployments", "named deployments, on either target")
-        both.add_argument("--deployment", metavar="NAME",
-                          help="the new deployment (default: blue or green, whichever is not serving, and 100%% of "
-                               "the traffic after its smoke test); locally a named one is added or replaced beside "
-                               "the others")
-        both.add_argument("--traffic", type=int, metavar="PCT",
-                          help="percent of the traffic the new deployment gets (azureml default 100: the full switch, "
-                               "then the old deployment is deleted; less is a canary that stops there; local default "
-                               "0 beside others, 100 when first)")
-
-    def drift_options(p: argparse.ArgumentParser) -> None:  # defaults: solution.drift.Thresholds
-        p.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
-        p.add_argument("--ks-alpha", type=float, help="KS test flags drift when p < this (default 0.01)")
-        p.add_argument("--psi-threshold", type=float, help="PSI that flags drift (default 0.75)")
-        p.add_argument("--weekday-threshold", type=float,
-                       help="weekday-profile distance that flags drift (default 0.75)")
-        p.add_argument("--decay-threshold", type=float,
-                       help="batch MASE / backtest MASE that flags drift (default 2.5)")
-        p.add_argument("--retrain-on-drift", action="store_true", help="on drift, retrain with the batch as new data")
-        p.add_argument("--margin", type=float, default=None, help="with --retrain-on-drift: the promotion margin")
-        p.epilog = "exit status: 0 no drift, 3 drift detected, 2 bad input, 1 a failed step"
-
-    p = sub.add_parser("acquire", parents=[common], help="read, validate and record the transactions")
-    window(p)
+    p = sub.add_parser("acquire", parents=[common], help="read, validate and record the transactions",
+                       arguments=_stage("acquisition"))
     p.set_defaults(func=cmd_acquire)
 
-    p = sub.add_parser("train", parents=[common], help="select, train, evaluate and register a model")
-    p.add_argument("--data", metavar="PATH", help="acquire this file first (default: the latest acquired data)")
-    p.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
+    p = sub.add_parser("train", parents=[common], help="select, train, evaluate and register a model",
+                       arguments=_stage("pipelines", "add_train_arguments"))
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("pipeline", parents=[common], help="run an ML pipeline, recorded as a pipeline run")
     pipes = p.add_subparsers(dest="pipeline", required=True, metavar="PIPELINE")
-    q = pipes.add_parser("build", parents=[common], help="acquire, validate, train, evaluate, register")
-    window(q)
-    q.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
-    q = pipes.add_parser("release", parents=[common], help="deploy the champion and smoke-test it")
-    q.add_argument("--port", type=int, help="port of the local endpoint (default: keep the current one, or 5001)")
-    target_options(q)
-    q = pipes.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better")
-    q.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
-    q.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")
-    q = pipes.add_parser("drift", parents=[common], help="check a batch of new actuals for drift")
-    drift_options(q)
+    pipes.add_parser("build", parents=[common], help="acquire, validate, train, evaluate, register",
+                     arguments=_stage("pipelines", "add_build_arguments"))
+    pipes.add_parser("release", parents=[common], help="deploy the champion and smoke-test it",
+                     arguments=_stage("endpoint", "add_release_arguments"))
+    pipes.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better",
+                     arguments=_stage("retrain"))
+    pipes.add_parser("drift", parents=[common], help="check a batch of new actuals for drift", arguments=_stage("drift"))
     p.set_defaults(func=cmd_pipeline)
 
-    p = sub.add_parser("deploy", parents=[common], help="serve a registered version on the local inference server")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--alias", default=None, help="registered model alias to deploy (default: champion)")
-    which.add_argument("--version", help="registered model version to deploy")
-    p.add_argument("--port", type=int, help="port to serve on (default: 5001, or the current endpoint's)")
-    p.add_argument("--host", help="address to listen on (default 127.0.0.1, or the current endpoint's); "
-                                  "0.0.0.0 lets other machines, e.g. the coach's grader, reach it (key auth on)")
-    p.add_argument("--auth", choices=["key", "none"],
-                   help="local: key makes /score want Authorization: Bearer <key> (default when listening beyond "
-                        "loopback); none: no key (default on loopback)")
-    target_options(p)
+    p = sub.add_parser("deploy", parents=[common], help="serve a registered version on the local inference server",
+                       arguments=_stage("endpoint", "add_deploy_arguments"))
     p.set_defaults(func=cmd_deploy)
 
     p = sub.add_parser("endpoint", parents=[common], help="the local endpoint: status, traffic, keys, logs, stop",
-                       epilog="examples: endpoint traffic blue=90 green=10 | endpoint keys --regenerate secondary")
-    p.add_argument("action", choices=["status", "stop", "logs", "traffic", "keys"])
-    p.add_argument("split", nargs="*", default=[], metavar="NAME=PCT", help="with traffic: the split, summing to 100")
-    p.add_argument("--regenerate", choices=["primary", "secondary"], help="with keys: rotate this key")
+                       epilog="examples: endpoint traffic blue=90 green=10 | endpoint keys --regenerate secondary",
+                       arguments=_stage("endpoint"))
     p.set_defaults(func=cmd_endpoint)
 
-    p = sub.add_parser("smoke-test", parents=[common], help="check a live endpoint against the contract")
-    p.add_argument("--uri", help="scoring URI (default: the workspace's endpoint)")
+    p = sub.add_parser("smoke-test", parents=[common], help="check a live endpoint against the contract",
+                       arguments=_stage("endpoint_clients", "add_smoke_test_arguments"))
     p.set_defaults(func=cmd_smoke_test)
 
-    p = sub.add_parser("report", parents=[common], help="the analyst's HTML forecast report, scored through the endpoint")
-    p.add_argument("--uri", help="scoring URI (default: the workspace's endpoint)")
-    p.add_argument("--out", help="HTML file to write (default: <workspace>/report.html)")
-    p.add_argument("--steps", type=int, default=30, help="days to forecast (default 30)")
+    p = sub.add_parser("report", parents=[common], help="the analyst's HTML forecast report, scored through the endpoint",
+                       arguments=_stage("endpoint_clients", "add_report_arguments"))
     p.set_defaults(func=cmd_report)
 
-    p = sub.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better")
-    p.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
-    p.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")
+    p = sub.add_parser("retrain", parents=[common], help="train a challenger on new data; promote only if better",
+                       arguments=_stage("retrain"))
     p.set_defaults(func=cmd_retrain)
 
-    p = sub.add_parser("drift", parents=[common], help="check a batch of new actuals for drift")
-    drift_options(p)
+    p = sub.add_parser("drift", parents=[common], help="check a batch of new actuals for drift", arguments=_stage("drift"))
     p.set_defaults(func=cmd_drift)
 
     p = sub.add_parser("simulate", help="regenerate the bundled simulated data set")
     p.add_argument("--out", default=None, help="folder to write to (default: resources/data)")
     p.set_defaults(func=cmd_simulate)
 
-    p = sub.add_parser("demo", parents=[common], help="the whole reference path end to end")
-    p.add_argument("--keep-serving", action="store_true", help="leave the endpoint running at the end")
-    p.add_argument("--port", type=int, default=None, help="port of the local endpoint (default 5001)")
+    p = sub.add_parser("demo", parents=[common], help="the whole reference path end to end", arguments=_demo_arguments)
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("workspace", parents=[common], help="the workspace's MLflow UI")
     p.add_argument("action", choices=["serve"])
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=ui.DEFAULT_PORT)
     p.set_defaults(func=cmd_workspace)
     return parser
 

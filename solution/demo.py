@@ -26,8 +26,10 @@ import yaml
 from wth.ci import origin as ci_origin
 from wth.ci import runner as ci_runner
 from wth.ci.records import Record, Records
-from wth.config import BUNDLED_DATA
+from wth.config import bundled_data
 from wth.errors import StepFailed
+from wth.store import DB_FILE
+from wth.workspace_contract import BATCH_FILES, DRIFT_DETECTED, DRIFT_PIPELINE, PIPELINE_TAG
 
 from . import endpoint, workspace
 from .workspace import REPO_ROOT, Workspace
@@ -39,7 +41,7 @@ AUTHOR = ("-c", "user.name=wth demo", "-c", "user.email=demo@wth.invalid")
 
 def _fresh(ws: Workspace, progress: Progress) -> None:
     """Start from an empty workspace; a previous one is kept once as `<workspace>.previous`."""
-    if not ws.is_local or not (ws.root / "mlflow.db").exists():
+    if not ws.is_local or not (ws.root / DB_FILE).exists():
         return
     endpoint.stop(ws)
     previous = ws.root.with_name(ws.root.name + ".previous")
@@ -57,7 +59,7 @@ def reference_repository(root: Path) -> Path:
     the tests) and the bundled data under resources/data, as a team's repository made from the student
     kit holds it, committed on `main`. The Azure path's workflows stay out: they sign in to Azure."""
     shutil.copytree(REFERENCE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "azureml-*"))
-    shutil.copytree(BUNDLED_DATA, root / "resources" / "data", ignore=shutil.ignore_patterns("README.md"))
+    shutil.copytree(bundled_data(), root / "resources" / "data", ignore=shutil.ignore_patterns("README.md"))
     for args in (("init", "--quiet", "--initial-branch=main"), ("add", "-A"), (*AUTHOR, "commit", "--quiet", "-m",
                                                                               "the reference answers")):
         ci_origin.git(*args, cwd=root)
@@ -143,7 +145,7 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
 
         _section(progress, "Challenge 05: the drift workflow on its schedule (clean batch) and on the drifted batch")
         dispatch("drift.yml", event="schedule")
-        dispatch("drift.yml", batch="resources/data/batch-drifted.csv.gz")
+        dispatch("drift.yml", batch=f"resources/data/{BATCH_FILES['drifted']}")
 
         _section(progress, "Grading this workspace as a team")
         live = endpoint.read_record(ws)
@@ -154,9 +156,9 @@ def run(ws: Workspace, keep_serving: bool = False, port: int | None = None, prog
 
     champion = workspace.champion(ws)
     versions = sorted(int(v.version) for v in ws.client.search_model_versions(f"name = '{ws.model_name}'"))
-    drift_runs = ws.client.search_runs([ws.activate()], "tags.`wth.pipeline` = 'drift'")
+    drift_runs = ws.client.search_runs([ws.activate()], f"tags.`{PIPELINE_TAG}` = '{DRIFT_PIPELINE}'")
     verdicts = ", ".join(f"{Path(r.data.params.get('batch', '?')).name}: "
-                         f"{'drift' if r.data.metrics.get('drift_detected') else 'no drift'}" for r in reversed(drift_runs))
+                         f"{'drift' if r.data.metrics.get(DRIFT_DETECTED) else 'no drift'}" for r in reversed(drift_runs))
     _section(progress, f"Done in {time.perf_counter() - started:.0f} s")
     progress(f"workspace        {ws.root}")
     progress(f"repository       {repo} (its CI runs: cd {_shown(repo)} && wth ci runs)")

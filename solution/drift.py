@@ -8,7 +8,7 @@ score is its statistic relative to its threshold (`Thresholds`; for KS, log p / 
 verdict is drift when the largest score, `drift_score`, reaches 1. Coach/Solution-05.md gives the
 table and why the thresholds are set above the textbook ones.
 
-`run` records a pipeline run `wth.pipeline=drift` (steps `detect` and `report`, every statistic as a
+`run` records a drift pipeline run (steps `detect` and `report`, every statistic as a
 metric, the tag `batch_sha256`, the artifact `drift_report.html`) and returns the exit status: 0 no
 drift, 3 drift (2 bad input, 1 a failed step, as every command). With `retrain_on_drift` a drifted
 batch is then retrained on as new data, in its own pipeline run.
@@ -16,6 +16,7 @@ batch is then retrained on as new data, in its own pipeline run.
 
 from __future__ import annotations
 
+import argparse
 import base64
 import io
 import math
@@ -37,6 +38,8 @@ from scipy import stats  # noqa: E402
 from wth.config import SEASON  # noqa: E402
 from wth.errors import UsageError  # noqa: E402
 from wth.protocol import seasonal_naive_scale  # noqa: E402
+from wth.workspace_contract import (BATCH_SHA256, CHAMPION_VERSION, DRIFT_DETECTED, DRIFT_PIPELINE,  # noqa: E402
+                                    DRIFT_REPORT, DRIFT_SCORE, VERDICT)
 
 from . import retrain, workspace  # noqa: E402
 from .forecast import Forecast  # noqa: E402
@@ -57,6 +60,13 @@ class Thresholds:
     psi: float = 0.75
     weekday: float = 0.75
     decay: float = 2.5
+
+    @classmethod
+    def given(cls, args: argparse.Namespace) -> Thresholds:
+        """The thresholds of `add_arguments`' flags, each one not given at its default."""
+        given = {"ks_alpha": args.ks_alpha, "psi": args.psi_threshold, "weekday": args.weekday_threshold,
+                 "decay": args.decay_threshold}
+        return cls(**{name: value for name, value in given.items() if value is not None})
 
     def check(self) -> None:
         if not 0 < self.ks_alpha < 1:
@@ -95,7 +105,7 @@ class Assessment:
         return self.drift_score >= 1
 
     def metrics(self) -> dict[str, float]:
-        out = {"drift_detected": float(self.drift_detected), "drift_score": self.drift_score}
+        out = {DRIFT_DETECTED: float(self.drift_detected), DRIFT_SCORE: self.drift_score}
         for test in self.tests:
             out.update(test.statistics)
             out[f"{test.name}_score"] = test.score
@@ -217,8 +227,8 @@ def run(ws: Workspace, batch: str, thresholds: Thresholds = Thresholds(), retrai
     backtest_mase = float(champion_version.tags["mase"])
     span = f"{actuals.index[0]:%Y-%m-%d}..{actuals.index[-1]:%Y-%m-%d}"
 
-    with workspace.pipeline_run(ws, "drift", batch_sha256=loaded.sha256,
-                                champion_version=str(champion_version.version)) as parent:
+    tags = {BATCH_SHA256: loaded.sha256, CHAMPION_VERSION: str(champion_version.version)}
+    with workspace.pipeline_run(ws, DRIFT_PIPELINE, **tags) as parent:
         progress(f"drift pipeline run {parent.info.run_id}: batch {batch} ({span}, {len(actuals)} days) "
                  f"against version {champion_version.version}'s training data "
                  f"({reference.index[0]:%Y-%m-%d}..{reference.index[-1]:%Y-%m-%d})")
@@ -236,9 +246,9 @@ def run(ws: Workspace, batch: str, thresholds: Thresholds = Thresholds(), retrai
             stat = ", ".join(f"{k} {v:.4g}" for k, v in test.statistics.items())
             progress(f"  {test.title:<38} {stat}  score {test.score:.2f}{'  FLAGGED' if test.flagged else ''}")
         mlflow.log_metrics(assessment.metrics())
-        mlflow.set_tag("verdict", assessment.verdict())
+        mlflow.set_tag(VERDICT, assessment.verdict())
         with workspace.step("report"), tempfile.TemporaryDirectory() as scratch:
-            page = Path(scratch) / "drift_report.html"
+            page = Path(scratch) / DRIFT_REPORT
             page.write_text(render(assessment, {"batch": batch, "span": span, "sha256": loaded.sha256,
                                                 "version": champion_version, "run_id": parent.info.run_id}))
             mlflow.log_artifact(str(page), run_id=parent.info.run_id)
@@ -247,3 +257,18 @@ def run(ws: Workspace, batch: str, thresholds: Thresholds = Thresholds(), retrai
         progress(f"--retrain-on-drift: retraining with {batch} as new data")
         retrain.run(ws, new_data=batch, margin=margin, progress=progress)
     return DRIFT if assessment.drift_detected else NO_DRIFT
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `drift` and `pipeline drift` (their thresholds: `Thresholds.given`)."""
+    default = Thresholds()
+    parser.add_argument("--batch", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    parser.add_argument("--ks-alpha", type=float, help=f"KS test flags drift when p < this (default {default.ks_alpha})")
+    parser.add_argument("--psi-threshold", type=float, help=f"PSI that flags drift (default {default.psi})")
+    parser.add_argument("--weekday-threshold", type=float,
+                        help=f"weekday-profile distance that flags drift (default {default.weekday})")
+    parser.add_argument("--decay-threshold", type=float,
+                        help=f"batch MASE / backtest MASE that flags drift (default {default.decay})")
+    parser.add_argument("--retrain-on-drift", action="store_true", help="on drift, retrain with the batch as new data")
+    parser.add_argument("--margin", type=float, default=None, help="with --retrain-on-drift: the promotion margin")
+    parser.epilog = f"exit status: {NO_DRIFT} no drift, {DRIFT} drift detected, 2 bad input, 1 a failed step"

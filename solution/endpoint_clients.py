@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 from pathlib import Path
 
@@ -11,6 +12,8 @@ from wth.errors import UsageError
 from . import acquisition, endpoint, workspace
 from .workspace import Workspace
 
+
+STEPS = 30  # days the report forecasts unless told
 
 def target(ws: Workspace, uri: str | None) -> tuple[str, str | None]:
     """`uri`, or the scoring URI of the endpoint deployed from `ws`, with the key to send: the workspace's
@@ -41,7 +44,7 @@ def smoke_test(ws: Workspace, uri: str | None = None, progress: Callable[[str], 
     return smoke.run(uri, progress, expected_version=expected, expected_train_end=train_end, key=key)
 
 
-def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None = None, steps: int = 30) -> Path:
+def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None = None, steps: int = STEPS) -> Path:
     """`wth-solution report`: the analyst's report from the workspace's endpoint, with its acquired actuals."""
     uri, key = target(ws, uri)  # before reading the actuals: no endpoint is refused at once
     try:
@@ -49,3 +52,15 @@ def write_report(ws: Workspace, uri: str | None = None, out: str | Path | None =
     except (UsageError, OSError):
         actuals = None
     return analyst_report.write(uri, out or Path(ws.root) / "report.html", steps, actuals, key=key)
+
+
+def add_smoke_test_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `smoke-test`."""
+    parser.add_argument("--uri", help="scoring URI (default: the workspace's endpoint)")
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `report`."""
+    add_smoke_test_arguments(parser)
+    parser.add_argument("--out", help="HTML file to write (default: <workspace>/report.html)")
+    parser.add_argument("--steps", type=int, default=STEPS, help=f"days to forecast (default {STEPS})")

@@ -7,6 +7,7 @@ registration is the last step.
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 import mlflow
@@ -15,6 +16,7 @@ from mlflow.entities.model_registry import ModelVersion
 from wth import data
 from wth.config import WINDOW_END, WINDOW_START
 from wth.errors import StepFailed, UsageError
+from wth.workspace_contract import BUILD_PIPELINE, RELEASED_VERSION
 
 from . import acquisition, workspace
 from . import train as training
@@ -52,7 +54,7 @@ def build(ws: Workspace, source: str = "bundled", start: str = WINDOW_START, end
         if len(cut) < training.MIN_DAYS:
             raise UsageError(f"only {len(cut)} days up to --train-end {train_end}; "
                              f"the backtest needs at least {training.MIN_DAYS}")
-    with workspace.pipeline_run(ws, "build") as run:
+    with workspace.pipeline_run(ws, BUILD_PIPELINE) as run:
         progress(f"build pipeline run {run.info.run_id} in {ws.tracking_uri}")
         with workspace.step("acquire"):
             acquired = acquisition.record(ws.root, loaded)
@@ -70,8 +72,8 @@ def build(ws: Workspace, source: str = "bundled", start: str = WINDOW_START, end
             _evaluate(trained, progress)
         with workspace.step("register"):
             version = _register(ws, trained, progress)
-            mlflow.set_tags({"model_version": version.version, "trained_run_id": trained.run_id})
-        mlflow.set_tags({"model_version": version.version, "model_name": ws.model_name})
+            mlflow.set_tags({RELEASED_VERSION: version.version, "trained_run_id": trained.run_id})
+        mlflow.set_tags({RELEASED_VERSION: version.version, "model_name": ws.model_name})
     return version
 
 
@@ -89,3 +91,19 @@ def train(ws: Workspace, data_path: str | None = None, train_end: str | None = N
         trained = training.train(series, acquired, progress)
         _evaluate(trained, progress)
         return _register(ws, trained, progress)
+
+
+def _train_end(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--train-end", metavar="YYYY-MM-DD", help="train on the acquired data up to this day")
+
+
+def add_build_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `pipeline build`."""
+    acquisition.add_arguments(parser)
+    _train_end(parser)
+
+
+def add_train_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `train`."""
+    parser.add_argument("--data", metavar="PATH", help="acquire this file first (default: the latest acquired data)")
+    _train_end(parser)

@@ -21,7 +21,8 @@ champion costs, and it is exactly what the decision weighs. For coaches who want
 well, the run also logs `champion_refit_mase` (the champion's model family refit on the same folds);
 it is information, not the rule.
 
-Rule: promote only if challenger_mase < champion_mase * (1 - margin) (default margin 5 %).
+Rule: promote only if challenger_mase < champion_mase * (1 - margin) (`wth.workspace_contract.promotes`;
+default margin 5 %).
 The decision is recorded on the retrain pipeline run (metrics champion_mase, challenger_mase, margin,
 promoted; tags decision, reason, eval_start, eval_end, champion_version, challenger_version) once it
 has been carried out, so a run that records a decision is always one whose decision took effect. The
@@ -49,6 +50,7 @@ the next pipeline starts, by `workspace.fail_orphaned_runs`).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -58,9 +60,12 @@ import numpy as np
 import pandas as pd
 from mlflow.entities.model_registry import ModelVersion
 
-from wth import data
+from wth import data, store
 from wth.config import FOLDS, HORIZON
 from wth.errors import StepFailed, UsageError
+from wth.workspace_contract import (CHALLENGER_MASE, CHALLENGER_VERSION, CHAMPION_MASE, CHAMPION_VERSION, DECISION,
+                                    EVAL_END, EVAL_START, MARGIN, PROMOTED, PROMOTED_METRIC, REASON, REJECTED,
+                                    RETRAIN_PIPELINE, SCORING_URI, promotes)
 
 from . import acquisition, workspace
 from . import train as training
@@ -89,7 +94,7 @@ def read_series(path: str) -> tuple[pd.Series, acquisition.Loaded]:
 
 def current_champion(ws: Workspace) -> ModelVersion:
     """The champion version; `UsageError` without one (and without creating a workspace that is not there)."""
-    if ws.is_local and not (ws.root / "mlflow.db").exists():
+    if ws.is_local and not (ws.root / store.DB_FILE).exists():
         raise UsageError(f"no workspace at {ws.root}: run `wth-solution pipeline build` first")
     return workspace.model_version(ws)
 
@@ -193,7 +198,7 @@ class Decision:
 
     @property
     def promoted(self) -> bool:
-        return bool(self.challenger_mase < self.champion_mase * (1 - self.margin))
+        return promotes(self.champion_mase, self.challenger_mase, self.margin)
 
     @property
     def window(self) -> tuple[str, str]:
@@ -226,7 +231,7 @@ def _roll_endpoint(ws: Workspace, version: str, progress: Progress) -> None:
         progress("no endpoint is serving: nothing to roll")
         return
     record = endpoint.deploy(ws, version=version, progress=progress)
-    mlflow.set_tags({"scoring_uri": record.scoring_uri, "served_version": record.model_version})
+    mlflow.set_tags({SCORING_URI: record.scoring_uri, "served_version": record.model_version})
 
 
 def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Progress = print) -> Decision:
@@ -245,7 +250,7 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
     progress(f"champion: version {before.version} ({champion.model}, trained to {before.tags['train_end']})")
     progress(f"new data {new_data}: {loaded.rows:,} rows, {combined.describe()}")
 
-    with workspace.pipeline_run(ws, "retrain", champion_version=str(before.version),
+    with workspace.pipeline_run(ws, RETRAIN_PIPELINE, **{CHAMPION_VERSION: str(before.version)},
                                 new_data_sha256=loaded.sha256) as parent:
         progress(f"retrain pipeline run {parent.info.run_id} in {ws.tracking_uri}")
         with workspace.step("acquire"):
@@ -266,9 +271,9 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
         with workspace.step("evaluate"):
             decision = compare(champion, trained.selection.backtests[trained.selection.chosen], series, margin)
             progress(("promote: " if decision.promoted else "reject: ") + decision.reason)
-        verdict = "promoted" if decision.promoted else "rejected"
+        verdict = PROMOTED if decision.promoted else REJECTED
         with workspace.step("register"):
-            tags = {**training.lineage_tags(trained), "retrain_run_id": parent.info.run_id, "decision": verdict}
+            tags = {**training.lineage_tags(trained), "retrain_run_id": parent.info.run_id, DECISION: verdict}
             version = workspace.register(ws, trained.model_uri, tags)
         if decision.promoted:
             with workspace.step("promote"):
@@ -279,12 +284,18 @@ def run(ws: Workspace, new_data: str, margin: float | None = None, progress: Pro
             progress(f"registered version {version.version}; version {before.version} stays the champion")
         # recorded once applied: a run that carries a decision has carried it out (a failed one carries none)
         start, end = decision.window
-        metrics = {"champion_mase": decision.champion_mase, "challenger_mase": decision.challenger_mase,
-                   "margin": margin, "promoted": float(decision.promoted)}
+        metrics = {CHAMPION_MASE: decision.champion_mase, CHALLENGER_MASE: decision.challenger_mase,
+                   MARGIN: margin, PROMOTED_METRIC: float(decision.promoted)}
         refit = trained.selection.backtests.get(champion.model)
         if refit is not None:
             metrics["champion_refit_mase"] = refit.metrics["mase"]
         mlflow.log_metrics(metrics)
-        mlflow.set_tags({"decision": verdict, "reason": decision.reason, "eval_start": start, "eval_end": end,
-                         "challenger_version": str(version.version)})
+        mlflow.set_tags({DECISION: verdict, REASON: decision.reason, EVAL_START: start, EVAL_END: end,
+                         CHALLENGER_VERSION: str(version.version)})
     return decision
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `retrain` and `pipeline retrain`."""
+    parser.add_argument("--new-data", required=True, metavar="PATH", help="new transactions (TransactionHistory layout)")
+    parser.add_argument("--margin", type=float, default=None, help="relative MASE improvement required to promote")

@@ -21,6 +21,7 @@ import pandas as pd  # noqa: E402
 from wth.config import FOLDS, HORIZON, SEASON  # noqa: E402
 from wth.data import parse_day  # noqa: E402
 from wth.errors import UsageError  # noqa: E402
+from wth.workspace_contract import BUILD_ID, EVAL_END, EVAL_START  # noqa: E402
 
 from . import forecast as fc  # noqa: E402
 from . import model_logging  # noqa: E402
@@ -85,7 +86,7 @@ def train(series: pd.Series, acquired: Acquired, progress: Callable[[str], None]
         "model": selection.chosen, **fitted.params,
         "train_start": f"{series.index[0]:%Y-%m-%d}", "train_end": f"{series.index[-1]:%Y-%m-%d}",
         "n_obs": str(len(series)), "data_sha256": acquired.sha256, "data_rows": str(acquired.rows),
-        "data_source": acquired.source, "eval_start": eval_start, "eval_end": eval_end,
+        "data_source": acquired.source, EVAL_START: eval_start, EVAL_END: eval_end,
         "folds": str(FOLDS), "horizon": str(HORIZON),
     }
     metrics = dict(best.metrics)
@@ -113,7 +114,7 @@ def lineage_tags(trained: Trained) -> dict[str, str]:
     """Tags every registered version carries (docs/contracts.md), so a version leads back to its run and data."""
     tags = {key: trained.params[key] for key in ("data_sha256", "train_start", "train_end", "n_obs")}
     tags.update(run_id=trained.run_id, mase=f"{trained.metrics['mase']:.4f}", model=trained.params["model"])
-    build_id = (mlflow.active_run().data.tags.get("build_id") if mlflow.active_run() else None)
+    build_id = (mlflow.active_run().data.tags.get(BUILD_ID) if mlflow.active_run() else None)
     if build_id:
-        tags["build_id"] = build_id
+        tags[BUILD_ID] = build_id
     return tags

@@ -20,9 +20,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from wth import processes, registry, settings, store_seed
+from wth import processes, registry, settings, store, store_seed, ui
 from wth.config import CHAMPION, EXPERIMENT, MODEL_NAME
 from wth.errors import UsageError
+from wth.workspace_contract import BUILD_ID, GIT_COMMIT, PIPELINE_RUN_TAG, PIPELINE_TAG, STEP_TAG
 
 if TYPE_CHECKING:
     import mlflow
@@ -48,7 +49,7 @@ class Workspace:
 
     @property
     def is_local(self) -> bool:
-        return self.tracking_uri.startswith("sqlite:")
+        return store.is_local(self.tracking_uri)
 
     def activate(self) -> str:
         """Point MLflow's fluent API at this workspace and return the experiment id."""
@@ -58,12 +59,12 @@ class Workspace:
         mlflow.set_registry_uri(self.tracking_uri)
         if self.is_local:
             self.root.mkdir(parents=True, exist_ok=True)
-            store_seed.create(Path(self.tracking_uri.removeprefix("sqlite:///")), self.root / "artifacts")
+            store_seed.create(Path(self.tracking_uri.removeprefix("sqlite:///")), self.root / store.ARTIFACTS)
         existing = self.client.get_experiment_by_name(self.experiment)
         if existing is not None:
             experiment_id = existing.experiment_id
         else:
-            location = (self.root / "artifacts").resolve().as_uri() if self.is_local else None
+            location = (self.root / store.ARTIFACTS).resolve().as_uri() if self.is_local else None
             experiment_id = self.client.create_experiment(self.experiment, artifact_location=location)
         mlflow.set_experiment(experiment_id=experiment_id)
         return experiment_id
@@ -84,13 +85,10 @@ def resolve(workspace: str | os.PathLike | None = None) -> Workspace:
         from . import azure_workspace
 
         value = azure_workspace.tracking_uri(azure_workspace.resolve())
-    if "://" in value and not value.startswith("file:"):
-        root = Path(settings.LOCAL_STATE.get()).resolve()
-        return Workspace(root=root, tracking_uri=value)
-    root = Path(value.removeprefix("file://")).resolve()
-    if root.exists() and not root.is_dir():
+    tracking_uri, root = store.locate(value)
+    if not store.is_uri(value) and root.exists() and not root.is_dir():
         raise UsageError(f"workspace {root} is a file, not a folder")
-    return Workspace(root=root, tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    return Workspace(root=root, tracking_uri=tracking_uri)
 
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -139,13 +137,13 @@ def pipeline_run(ws: Workspace, name: str, **tags: str) -> Iterator[mlflow.Activ
     """A parent run for pipeline `name`; FAILED (and re-raised) if anything inside raises."""
     experiment_id = ws.activate()
     fail_orphaned_runs(ws, experiment_id)
-    run_tags = {"wth.pipeline": name, "wth.pid": str(os.getpid()), **tags}
+    run_tags = {PIPELINE_TAG: name, "wth.pid": str(os.getpid()), **tags}
     commit = os.environ.get("GITHUB_SHA") or os.environ.get("BUILD_SOURCEVERSION") or git_commit()
     if commit:
-        run_tags["git_commit"] = commit
+        run_tags[GIT_COMMIT] = commit
     build_id = os.environ.get("BUILD_BUILDID") or os.environ.get("GITHUB_RUN_ID")
     if build_id:
-        run_tags["build_id"] = build_id
+        run_tags[BUILD_ID] = build_id
     with _run(run_name=f"{name} pipeline", tags=run_tags) as run:
         yield run
 
@@ -156,10 +154,10 @@ def step(name: str, **tags: str) -> Iterator[mlflow.ActiveRun]:
     import mlflow
 
     parent = mlflow.active_run()
-    run_tags = {"wth.step": name, "wth.pid": str(os.getpid()), **tags}
+    run_tags = {STEP_TAG: name, "wth.pid": str(os.getpid()), **tags}
     if parent is not None:
-        run_tags["wth.pipeline_run_id"] = parent.info.run_id
-        run_tags.update({k: v for k, v in parent.data.tags.items() if k in ("git_commit", "build_id")})
+        run_tags[PIPELINE_RUN_TAG] = parent.info.run_id
+        run_tags.update({k: v for k, v in parent.data.tags.items() if k in (GIT_COMMIT, BUILD_ID)})
     with _run(run_name=name, nested=parent is not None, tags=run_tags) as run:
         yield run
 
@@ -223,10 +221,8 @@ def set_champion(ws: Workspace, version: str) -> None:
         pass
 
 
-def serve_ui(ws: Workspace, port: int = 5000) -> int:
+def serve_ui(ws: Workspace, port: int = ui.DEFAULT_PORT) -> int:
     """Open the MLflow UI on the workspace (foreground; Ctrl+C or a stop request stops it with its tree)."""
-    from wth import ui
-
     if not ws.is_local:
         raise UsageError(f"{ws.tracking_uri} is a remote workspace: open its own UI instead")
     return ui.serve(ws.root, port=port)

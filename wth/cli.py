@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import entry_points
 
-from . import settings
+from . import contract, settings, ui
 from .ci import cli as ci
 from .cli_parsing import Parser, run
 
@@ -44,8 +44,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from . import ui
-
     return ui.serve(args.workspace, host=args.host, port=args.port)
 
 
@@ -64,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("smoke-test", help="check a live endpoint against the endpoint contract")
     endpoint_flags(p)
-    p.add_argument("--deployment", metavar="NAME", help="aim at one named deployment (azureml-model-deployment header)")
+    p.add_argument("--deployment", metavar="NAME", help=f"aim at one named deployment ({contract.DEPLOYMENT_HEADER} header)")
     p.add_argument("--expect-version", metavar="V", help="fail unless the endpoint serves model version V")
     p.add_argument("--train-end", metavar="YYYY-MM-DD", help="fail unless the forecast starts the day after this")
     p.add_argument("--require-interval", action="store_true", help="fail unless the endpoint offers intervals")
@@ -81,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=settings.WORKSPACE.default,
                    help=f"the workspace folder (default {settings.WORKSPACE.default})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 lets your coach's grader in")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=ui.DEFAULT_PORT)
     p.set_defaults(func=cmd_ui)
     return parser
 

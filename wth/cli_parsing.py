@@ -8,6 +8,9 @@ type them.
   subcommand, they are handed to it (`wth-grader --config teams.yaml check` is `wth-grader check --config
   teams.yaml`), `-h/--help` among them (`wth-grader --help check` is check's help).
 - `--` ends the options. A mistake is one line naming it, with exit 2; the usage is `--help`'s.
+- A subcommand's options may be declared by its stage (`add_parser(name, arguments=add)`, `add(parser)` adding
+  them): they are added when that subcommand is chosen, so that the stage's module, however heavy its imports,
+  is imported by its own command only, not by `--help` or another command.
 """
 
 from __future__ import annotations
@@ -24,6 +27,20 @@ class Parser(argparse.ArgumentParser):
 
     _intermixing = False
 
+    def __init__(self, *args, arguments: Callable[[argparse.ArgumentParser], None] | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._arguments = arguments
+
+    def complete(self) -> Parser:
+        """This parser with the options its stage declares (`arguments`), added once."""
+        if self._arguments is not None:
+            add, self._arguments = self._arguments, None
+            add(self)
+        return self
+
+    def format_help(self) -> str:
+        return super(Parser, self.complete()).format_help()
+
     def add_subparsers(self, **kwargs):
         self.epilog = self.epilog or ("options go anywhere on the line; the options above may also come before "
                                       "the command, which gets them; -- ends the options")
@@ -33,6 +50,7 @@ class Parser(argparse.ArgumentParser):
         """As argparse's, except that what no subcommand knows is refused by that subcommand, which names
         itself in the error, rather than left to the top parser."""
         args = sys.argv[1:] if args is None else list(args)
+        self.complete()
         if self._subparsers is not None:
             return super().parse_known_args(self._hand_on(args), namespace)
         if self._intermixing:  # argparse's intermixed parse calls back here for each of its two passes

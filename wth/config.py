@@ -23,9 +23,10 @@ HORIZON = 7
 SEASON = 7
 
 
-def _bundled_data() -> Path:
+def bundled_data() -> Path:
     """`$WTH_BUNDLED_DATA`, else `resources/data` of the tree this package is installed from (editable):
-    the coach's repository, where the package sits at the top, or the student kit, where it sits in `tools/`."""
+    the coach's repository, where the package sits at the top, or the student kit, where it sits in `tools/`.
+    Read when asked, as every variable is (`wth.settings`)."""
     if given := settings.BUNDLED_DATA.get():
         return Path(given)
     here = Path(__file__).resolve().parent
@@ -34,5 +35,3 @@ def _bundled_data() -> Path:
             return folder / "resources" / "data"
     return here.parent / "resources" / "data"
 
-
-BUNDLED_DATA = _bundled_data()

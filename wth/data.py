@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from .config import BUNDLED_DATA, WINDOW_END, WINDOW_START
+from .config import WINDOW_END, WINDOW_START, bundled_data
 from .errors import UsageError
+from .workspace_contract import WINDOW_FILE
 
 COLUMNS = [
     "TransactionID",
@@ -32,7 +33,11 @@ COLUMNS = [
 ]
 INT_COLUMNS = ["TransactionID", "ProductID", "ReferenceOrderID", "ReferenceOrderLineID", "Quantity"]
 TABLE_FILES = ("TransactionHistory.csv", "TransactionHistoryArchive.csv")
-BUNDLED_FILE = BUNDLED_DATA / "TransactionHistory.csv.gz"
+
+
+def bundled_file() -> Path:
+    """The bundled TransactionHistory file of the hack's window."""
+    return bundled_data() / WINDOW_FILE
 
 
 def sha256_of(path: Path) -> str:

@@ -37,9 +37,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .config import BUNDLED_DATA, HOLDOUT_DAYS, HOLDOUT_START, WINDOW_END, WINDOW_START
+from .config import HOLDOUT_DAYS, HOLDOUT_START, WINDOW_END, WINDOW_START, bundled_data
 from .data import COLUMNS, daily_series, parse_day
 from .errors import UsageError
+from .workspace_contract import BATCH_FILES, NEW_DATA_FILE, WINDOW_FILE
 
 WINDOW_SEED = 171  # the window: the seed closest to the calibration targets (README)
 CLEAN_SEED = 0  # the clean continuation: the first seed whose batch passes the README criterion
@@ -52,10 +53,10 @@ BATCH_START = HOLDOUT_START
 BATCH_DAYS = HOLDOUT_DAYS
 
 FILES = {
-    "TransactionHistory.csv.gz": "the hack window 2013-07-31..2014-05-31",
-    "new-data-2014.csv.gz": "the 2014-01-01..2014-05-31 rows of TransactionHistory.csv.gz",
-    "batch-clean.csv.gz": "2014-06-01..2014-06-28, the same process continued",
-    "batch-drifted.csv.gz": "2014-06-01..2014-06-28, the June-2014 regime change",
+    WINDOW_FILE: "the hack window 2013-07-31..2014-05-31",
+    NEW_DATA_FILE: f"the 2014-01-01..2014-05-31 rows of {WINDOW_FILE}",
+    BATCH_FILES["clean"]: "2014-06-01..2014-06-28, the same process continued",
+    BATCH_FILES["drifted"]: "2014-06-01..2014-06-28, the June-2014 regime change",
 }
 
 
@@ -322,12 +323,12 @@ def holdout_series(seed: int, start: str = BATCH_START, days: int = BATCH_DAYS) 
 
 def write_bundle(out: str | Path | None = None, progress: Callable[[str], None] = print) -> list[Path]:
     """Write the bundled data set (FILES) into `out` (default resources/data)."""
-    folder = Path(out) if out else BUNDLED_DATA
+    folder = Path(out) if out else bundled_data()
     window = window_rows()
     new_data = window[window["TransactionDate"] >= parse_day(NEW_DATA_START, "new data start")]
     written = []
-    for name, rows in (("TransactionHistory.csv.gz", window), ("new-data-2014.csv.gz", new_data),
-                       ("batch-clean.csv.gz", batch_rows()), ("batch-drifted.csv.gz", batch_rows(drifted=True))):
+    for name, rows in ((WINDOW_FILE, window), (NEW_DATA_FILE, new_data), (BATCH_FILES["clean"], batch_rows()),
+                       (BATCH_FILES["drifted"], batch_rows(drifted=True))):
         path = write_gzip(rows, folder / name)
         progress(f"wrote {path}: {FILES[name]} ({len(rows):,} rows)")
         written.append(path)

@@ -33,7 +33,7 @@ def _seed() -> Path | None:
     try:
         seed.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryDirectory(dir=seed.parent) as scratch:
-            made = Path(scratch) / "mlflow.db"
+            made = Path(scratch) / "empty.db"
             SqlAlchemyStore(f"sqlite:///{made.as_posix()}", Path(scratch).as_uri()).engine.dispose()
             if not seed.is_file():  # another process may have made it meanwhile: both copies are equal
                 os.replace(made, seed)

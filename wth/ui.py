@@ -24,12 +24,15 @@ from pathlib import Path
 
 from .errors import UsageError
 from .processes import HOST, LOOPBACK, reachable, stop_tree
+from .store import DB_FILE
+
+DEFAULT_PORT = 5000  # MLflow's own
 
 
-def command(workspace: str | Path, host: str = HOST, port: int = 5000) -> list[str]:
+def command(workspace: str | Path, host: str = HOST, port: int = DEFAULT_PORT) -> list[str]:
     """The `mlflow ui` command line for a workspace folder (refused when it holds no MLflow store)."""
     root = Path(workspace).resolve()
-    db = root / "mlflow.db"
+    db = root / DB_FILE
     if not db.is_file():
         raise UsageError(f"no MLflow store at {db}: create the workspace first (Challenge 00)")
     argv = [sys.executable, "-m", "mlflow", "ui", "--backend-store-uri", f"sqlite:///{db.as_posix()}",
@@ -44,7 +47,7 @@ def environment() -> dict[str, str]:
     return {**os.environ, "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
 
 
-def serve(workspace: str | Path, host: str = HOST, port: int = 5000,
+def serve(workspace: str | Path, host: str = HOST, port: int = DEFAULT_PORT,
           progress: Callable[[str], None] = print) -> int:
     """Run the UI in the foreground until Ctrl-C or a stop request; returns the server's exit status."""
     argv = command(workspace, host, port)

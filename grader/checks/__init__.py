@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wth.workspace_contract import BUILD_ID, PIPELINE_TAG
+
 from ..context import TeamContext
 
 PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
@@ -124,7 +126,7 @@ def pipeline_runs(ctx: TeamContext, kind: str, evidence: dict) -> list:
         if run:
             raise Decided(passed(f"Azure DevOps pipeline {run.pipeline!r} run {run.name} succeeded", **evidence))
     runs = ctx.mlflow.pipeline_runs(kind)
-    evidence[f"workspace_{kind}_runs"] = [f"{r.info.run_id[:8]} {r.info.status} build_id={r.data.tags.get('build_id') or '-'}"
+    evidence[f"workspace_{kind}_runs"] = [f"{r.info.run_id[:8]} {r.info.status} {BUILD_ID}={r.data.tags.get(BUILD_ID) or '-'}"
                                           for r in runs[:10]]
     if ctx.devops is not None:
         return runs
@@ -134,13 +136,13 @@ def pipeline_runs(ctx: TeamContext, kind: str, evidence: dict) -> list:
     return made
 
 
-NOT_CI = ("a run tagged wth.pipeline=... counts when a CI run made it: its build_id tag names a CI run "
+NOT_CI = (f"a run tagged {PIPELINE_TAG}=... counts when a CI run made it: its {BUILD_ID} tag names a CI run "
           "(`wth ci runs`) of a commit of your repository; a script run by hand is not a pipeline run")
 
 
 def made_by_ci(ctx: TeamContext, run) -> bool:
     """Whether a pipeline run (or step run) was made by a CI run that the team's repository backs."""
-    return ctx.ci.backed(run.data.tags.get("build_id")) is not None
+    return ctx.ci.backed(run.data.tags.get(BUILD_ID)) is not None
 
 
 def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False,

@@ -7,6 +7,7 @@ from pathlib import Path
 from wth import settings
 from wth.ci import records, workflows
 from wth.ci.records import Record
+from wth.workspace_contract import BUILD_ID, BUILD_PIPELINE, LINEAGE_TAGS, PIPELINE_TAG
 
 from ..context import TeamContext
 from ..probes import pipelines
@@ -26,7 +27,6 @@ CALLS = {  # what a step's code calls when it does it (functions, or keyword arg
     "train": frozenset({"log_model", "fit", "autolog"}),
     "register": frozenset({"register_model", "create_model_version", "registered_model_name"}),
 }
-LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
 
 
 @check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
@@ -200,15 +200,15 @@ def build_run(ctx: TeamContext) -> Outcome:
     version (its build_id) through a finished build pipeline run."""
     evidence = {}
     if ctx.devops is not None:
-        finished = [r for r in pipeline_runs(ctx, "build", evidence) if r.info.status == "FINISHED"]
+        finished = [r for r in pipeline_runs(ctx, BUILD_PIPELINE, evidence) if r.info.status == "FINISHED"]
         if finished:
             return passed(f"build pipeline run {finished[0].info.run_id[:8]} finished in the workspace", **evidence)
         return failed("no succeeded build pipeline run in Azure DevOps or in the workspace (a run tagged "
-                      "wth.pipeline=build with status FINISHED): run your build pipeline until it succeeds", **evidence)
+                      f"{PIPELINE_TAG}={BUILD_PIPELINE} with status FINISHED): run your build pipeline until it succeeds", **evidence)
     require_repo(ctx)
     evidence["ci_runs"] = [f"#{r.number} {r.state} {r.workflow} {r.event} {r.sha[:8]}" for r in ctx.ci.records[:10]]
-    registered = {str(v.tags.get("build_id")): v for v in reversed(ctx.mlflow.versions) if (v.tags or {}).get("build_id")}
-    builds = {r.data.tags.get("build_id"): r for r in ctx.mlflow.pipeline_runs("build") if r.info.status == "FINISHED"}
+    registered = {str(v.tags.get(BUILD_ID)): v for v in reversed(ctx.mlflow.versions) if (v.tags or {}).get(BUILD_ID)}
+    builds = {r.data.tags.get(BUILD_ID): r for r in ctx.mlflow.pipeline_runs(BUILD_PIPELINE) if r.info.status == "FINISHED"}
     problems = []
     for found in ctx.ci.succeeded():
         record, number = found.record, str(found.record.number)
@@ -217,27 +217,27 @@ def build_run(ctx: TeamContext) -> Outcome:
         elif (summary := ctx.ci.pytest_summary(record)) is None:
             problems.append(f"#{number}: its log ({records.LOG_ARTIFACT}) shows no pytest summary (\"N passed in Ts\")")
         elif number not in registered:
-            problems.append(f"#{number}: no registered version's build_id tag names it")
+            problems.append(f"#{number}: no registered version's {BUILD_ID} tag names it")
         elif number not in builds:
-            problems.append(f"#{number}: no finished build pipeline run (tagged wth.pipeline=build) has build_id {number}")
+            problems.append(f"#{number}: no finished build pipeline run (tagged {PIPELINE_TAG}={BUILD_PIPELINE}) has {BUILD_ID} {number}")
         else:
             version = registered[number]
             return passed(f"CI run #{number} ({record.workflow}, {record.event} on {record.sha[:8]}) succeeded: your tests "
                           f"ran ({summary}) and build pipeline run {builds[number].info.run_id[:8]} registered version "
-                          f"{version.version} with build_id {number}", ci_run=int(number), model_version=version.version,
+                          f"{version.version} with {BUILD_ID} {number}", ci_run=int(number), model_version=version.version,
                           **evidence)
     evidence["runs_not_counted"] = problems[:10]
     looked = (f"; looked at: {'; '.join(problems[:3])}" if problems else
               "; no CI run succeeded yet (`wth ci runs`): push to run your build workflow")
     return failed("no succeeded CI run of your build workflow both ran your tests (pytest's summary in its log) and "
-                  f"registered a version (build_id = the run's number) through a build pipeline run{looked}", **evidence)
+                  f"registered a version ({BUILD_ID} = the run's number) through a build pipeline run{looked}", **evidence)
 
 
 def build_pipeline_of(ctx: TeamContext, run):
     """The finished build pipeline run `run` belongs to (itself or its parent), else None."""
     parent_id = run.data.tags.get("mlflow.parentRunId")
     for candidate in (run, ctx.mlflow.run(parent_id) if parent_id else None):
-        if candidate is not None and candidate.data.tags.get("wth.pipeline") == "build":
+        if candidate is not None and candidate.data.tags.get(PIPELINE_TAG) == BUILD_PIPELINE:
             return candidate
     return None
 
@@ -245,7 +245,7 @@ def build_pipeline_of(ctx: TeamContext, run):
 def _lineage_problem(ctx: TeamContext, version) -> tuple[str | None, dict]:
     """What breaks `version`'s lineage to a finished build pipeline run (None: nothing), and the evidence."""
     tags = dict(version.tags or {})
-    evidence = {"version": version.version, "tags": {k: tags.get(k) for k in (*LINEAGE_TAGS, "build_id")},
+    evidence = {"version": version.version, "tags": {k: tags.get(k) for k in (*LINEAGE_TAGS, BUILD_ID)},
                 "source_run_id": version.run_id}
     missing = [k for k in LINEAGE_TAGS if not tags.get(k)]
     if missing:
@@ -267,7 +267,7 @@ def _lineage_problem(ctx: TeamContext, version) -> tuple[str | None, dict]:
     evidence["build_pipeline_run"] = pipeline.info.run_id if pipeline else None
     if pipeline is None:
         return (f"version {version.version} was registered from run {tags['run_id'][:8]}, which is not part of a "
-                "build pipeline run (neither it nor its parent run is tagged wth.pipeline=build): register the "
+                f"build pipeline run (neither it nor its parent run is tagged {PIPELINE_TAG}={BUILD_PIPELINE}): register the "
                 "model from your build pipeline"), evidence
     if pipeline.info.status != "FINISHED":
         return (f"version {version.version} comes from build pipeline run {pipeline.info.run_id[:8]}, which is "

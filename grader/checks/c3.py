@@ -7,6 +7,7 @@ from __future__ import annotations
 import pandas as pd
 
 from wth import contract
+from wth.workspace_contract import BUILD_ID, PIPELINE_TAG, RELEASE_PIPELINE, RELEASED_VERSION, SMOKE_TEST_STEP, STEP_TAG
 
 from .. import holdout
 from ..context import TeamContext
@@ -16,7 +17,6 @@ from ..teams import default_holdout
 from . import Decided, Outcome, check, failed, partial, passed, pipeline_runs
 
 CONTRACT_STEPS = 14
-RELEASED_TAG = "model_version"  # the release run's tag naming the version it deployed (Challenge 03)
 
 
 def parse_forecast(answer, steps: int) -> tuple[dict | None, str | None]:
@@ -157,22 +157,22 @@ def release_run(ctx: TeamContext) -> Outcome:
     finds serving)."""
     evidence = {}
     champion = ctx.mlflow.champion
-    for run in pipeline_runs(ctx, "release", evidence):
+    for run in pipeline_runs(ctx, RELEASE_PIPELINE, evidence):
         if run.info.status != "FINISHED":
             continue
-        steps = {c.data.tags.get("wth.step"): c.info.status for c in ctx.mlflow.children(run.info.run_id)}
-        if steps.get("smoke-test") != "FINISHED":
+        steps = {c.data.tags.get(STEP_TAG): c.info.status for c in ctx.mlflow.children(run.info.run_id)}
+        if steps.get(SMOKE_TEST_STEP) != "FINISHED":
             evidence.setdefault("finished_without_smoke_test", run.info.run_id)
             continue
-        version = run.data.tags.get(RELEASED_TAG)
+        version = run.data.tags.get(RELEASED_VERSION)
         if ctx.devops is not None:
-            released = (f"its {RELEASED_TAG} tag names version {version}" if version else
-                        f"it has no {RELEASED_TAG} tag naming the version it released")
+            released = (f"its {RELEASED_VERSION} tag names version {version}" if version else
+                        f"it has no {RELEASED_VERSION} tag naming the version it released")
             return passed(f"release pipeline run {run.info.run_id[:8]} finished, its smoke test passed; {released}",
                           steps=steps, model_version=version, **evidence)
-        record = ctx.ci.backed(run.data.tags.get("build_id"), conclusion="success")
+        record = ctx.ci.backed(run.data.tags.get(BUILD_ID), conclusion="success")
         if record is None:
-            evidence.setdefault("ci_run_not_succeeded", f"{run.info.run_id[:8]}: build_id {run.data.tags.get('build_id')}")
+            evidence.setdefault("ci_run_not_succeeded", f"{run.info.run_id[:8]}: {BUILD_ID} {run.data.tags.get(BUILD_ID)}")
             continue
         approval = next((a for a in record.approvals if a.get("decision") == "approved"), None)
         if approval is None:
@@ -187,5 +187,5 @@ def release_run(ctx: TeamContext) -> Outcome:
                       model_version=version, ci_run=record.number, approval=approval, **evidence)
     offline = ("" if ctx.devops is not None else ", made by a succeeded CI run whose record shows production approved "
                "(`wth ci approve`), releasing the champion")
-    return failed("no succeeded release pipeline run with a smoke-test step (a run tagged wth.pipeline=release, FINISHED, "
-                  f"with a FINISHED child run tagged wth.step=smoke-test{offline})", **evidence)
+    return failed(f"no succeeded release pipeline run with a smoke-test step (a run tagged {PIPELINE_TAG}={RELEASE_PIPELINE}, "
+                  f"FINISHED, with a FINISHED child run tagged {STEP_TAG}={SMOKE_TEST_STEP}{offline})", **evidence)

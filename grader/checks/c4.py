@@ -6,6 +6,10 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from wth.workspace_contract import (CHALLENGER_MASE, CHALLENGER_VERSION, CHAMPION_MASE, CHAMPION_VERSION, DECISION,
+                                    EVAL_END, EVAL_START, MARGIN, PIPELINE_TAG, PROMOTED, PROMOTED_METRIC, REJECTED,
+                                    RETRAIN_PIPELINE, promotes)
+
 from ..context import TeamContext
 from . import NOT_CI, Outcome, check, failed, made_by_ci, passed
 from .c3 import served
@@ -47,7 +51,7 @@ def retrained_version(ctx: TeamContext) -> Outcome:
                   "train_end tags)", versions=versions[:10])
 
 
-COMPARED = ("champion_mase", "challenger_mase")
+COMPARED = (CHAMPION_MASE, CHALLENGER_MASE)
 
 
 @dataclass
@@ -68,7 +72,7 @@ class Evaluation:
 def evaluation(ctx: TeamContext) -> Evaluation | None:
     """The newest retrain pipeline run that records a champion-vs-challenger comparison (offline: one a CI
     run made, `made_by_ci`)."""
-    for run in ctx.mlflow.pipeline_runs("retrain"):
+    for run in ctx.mlflow.pipeline_runs(RETRAIN_PIPELINE):
         if ctx.devops is None and not made_by_ci(ctx, run):
             continue
         if run.data.tags.get("mlflow.parentRunId"):
@@ -82,13 +86,13 @@ def evaluation(ctx: TeamContext) -> Evaluation | None:
 
 
 def _no_evaluation(ctx: TeamContext) -> Outcome:
-    retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in ctx.mlflow.pipeline_runs("retrain")[:5]]
+    retrains = [f"{r.info.run_id[:8]} {r.info.status}" for r in ctx.mlflow.pipeline_runs(RETRAIN_PIPELINE)[:5]]
     elsewhere = [r.info.run_id[:8] for r in ctx.mlflow.runs if set(COMPARED) <= set(r.data.metrics)][:5]
     note = (f"; runs {', '.join(elsewhere)} log them but are not part of a retrain pipeline run" if elsewhere else "")
     if ctx.devops is None:
         note += f" ({NOT_CI})"
-    return failed("no retrain pipeline run (a parent run tagged wth.pipeline=retrain) records both champion_mase and "
-                  f"challenger_mase{note}: log the comparison in your retrain pipeline run",
+    return failed(f"no retrain pipeline run (a parent run tagged {PIPELINE_TAG}={RETRAIN_PIPELINE}) records both {CHAMPION_MASE} "
+                  f"and {CHALLENGER_MASE}{note}: log the comparison in your retrain pipeline run",
                   retrain_runs=retrains, runs_with_the_metrics_elsewhere=elsewhere)
 
 
@@ -101,16 +105,16 @@ def recorded_evaluation(ctx: TeamContext) -> Outcome:
     run = found.run
     tags = {**run.data.params, **run.data.tags}
     evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, "status": run.info.status,
-                "champion_mase": round(found.metrics["champion_mase"], 4),
-                "challenger_mase": round(found.metrics["challenger_mase"], 4),
-                "eval_start": tags.get("eval_start"), "eval_end": tags.get("eval_end")}
+                CHAMPION_MASE: round(found.metrics[CHAMPION_MASE], 4),
+                CHALLENGER_MASE: round(found.metrics[CHALLENGER_MASE], 4),
+                EVAL_START: tags.get(EVAL_START), EVAL_END: tags.get(EVAL_END)}
     if run.info.status != "FINISHED":
         return failed(f"the {found.name} is {run.info.status}, not FINISHED", **evidence)
-    if not (tags.get("eval_start") and tags.get("eval_end")):
-        return failed(f"the {found.name} does not record its evaluation window: tag eval_start and eval_end (one "
+    if not (tags.get(EVAL_START) and tags.get(EVAL_END)):
+        return failed(f"the {found.name} does not record its evaluation window: tag {EVAL_START} and {EVAL_END} (one "
                       "window for both models is what makes the comparison fair)", **evidence)
-    return passed(f"{found.name}: champion MASE {evidence['champion_mase']:.3f} vs challenger "
-                  f"{evidence['challenger_mase']:.3f}, both on {tags['eval_start']}..{tags['eval_end']}", **evidence)
+    return passed(f"{found.name}: champion MASE {evidence[CHAMPION_MASE]:.3f} vs challenger "
+                  f"{evidence[CHALLENGER_MASE]:.3f}, both on {tags[EVAL_START]}..{tags[EVAL_END]}", **evidence)
 
 
 @check("C4.3", "Champion tag agrees with the recorded decision", points=10, anchor="success-criteria",
@@ -118,22 +122,23 @@ def recorded_evaluation(ctx: TeamContext) -> Outcome:
 def champion_agrees(ctx: TeamContext) -> Outcome:
     found = evaluation(ctx)
     run, metrics, tags = found.run, found.metrics, found.run.data.tags
-    margin = metrics.get("margin", 0.0)
-    better = metrics["challenger_mase"] < metrics["champion_mase"] * (1 - margin)
-    decision = tags.get("decision") or ("promoted" if metrics.get("promoted") == 1 else "rejected" if "promoted" in metrics else None)
+    margin = metrics.get(MARGIN, 0.0)
+    better = promotes(metrics[CHAMPION_MASE], metrics[CHALLENGER_MASE], margin)
+    recorded = metrics.get(PROMOTED_METRIC)
+    decision = tags.get(DECISION) or (None if recorded is None else PROMOTED if recorded == 1 else REJECTED)
     champion = ctx.mlflow.champion
-    evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, "decision": decision, "margin": margin,
-                "champion_mase": round(metrics["champion_mase"], 4), "challenger_mase": round(metrics["challenger_mase"], 4),
-                "champion_version_before": tags.get("champion_version"), "challenger_version": tags.get("challenger_version"),
+    evidence = {"run_id": run.info.run_id, "metrics_from": found.metrics_from, DECISION: decision, MARGIN: margin,
+                CHAMPION_MASE: round(metrics[CHAMPION_MASE], 4), CHALLENGER_MASE: round(metrics[CHALLENGER_MASE], 4),
+                "champion_version_before": tags.get(CHAMPION_VERSION), CHALLENGER_VERSION: tags.get(CHALLENGER_VERSION),
                 "champion_now": champion.version if champion else None}
-    if decision not in ("promoted", "rejected"):
-        return failed(f"the {found.name} records no decision: tag decision=promoted|rejected", **evidence)
-    if (decision == "promoted") != better:
+    if decision not in (PROMOTED, REJECTED):
+        return failed(f"the {found.name} records no decision: tag {DECISION}={PROMOTED}|{REJECTED}", **evidence)
+    if (decision == PROMOTED) != better:
         return failed(f"the {found.name} decided '{decision}', which contradicts its metrics: challenger "
-                      f"{evidence['challenger_mase']} vs champion {evidence['champion_mase']} with margin {margin:g}", **evidence)
-    expected = tags.get("challenger_version") if decision == "promoted" else tags.get("champion_version")
+                      f"{evidence[CHALLENGER_MASE]} vs champion {evidence[CHAMPION_MASE]} with margin {margin:g}", **evidence)
+    expected = tags.get(CHALLENGER_VERSION) if decision == PROMOTED else tags.get(CHAMPION_VERSION)
     if not expected:
-        return failed(f"the {found.name} does not tag champion_version and challenger_version", **evidence)
+        return failed(f"the {found.name} does not tag {CHAMPION_VERSION} and {CHALLENGER_VERSION}", **evidence)
     if champion is None or str(champion.version) != str(expected):
         return failed(f"the {found.name} decided '{decision}', so the champion should be version {expected}, but the "
                       f"champion mark is on {champion.version if champion else 'no version'}", **evidence)

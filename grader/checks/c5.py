@@ -5,34 +5,33 @@ from __future__ import annotations
 from pathlib import Path
 
 from wth.ci import workflows
+from wth.workspace_contract import (BATCH_FILES, BATCH_SHA256, BUILD_ID, DRIFT_DETECTED, DRIFT_PIPELINE, DRIFT_REPORT,
+                                    DRIFT_SCORE, PIPELINE_TAG, VERDICT)
 
 from ..context import TeamContext
 from ..probes import pipelines
 from ..probes.commands import Command, RepoCode, Runs, Unresolved, mentions
 from . import Outcome, check, failed, passed, require_repo
 
-REPORT = "drift_report.html"
-
-
 def _verdicts(ctx: TeamContext, kind: str):
     digest = ctx.session.batch_sha256()[kind]
-    runs = [r for r in ctx.mlflow.pipeline_runs("drift") if r.data.tags.get("batch_sha256") == digest]
-    seen = sorted({r.data.tags.get("batch_sha256", "")[:12] for r in ctx.mlflow.pipeline_runs("drift")})
+    runs = [r for r in ctx.mlflow.pipeline_runs(DRIFT_PIPELINE) if r.data.tags.get(BATCH_SHA256) == digest]
+    seen = sorted({r.data.tags.get(BATCH_SHA256, "")[:12] for r in ctx.mlflow.pipeline_runs(DRIFT_PIPELINE)})
     return runs, digest, seen
 
 
 def _drift_check(ctx: TeamContext, kind: str, expected: float) -> Outcome:
     runs, digest, seen = _verdicts(ctx, kind)
-    file = f"resources/data/batch-{kind}.csv.gz"
-    evidence = {"batch_sha256": digest[:12], "drift_runs_seen_for_batches": seen}
-    judged = [r for r in runs if "drift_detected" in r.data.metrics]
+    file = f"resources/data/{BATCH_FILES[kind]}"
+    evidence = {BATCH_SHA256: digest[:12], "drift_runs_seen_for_batches": seen}
+    judged = [r for r in runs if DRIFT_DETECTED in r.data.metrics]
     if not judged:
         return failed(f"no drift pipeline run on the published {kind} batch ({file}, sha256 {digest[:12]}): run your "
-                      "drift pipeline on it, tagging batch_sha256 and logging drift_detected", **evidence)
+                      f"drift pipeline on it, tagging {BATCH_SHA256} and logging {DRIFT_DETECTED}", **evidence)
     run = judged[0]
-    said = run.data.metrics["drift_detected"]
-    evidence.update(run_id=run.info.run_id, drift_detected=said, verdict=run.data.tags.get("verdict"),
-                    drift_score=run.data.metrics.get("drift_score"))
+    said = run.data.metrics[DRIFT_DETECTED]
+    evidence.update({"run_id": run.info.run_id, DRIFT_DETECTED: said, VERDICT: run.data.tags.get(VERDICT),
+                     DRIFT_SCORE: run.data.metrics.get(DRIFT_SCORE)})
     want = "drift" if expected else "no drift"
     if said != expected:
         return failed(f"your drift run on the {kind} batch says {'drift' if said else 'no drift'}; it should say {want}",
@@ -52,13 +51,13 @@ def clean_batch(ctx: TeamContext) -> Outcome:
 
 @check("C5.3", "Drift report artifact", points=5, anchor="success-criteria", depends=("C0.1",))
 def drift_report(ctx: TeamContext) -> Outcome:
-    runs = ctx.mlflow.pipeline_runs("drift")[:10]
+    runs = ctx.mlflow.pipeline_runs(DRIFT_PIPELINE)[:10]
     for run in runs:
-        found = [a for a in ctx.mlflow.artifact_files(run.info.run_id) if a.path.endswith(REPORT)]
+        found = [a for a in ctx.mlflow.artifact_files(run.info.run_id) if a.path.endswith(DRIFT_REPORT)]
         if found and (found[0].file_size or 0) > 0:
             return passed(f"drift run {run.info.run_id[:8]} has {found[0].path} ({found[0].file_size:,} bytes)",
                           run_id=run.info.run_id, artifact=found[0].path, bytes=found[0].file_size)
-    return failed(f"no drift pipeline run has a non-empty {REPORT} artifact: log your report with mlflow.log_artifact",
+    return failed(f"no drift pipeline run has a non-empty {DRIFT_REPORT} artifact: log your report with mlflow.log_artifact",
                   drift_runs=[r.info.run_id[:8] for r in runs])
 
 
@@ -127,11 +126,11 @@ def scheduled_drift(ctx: TeamContext) -> Outcome:
     for outcome in complete:
         path, evidence = outcome.evidence["pipeline"], outcome.evidence
         if ctx.devops is not None:
-            runs = ctx.mlflow.pipeline_runs("drift")
+            runs = ctx.mlflow.pipeline_runs(DRIFT_PIPELINE)
             evidence = {**evidence, "drift_runs": [f"{r.info.run_id[:8]} {r.info.status}" for r in runs[:5]]}
             if runs:
                 return passed(f"{outcome.message}; the workspace holds {len(runs)} drift run(s)", **evidence)
-            reasons.append((f"{outcome.message}, but the workspace holds no drift run (tagged wth.pipeline=drift): run "
+            reasons.append((f"{outcome.message}, but the workspace holds no drift run (tagged {PIPELINE_TAG}={DRIFT_PIPELINE}): run "
                             "the pipeline once", evidence))
             continue
         record, why = _ran(ctx, path)
@@ -148,12 +147,12 @@ def _ran(ctx: TeamContext, path: str):
     if not workflows.is_workflow_path(path):
         return None, (f"it is Azure DevOps YAML, which only Azure DevOps runs: offline, CI runs GitHub Actions "
                       f"workflows ({workflows.FOLDER}/*.yml)")
-    made = {r.data.tags.get("build_id") for r in ctx.mlflow.pipeline_runs("drift") if r.info.status == "FINISHED"}
+    made = {r.data.tags.get(BUILD_ID) for r in ctx.mlflow.pipeline_runs(DRIFT_PIPELINE) if r.info.status == "FINISHED"}
     tried = ctx.ci.succeeded(path)
     for found in tried:
         if found.problem is None and str(found.record.number) in made:
             return found.record, ""
-    seen = ", ".join(f"#{v.record.number}" + (f" ({v.problem})" if v.problem else " (no drift pipeline run has its build_id)")
+    seen = ", ".join(f"#{v.record.number}" + (f" ({v.problem})" if v.problem else f" (no drift pipeline run has its {BUILD_ID})")
                      for v in tried[:3])
     return None, (f"no succeeded CI run of it recorded a drift pipeline run (succeeded runs: {seen or 'none'}): run it "
                   "now as its schedule would, `wth ci schedule " + path.rsplit("/", 1)[-1] + "`")

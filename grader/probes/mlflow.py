@@ -39,6 +39,8 @@ from mlflow.tracking.request_auth.abstract_request_auth_provider import RequestA
 from mlflow.tracking.request_auth.registry import _request_auth_provider_registry
 
 from wth import registry
+from wth.store import DB_FILE
+from wth.workspace_contract import PIPELINE_TAG
 
 from ..cached_property import cached_property
 from ..not_gradable import NotGradable
@@ -133,7 +135,7 @@ class WorkspaceMissing(Exception):
 
 def _sqlite_file(ref: WorkspaceRef) -> Path:
     path = Path(ref.location)
-    db = path / "mlflow.db" if ref.kind == "folder" else path
+    db = path / DB_FILE if ref.kind == "folder" else path
     if ref.kind == "folder" and not path.is_dir():
         raise WorkspaceMissing(f"no workspace folder at {path}")
     if not db.is_file():
@@ -249,7 +251,7 @@ class MlflowProbe:
         return next((e.name for e in self.experiments if e.experiment_id == experiment_id), experiment_id)
 
     def pipeline_runs(self, name: str) -> list[Run]:
-        return [r for r in self.runs if r.data.tags.get("wth.pipeline") == name]
+        return [r for r in self.runs if r.data.tags.get(PIPELINE_TAG) == name]
 
     def children(self, parent_id: str) -> list[Run]:
         return [r for r in self.runs if r.data.tags.get("mlflow.parentRunId") == parent_id]

@@ -29,7 +29,9 @@ from pathlib import Path
 
 import psutil
 
+from wth import settings
 from wth.processes import popen, stop_tree
+from wth.store import DB_FILE
 
 from .. import sandbox
 from ..not_gradable import RESOURCE_ERRNOS, NotGradable
@@ -231,7 +233,7 @@ def _copy(source: Path, target: Path) -> str:
 def _env(home: str, tmp: str, data: str | None) -> dict[str, str]:
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(HOME=home, TMPDIR=tmp, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", MPLBACKEND="Agg",
-               MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db", **THREADS, **({"WTH_DATA_FILE": data} if data else {}))
+               MLFLOW_TRACKING_URI=f"sqlite:///{home}/{DB_FILE}", **THREADS, **({settings.DATA_FILE.name: data} if data else {}))
     return env
 
 

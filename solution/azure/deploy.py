@@ -13,6 +13,7 @@ the `MLClient` operations returning the SDK's own entities (solution/azure/READM
 
 from __future__ import annotations
 
+import argparse
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ import yaml
 from wth import azureml
 from wth.config import MODEL_NAME
 from wth.errors import StepFailed, UsageError
+from wth.workspace_contract import RELEASE_PIPELINE, RELEASED_VERSION, SCORING_URI, SMOKE_TEST_STEP
 
 from .. import azure_workspace
 
@@ -313,16 +315,16 @@ def release_pipeline(ws, target: azureml.Workspace, endpoint: str | None = None,
     mv = _registered(ws, None, None)
     requirements = model_requirements(ws, mv.version)
     ml_client = ml_client or azure_workspace.client(target)
-    with workspace.pipeline_run(ws, "release", model_version=str(mv.version), target="azureml") as parent:
+    with workspace.pipeline_run(ws, RELEASE_PIPELINE, **{RELEASED_VERSION: str(mv.version)}, target="azureml") as parent:
         with workspace.step("deploy"):
             release = deploy(ml_client, str(mv.version), requirements, train_end=(mv.tags or {}).get("train_end"),
                              endpoint=endpoint, deployment=deployment, traffic=traffic, model_name=mv.name,
                              progress=progress, smoke=smoke)
-            mlflow.set_tags({"model_version": release.model_version, "scoring_uri": release.scoring_uri,
+            mlflow.set_tags({RELEASED_VERSION: release.model_version, SCORING_URI: release.scoring_uri,
                              "endpoint": release.endpoint, "deployment": release.deployment,
                              "traffic": _share(release.traffic)})
-        mlflow.set_tag("scoring_uri", release.scoring_uri)
-        with workspace.step("smoke-test"):
+        mlflow.set_tag(SCORING_URI, release.scoring_uri)
+        with workspace.step(SMOKE_TEST_STEP):
             try:
                 key = ml_client.online_endpoints.get_keys(release.endpoint).primary_key
             except Exception as err:
@@ -368,3 +370,26 @@ def run(pipeline: bool, workspace: str | None = None, subscription: str | None =
         return release_pipeline(ws, where, **options)
     return deploy_version(ws, where, version=version, alias=alias, **options)
 
+
+def add_target_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `deploy` and `pipeline release` that choose the target, an Azure ML workspace
+    (`solution.azure_workspace`) and the named deployments."""
+    parser.add_argument("--target", choices=["local", "azureml"], default="local",
+                        help="local: the inference server on this machine (default); azureml: an Azure ML "
+                             "managed online endpoint, blue/green (the `azure` extra)")
+    azure = parser.add_argument_group("--target azureml", "the workspace: each flag, else its variable, else config.json")
+    azure.add_argument("--subscription", metavar="ID", help="Azure subscription id ($AZURE_SUBSCRIPTION_ID)")
+    azure.add_argument("--resource-group", metavar="NAME", help="resource group ($AZURE_RESOURCE_GROUP)")
+    azure.add_argument("--workspace-name", metavar="NAME", help="Azure ML workspace ($AZURE_ML_WORKSPACE)")
+    azure.add_argument("--config", metavar="PATH", help="the workspace's config.json "
+                                                        "(default: ./config.json or ./.azureml/config.json)")
+    azure.add_argument("--endpoint", metavar="NAME", help="managed online endpoint (default: solution/azure/endpoint.yml's)")
+    both = parser.add_argument_group("deployments", "named deployments, on either target")
+    both.add_argument("--deployment", metavar="NAME",
+                      help="the new deployment (default: blue or green, whichever is not serving, and 100%% of "
+                           "the traffic after its smoke test); locally a named one is added or replaced beside "
+                           "the others")
+    both.add_argument("--traffic", type=int, metavar="PCT",
+                      help="percent of the traffic the new deployment gets (azureml default 100: the full switch, "
+                           "then the old deployment is deleted; less is a canary that stops there; local default "
+                           "0 beside others, 100 when first)")

@@ -22,9 +22,11 @@ is reaped by the next status, stop or deploy (`rollout.reap`).
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Callable
 
 from wth.errors import UsageError
+from wth.processes import HOST
 
 from ..servers import free_port  # noqa: F401
 from .deployments import IDENTITY, WORKERS, materialise  # noqa: F401
@@ -58,3 +60,35 @@ def command(ws, action: str, progress: Callable[[str], None] = print, split: lis
     if action == "logs":
         return show.logs(ws, progress)
     return show.show(ws, progress)
+
+
+def add_release_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `pipeline release`."""
+    from ..azure.deploy import add_target_arguments
+
+    parser.add_argument("--port", type=int,
+                        help=f"port of the local endpoint (default: keep the current one, or {DEFAULT_PORT})")
+    add_target_arguments(parser)
+
+
+def add_deploy_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `deploy`."""
+    from ..azure.deploy import add_target_arguments
+
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--alias", default=None, help="registered model alias to deploy (default: champion)")
+    which.add_argument("--version", help="registered model version to deploy")
+    parser.add_argument("--port", type=int, help=f"port to serve on (default: {DEFAULT_PORT}, or the current endpoint's)")
+    parser.add_argument("--host", help=f"address to listen on (default {HOST}, or the current endpoint's); "
+                                       "0.0.0.0 lets other machines, e.g. the coach's grader, reach it (key auth on)")
+    parser.add_argument("--auth", choices=["key", "none"],
+                        help="local: key makes /score want Authorization: Bearer <key> (default when listening beyond "
+                             "loopback); none: no key (default on loopback)")
+    add_target_arguments(parser)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of `endpoint ACTION` (`command`)."""
+    parser.add_argument("action", choices=["status", "stop", "logs", "traffic", "keys"])
+    parser.add_argument("split", nargs="*", default=[], metavar="NAME=PCT", help="with traffic: the split, summing to 100")
+    parser.add_argument("--regenerate", choices=["primary", "secondary"], help="with keys: rotate this key")

@@ -19,16 +19,17 @@ def release_pipeline(ws, port: int | None = None, progress: Progress = rollout._
     import mlflow
 
     from wth import smoke
+    from wth.workspace_contract import RELEASE_PIPELINE, RELEASED_VERSION, SCORING_URI, SMOKE_TEST_STEP
 
     from .. import workspace
 
     mv = workspace.model_version(ws)
-    with workspace.pipeline_run(ws, "release", model_version=str(mv.version)) as parent:
+    with workspace.pipeline_run(ws, RELEASE_PIPELINE, **{RELEASED_VERSION: str(mv.version)}) as parent:
         with workspace.step("deploy"):
             current = rollout.deploy(ws, alias=None, version=mv.version, port=port, progress=progress)
-            mlflow.set_tags({"model_version": current.model_version, "scoring_uri": current.scoring_uri})
-        mlflow.set_tag("scoring_uri", current.scoring_uri)
-        with workspace.step("smoke-test"):
+            mlflow.set_tags({RELEASED_VERSION: current.model_version, SCORING_URI: current.scoring_uri})
+        mlflow.set_tag(SCORING_URI, current.scoring_uri)
+        with workspace.step(SMOKE_TEST_STEP):
             failures = smoke.check(current.scoring_uri, expected_version=str(mv.version),
                                    expected_train_end=mv.tags.get("train_end"), key=key_of(ws, current))
             mlflow.log_metrics({"checks_failed": len(failures)})

@@ -1,7 +1,7 @@
 """The endpoint's router: the stable scoring URI in front of the named deployments.
 
-An asyncio HTTP/1.1 reverse proxy, stdlib only (it starts in a fraction of a second and runs the same
-on Linux, macOS and Windows). For each request it
+An asyncio HTTP/1.1 reverse proxy on the stdlib and the stdlib-only `wth.contract` (it starts in a fraction
+of a second and runs the same on Linux, macOS and Windows). For each request it
   - answers a method the deployment's server does not take on a path it serves (`ALLOWED`) with 405 and
     `Allow`;
   - refuses `/score` (anything but `GET /`) without `Authorization: Bearer <key>` when the endpoint has
@@ -31,7 +31,7 @@ most; only when none of those waits is it answered 503. Idle connections from on
 others out.
 
 Run as `python solution/endpoint/router.py --record RECORD --port P [--host H]`: by its path, so that
-only this stdlib module is imported (`-m` would import the `solution.endpoint` package first).
+only this module and `wth.contract` are imported (`-m` would import the `solution.endpoint` package first).
 """
 
 from __future__ import annotations
@@ -47,6 +47,8 @@ import sys
 import time
 from pathlib import Path
 
+from wth import contract
+
 HOST = "127.0.0.1"
 HEADER_TIMEOUT = 10.0
 BODY_TIMEOUT = 30.0
@@ -59,8 +61,8 @@ MAX_CONNECTIONS = 2000
 MAX_PER_CLIENT = 512
 LINGER_S = 2.0  # after a refusal that closes, how long what the client still sends is read and dropped
 POOL_SIZE = 16  # idle upstream connections kept per deployment
-KEY_HEADER = b"authorization"  # wth.contract.KEY_HEADER, lower-cased (the router imports nothing outside the stdlib)
-DEPLOYMENT_HEADER = b"azureml-model-deployment"  # wth.contract.DEPLOYMENT_HEADER
+KEY_HEADER = contract.KEY_HEADER.lower().encode()  # header names as the router holds them: lower-cased bytes
+DEPLOYMENT_HEADER = contract.DEPLOYMENT_HEADER.lower().encode()
 ALLOWED = {b"/": b"GET, HEAD", b"/swagger.json": b"GET, HEAD", b"/score": b"POST"}  # azmlinfsrv's routes
 FORWARDED = (b"content-type", b"accept", b"x-request-id", b"x-ms-client-request-id")
 HOP_BY_HOP = (b"connection", b"keep-alive", b"transfer-encoding", b"content-length")

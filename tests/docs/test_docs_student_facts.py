@@ -65,7 +65,7 @@ def facts() -> dict[str, list[str]]:
     endpoint_port = next(port for port in forwarded if port != ui_port)
     order = re.search(r"order=\((\d), (\d), (\d)\)", (REPO_ROOT / "resources" / "starter" / "train.py").read_text())
     arima = f"ARIMA({','.join(order.groups())})"
-    rows = data.daily_series(data.read_transactions(data.BUNDLED_FILE), WINDOW_START, INITIAL_TRAIN_END)[0]
+    rows = data.daily_series(data.read_transactions(data.bundled_file()), WINDOW_START, INITIAL_TRAIN_END)[0]
     snaive = backtest.snaive_mase(rows)
     new_data, clean, drifted = span("new-data-2014.csv.gz"), span("batch-clean.csv.gz"), span("batch-drifted.csv.gz")
     assert clean == drifted

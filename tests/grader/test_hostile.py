@@ -42,7 +42,7 @@ from grader_tools import build_repo, build_workspace, write_teams
 from grader import runner, sandbox, teams
 from grader.probes.repo import COPY_MB, OUTPUT_READ_MB
 from grader.testdata import CORRUPTIONS
-from wth.data import BUNDLED_FILE
+from wth.data import bundled_file
 
 NOBODY = sandbox.UNPRIVILEGED
 BOOT = """import site, sys
@@ -351,7 +351,7 @@ def room(tmp_path_factory):
         folder.mkdir()
         (folder / "secret.txt").write_text("grader-secret")
     repos = {"honest": build_repo(teams_dir / "honest", "custom", {"test_data.py": VALIDATES})}
-    public = gzip.decompress(BUNDLED_FILE.read_bytes())
+    public = gzip.decompress(bundled_file().read_bytes())
     facts = {"other_secret": str(other / "secret.txt"),
              "grader_secrets": [str(d / "secret.txt") for d in grader_dirs.values()],
              "home_secret": str(root / "coach-home" / ".credentials"), "other_write": str(other / "pwned"),

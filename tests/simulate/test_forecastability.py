@@ -11,12 +11,12 @@ import pytest
 
 from solution import forecast
 from wth.config import INITIAL_TRAIN_END, WINDOW_END
-from wth.data import BUNDLED_FILE, daily_series, read_transactions
+from wth.data import bundled_file, daily_series, read_transactions
 
 
 @pytest.fixture(scope="module")
 def series():
-    return daily_series(read_transactions(BUNDLED_FILE))[0]
+    return daily_series(read_transactions(bundled_file()))[0]
 
 
 @pytest.mark.parametrize("train_end", [INITIAL_TRAIN_END, WINDOW_END])

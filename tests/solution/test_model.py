@@ -51,7 +51,7 @@ print(json.dumps({
 @pytest.fixture(scope="module")
 def champion(tmp_path_factory):
     """A workspace whose champion is a statsmodels model fitted on the bundled data, and its forecast."""
-    series, _ = data.daily_series(data.read_transactions(data.BUNDLED_FILE), end="2013-12-31")
+    series, _ = data.daily_series(data.read_transactions(data.bundled_file()), end="2013-12-31")
     fitted = forecast.fit("holt_winters", series)
     ws = workspace.resolve(tmp_path_factory.mktemp("ws") / "ws")
     ws.activate()

@@ -19,7 +19,9 @@ MAINS = {"wth": wth_cli, "wth-solution": solution_cli, "wth-grader": grader_cli}
 
 
 def walk(parser: argparse.ArgumentParser, path: tuple[str, ...] = (), routers: tuple = ()):
-    """(path, leaf parser, the routing parsers above it) for every subcommand, nested ones included."""
+    """(path, leaf parser, the routing parsers above it) for every subcommand, nested ones included, each with the
+    options its stage declares (added when the subcommand is chosen: `Parser.complete`)."""
+    parser.complete()
     subparsers = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
     if not subparsers:
         yield path, parser, routers
