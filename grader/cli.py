@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wth.cli_parsing import Parser, run
 
-from .checks import SOURCES
+from .results import SOURCES
 from .teams import ConfigError
 
 HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
@@ -54,7 +54,7 @@ def _number(value: str, kind: type, ok, expected: str):
 
 
 def challenge_number(value: str) -> int:
-    from .checks import CHALLENGES
+    from .results import CHALLENGES
 
     return _number(value, int, CHALLENGES.__contains__, f"a challenge number 0..{max(CHALLENGES)}")
 
@@ -113,12 +113,11 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
     if junit_path:
         report.write_junit(junit_path, cfg.event, results)
     if html_path or csv_path:
-        marks = history.summary(cfg.grader_dir, results, cfg.stuck_after_min)
+        progress = history.progress(cfg.grader_dir, results, cfg.stuck_after_min)
         if csv_path:
-            report.write_csv(csv_path, results, marks)
+            report.write_csv(csv_path, results, progress)
         if html_path:
-            report.write_html(html_path, cfg.event, results, marks, refresh_s, cfg.docs_url,
-                              timeline=history.timeline(cfg.grader_dir, results))
+            report.write_html(html_path, cfg.event, results, progress, refresh_s, cfg.docs_url)
     return results
 
 

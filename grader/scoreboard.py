@@ -20,9 +20,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from .checks import CHALLENGES, CRASH, ERROR, FAIL, PASS, SKIPPED
 from .escaping import csv_cell, markup, terminal
-from .runner import CheckResult, TeamResult
+from .results import CHALLENGES, CRASH, ERROR, FAIL, PASS, SKIPPED, CheckResult, Progress, TeamResult
 
 SCHEMA = "wth-grader/1"
 SYMBOL = {PASS: "✔", FAIL: "✘", ERROR: "!", CRASH: "‼", SKIPPED: "·"}
@@ -114,22 +113,22 @@ def write_junit(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
     return _write(path, to_junit(event, teams))
 
 
-def to_csv(teams: list[TeamResult], history: dict | None = None) -> str:
+def to_csv(teams: list[TeamResult], progress: Progress | None = None) -> str:
     """One row per team and check: team, check id, status, points, max points, first passed at (UTC);
     every cell as `escaping.csv_cell` has it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for team in teams:
-        first = (history or {}).get(team.name, {}).get("first_passed", {})
+        first = progress.first_passed.get(team.name, {}) if progress else {}
         for r in team.results:
             writer.writerow([csv_cell(cell) for cell in
                              (team.name, r.id, r.status, f"{r.points:g}", r.max_points, first.get(r.id, ""))])
     return out.getvalue()
 
 
-def write_csv(path: str | Path, teams: list[TeamResult], history: dict | None = None) -> Path:
-    return _write(path, to_csv(teams, history))
+def write_csv(path: str | Path, teams: list[TeamResult], progress: Progress | None = None) -> Path:
+    return _write(path, to_csv(teams, progress))
 
 
 def table(teams: list[TeamResult]) -> str:
@@ -203,28 +202,25 @@ def chart(timeline: dict[str, list[tuple[str, float]]], max_score: float) -> dic
             "max_score": max_score, "lines": lines}
 
 
-def render_html(event: str, teams: list[TeamResult], history: dict | None = None, refresh_s: int | None = None,
-                generated_at: str | None = None, docs_url: str | None = None, timeline: dict | None = None) -> str:
-    """The scoreboard page. `history` (from `grader.history.summary`) adds first-passed times, stuck
-    flags and the first team to pass each challenge; `timeline` (`grader.history.timeline`) the chart
-    of points over the event; `docs_url` (where Student/ is browsable) turns the hints into links."""
-    from .history import first_to_pass
-
-    history = history or {}
+def render_html(event: str, teams: list[TeamResult], progress: Progress | None = None, refresh_s: int | None = None,
+                generated_at: str | None = None, docs_url: str | None = None) -> str:
+    """The scoreboard page. `progress` (`grader.history.progress`) adds first-passed times, stuck flags, the
+    chart of points over the event and the first team to pass each challenge; `docs_url` (where Student/ is
+    browsable) turns the hints into links."""
+    progress = progress or Progress()
     rows = []
     for rank, team in enumerate(ranked(teams), 1):
-        info = history.get(team.name, {})
         rows.append({"rank": rank, "team": team, "challenges": _challenge_progress(team),
-                     "first_passed": info.get("first_passed", {}), "stuck": info.get("stuck")})
+                     "first_passed": progress.first_passed.get(team.name, {}), "stuck": progress.stuck.get(team.name)})
     return _env.get_template("scoreboard.html.j2").render(
         event=event, rows=rows, generated_at=generated_at or _now(), refresh_s=refresh_s,
         docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
         challenges=CHALLENGES, symbol=symbol, points=points, legend=LEGEND,
-        chart=chart(timeline or {}, max((t.max_score for t in teams), default=0)),
-        first=first_to_pass(history, teams) if history else {},
+        chart=chart(progress.timeline, max((t.max_score for t in teams), default=0)),
+        first=progress.first_to_pass,
         json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
 
 
-def write_html(path: str | Path, event: str, teams: list[TeamResult], history: dict | None = None,
-               refresh_s: int | None = None, docs_url: str | None = None, timeline: dict | None = None) -> Path:
-    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url, timeline=timeline))
+def write_html(path: str | Path, event: str, teams: list[TeamResult], progress: Progress | None = None,
+               refresh_s: int | None = None, docs_url: str | None = None) -> Path:
+    return _write(path, render_html(event, teams, progress, refresh_s, docs_url=docs_url))

@@ -25,18 +25,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..context import TeamContext
-
-PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
-STATUSES = (PASS, FAIL, ERROR, CRASH, SKIPPED)
-SOURCES = ("workspace", "endpoint", "repo")
-CHALLENGES = {
-    0: "Prerequisites and set-up",
-    1: "Build a forecasting model",
-    2: "Create a build pipeline (CI)",
-    3: "Create a release pipeline (CD) and consume the endpoint",
-    4: "Retraining and model evaluation",
-    5: "(Optional) Monitor data drift",
-}
+from ..results import (  # noqa: F401 (the checks' vocabulary)
+    CHALLENGES,
+    CRASH,
+    ERROR,
+    FAIL,
+    PASS,
+    SKIPPED,
+    SOURCES,
+    STATUSES,
+    whole,
+)
 
 
 @dataclass
@@ -50,11 +49,6 @@ class Outcome:
         """Points earned, rounded to 0.1; an int when whole."""
         share = self.fraction if self.fraction is not None else float(self.status == PASS)
         return whole(max_points * share)
-
-
-def whole(points: float) -> float:
-    value = round(float(points), 1)
-    return int(value) if value == int(value) else value
 
 
 def passed(message: str, **evidence) -> Outcome:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
@@ -12,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 import jsonschema
 import pytest
 from endpoints import ContractEndpoint
-from grader_tools import FAKE_SECRET, build_repo, run_cli, write_teams
+from grader_tools import FAKE_SECRET, REPO_ROOT, build_repo, run_cli, write_teams
 
 from grader import history
 from grader.checks import all_checks
-from grader.runner import CheckResult, TeamResult
+from grader.results import CheckResult, TeamResult
 
 CHECK = {"type": "object", "additionalProperties": False,
          "required": ["id", "title", "status", "points", "max_points", "message", "hint", "evidence", "duration_s"],
@@ -119,6 +121,19 @@ def test_csv_has_one_row_per_team_and_check(scoreboard):
     assert failing["status"] == "fail" and failing["points"] == "0" and failing["first_passed_at"] == ""
 
 
+def test_the_help_and_the_reports_load_no_engine():
+    """`wth-grader --help`, the reports and the history import the result model, not the runner (nor through it the
+    checks, their probes and MLflow): a fresh interpreter shows what they pulled in."""
+    probe = subprocess.run([sys.executable, "-c", "import contextlib, io, sys\n"
+                            "from grader import cli, history, scoreboard\n"
+                            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+                            "    cli.main(['--help'])\n"
+                            "assert 'scoreboard' in out.getvalue()\n"
+                            "print(sorted(m for m in ('mlflow', 'pandas', 'grader.runner', 'grader.checks') if m in sys.modules))"],
+                           capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert probe.returncode == 0 and probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+
+
 def test_history_is_recorded_in_the_grader_folder(scoreboard):
     folder = scoreboard[2] / ".grader"
     assert (folder / "history.db").exists()
@@ -137,10 +152,10 @@ def test_first_passed_and_stuck(tmp_path):
     history.record(tmp_path, [_team("a", {"C0.1": "pass"}, t0), _team("b", {}, t0)])
     later = [_team("a", {"C0.1": "pass", "C0.2": "pass"}, t0 + timedelta(minutes=50)), _team("b", {}, t0 + timedelta(minutes=50))]
     history.record(tmp_path, later)
-    marks = history.summary(tmp_path, later, stuck_after_min=45, now=t0 + timedelta(minutes=60))
-    assert marks["a"]["first_passed"] == {"C0.1": "2026-11-26T09:00:00+00:00", "C0.2": "2026-11-26T09:50:00+00:00"}
-    assert marks["a"]["stuck"] is None
-    assert "no new criterion passed for 60 min" in marks["b"]["stuck"]
+    marks = history.progress(tmp_path, later, stuck_after_min=45, now=t0 + timedelta(minutes=60))
+    assert marks.first_passed["a"] == {"C0.1": "2026-11-26T09:00:00+00:00", "C0.2": "2026-11-26T09:50:00+00:00"}
+    assert "a" not in marks.stuck
+    assert "no new criterion passed for 60 min" in marks.stuck["b"]
 
 
 def test_docs_url_makes_hints_clickable():
@@ -180,11 +195,10 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     history.record(tmp_path, [_team("a", {}, t0 + timedelta(hours=1)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=1))])
     last = [_team("a", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=2)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=2))]
     history.record(tmp_path, last)
-    marks = history.summary(tmp_path, last, 45, now=t0 + timedelta(hours=2))
-    assert history.first_to_pass(marks, last) == {0: ("b", (t0 + timedelta(hours=1)).isoformat())}
-    timeline = history.timeline(tmp_path, last)
-    assert [score for _, score in timeline["b"]] == [0, 10, 10] and len(timeline["a"]) == 3
-    html = scoreboard.render_html("e", last, marks, timeline=timeline)
+    marks = history.progress(tmp_path, last, 45, now=t0 + timedelta(hours=2))
+    assert marks.first_to_pass == {0: ("b", (t0 + timedelta(hours=1)).isoformat())}
+    assert [score for _, score in marks.timeline["b"]] == [0, 10, 10] and len(marks.timeline["a"]) == 3
+    html = scoreboard.render_html("e", last, marks)
     chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
     lines = dict(re.findall(r'<polyline data-team="(\w+)"[^>]*points="([^"]+)"', chart))
     assert set(lines) == {"a", "b"}
