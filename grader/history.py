@@ -58,7 +58,7 @@ def progress(folder: Path, teams: list[TeamResult], stuck_after_min: float, now:
             (started,) = con.execute("SELECT MIN(graded_at) FROM gradings WHERE team = ?", (team.name,)).fetchone()
             last_progress = max(first.values(), default=started)
             out.first_passed[team.name] = first
-            if last_progress and team.score < team.max_score:
+            if last_progress and team.score < team.max_score and not team.reference:
                 idle = _minutes(last_progress, now)
                 if idle > stuck_after_min:
                     out.stuck[team.name] = f"no new criterion passed for {idle:.0f} min (since {last_progress})"
@@ -73,8 +73,8 @@ MAX_POINTS_PER_TEAM = 500  # the chart keeps the newest gradings of a long event
 
 
 def _first_to_pass(first_passed: dict[str, dict[str, str]], teams: list[TeamResult]) -> dict[int, tuple[str, str]]:
-    """{challenge: (team, when)}: the first team whose every check of that challenge had passed (a challenge
-    counts as passed when its last check first passed)."""
+    """{challenge: (team, when)}: the first team (the reference is none) whose every check of that challenge
+    had passed (a challenge counts as passed when its last check first passed)."""
     if not teams:
         return {}
     by_challenge: dict[int, list[str]] = {}
@@ -84,7 +84,7 @@ def _first_to_pass(first_passed: dict[str, dict[str, str]], teams: list[TeamResu
     for number, ids in sorted(by_challenge.items()):
         done = []
         for team in teams:
-            first = first_passed.get(team.name, {})
+            first = first_passed.get(team.name, {}) if not team.reference else {}
             if all(i in first for i in ids):
                 done.append((max(first[i] for i in ids), team.name))
         if done:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
 STATUSES = (PASS, FAIL, ERROR, CRASH, SKIPPED)
 SOURCES = ("workspace", "endpoint", "repo")  # what a check looks at
+UNREACHABLE = "unreachable"  # a result's evidence key naming the source (of SOURCES) that did not answer
 CHALLENGES = {
     0: "Prerequisites and set-up",
     1: "Build a forecasting model",
@@ -48,6 +49,7 @@ class TeamResult:
     graded_at: str
     duration_s: float
     notes: list[str] = field(default_factory=list)
+    reference: bool = False  # the coach's reference team: graded and shown apart, never ranked
 
     @property
     def score(self) -> float:
@@ -59,6 +61,11 @@ class TeamResult:
 
     def result(self, check_id: str) -> CheckResult | None:
         return next((r for r in self.results if r.id == check_id), None)
+
+    def unreachable(self) -> dict[str, str]:
+        """{source: what its check said} for each source (workspace, endpoint) this grading found unreachable."""
+        said = {r.evidence.get(UNREACHABLE): r.message for r in self.results}
+        return {source: said[source] for source in SOURCES if source in said}
 
 
 @dataclass

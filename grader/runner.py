@@ -130,7 +130,7 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
         results.append(result)
         if progress:
             progress(team.name, result)
-    return TeamResult(team.name, results, graded_at, round(time.monotonic() - started, 3))
+    return TeamResult(team.name, results, graded_at, round(time.monotonic() - started, 3), reference=team.reference)
 
 
 def leaving_out(sources: frozenset[str] | None = None, run_tests: bool = True) -> frozenset[str]:

@@ -34,6 +34,7 @@ from ..results import (  # noqa: F401 (the checks' vocabulary)
     SKIPPED,
     SOURCES,
     STATUSES,
+    UNREACHABLE,
     whole,
 )
 
@@ -57,6 +58,11 @@ def passed(message: str, **evidence) -> Outcome:
 
 def failed(message: str, **evidence) -> Outcome:
     return Outcome(FAIL, message, evidence)
+
+
+def unreachable(source: str, message: str, **evidence) -> Outcome:
+    """A fail because the team's `source` (one of SOURCES) did not answer: the scoreboard badges the team."""
+    return Outcome(FAIL, message, {**evidence, UNREACHABLE: source})
 
 
 def partial(message: str, fraction: float, **evidence) -> Outcome:

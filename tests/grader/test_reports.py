@@ -33,7 +33,8 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["schema"
                          "teams": {"type": "array", "items": {
                              "type": "object", "additionalProperties": False,
                              "required": ["name", "score", "max_score", "challenges"],
-                             "properties": {"name": {"type": "string"}, "score": {"type": "number"},
+                             "properties": {"name": {"type": "string"}, "reference": {"const": True},
+                                            "score": {"type": "number"},
                                             "max_score": {"type": "integer"},
                                             "challenges": {"type": "array", "items": {
                                                 "type": "object", "additionalProperties": False,
@@ -139,12 +140,12 @@ def test_history_is_recorded_in_the_grader_folder(scoreboard):
     assert (folder / "history.db").exists()
 
 
-def _team(name, statuses, at, points=None):
+def _team(name, statuses, at, points=None, reference=False):
     results = [CheckResult(c.id, c.title, c.challenge, statuses.get(c.id, "fail"),
                            (points or {}).get(c.id, c.points if statuses.get(c.id) == "pass" else 0), c.points, "",
                            c.hint, {}, 0.0)
                for c in all_checks()]
-    return TeamResult(name, results, at.isoformat(timespec="seconds"), 1.0)
+    return TeamResult(name, results, at.isoformat(timespec="seconds"), 1.0, reference=reference)
 
 
 def test_first_passed_and_stuck(tmp_path):
@@ -206,6 +207,59 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     assert ys["b"][0] > ys["b"][1] == ys["b"][2] and ys["a"][1] > ys["a"][2]  # points rise: y goes up the page
     first = re.search(r'<table id="first-to-pass">.*?</table>', html, re.S).group(0)
     assert re.search(r'data-challenge="0"><td>C0 [^<]*</td><td>b</td>', first)
+
+
+def test_the_reference_team_is_graded_and_shown_apart_never_ranked(tmp_path):
+    """The coach's reference (`reference: true`) passes everything first, yet ranks nowhere, is first to pass
+    nothing, and is never stuck; every report shows it, apart."""
+    from grader import scoreboard
+
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    everything = {c.id: "pass" for c in all_checks()}
+    c0 = {c.id: "pass" for c in all_checks() if c.challenge == 0}
+    history.record(tmp_path, [_team("ref", everything, t0, reference=True), _team("a", {}, t0), _team("b", {}, t0)])
+    room = [_team("ref", everything, t0 + timedelta(hours=2), reference=True), _team("a", c0, t0 + timedelta(hours=2)),
+            _team("b", {}, t0 + timedelta(hours=2))]
+    history.record(tmp_path, room)
+    marks = history.progress(tmp_path, room, 45, now=t0 + timedelta(hours=2))
+    assert marks.first_to_pass == {0: ("a", (t0 + timedelta(hours=2)).isoformat())} and set(marks.stuck) == {"b"}
+    assert [t.name for t in scoreboard.ranked(room)] == ["a", "b"]
+    lines = scoreboard.table(room).splitlines()
+    assert [line.split()[:2] for line in lines[2:5]] == [["1", "a"], ["2", "b"], ["ref", "ref"]]
+    teams = scoreboard.to_json("e", room)["teams"]
+    jsonschema.validate(scoreboard.to_json("e", room), SCHEMA)
+    assert [t.get("reference") for t in teams] == [True, None, None]
+    html = scoreboard.render_html("e", room, marks)
+    apart = re.search(r'<tbody class="apart".*?</tbody>', html, re.S).group(0)
+    assert 'data-team="ref"' in apart and '<td class="rank">ref</td>' in apart and 'data-team="a"' not in apart
+    assert html.index('data-team="ref"') < html.index('data-team="a"') < html.index('data-team="b"')
+    assert re.search(r'<tr class="team-row" data-team="a">\s*<td class="rank">1</td>', html)
+    assert "2 team(s) + reference" in html
+
+
+def test_the_chart_of_a_room_draws_its_leaders_and_its_median_on_axes_of_points_and_local_time(tmp_path):
+    """12 teams: 12 lines would be unreadable, so the chart draws the 5 leading teams (each its own dash, not only
+    its colour) and the room's median, over ticks of points and of the grading machine's local time."""
+    from grader import scoreboard
+
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    checks = [c.id for c in all_checks()]
+    for hour in range(3):
+        room = [_team(f"t{n:02d}", dict.fromkeys(checks[:n + hour], "pass"), t0 + timedelta(hours=hour)) for n in range(12)]
+        history.record(tmp_path, room)
+    html = scoreboard.render_html("e", room, history.progress(tmp_path, room, 45, now=t0 + timedelta(hours=2)))
+    chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
+    drawn = re.findall(r'<polyline data-team="(\w+)"([^>]*)>', chart)
+    assert [team for team, _ in drawn] == [t.name for t in scoreboard.ranked(room)][:5] == ["t11", "t10", "t09", "t08", "t07"]
+    assert len({tuple(re.findall(r'stroke-dasharray="([^"]+)"', attributes)) for _, attributes in drawn}) == 5  # not by colour alone
+    median = re.search(r'<polyline class="median"[^>]*points="([^"]+)"', chart).group(1).split()
+    # the median of 12 teams scoring the points of their first n + hour checks: at the end, that of t05 and t06
+    expected = (room[5].score + room[6].score) / 2
+    assert f"median of 12 teams ({expected:g})" in chart
+    assert float(median[-1].split(",")[1]) == pytest.approx(scoreboard.CHART_H * (1 - expected / room[0].max_score), abs=0.1)
+    for hour in range(3):
+        assert f">{(t0 + timedelta(hours=hour)).astimezone().strftime('%H:%M')}</text>" in chart
+    assert f">{room[0].max_score}</text>" in chart and ">0</text>" in chart and "local time (" in chart
 
 
 def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, capsys):
@@ -294,7 +348,7 @@ def test_an_honest_teams_reports_are_unchanged_by_the_escaping():
     name, message = "Équipe ✔ café-1", 'assert 3 == 4: "forecast" off by 12.5 %\twithin\tbounds'
     team = _said(name, message, {"tail": "line 1\nline 2"})
     assert f"{name}: 0/" in scoreboard.details(team) and f": {message}" in scoreboard.details(team)
-    assert re.search(rf"^ 1  {name}\s+0/", scoreboard.table([team]).splitlines()[2])
+    assert re.search(rf"^  1  {name}\s+0/", scoreboard.table([team]).splitlines()[2])
     failure = ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite/testcase/failure")
     assert failure.get("message") == message and failure.text.startswith(f"{message}\nhint: ")
     assert ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite").get("name") == name
