@@ -11,6 +11,7 @@ import logging
 import os
 import warnings
 
+from wth import ui
 from wth.cli_parsing import Parser, run
 from wth.config import WINDOW_END, WINDOW_START
 from wth.errors import UsageError
@@ -288,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("workspace", parents=[common], help="the workspace's MLflow UI")
     p.add_argument("action", choices=["serve"])
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=ui.PORT, help=f"port to listen on (default {ui.PORT})")
     p.set_defaults(func=cmd_workspace)
     return parser
 

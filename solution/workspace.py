@@ -223,10 +223,10 @@ def set_champion(ws: Workspace, version: str) -> None:
         pass
 
 
-def serve_ui(ws: Workspace, port: int = 5000) -> int:
+def serve_ui(ws: Workspace, port: int | None = None) -> int:
     """Open the MLflow UI on the workspace (foreground; Ctrl+C or a stop request stops it with its tree)."""
     from wth import ui
 
     if not ws.is_local:
         raise UsageError(f"{ws.tracking_uri} is a remote workspace: open its own UI instead")
-    return ui.serve(ws.root, port=port)
+    return ui.serve(ws.root, port=port or ui.PORT)

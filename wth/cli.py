@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from importlib.metadata import entry_points
 
-from . import settings
+from . import settings, ui
 from .ci import cli as ci
 from .cli_parsing import Parser, run
 
@@ -44,8 +44,6 @@ def cmd_report(args) -> int:
 
 
 def cmd_ui(args) -> int:
-    from . import ui
-
     return ui.serve(args.workspace, host=args.host, port=args.port)
 
 
@@ -81,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=settings.WORKSPACE.default,
                    help=f"the workspace folder (default {settings.WORKSPACE.default})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 lets your coach's grader in")
-    p.add_argument("--port", type=int, default=5000)
+    p.add_argument("--port", type=int, default=ui.PORT, help=f"port to listen on (default {ui.PORT})")
     p.set_defaults(func=cmd_ui)
     return parser
 
