@@ -70,9 +70,10 @@ class TeamResult:
 
 @dataclass
 class Progress:
-    """What the history of the event adds to a pass's results, for the reports (`grader.history.progress`)."""
+    """What the history of the event adds to a pass's results, for the reports (`grader.history.progress`);
+    timelines oldest first."""
 
     first_passed: dict[str, dict[str, str]] = field(default_factory=dict)  # team -> check id -> when (ISO)
     stuck: dict[str, str] = field(default_factory=dict)  # team -> why it is flagged
-    timeline: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # team -> [(graded_at, score)], oldest first
+    timeline: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # team -> [(graded_at, score)]
     first_to_pass: dict[int, tuple[str, str]] = field(default_factory=dict)  # challenge -> (team, when)

@@ -289,7 +289,8 @@ def chart(timeline: dict[str, list[tuple[str, float]]], room: list[str], max_sco
             "median": median, "labels": labels,
             "y_ticks": [(CHART_H * (1 - v / max_score), f"{v:g}") for v in _point_ticks(max_score)],
             "x_ticks": [(CHART_W * (at - t0).total_seconds() / span, text) for at, text in _time_ticks(t0, t1)],
-            "zone": t1.strftime("%Z") if t1.utcoffset() == timedelta(0) else t1.strftime("%Z, UTC%z"), "from": t0.strftime("%Y-%m-%d %H:%M"), "to": t1.strftime("%Y-%m-%d %H:%M")}
+            "zone": t1.strftime("%Z") if t1.utcoffset() == timedelta(0) else t1.strftime("%Z, UTC%z"),
+            "from": t0.strftime("%Y-%m-%d %H:%M"), "to": t1.strftime("%Y-%m-%d %H:%M")}
 
 
 STALE_PASSES = 3  # a team graded longer ago than this many refreshes is flagged stale
@@ -326,7 +327,8 @@ def render_html(event: str, teams: list[TeamResult], progress: Progress | None =
         event=event, rows=rows, references=apart, generated_at=_local(now).strftime("%Y-%m-%d %H:%M %Z"),
         refresh_s=refresh_s, docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
         header=_challenges(teams[0]) if teams else [], challenges=CHALLENGES, symbol=symbol, points=points,
-        css_class=css_class, legend=LEGEND, symbols=SYMBOL, partial_symbol=PARTIAL, stale_passes=STALE_PASSES, clock=clock,
+        css_class=css_class, legend=LEGEND, symbols=SYMBOL, partial_symbol=PARTIAL, stale_passes=STALE_PASSES,
+        clock=clock,
         chart=chart(progress.timeline, [t.name for t in competing], max((t.max_score for t in teams), default=0)),
         first=progress.first_to_pass, json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
 

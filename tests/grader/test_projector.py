@@ -67,7 +67,8 @@ def page(tmp_path_factory):
 def _chromium(tmp_path, *args: str) -> subprocess.CompletedProcess:
     browser = shutil.which("chromium") or shutil.which("chromium-browser")
     if browser is None:
-        pytest.skip("no `chromium` on PATH (Debian package chromium; .ci/run installs it): the browser test did not run")
+        pytest.skip("no `chromium` on PATH (Debian package chromium; .ci/run installs it): the browser test did not "
+                    "run")
     return subprocess.run([browser, *CHROMIUM_FLAGS, "--hide-scrollbars", "--force-device-scale-factor=1",
                            f"--window-size={WIDTH},{HEIGHT}", f"--user-data-dir={tmp_path / 'profile'}", *args],
                           capture_output=True, text=True, timeout=90, env={**os.environ, "HOME": str(tmp_path)})
@@ -101,7 +102,8 @@ def test_forty_teams_fit_one_1920x1080_screen_with_their_statuses_told_apart(pag
     assert image.size == (WIDTH, HEIGHT)
     looks = {}
     for kind in KINDS:  # each status as the screenshot shows it, in grey: its lowest segment of a 10-point check
-        left, top, right, bottom = next(b for r in reversed(rows) for k, b in r["segs"] if k == kind and b[2] - b[0] > 30)
+        left, top, right, bottom = next(b for r in reversed(rows) for k, b in r["segs"]
+                                        if k == kind and b[2] - b[0] > 30)
         inner = (round(left) + 1, round(top) + 1, round(right) - 1, round(bottom) - 1)
         looks[kind] = image.crop(inner).convert("L").resize((48, 16))
     for i, a in enumerate(KINDS):

@@ -245,18 +245,22 @@ def test_the_chart_of_a_room_draws_its_leaders_and_its_median_on_axes_of_points_
     t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
     checks = [c.id for c in all_checks()]
     for hour in range(3):
-        room = [_team(f"t{n:02d}", dict.fromkeys(checks[:n + hour], "pass"), t0 + timedelta(hours=hour)) for n in range(12)]
+        room = [_team(f"t{n:02d}", dict.fromkeys(checks[:n + hour], "pass"), t0 + timedelta(hours=hour))
+                for n in range(12)]
         history.record(tmp_path, room)
     html = scoreboard.render_html("e", room, history.progress(tmp_path, room, 45, now=t0 + timedelta(hours=2)))
     chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
     drawn = re.findall(r'<polyline data-team="(\w+)"([^>]*)>', chart)
-    assert [team for team, _ in drawn] == [t.name for t in scoreboard.ranked(room)][:5] == ["t11", "t10", "t09", "t08", "t07"]
-    assert len({tuple(re.findall(r'stroke-dasharray="([^"]+)"', attributes)) for _, attributes in drawn}) == 5  # not by colour alone
+    leaders = [t.name for t in scoreboard.ranked(room)][:5]
+    assert [team for team, _ in drawn] == leaders == ["t11", "t10", "t09", "t08", "t07"]
+    dashes = {tuple(re.findall(r'stroke-dasharray="([^"]+)"', attributes)) for _, attributes in drawn}
+    assert len(dashes) == 5  # not by colour alone
     median = re.search(r'<polyline class="median"[^>]*points="([^"]+)"', chart).group(1).split()
     # the median of 12 teams scoring the points of their first n + hour checks: at the end, that of t05 and t06
     expected = (room[5].score + room[6].score) / 2
     assert f"median of 12 teams ({expected:g})" in chart
-    assert float(median[-1].split(",")[1]) == pytest.approx(scoreboard.CHART_H * (1 - expected / room[0].max_score), abs=0.1)
+    end = scoreboard.CHART_H * (1 - expected / room[0].max_score)
+    assert float(median[-1].split(",")[1]) == pytest.approx(end, abs=0.1)
     for hour in range(3):
         assert f">{(t0 + timedelta(hours=hour)).astimezone().strftime('%H:%M')}</text>" in chart
     assert f">{room[0].max_score}</text>" in chart and ">0</text>" in chart and "local time (" in chart
