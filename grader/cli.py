@@ -19,7 +19,7 @@ from pathlib import Path
 from wth.cli_parsing import Parser, run
 
 from . import wth_check
-from .checks import SOURCES
+from .results import SOURCES
 from .wth_check import load, parse_number
 
 HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
@@ -70,12 +70,11 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
     if junit_path:
         report.write_junit(junit_path, cfg.event, results)
     if html_path or csv_path:
-        marks = history.summary(cfg.grader_dir, results, cfg.stuck_after_min)
+        progress = history.progress(cfg.grader_dir, results, cfg.stuck_after_min)
         if csv_path:
-            report.write_csv(csv_path, results, marks)
+            report.write_csv(csv_path, results, progress)
         if html_path:
-            report.write_html(html_path, cfg.event, results, marks, refresh_s, cfg.docs_url,
-                              timeline=history.timeline(cfg.grader_dir, results))
+            report.write_html(html_path, cfg.event, results, progress, refresh_s, cfg.docs_url)
     return results
 
 

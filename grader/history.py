@@ -12,8 +12,7 @@ from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
-from .checks import PASS
-from .runner import TeamResult
+from .results import PASS, Progress, TeamResult
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS gradings (id INTEGER PRIMARY KEY, team TEXT NOT NULL, graded_at TEXT NOT NULL,
@@ -48,38 +47,34 @@ def _minutes(since: str, now: datetime) -> float:
     return (now - datetime.fromisoformat(since)).total_seconds() / 60
 
 
-def summary(folder: Path, teams: list[TeamResult], stuck_after_min: float, now: datetime | None = None) -> dict:
-    """{team: {"first_passed": {check_id: iso time}, "stuck": reason or None}} for the scoreboard."""
+def progress(folder: Path, teams: list[TeamResult], stuck_after_min: float, now: datetime | None = None) -> Progress:
+    """Everything the reports show from the history, for `teams` (graded and recorded): first-passed times,
+    stuck flags, the points over the event and the first team to pass each challenge."""
     now = now or datetime.now(timezone.utc)
-    out = {}
+    out = Progress()
     with closing(_connect(folder)) as con:
         for team in teams:
             first = dict(con.execute("SELECT check_id, at FROM first_passed WHERE team = ?", (team.name,)).fetchall())
             (started,) = con.execute("SELECT MIN(graded_at) FROM gradings WHERE team = ?", (team.name,)).fetchone()
             last_progress = max(first.values(), default=started)
-            stuck = None
-            if last_progress and team.score < team.max_score:
+            out.first_passed[team.name] = first
+            if last_progress and team.score < team.max_score and not team.reference:
                 idle = _minutes(last_progress, now)
                 if idle > stuck_after_min:
-                    stuck = f"no new criterion passed for {idle:.0f} min (since {last_progress})"
-            out[team.name] = {"first_passed": first, "stuck": stuck}
+                    out.stuck[team.name] = f"no new criterion passed for {idle:.0f} min (since {last_progress})"
+            out.timeline[team.name] = list(reversed(con.execute(
+                "SELECT graded_at, score FROM gradings WHERE team = ? ORDER BY graded_at DESC LIMIT ?",
+                (team.name, MAX_POINTS_PER_TEAM)).fetchall()))
+    out.first_to_pass = _first_to_pass(out.first_passed, teams)
     return out
 
 
 MAX_POINTS_PER_TEAM = 500  # the chart keeps the newest gradings of a long event
 
 
-def timeline(folder: Path, teams: list[TeamResult]) -> dict[str, list[tuple[str, float]]]:
-    """{team: [(graded_at, score), ...]} oldest first, for the chart of points over the event."""
-    with closing(_connect(folder)) as con:
-        return {team.name: list(reversed(con.execute(
-            "SELECT graded_at, score FROM gradings WHERE team = ? ORDER BY graded_at DESC LIMIT ?",
-            (team.name, MAX_POINTS_PER_TEAM)).fetchall())) for team in teams}
-
-
-def first_to_pass(marks: dict, teams: list[TeamResult]) -> dict[int, tuple[str, str]]:
-    """{challenge: (team, when)}: the first team whose every check of that challenge had passed, from
-    `summary`'s first-passed times (a challenge counts as passed when its last check first passed)."""
+def _first_to_pass(first_passed: dict[str, dict[str, str]], teams: list[TeamResult]) -> dict[int, tuple[str, str]]:
+    """{challenge: (team, when)}: the first team (the reference is none) whose every check of that challenge
+    had passed (a challenge counts as passed when its last check first passed)."""
     if not teams:
         return {}
     by_challenge: dict[int, list[str]] = {}
@@ -89,7 +84,7 @@ def first_to_pass(marks: dict, teams: list[TeamResult]) -> dict[int, tuple[str, 
     for number, ids in sorted(by_challenge.items()):
         done = []
         for team in teams:
-            first = marks.get(team.name, {}).get("first_passed", {})
+            first = first_passed.get(team.name, {}) if not team.reference else {}
             if all(i in first for i in ids):
                 done.append((max(first[i] for i in ids), team.name))
         if done:

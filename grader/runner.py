@@ -19,64 +19,27 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
 from . import malloc_arenas
-from .checks import (
+from .checks import Check, Decided, Outcome, all_checks
+from .context import Session, TeamContext
+from .not_gradable import RESOURCE_ERRNOS, NotGradable
+from .redaction import redact
+from .results import (
     CRASH,
     ERROR,
     PASS,
     SKIPPED,
     SOURCES,
     STATUSES,
-    Check,
-    Decided,
-    Outcome,
-    all_checks,
-    whole,
+    CheckResult,
+    TeamResult,
 )
-from .context import Session, TeamContext
-from .not_gradable import RESOURCE_ERRNOS, NotGradable
-from .redaction import redact
 from .teams import Config, Team, parse
 
 MAX_TEAMS_IN_PARALLEL = 8
-
-
-@dataclass
-class CheckResult:
-    id: str
-    title: str
-    challenge: int
-    status: str
-    points: float  # an int unless the check gave partial credit
-    max_points: int
-    message: str
-    hint: str
-    evidence: dict
-    duration_s: float
-
-
-@dataclass
-class TeamResult:
-    name: str
-    results: list[CheckResult]
-    graded_at: str
-    duration_s: float
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def score(self) -> float:
-        return whole(sum(r.points for r in self.results))
-
-    @property
-    def max_score(self) -> int:
-        return sum(r.max_points for r in self.results)
-
-    def result(self, check_id: str) -> CheckResult | None:
-        return next((r for r in self.results if r.id == check_id), None)
 
 
 def _jsonable(evidence: dict) -> dict:
@@ -167,7 +130,7 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
         results.append(result)
         if progress:
             progress(team.name, result)
-    return TeamResult(team.name, results, graded_at, round(time.monotonic() - started, 3))
+    return TeamResult(team.name, results, graded_at, round(time.monotonic() - started, 3), reference=team.reference)
 
 
 def leaving_out(sources: frozenset[str] | None = None, run_tests: bool = True) -> frozenset[str]:

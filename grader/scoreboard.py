@@ -13,16 +13,18 @@ import csv
 import io
 import json
 import os
+import statistics
 import tempfile
 import xml.etree.ElementTree as ET
-from datetime import datetime, timezone
+from bisect import bisect_right
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
-from .checks import CHALLENGES, CRASH, ERROR, FAIL, PASS, SKIPPED
 from .escaping import csv_cell, markup, terminal
-from .runner import CheckResult, TeamResult
+from .results import CHALLENGES, CRASH, ERROR, FAIL, PASS, SKIPPED, CheckResult, Progress, TeamResult, whole
 
 SCHEMA = "wth-grader/1"
 SYMBOL = {PASS: "✔", FAIL: "✘", ERROR: "!", CRASH: "‼", SKIPPED: "·"}
@@ -57,7 +59,8 @@ def _now() -> str:
 
 
 def ranked(teams: list[TeamResult]) -> list[TeamResult]:
-    return sorted(teams, key=lambda t: (-t.score, t.name))
+    """The competing teams, best first: the reference team is never ranked."""
+    return sorted((t for t in teams if not t.reference), key=lambda t: (-t.score, t.name))
 
 
 def to_json(event: str, teams: list[TeamResult], generated_at: str | None = None) -> dict:
@@ -73,7 +76,7 @@ def to_json(event: str, teams: list[TeamResult], generated_at: str | None = None
                            for r in team.results if r.challenge == number],
             })
         out["teams"].append({"name": team.name, "score": team.score, "max_score": team.max_score,
-                             "challenges": challenges})
+                             **({"reference": True} if team.reference else {}), "challenges": challenges})
     return out
 
 
@@ -114,40 +117,43 @@ def write_junit(path: str | Path, event: str, teams: list[TeamResult]) -> Path:
     return _write(path, to_junit(event, teams))
 
 
-def to_csv(teams: list[TeamResult], history: dict | None = None) -> str:
+def to_csv(teams: list[TeamResult], progress: Progress | None = None) -> str:
     """One row per team and check: team, check id, status, points, max points, first passed at (UTC);
     every cell as `escaping.csv_cell` has it."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for team in teams:
-        first = (history or {}).get(team.name, {}).get("first_passed", {})
+        first = progress.first_passed.get(team.name, {}) if progress else {}
         for r in team.results:
             writer.writerow([csv_cell(cell) for cell in
                              (team.name, r.id, r.status, f"{r.points:g}", r.max_points, first.get(r.id, ""))])
     return out.getvalue()
 
 
-def write_csv(path: str | Path, teams: list[TeamResult], history: dict | None = None) -> Path:
-    return _write(path, to_csv(teams, history))
+def write_csv(path: str | Path, teams: list[TeamResult], progress: Progress | None = None) -> Path:
+    return _write(path, to_csv(teams, progress))
 
 
 def table(teams: list[TeamResult]) -> str:
-    """The terminal scoreboard: rank, team, score, and one symbol per check, grouped by challenge."""
+    """The terminal scoreboard: rank, team, score, one symbol per check grouped by challenge, what did not answer;
+    the reference team last, ranked `ref`."""
     if not teams:
         return "no teams graded"
     ids = [r.id for r in teams[0].results]
-    shown = [(terminal(team.name), team) for team in ranked(teams)]
-    width = max(4, *(len(name) for name, _ in shown))
+    shown = [(str(rank), terminal(team.name), team) for rank, team in enumerate(ranked(teams), 1)]
+    shown += [("ref", terminal(team.name), team) for team in teams if team.reference]  # below the ranking, unranked
+    width = max(4, *(len(name) for _, name, _ in shown))
     groups = []
     for number in sorted({r.challenge for r in teams[0].results}):
         groups.append((number, [i for i in ids if i.startswith(f"C{number}.")]))
-    header = f"{'#':>2}  {'team':<{width}}  {'score':>9}  " + "  ".join(f"C{n}" + " " * (len(g) - 2) for n, g in groups)
+    header = f"{'#':>3}  {'team':<{width}}  {'score':>9}  " + "  ".join(f"C{n}" + " " * (len(g) - 2) for n, g in groups)
     lines = [header, "-" * len(header)]
-    for rank, (name, team) in enumerate(shown, 1):
+    for rank, name, team in shown:
         marks_of = {r.id: symbol(r) for r in team.results}
         marks = "  ".join("".join(marks_of.get(i, SYMBOL[SKIPPED]) for i in g).ljust(max(2, len(g))) for _, g in groups)
-        lines.append(f"{rank:>2}  {name:<{width}}  {team.score:>4g}/{team.max_score:<4}  {marks}")
+        down = "".join(f"  [{source} unreachable]" for source in team.unreachable())
+        lines.append(f"{rank:>3}  {name:<{width}}  {team.score:>4g}/{team.max_score:<4}  {marks}{down}")
     lines.append(f"({LEGEND})")
     return "\n".join(lines)
 
@@ -163,68 +169,170 @@ def details(team: TeamResult) -> str:
 
 
 # a FileSystemLoader next to this file: PackageLoader breaks when tests/grader shadows the package name;
-# every value the page shows goes through `markup` (finalize), then jinja2's HTML escaping
+# every value the page shows goes through `markup` (finalize), then jinja2's HTML escaping; a macro's output
+# (Markup) is made of values that went through both already
 _env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
                    autoescape=select_autoescape(["html", "j2"]), finalize=lambda value: markup(value)
-                   if isinstance(value, str) else value)
+                   if isinstance(value, str) and not isinstance(value, Markup) else value)
 
 
-def _challenge_progress(team: TeamResult) -> list[dict]:
+def css_class(result: CheckResult) -> str:
+    """The status as the page draws it: a fail that earned some points is `partial`."""
+    return "partial" if result.status == FAIL and result.points else result.status
+
+
+def _challenges(team: TeamResult) -> list[dict]:
+    """Per challenge: its points, and its checks in order (each a segment of the row's bar, as wide as its points)."""
     out = []
     for number in sorted({r.challenge for r in team.results}):
         results = [r for r in team.results if r.challenge == number]
-        got, total = sum(r.points for r in results), sum(r.max_points for r in results)
-        out.append({"number": number, "title": CHALLENGES[number], "points": got, "max_points": total,
-                    "passed": sum(r.status == PASS for r in results), "checks": len(results),
-                    "percent": round(100 * got / total) if total else 0})
+        out.append({"number": number, "title": CHALLENGES[number], "results": results,
+                    "points": whole(sum(r.points for r in results)), "max_points": sum(r.max_points for r in results)})
     return out
 
 
-CHART_W, CHART_H = 640, 160
-PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df", "#bf3989", "#0a7b83", "#57606a")
+def _local(stamp: datetime) -> datetime:
+    """A time as the room's clocks show it: the grading machine's time zone (set TZ to change it)."""
+    return stamp.astimezone()
 
 
-def chart(timeline: dict[str, list[tuple[str, float]]], max_score: float) -> dict | None:
-    """Each team's points over the event as SVG polylines (x: time of grading, y: score)."""
-    stamps = [datetime.fromisoformat(at) for series in timeline.values() for at, _ in series]
+def clock(iso: str) -> str:
+    """An ISO time as the room's clocks show it, with the day."""
+    return _local(datetime.fromisoformat(iso)).strftime("%a %H:%M") if iso else ""
+
+
+CHART_W, CHART_H = 1200, 300  # the plot area, in the SVG's units; around it the axes and the lines' labels
+CHART_MARGIN = {"left": 64, "right": 230, "top": 10, "bottom": 46}
+TOP_N = 5  # the chart draws the leaders' lines and, past them, the room's median: 40 lines would be unreadable
+PALETTE = ("#0969da", "#cf222e", "#1a7f37", "#9a6700", "#8250df")
+DASHES = ("", "9 4", "2 3", "12 3 2 3", "5 5")  # the lines are told apart without their colour too
+TIME_STEPS_MIN = (1, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440)
+MAX_TIME_TICKS = 9
+MEDIAN_SAMPLES = 240
+LABEL_GAP = 15  # between two lines' labels at the chart's right edge
+
+
+def _time_ticks(t0: datetime, t1: datetime) -> list[tuple[datetime, str]]:
+    """Ticks on round local times (every 1 min .. 1 day, at most MAX_TIME_TICKS), labelled HH:MM (with the day
+    when the span crosses midnight)."""
+    span_min = (t1 - t0).total_seconds() / 60
+    step = next((s for s in TIME_STEPS_MIN if span_min / s <= MAX_TIME_TICKS), TIME_STEPS_MIN[-1])
+    start = t0.replace(second=0, microsecond=0)
+    if start < t0:
+        start += timedelta(minutes=1)
+    start += timedelta(minutes=-(start.hour * 60 + start.minute) % step)
+    form = "%a %H:%M" if t0.date() != t1.date() else "%H:%M"
+    ticks, tick = [], start
+    while tick <= t1:
+        ticks.append((tick, tick.strftime(form)))
+        tick += timedelta(minutes=step)
+    return ticks
+
+
+def _point_ticks(max_score: float) -> list[float]:
+    """0, round steps (at most 5 of them) and the maximum."""
+    step = next(s for s in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, float("inf")) if max_score / s <= 5)
+    ticks = [k * step for k in range(int(max_score // step) + 1) if max_score - k * step > step / 3]
+    return [*ticks, whole(max_score)]
+
+
+def _spread(labels: list[dict]) -> None:
+    """Moves the lines' end labels apart vertically (at least LABEL_GAP), keeping them inside the plot."""
+    labels.sort(key=lambda label: label["y"])
+    for before, label in zip(labels, labels[1:]):
+        label["y"] = max(label["y"], before["y"] + LABEL_GAP)
+    if labels and labels[-1]["y"] > CHART_H:
+        labels[-1]["y"] = CHART_H
+        for after, label in zip(reversed(labels), list(reversed(labels))[1:]):
+            label["y"] = min(label["y"], after["y"] - LABEL_GAP)
+
+
+def chart(timeline: dict[str, list[tuple[str, float]]], room: list[str], max_score: float) -> dict | None:
+    """The points over the event as SVG: the first TOP_N teams of `room` (ranked) as lines, the room's median
+    when there are more, a points axis and an axis of local times."""
+    series = {name: [(_local(datetime.fromisoformat(at)), float(score)) for at, score in timeline.get(name, ())]
+              for name in room}
+    stamps = [at for points in series.values() for at, _ in points]
     if not stamps or not max_score:
         return None
     t0, t1 = min(stamps), max(stamps)
     span = max((t1 - t0).total_seconds(), 1.0)
-    lines = []
-    for i, (name, series) in enumerate(timeline.items()):
-        coords = [(CHART_W * (datetime.fromisoformat(at) - t0).total_seconds() / span,
-                   CHART_H * (1 - min(float(score), max_score) / max_score)) for at, score in series]
+
+    def xy(at: datetime, score: float) -> tuple[float, float]:
+        return CHART_W * (at - t0).total_seconds() / span, CHART_H * (1 - min(score, max_score) / max_score)
+
+    def polyline(coords: list[tuple[float, float]]) -> str:
         if len(coords) == 1:
-            coords.append((CHART_W, coords[0][1]))  # one grading: a flat line, so it shows
-        lines.append({"team": name, "color": PALETTE[i % len(PALETTE)], "last": f"{series[-1][1]:g}" if series else "",
-                      "points": " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)})
-    return {"width": CHART_W, "height": CHART_H, "from": t0.isoformat(), "to": t1.isoformat(),
-            "max_score": max_score, "lines": lines}
+            coords = [*coords, (CHART_W, coords[0][1])]  # one grading: a flat line, so it shows
+        return " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+
+    lines, labels = [], []
+    for i, name in enumerate([name for name in room if series[name]][:TOP_N]):
+        coords = [xy(at, score) for at, score in series[name]]
+        last = f"{whole(series[name][-1][1]):g}"
+        lines.append({"team": name, "color": PALETTE[i], "dash": DASHES[i], "last": last, "points": polyline(coords)})
+        labels.append({"text": name, "last": last, "color": PALETTE[i], "y": coords[-1][1]})
+    median = None
+    graded = [points for points in series.values() if points]
+    if len(graded) > len(lines):
+        coords = []
+        for k in range(MEDIAN_SAMPLES + 1):
+            at = t0 + (t1 - t0) * k / MEDIAN_SAMPLES
+            scores = [points[i - 1][1] for points in graded if (i := bisect_right([p[0] for p in points], at))]
+            coords.append(xy(at, statistics.median(scores)))
+        last = f"{whole(max_score * (1 - coords[-1][1] / CHART_H)):g}"
+        median = {"points": polyline(coords), "last": last, "teams": len(graded)}
+        labels.append({"text": f"median of {len(graded)} teams", "last": last, "color": "#57606a",
+                       "y": coords[-1][1], "median": True})
+    _spread(labels)
+    return {"width": CHART_W, "height": CHART_H, "margin": CHART_MARGIN, "max_score": max_score, "lines": lines,
+            "median": median, "labels": labels,
+            "y_ticks": [(CHART_H * (1 - v / max_score), f"{v:g}") for v in _point_ticks(max_score)],
+            "x_ticks": [(CHART_W * (at - t0).total_seconds() / span, text) for at, text in _time_ticks(t0, t1)],
+            "zone": t1.strftime("%Z") if t1.utcoffset() == timedelta(0) else t1.strftime("%Z, UTC%z"),
+            "from": t0.strftime("%Y-%m-%d %H:%M"), "to": t1.strftime("%Y-%m-%d %H:%M")}
 
 
-def render_html(event: str, teams: list[TeamResult], history: dict | None = None, refresh_s: int | None = None,
-                generated_at: str | None = None, docs_url: str | None = None, timeline: dict | None = None) -> str:
-    """The scoreboard page. `history` (from `grader.history.summary`) adds first-passed times, stuck
-    flags and the first team to pass each challenge; `timeline` (`grader.history.timeline`) the chart
-    of points over the event; `docs_url` (where Student/ is browsable) turns the hints into links."""
-    from .history import first_to_pass
+STALE_PASSES = 3  # a team graded longer ago than this many refreshes is flagged stale
 
-    history = history or {}
-    rows = []
-    for rank, team in enumerate(ranked(teams), 1):
-        info = history.get(team.name, {})
-        rows.append({"rank": rank, "team": team, "challenges": _challenge_progress(team),
-                     "first_passed": info.get("first_passed", {}), "stuck": info.get("stuck")})
+
+def _row(team: TeamResult, rank: int | str, anchor: str, progress: Progress, now: datetime,
+         stale_after_s: float | None) -> dict:
+    graded = datetime.fromisoformat(team.graded_at)
+    age_s = (now - graded).total_seconds()
+    return {"rank": rank, "anchor": anchor, "team": team, "challenges": _challenges(team),
+            "first_passed": progress.first_passed.get(team.name, {}), "stuck": progress.stuck.get(team.name),
+            "unreachable": team.unreachable(), "graded": _local(graded).strftime("%H:%M"),
+            "stale": f"graded {age_s / 60:.0f} min ago" if stale_after_s and age_s > stale_after_s else None,
+            "stale_min": f"{age_s / 60:.0f}"}
+
+
+def render_html(event: str, teams: list[TeamResult], progress: Progress | None = None, refresh_s: int | None = None,
+                generated_at: str | None = None, docs_url: str | None = None) -> str:
+    """The scoreboard page, made for a projector: 40 teams on one 1920x1080 screen, each a bar in points
+    whose segments are its checks (pass, partial, fail, not gradable, crash, skipped told apart by fill and
+    symbol, not colour alone), badges for an unreachable workspace or endpoint, a stale grading (older than
+    STALE_PASSES refreshes of a watch) and a stuck team; the reference team apart, unranked. `progress`
+    (`grader.history.progress`) adds first-passed times, stuck flags, the chart of points over the event and
+    the first team to pass each challenge; `docs_url` (where Student/ is browsable) turns the hints into links."""
+    progress = progress or Progress()
+    generated_at = generated_at or _now()
+    now = datetime.fromisoformat(generated_at)
+    stale_after_s = STALE_PASSES * refresh_s if refresh_s else None
+    competing = ranked(teams)
+    rows = [_row(team, rank, f"team-{rank}", progress, now, stale_after_s) for rank, team in enumerate(competing, 1)]
+    apart = [_row(team, "ref", f"reference-{i}", progress, now, stale_after_s)
+             for i, team in enumerate((t for t in teams if t.reference), 1)]
     return _env.get_template("scoreboard.html.j2").render(
-        event=event, rows=rows, generated_at=generated_at or _now(), refresh_s=refresh_s,
-        docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
-        challenges=CHALLENGES, symbol=symbol, points=points, legend=LEGEND,
-        chart=chart(timeline or {}, max((t.max_score for t in teams), default=0)),
-        first=first_to_pass(history, teams) if history else {},
-        json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
+        event=event, rows=rows, references=apart, generated_at=_local(now).strftime("%Y-%m-%d %H:%M %Z"),
+        refresh_s=refresh_s, docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
+        header=_challenges(teams[0]) if teams else [], challenges=CHALLENGES, symbol=symbol, points=points,
+        css_class=css_class, legend=LEGEND, symbols=SYMBOL, partial_symbol=PARTIAL, stale_passes=STALE_PASSES,
+        clock=clock,
+        chart=chart(progress.timeline, [t.name for t in competing], max((t.max_score for t in teams), default=0)),
+        first=progress.first_to_pass, json=lambda v: json.dumps(v, indent=1, ensure_ascii=False))
 
 
-def write_html(path: str | Path, event: str, teams: list[TeamResult], history: dict | None = None,
-               refresh_s: int | None = None, docs_url: str | None = None, timeline: dict | None = None) -> Path:
-    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url, timeline=timeline))
+def write_html(path: str | Path, event: str, teams: list[TeamResult], progress: Progress | None = None,
+               refresh_s: int | None = None, docs_url: str | None = None) -> Path:
+    return _write(path, render_html(event, teams, progress, refresh_s, docs_url=docs_url))

@@ -381,6 +381,8 @@ class Team(Settings):
                                     "(`{tracking_uri: URI}` or alone), or `{azureml: ...}`")
     endpoint: Endpoint | None = Field(description="its scoring endpoint: a URI, `{uri, key_env}`, or null (none yet)")
     repo: RepoSource | None = Field(description="its repository: a path, `{git, ref, token_env}`, or null (none yet)")
+    reference: Annotated[bool, Field(strict=True)] = Field(
+        False, description="`true` for the coach's reference team: graded and shown apart, never ranked")
 
     @property
     def has_repo(self) -> bool:
@@ -511,7 +513,7 @@ def _default(info) -> str:
         return "required" + ("; `null`: none yet" if type(None) in get_args(info.annotation) else "")
     if info.default_factory is not None or info.default is None:
         return ""
-    return f"`{info.default}`"
+    return f"`{str(info.default).lower() if isinstance(info.default, bool) else info.default}`"  # as YAML writes it
 
 
 def keys_markdown() -> str:

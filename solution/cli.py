@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("workspace", parents=[common], help="the workspace's MLflow UI")
     p.add_argument("action", choices=["serve"])
-    p.add_argument("--port", type=int, default=ui.DEFAULT_PORT)
+    p.add_argument("--port", type=int, default=ui.PORT, help=f"port to listen on (default {ui.PORT})")
     p.set_defaults(func=cmd_workspace)
     return parser
 

@@ -36,6 +36,7 @@ from .workspace import REPO_ROOT, Workspace
 
 Progress = Callable[[str], None]
 REFERENCE = REPO_ROOT / "Coach" / "Solutions"  # the answers of Challenges 02-05 as a team's repository holds them
+STARTER = REPO_ROOT / "resources" / "starter"  # the data scientists' scripts every team's repository starts from
 AUTHOR = ("-c", "user.name=wth demo", "-c", "user.email=demo@wth.invalid")
 
 
@@ -56,10 +57,12 @@ def _section(progress: Progress, title: str) -> None:
 
 def reference_repository(root: Path) -> Path:
     """A team-shaped repository holding the reference answers (Coach/Solutions: the offline path's workflows,
-    the tests) and the bundled data under resources/data, as a team's repository made from the student
-    kit holds it, committed on `main`. The Azure path's workflows stay out: they sign in to Azure."""
+    the tests), the starter project under starter/ and the bundled data under resources/data, as a team's
+    repository made from the student kit holds it, committed on `main`. The Azure path's workflows stay out:
+    they sign in to Azure."""
     shutil.copytree(REFERENCE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "azureml-*"))
     shutil.copytree(bundled_data(), root / "resources" / "data", ignore=shutil.ignore_patterns("README.md"))
+    shutil.copytree(STARTER, root / "starter")  # where the kit's README has a team copy it (C0.2)
     for args in (("init", "--quiet", "--initial-branch=main"), ("add", "-A"), (*AUTHOR, "commit", "--quiet", "-m",
                                                                               "the reference answers")):
         ci_origin.git(*args, cwd=root)
@@ -100,7 +103,8 @@ def grade(ws: Workspace, scoring_uri: str, repo: Path, progress: Progress) -> Pa
     teams = folder / "teams.yaml"
     teams.write_text(yaml.safe_dump({
         "event": "What The Hack - MLOps (demo)", "grader_dir": str(folder),
-        "teams": [{"name": "reference", "workspace": str(ws.root), "endpoint": scoring_uri, "repo": str(repo)}]}))
+        "teams": [{"name": "reference", "reference": True, "workspace": str(ws.root), "endpoint": scoring_uri,
+                   "repo": str(repo)}]}))
     page = ws.root / "scoreboard.html"
     command = [sys.executable, "-m", "grader", "scoreboard", "--config", str(teams), "--html", str(page),
                "--source", "workspace", "--source", "endpoint"]

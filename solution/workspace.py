@@ -221,8 +221,8 @@ def set_champion(ws: Workspace, version: str) -> None:
         pass
 
 
-def serve_ui(ws: Workspace, port: int = ui.DEFAULT_PORT) -> int:
+def serve_ui(ws: Workspace, port: int | None = None) -> int:
     """Open the MLflow UI on the workspace (foreground; Ctrl+C or a stop request stops it with its tree)."""
     if not ws.is_local:
         raise UsageError(f"{ws.tracking_uri} is a remote workspace: open its own UI instead")
-    return ui.serve(ws.root, port=port)
+    return ui.serve(ws.root, port=port or ui.PORT)

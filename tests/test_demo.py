@@ -99,3 +99,4 @@ def test_the_demo_team_with_an_empty_workspace_passes_none_of_c1_c3_c4(tmp_path)
     graded = grade_workspace(empty.root, endpoint=f"http://127.0.0.1:{free_port()}/score", name="empty")
     statuses = {c.id: c.status for c in graded.results if c.id[:3] in ("C1.", "C3.", "C4.")}
     assert statuses and not [i for i, s in statuses.items() if s == "pass"], statuses
+    assert list(graded.unreachable()) == ["endpoint"]  # the scoreboard's badge: nothing listens on that port

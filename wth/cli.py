@@ -79,7 +79,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workspace", default=settings.WORKSPACE.default,
                    help=f"the workspace folder (default {settings.WORKSPACE.default})")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on; 0.0.0.0 lets your coach's grader in")
-    p.add_argument("--port", type=int, default=ui.DEFAULT_PORT)
+    p.add_argument("--port", type=int, default=ui.PORT, help=f"port to listen on (default {ui.PORT})")
     p.set_defaults(func=cmd_ui)
     return parser
 

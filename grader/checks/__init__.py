@@ -27,18 +27,18 @@ from pathlib import Path
 from wth.workspace_contract import BUILD_ID, PIPELINE_TAG
 
 from ..context import TeamContext
-
-PASS, FAIL, ERROR, CRASH, SKIPPED = "pass", "fail", "error", "crash", "skipped"
-STATUSES = (PASS, FAIL, ERROR, CRASH, SKIPPED)
-SOURCES = ("workspace", "endpoint", "repo")
-CHALLENGES = {
-    0: "Prerequisites and set-up",
-    1: "Build a forecasting model",
-    2: "Create a build pipeline (CI)",
-    3: "Create a release pipeline (CD) and consume the endpoint",
-    4: "Retraining and model evaluation",
-    5: "(Optional) Monitor data drift",
-}
+from ..results import (  # noqa: F401 (the checks' vocabulary)
+    CHALLENGES,
+    CRASH,
+    ERROR,
+    FAIL,
+    PASS,
+    SKIPPED,
+    SOURCES,
+    STATUSES,
+    UNREACHABLE,
+    whole,
+)
 
 
 @dataclass
@@ -54,17 +54,17 @@ class Outcome:
         return whole(max_points * share)
 
 
-def whole(points: float) -> float:
-    value = round(float(points), 1)
-    return int(value) if value == int(value) else value
-
-
 def passed(message: str, **evidence) -> Outcome:
     return Outcome(PASS, message, evidence)
 
 
 def failed(message: str, **evidence) -> Outcome:
     return Outcome(FAIL, message, evidence)
+
+
+def unreachable(source: str, message: str, **evidence) -> Outcome:
+    """A fail because the team's `source` (one of SOURCES) did not answer: the scoreboard badges the team."""
+    return Outcome(FAIL, message, {**evidence, UNREACHABLE: source})
 
 
 def partial(message: str, fraction: float, **evidence) -> Outcome:

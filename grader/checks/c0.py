@@ -5,7 +5,7 @@ from __future__ import annotations
 from ..context import TeamContext
 from ..probes.git import foreign_git, head_commit, head_files
 from ..probes.mlflow import WorkspaceMissing
-from . import Outcome, check, failed, passed, require_repo
+from . import Outcome, check, failed, passed, require_repo, unreachable
 
 STARTER = ("README.md", "requirements.txt", "transactions.py", "acquire.py", "explore.py", "train.py", "plot.py")
 
@@ -16,7 +16,8 @@ def workspace_reachable(ctx: TeamContext) -> Outcome:
     try:
         experiments = ctx.mlflow.experiments
     except WorkspaceMissing as err:
-        return failed(f"{err}. Create the workspace (Challenge 00) and tell your coach where it is.", workspace=where)
+        return unreachable("workspace", f"{err}. Create the workspace (Challenge 00) and tell your coach where it is.",
+                           workspace=where)
     names = [e.name for e in experiments]
     return passed(f"MLflow workspace {where} answers: {len(names)} experiment(s)", workspace=where,
                   experiments=names[:20])

@@ -14,7 +14,7 @@ from ..context import TeamContext
 from ..not_gradable import NotGradable
 from ..probes.endpoint import Unreachable
 from ..teams import default_holdout
-from . import Decided, Outcome, check, failed, partial, passed, pipeline_runs
+from . import Decided, Outcome, check, failed, partial, passed, pipeline_runs, unreachable
 
 CONTRACT_STEPS = 14
 
@@ -59,8 +59,8 @@ def endpoint_live(ctx: TeamContext) -> Outcome:
     try:
         answer = ctx.endpoint.get_root()
     except Unreachable as err:
-        return failed(f"GET {ctx.endpoint.root_uri} got no answer: {err}; start or redeploy your endpoint",
-                      uri=ctx.endpoint.root_uri)
+        return unreachable("endpoint", f"GET {ctx.endpoint.root_uri} got no answer: {err}; start or redeploy your "
+                           "endpoint", uri=ctx.endpoint.root_uri)
     if answer.status != 200:
         return failed(f"GET {ctx.endpoint.root_uri} answered {answer.excerpt()}; a live endpoint answers 200",
                       uri=ctx.endpoint.root_uri, status=answer.status)

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 import threading
 import xml.etree.ElementTree as ET
 from datetime import datetime, timedelta, timezone
@@ -12,11 +14,11 @@ from datetime import datetime, timedelta, timezone
 import jsonschema
 import pytest
 from endpoints import ContractEndpoint
-from grader_tools import FAKE_SECRET, build_repo, run_cli, write_teams
+from grader_tools import FAKE_SECRET, REPO_ROOT, build_repo, run_cli, write_teams
 
 from grader import history
 from grader.checks import all_checks
-from grader.runner import CheckResult, TeamResult
+from grader.results import CheckResult, TeamResult
 
 CHECK = {"type": "object", "additionalProperties": False,
          "required": ["id", "title", "status", "points", "max_points", "message", "hint", "evidence", "duration_s"],
@@ -31,7 +33,8 @@ SCHEMA = {"type": "object", "additionalProperties": False, "required": ["schema"
                          "teams": {"type": "array", "items": {
                              "type": "object", "additionalProperties": False,
                              "required": ["name", "score", "max_score", "challenges"],
-                             "properties": {"name": {"type": "string"}, "score": {"type": "number"},
+                             "properties": {"name": {"type": "string"}, "reference": {"const": True},
+                                            "score": {"type": "number"},
                                             "max_score": {"type": "integer"},
                                             "challenges": {"type": "array", "items": {
                                                 "type": "object", "additionalProperties": False,
@@ -119,17 +122,30 @@ def test_csv_has_one_row_per_team_and_check(scoreboard):
     assert failing["status"] == "fail" and failing["points"] == "0" and failing["first_passed_at"] == ""
 
 
+def test_the_help_and_the_reports_load_no_engine():
+    """`wth-grader --help`, the reports and the history import the result model, not the runner (nor through it the
+    checks, their probes and MLflow): a fresh interpreter shows what they pulled in."""
+    probe = subprocess.run([sys.executable, "-c", "import contextlib, io, sys\n"
+                            "from grader import cli, history, scoreboard\n"
+                            "with contextlib.redirect_stdout(io.StringIO()) as out, contextlib.suppress(SystemExit):\n"
+                            "    cli.main(['--help'])\n"
+                            "assert 'scoreboard' in out.getvalue()\n"
+                            "print(sorted(m for m in ('mlflow', 'pandas', 'grader.runner', 'grader.checks') if m in sys.modules))"],
+                           capture_output=True, text=True, timeout=60, cwd=REPO_ROOT)
+    assert probe.returncode == 0 and probe.stdout.strip() == "[]", probe.stdout + probe.stderr
+
+
 def test_history_is_recorded_in_the_grader_folder(scoreboard):
     folder = scoreboard[2] / ".grader"
     assert (folder / "history.db").exists()
 
 
-def _team(name, statuses, at, points=None):
+def _team(name, statuses, at, points=None, reference=False):
     results = [CheckResult(c.id, c.title, c.challenge, statuses.get(c.id, "fail"),
                            (points or {}).get(c.id, c.points if statuses.get(c.id) == "pass" else 0), c.points, "",
                            c.hint, {}, 0.0)
                for c in all_checks()]
-    return TeamResult(name, results, at.isoformat(timespec="seconds"), 1.0)
+    return TeamResult(name, results, at.isoformat(timespec="seconds"), 1.0, reference=reference)
 
 
 def test_first_passed_and_stuck(tmp_path):
@@ -137,10 +153,10 @@ def test_first_passed_and_stuck(tmp_path):
     history.record(tmp_path, [_team("a", {"C0.1": "pass"}, t0), _team("b", {}, t0)])
     later = [_team("a", {"C0.1": "pass", "C0.2": "pass"}, t0 + timedelta(minutes=50)), _team("b", {}, t0 + timedelta(minutes=50))]
     history.record(tmp_path, later)
-    marks = history.summary(tmp_path, later, stuck_after_min=45, now=t0 + timedelta(minutes=60))
-    assert marks["a"]["first_passed"] == {"C0.1": "2026-11-26T09:00:00+00:00", "C0.2": "2026-11-26T09:50:00+00:00"}
-    assert marks["a"]["stuck"] is None
-    assert "no new criterion passed for 60 min" in marks["b"]["stuck"]
+    marks = history.progress(tmp_path, later, stuck_after_min=45, now=t0 + timedelta(minutes=60))
+    assert marks.first_passed["a"] == {"C0.1": "2026-11-26T09:00:00+00:00", "C0.2": "2026-11-26T09:50:00+00:00"}
+    assert "a" not in marks.stuck
+    assert "no new criterion passed for 60 min" in marks.stuck["b"]
 
 
 def test_docs_url_makes_hints_clickable():
@@ -180,11 +196,10 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     history.record(tmp_path, [_team("a", {}, t0 + timedelta(hours=1)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=1))])
     last = [_team("a", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=2)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=2))]
     history.record(tmp_path, last)
-    marks = history.summary(tmp_path, last, 45, now=t0 + timedelta(hours=2))
-    assert history.first_to_pass(marks, last) == {0: ("b", (t0 + timedelta(hours=1)).isoformat())}
-    timeline = history.timeline(tmp_path, last)
-    assert [score for _, score in timeline["b"]] == [0, 10, 10] and len(timeline["a"]) == 3
-    html = scoreboard.render_html("e", last, marks, timeline=timeline)
+    marks = history.progress(tmp_path, last, 45, now=t0 + timedelta(hours=2))
+    assert marks.first_to_pass == {0: ("b", (t0 + timedelta(hours=1)).isoformat())}
+    assert [score for _, score in marks.timeline["b"]] == [0, 10, 10] and len(marks.timeline["a"]) == 3
+    html = scoreboard.render_html("e", last, marks)
     chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
     lines = dict(re.findall(r'<polyline data-team="(\w+)"[^>]*points="([^"]+)"', chart))
     assert set(lines) == {"a", "b"}
@@ -192,6 +207,63 @@ def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     assert ys["b"][0] > ys["b"][1] == ys["b"][2] and ys["a"][1] > ys["a"][2]  # points rise: y goes up the page
     first = re.search(r'<table id="first-to-pass">.*?</table>', html, re.S).group(0)
     assert re.search(r'data-challenge="0"><td>C0 [^<]*</td><td>b</td>', first)
+
+
+def test_the_reference_team_is_graded_and_shown_apart_never_ranked(tmp_path):
+    """The coach's reference (`reference: true`) passes everything first, yet ranks nowhere, is first to pass
+    nothing, and is never stuck; every report shows it, apart."""
+    from grader import scoreboard
+
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    everything = {c.id: "pass" for c in all_checks()}
+    c0 = {c.id: "pass" for c in all_checks() if c.challenge == 0}
+    history.record(tmp_path, [_team("ref", everything, t0, reference=True), _team("a", {}, t0), _team("b", {}, t0)])
+    room = [_team("ref", everything, t0 + timedelta(hours=2), reference=True), _team("a", c0, t0 + timedelta(hours=2)),
+            _team("b", {}, t0 + timedelta(hours=2))]
+    history.record(tmp_path, room)
+    marks = history.progress(tmp_path, room, 45, now=t0 + timedelta(hours=2))
+    assert marks.first_to_pass == {0: ("a", (t0 + timedelta(hours=2)).isoformat())} and set(marks.stuck) == {"b"}
+    assert [t.name for t in scoreboard.ranked(room)] == ["a", "b"]
+    lines = scoreboard.table(room).splitlines()
+    assert [line.split()[:2] for line in lines[2:5]] == [["1", "a"], ["2", "b"], ["ref", "ref"]]
+    teams = scoreboard.to_json("e", room)["teams"]
+    jsonschema.validate(scoreboard.to_json("e", room), SCHEMA)
+    assert [t.get("reference") for t in teams] == [True, None, None]
+    html = scoreboard.render_html("e", room, marks)
+    apart = re.search(r'<tbody class="apart".*?</tbody>', html, re.S).group(0)
+    assert 'data-team="ref"' in apart and '<td class="rank">ref</td>' in apart and 'data-team="a"' not in apart
+    assert html.index('data-team="ref"') < html.index('data-team="a"') < html.index('data-team="b"')
+    assert re.search(r'<tr class="team-row" data-team="a">\s*<td class="rank">1</td>', html)
+    assert "2 team(s) + reference" in html
+
+
+def test_the_chart_of_a_room_draws_its_leaders_and_its_median_on_axes_of_points_and_local_time(tmp_path):
+    """12 teams: 12 lines would be unreadable, so the chart draws the 5 leading teams (each its own dash, not only
+    its colour) and the room's median, over ticks of points and of the grading machine's local time."""
+    from grader import scoreboard
+
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    checks = [c.id for c in all_checks()]
+    for hour in range(3):
+        room = [_team(f"t{n:02d}", dict.fromkeys(checks[:n + hour], "pass"), t0 + timedelta(hours=hour))
+                for n in range(12)]
+        history.record(tmp_path, room)
+    html = scoreboard.render_html("e", room, history.progress(tmp_path, room, 45, now=t0 + timedelta(hours=2)))
+    chart = re.search(r'<svg class="chart" id="points-over-time".*?</svg>', html, re.S).group(0)
+    drawn = re.findall(r'<polyline data-team="(\w+)"([^>]*)>', chart)
+    leaders = [t.name for t in scoreboard.ranked(room)][:5]
+    assert [team for team, _ in drawn] == leaders == ["t11", "t10", "t09", "t08", "t07"]
+    dashes = {tuple(re.findall(r'stroke-dasharray="([^"]+)"', attributes)) for _, attributes in drawn}
+    assert len(dashes) == 5  # not by colour alone
+    median = re.search(r'<polyline class="median"[^>]*points="([^"]+)"', chart).group(1).split()
+    # the median of 12 teams scoring the points of their first n + hour checks: at the end, that of t05 and t06
+    expected = (room[5].score + room[6].score) / 2
+    assert f"median of 12 teams ({expected:g})" in chart
+    end = scoreboard.CHART_H * (1 - expected / room[0].max_score)
+    assert float(median[-1].split(",")[1]) == pytest.approx(end, abs=0.1)
+    for hour in range(3):
+        assert f">{(t0 + timedelta(hours=hour)).astimezone().strftime('%H:%M')}</text>" in chart
+    assert f">{room[0].max_score}</text>" in chart and ">0</text>" in chart and "local time (" in chart
 
 
 def test_sources_grade_only_the_checks_that_look_at_them(tmp_path, empty_ws, capsys):
@@ -280,7 +352,7 @@ def test_an_honest_teams_reports_are_unchanged_by_the_escaping():
     name, message = "Équipe ✔ café-1", 'assert 3 == 4: "forecast" off by 12.5 %\twithin\tbounds'
     team = _said(name, message, {"tail": "line 1\nline 2"})
     assert f"{name}: 0/" in scoreboard.details(team) and f": {message}" in scoreboard.details(team)
-    assert re.search(rf"^ 1  {name}\s+0/", scoreboard.table([team]).splitlines()[2])
+    assert re.search(rf"^  1  {name}\s+0/", scoreboard.table([team]).splitlines()[2])
     failure = ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite/testcase/failure")
     assert failure.get("message") == message and failure.text.startswith(f"{message}\nhint: ")
     assert ET.fromstring(scoreboard.to_junit("e", [team])).find("testsuite").get("name") == name

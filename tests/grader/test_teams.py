@@ -77,6 +77,7 @@ def test_richer_form(tmp_path, monkeypatch):
             endpoint: null
             repo: null
             holdout: {file: private/full.csv}
+            reference: true
         """)
     beta, gamma = cfg.teams
     assert beta.workspace.kind == "uri" and beta.experiment == "exp" and gamma.experiment == "exp"
@@ -86,6 +87,7 @@ def test_richer_form(tmp_path, monkeypatch):
     assert gamma.holdout.kind == "file" and gamma.holdout.file == tmp_path / "private" / "full.csv"
     assert beta.secret_env_names() == ["BETA_KEY", "BETA_PAT", "COACH_SEED"]
     assert gamma.workspace.kind == "azureml" and gamma.endpoint is None and gamma.repo is None and not gamma.has_repo
+    assert gamma.reference and not beta.reference  # the coach's reference team: graded apart, never ranked
     assert str(gamma.workspace.azureml) == "Azure ML workspace w (resource group rg)"  # a wth.azureml.Workspace
 
 
@@ -134,7 +136,7 @@ def test_a_local_repo_is_the_teams_clone(tmp_path):
 
 @pytest.mark.parametrize("text, expected", [
     (MINIMAL.replace("    repo: alpha\n", "    repo: alpha\n    colour: red\n"),
-     "team 'alpha': colour: unknown key (allowed: name, workspace, endpoint, repo, experiment, model"),
+     "team 'alpha': colour: unknown key (allowed: name, workspace, endpoint, repo, reference, experiment, model"),
     (MINIMAL.replace("    repo: alpha\n", ""), "team 'alpha': repo: missing"),
     (MINIMAL.replace("http://127.0.0.1:5001/score", "ftp://x/score"), "team 'alpha': endpoint.uri: expected an http(s) URL"),
     (MINIMAL.replace("event: Contoso MLOps hack\n", ""), "teams.yaml: event: missing"),
@@ -152,6 +154,7 @@ def test_a_local_repo_is_the_teams_clone(tmp_path):
     (MINIMAL + "drift_batches: {clean: a.csv, dirty: b.csv}\n", "drift_batches.dirty: Input should be 'clean' or 'drifted'"),
     (MINIMAL.replace("repo: alpha", "repo: {path: alpha, ref: dev}"), "team 'alpha': repo: ref and token_env go with git"),
     (MINIMAL.replace("repo: alpha", "repo: {}"), "team 'alpha': repo: give exactly one of path, git"),
+    (MINIMAL + '    reference: "true"\n', "team 'alpha': reference: Input should be a valid boolean"),
     (MINIMAL.replace("alpha/.wth", "{tracking_uri: 'http://h:5000', path: x}"), "workspace: give exactly one of path"),
     (MINIMAL.replace("alpha/.wth", "{azureml: {subscription_id: s, resource_group: rg}}"),
      "team 'alpha': workspace.azureml.workspace_name: missing"),

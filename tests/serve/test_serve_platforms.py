@@ -81,10 +81,11 @@ def test_the_dev_container_validates_and_gives_the_whole_hack():
     assert "python:1-3.11" in config["image"], "the hack's Python: 3.11"
     assert config["postCreateCommand"] == "make install"
     from solution.endpoint import DEFAULT_PORT
+    from wth import ui
 
-    assert set(config["forwardPorts"]) == {5000, DEFAULT_PORT}  # the MLflow UI and the endpoint
+    assert set(config["forwardPorts"]) == {ui.PORT, DEFAULT_PORT}  # the MLflow UI and the endpoint
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate({**config, "forwardPort": [5000]}, DEVCONTAINER_SUBSET)
+        jsonschema.validate({**config, "forwardPort": [ui.PORT]}, DEVCONTAINER_SUBSET)
 
 
 def test_the_student_kits_dev_container_sets_up_the_tools():

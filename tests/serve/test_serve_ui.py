@@ -4,6 +4,7 @@ no listening port."""
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -21,6 +22,7 @@ from serve_tools import (
     tree_pids,
 )
 
+from wth import ui as ui_module
 from wth.processes import popen, stop_tree
 
 STOP = signal.CTRL_BREAK_EVENT if sys.platform == "win32" else signal.SIGTERM
@@ -31,8 +33,13 @@ def test_stopping_the_ui_leaves_no_process_and_no_port(trained_ws, which):
     port = free_port()
     argv = (WTH + ["ui"] if which == "wth ui" else CLI + ["workspace", "serve"]) + \
         ["--workspace", str(trained_ws.root), "--port", str(port)]
-    ui = popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
+    ui = popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
     try:
+        said = [ui.stdout.readline() for _ in range(3)]  # where the UI is, and the two pages to open
+        experiment = trained_ws.client.get_experiment_by_name(trained_ws.experiment).experiment_id
+        view = f"?{ui_module.MACHINE_LEARNING_VIEW}"
+        assert f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs{view}" in said[1], said
+        assert f"http://127.0.0.1:{port}/#/models{view}" in said[2], said
         deadline = time.monotonic() + 120
         while not listening(port):
             assert ui.poll() is None, f"{which} exited with {ui.returncode} before serving"
@@ -50,3 +57,18 @@ def test_stopping_the_ui_leaves_no_process_and_no_port(trained_ws, which):
         assert not listening(port) and not listening_ports(tree)
     finally:
         stop_tree(ui.pid, timeout=5)
+
+
+def test_the_ui_sends_no_telemetry():
+    """MLflow 3.2+ sends usage data unless told not to; CI markers and pytest's own variable turn it off too,
+    so the probe runs without them: on by default there, off in the environment the UI runs in."""
+    markers = ("PYTEST_CURRENT_TEST", "CI", "GITHUB_ACTIONS", "TF_BUILD", "MLFLOW_DISABLE_TELEMETRY", "DO_NOT_TRACK")
+    clean = {k: v for k, v in os.environ.items() if k not in markers}
+    probe = subprocess.run([sys.executable, "-c", "import os, sys\n"
+                            "from mlflow.telemetry.utils import is_telemetry_disabled\n"
+                            "from wth import ui\n"
+                            "before = is_telemetry_disabled()\n"
+                            "os.environ.update(ui.environment())\n"
+                            "print(before, is_telemetry_disabled())"],
+                           env=clean, capture_output=True, text=True, timeout=120)
+    assert probe.stdout.split() == ["False", "True"], probe.stdout + probe.stderr

@@ -80,6 +80,8 @@ def test_report_scores_through_the_endpoint_with_the_actuals(endpoint, tmp_path,
     assert done.returncode == 0, done.stderr
     html = out.read_text()
     assert html.count("<tr") == 15 and "data:image/png;base64," in html and "2014-01-14" in html
+    # the version it scored, where a reader sees it first: a report left from an older champion says so
+    assert "next 14 days, by model version 1</h1>" in html and "(transactions-forecast version 1)</title>" in html
     too_many = wth("report", "--uri", endpoint.uri, "--out", str(tmp_path / "x.html"), "--steps", "400")
     assert too_many.returncode == 2 and not (tmp_path / "x.html").exists()
 
