@@ -30,8 +30,10 @@ serve: $(STAMP)
 
 # pytest workers: one per CPU core (pytest-xdist's auto; 0: none, the tests in make's own process);
 # each test file runs on one worker, so its module fixtures are built once
+# ruff first (its rules: pyproject.toml): a lint finding fails the suite in a second, not after it
 WORKERS ?= auto
 test: $(STAMP)
+	$(BIN)/ruff check --quiet .
 	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
 
 # the tests marked slow (setup.cfg): a fresh venv from the model's requirements, two more deployments

@@ -32,7 +32,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -270,7 +270,7 @@ def main() -> int:
         caddy = start_caddy(caddy_port, direct, secret, Path(scratch.name))
         result = {
             "benchmark": "endpoint", "request": json.loads(BODY),
-            "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "cpu_count": os.cpu_count(), "load_average_at_start": load_before,
                         "note": "shared machine: other jobs were running; compare the ratios of one run"},

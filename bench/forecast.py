@@ -23,7 +23,7 @@ import json
 import os
 import time
 import warnings
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 from common import REAL, ROOT, auto_arima_path, this_machine
@@ -160,14 +160,14 @@ def main() -> None:
         print(f"note: {REAL} is absent; the real series is not measured")
     target = ROOT / "bench" / "results" / "forecast.json"
     machine = this_machine()
-    measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    measured_at = datetime.now(UTC).isoformat(timespec="seconds")
     if args.intervals_only:
         previous = json.loads(target.read_text())
         measured_at, machine, results = previous["measured_at"], previous["machine"], previous["results"]
     else:
         results = [measure(name, s, not args.skip_auto_arima_backtest) for name, s in series.items()]
     intervals_machine = {**machine, "load_average_at_start": os.getloadavg()}
-    intervals_measured_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    intervals_measured_at = datetime.now(UTC).isoformat(timespec="seconds")
     intervals = []
     for name, s in series.items():
         print(f"\nintervals, {name}: {ORIGINS} origins x {HORIZON} days", flush=True)

@@ -31,7 +31,7 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -220,7 +220,7 @@ def main() -> int:
                for r in results}
     out = {
         "benchmark": "grader",
-        "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "machine": {"platform": platform.platform(), "python": platform.python_version(), "cpu_count": os.cpu_count(),
                     "load_average_at_start": [round(v, 2) for v in load_start],
                     "note": "one run; the load average at its start says how quiet the machine was"},

@@ -28,7 +28,7 @@ import time
 import warnings
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -149,7 +149,7 @@ def main() -> None:
     if not REAL.exists():
         raise SystemExit(f"{REAL} is absent: the league runs on the real table")
     series = data.daily_series(data.read_transactions(REAL))[0]
-    machine, measured_at = this_machine(), datetime.now(timezone.utc).isoformat(timespec="seconds")
+    machine, measured_at = this_machine(), datetime.now(UTC).isoformat(timespec="seconds")
     print(f"real AdventureWorks: {len(series)} days {series.index[0]:%Y-%m-%d}..{series.index[-1]:%Y-%m-%d}", flush=True)
 
 

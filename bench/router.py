@@ -28,7 +28,7 @@ import sys
 import tempfile
 import threading
 from collections import Counter
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
@@ -153,7 +153,7 @@ def main() -> int:
         key = keys.read(ws)["primary"]
         routers = [endpoint.rollout.ROUTER, *([args.compare] if args.compare else [])]
         result = {
-            "benchmark": "router", "measured_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "benchmark": "router", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "machine": {"platform": platform.platform(), "python": platform.python_version(),
                         "cpu_count": os.cpu_count(), "load_average_at_start": load_before,
                         "note": "shared machine: other jobs were running"},

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -101,7 +101,7 @@ class Session:
     def log_crash(self, team: Team, check_id: str, trace: str) -> str:
         """Append a crashed check's traceback (secrets redacted) to the grader's log; returns its path."""
         path = self.config.grader_dir / LOG_FILE
-        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        stamp = datetime.now(UTC).isoformat(timespec="seconds")
         with self._lock:
             path.parent.mkdir(parents=True, exist_ok=True)
             with open(path, "a", encoding="utf-8") as log:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sqlite3
 from contextlib import closing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from .results import PASS, Progress, TeamResult
@@ -50,7 +50,7 @@ def _minutes(since: str, now: datetime) -> float:
 def progress(folder: Path, teams: list[TeamResult], stuck_after_min: float, now: datetime | None = None) -> Progress:
     """Everything the reports show from the history, for `teams` (graded and recorded): first-passed times,
     stuck flags, the points over the event and the first team to pass each challenge."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     out = Progress()
     with closing(_connect(folder)) as con:
         for team in teams:

@@ -21,7 +21,7 @@ from wth.protocol import seasonal_naive_scale
 from .not_gradable import NotGradable
 from .teams import Holdout
 
-_cache: dict[tuple, "Truth"] = {}
+_cache: dict[tuple, Truth] = {}
 _lock = threading.Lock()
 
 

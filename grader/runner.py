@@ -19,7 +19,7 @@ import time
 import traceback
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import malloc_arenas
@@ -101,7 +101,7 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
                exclude: frozenset[str] = frozenset()) -> TeamResult:
     """One team's checks in order; `exclude`d check ids are neither run nor reported."""
     started = time.monotonic()
-    graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    graded_at = datetime.now(UTC).isoformat(timespec="seconds")
     deadline = started + team.budgets.team_s
     checks, report = needed([c for c in all_checks() if c.id not in exclude], challenge)
     ctx = TeamContext(team, session)

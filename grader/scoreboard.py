@@ -17,7 +17,7 @@ import statistics
 import tempfile
 import xml.etree.ElementTree as ET
 from bisect import bisect_right
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
@@ -55,7 +55,7 @@ def _write(path: str | Path, text: str, errors: str = "strict") -> Path:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def ranked(teams: list[TeamResult]) -> list[TeamResult]:

@@ -13,7 +13,7 @@ import os
 import shutil
 import tempfile
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -117,7 +117,7 @@ def record(workspace: Path, loaded: Loaded) -> Acquired:
         source=loaded.source, sha256=loaded.sha256, rows=loaded.rows, rows_in_window=loaded.rows_in_window,
         start=f"{series.index[0]:%Y-%m-%d}", end=f"{series.index[-1]:%Y-%m-%d}",
         days=len(series), interpolated_days=loaded.interpolated_days,
-        acquired_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        acquired_at=datetime.now(UTC).isoformat(timespec="seconds"),
         series_file=str(final / "series.csv"),
     )
     text = json.dumps(asdict(acquired), indent=2)

@@ -38,8 +38,7 @@ from scipy import stats  # noqa: E402
 from wth.config import SEASON  # noqa: E402
 from wth.errors import UsageError  # noqa: E402
 from wth.protocol import seasonal_naive_scale  # noqa: E402
-from wth.workspace_contract import (BATCH_SHA256, CHAMPION_VERSION, DRIFT_DETECTED, DRIFT_PIPELINE,  # noqa: E402
-                                    DRIFT_REPORT, DRIFT_SCORE, VERDICT)
+from wth.workspace_contract import BATCH_SHA256, CHAMPION_VERSION, DRIFT_DETECTED, DRIFT_PIPELINE, DRIFT_REPORT, DRIFT_SCORE, VERDICT  # noqa: E402
 
 from . import retrain, workspace  # noqa: E402
 from .forecast import Forecast  # noqa: E402

@@ -12,7 +12,6 @@ from wth.errors import UsageError
 from . import acquisition, endpoint, workspace
 from .workspace import Workspace
 
-
 STEPS = 30  # days the report forecasts unless told
 
 def target(ws: Workspace, uri: str | None) -> tuple[str, str | None]:

@@ -265,7 +265,7 @@ def select(series: pd.Series, progress: Callable[[str], None] = lambda message: 
     backtests = {}
     for name in MODELS:
         started = time.perf_counter()
-        backtests[name] = backtest(lambda train, steps: paths(name, train)[:steps], series)
+        backtests[name] = backtest(lambda train, steps, name=name: paths(name, train)[:steps], series)
         progress(f"  {name:<18} MASE {backtests[name].metrics['mase']:.3f}  ({time.perf_counter() - started:.1f} s)")
     chosen = min(CANDIDATES, key=lambda name: backtests[name].metrics["mase"])
     return Selection(chosen=chosen, backtests=backtests, paths=paths)

@@ -63,9 +63,23 @@ from mlflow.entities.model_registry import ModelVersion
 from wth import data, store
 from wth.config import FOLDS, HORIZON
 from wth.errors import StepFailed, UsageError
-from wth.workspace_contract import (CHALLENGER_MASE, CHALLENGER_VERSION, CHAMPION_MASE, CHAMPION_VERSION, DECISION,
-                                    EVAL_END, EVAL_START, MARGIN, PROMOTED, PROMOTED_METRIC, REASON, REJECTED,
-                                    RETRAIN_PIPELINE, SCORING_URI, promotes)
+from wth.workspace_contract import (
+    CHALLENGER_MASE,
+    CHALLENGER_VERSION,
+    CHAMPION_MASE,
+    CHAMPION_VERSION,
+    DECISION,
+    EVAL_END,
+    EVAL_START,
+    MARGIN,
+    PROMOTED,
+    PROMOTED_METRIC,
+    REASON,
+    REJECTED,
+    RETRAIN_PIPELINE,
+    SCORING_URI,
+    promotes,
+)
 
 from . import acquisition, workspace
 from . import train as training

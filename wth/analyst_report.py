@@ -2,7 +2,8 @@
 original hack's Power BI report did, and writes one self-contained HTML page (chart inlined as a PNG).
 
 The request is `{"steps": N, "interval": 0.9}` POSTed to the scoring URI (again without `interval` when
-the endpoint refuses it); the Power BI variant in the docs makes the same request. Recent actuals, when given, are drawn beside the forecast.
+the endpoint refuses it); the Power BI variant in the docs makes the same request. Recent actuals, when
+given, are drawn beside the forecast.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import io
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import jinja2
@@ -120,7 +121,7 @@ def write(uri: str, out: str | Path, steps: int = 30, actuals: pd.Series | None 
     if not 1 <= steps <= contract.MAX_STEPS:
         raise UsageError(f"--steps {steps} is outside 1..{contract.MAX_STEPS}")
     body = score(validate_uri(uri), steps, key)
-    scored_at = datetime.now(timezone.utc)
+    scored_at = datetime.now(UTC)
     dates = pd.to_datetime(body["dates"])
     html = render(body, uri, steps, recent(actuals, dates[0], dates[-1]), scored_at)
     path = Path(out)

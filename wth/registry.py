@@ -14,14 +14,14 @@ Stdlib only: works on any objects with `.version` and `.tags`, as MLflow's `Mode
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .config import CHAMPION
 
 
 def stamp() -> str:
     """The tag's value for a promotion now."""
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 def champion(versions: Iterable):

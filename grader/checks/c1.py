@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from wth.config import FOLDS, HORIZON
@@ -18,7 +18,7 @@ SNAIVE = "baseline_snaive_mase"
 
 
 def _when(run) -> str:
-    return datetime.fromtimestamp(run.info.start_time / 1000, timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return datetime.fromtimestamp(run.info.start_time / 1000, UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
 @check("C1.1", "Dataset recorded", points=10, anchor="success-criteria", depends=("C0.1",))

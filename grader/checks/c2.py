@@ -48,9 +48,9 @@ def _contained(run) -> str:
 def tests_pass(ctx: TeamContext) -> Outcome:
     """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
     run = ctx.test_runs["clean"]
-    evidence = {"command": f"{ctx.python} -m pytest -q -x (in a copy of {ctx.repo})", settings.DATA_FILE.name: "a valid TransactionHistory file",
-                "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
-                "summary": run.summary, "output_tail": run.output[-1500:]}
+    evidence = {"command": f"{ctx.python} -m pytest -q -x (in a copy of {ctx.repo})",
+                settings.DATA_FILE.name: "a valid TransactionHistory file", "sandbox": run.sandbox or "none",
+                "exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary, "output_tail": run.output[-1500:]}
     note, first = _contained(run), f"; first error: {run.first_error}" if run.first_error else ""
     if run.returncode is None and run.timed_out:
         return failed(f"your tests did not finish within {ctx.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)

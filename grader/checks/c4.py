@@ -6,9 +6,22 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from wth.workspace_contract import (CHALLENGER_MASE, CHALLENGER_VERSION, CHAMPION_MASE, CHAMPION_VERSION, DECISION,
-                                    EVAL_END, EVAL_START, MARGIN, PIPELINE_TAG, PROMOTED, PROMOTED_METRIC, REJECTED,
-                                    RETRAIN_PIPELINE, promotes)
+from wth.workspace_contract import (
+    CHALLENGER_MASE,
+    CHALLENGER_VERSION,
+    CHAMPION_MASE,
+    CHAMPION_VERSION,
+    DECISION,
+    EVAL_END,
+    EVAL_START,
+    MARGIN,
+    PIPELINE_TAG,
+    PROMOTED,
+    PROMOTED_METRIC,
+    REJECTED,
+    RETRAIN_PIPELINE,
+    promotes,
+)
 
 from ..context import TeamContext
 from . import NOT_CI, Outcome, check, failed, made_by_ci, passed

@@ -5,13 +5,23 @@ from __future__ import annotations
 from pathlib import Path
 
 from wth.ci import workflows
-from wth.workspace_contract import (BATCH_FILES, BATCH_SHA256, BUILD_ID, DRIFT_DETECTED, DRIFT_PIPELINE, DRIFT_REPORT,
-                                    DRIFT_SCORE, PIPELINE_TAG, VERDICT)
+from wth.workspace_contract import (
+    BATCH_FILES,
+    BATCH_SHA256,
+    BUILD_ID,
+    DRIFT_DETECTED,
+    DRIFT_PIPELINE,
+    DRIFT_REPORT,
+    DRIFT_SCORE,
+    PIPELINE_TAG,
+    VERDICT,
+)
 
 from ..context import TeamContext
 from ..probes import pipelines
 from ..probes.commands import Command, RepoCode, Runs, Unresolved, mentions
 from . import Outcome, check, failed, passed, require_repo
+
 
 def _verdicts(ctx: TeamContext, kind: str):
     digest = ctx.session.batch_sha256()[kind]

@@ -25,7 +25,6 @@ from ..not_gradable import NotGradable
 from ..teams import RepoSource
 from .repo import PASSED_ENV
 
-
 HISTORY_DEPTH = 200  # commits of the graded branch kept: a team's CI runs are on recent ones
 
 

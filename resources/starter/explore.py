@@ -4,7 +4,6 @@
 """
 
 import matplotlib.pyplot as plt
-
 from transactions import OUTPUTS, daily_series, load_transactions
 
 

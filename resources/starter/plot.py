@@ -8,7 +8,6 @@ import argparse
 
 import matplotlib.pyplot as plt
 from statsmodels.tsa.arima.model import ARIMAResults
-
 from transactions import OUTPUTS
 
 

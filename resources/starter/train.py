@@ -8,7 +8,6 @@ import argparse
 import warnings
 
 from statsmodels.tsa.arima.model import ARIMA
-
 from transactions import OUTPUTS, WINDOW, daily_series, load_transactions
 
 

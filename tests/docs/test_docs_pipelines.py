@@ -19,11 +19,10 @@ What is validated, honestly:
 Azure DevOps itself is not run: these files are only tested against the documented schema.
 """
 
+import importlib.resources
 import json
 import re
 from pathlib import Path
-
-import importlib.resources
 
 import jsonschema
 import pytest

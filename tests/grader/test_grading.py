@@ -1,6 +1,6 @@
-"""Grading real team workspaces, repositories and endpoints at different stages: a complete team passes, an empty one passes none of C1/C3/C4, an endpoint answering 200 with
-an error payload fails C3, one that never answers fails within its budget, and the grader never writes
-to a team's workspace."""
+"""Grading real team workspaces, repositories and endpoints at different stages: a complete team passes,
+an empty one passes none of C1/C3/C4, an endpoint answering 200 with an error payload fails C3, one
+that never answers fails within its budget, and the grader never writes to a team's workspace."""
 
 from __future__ import annotations
 

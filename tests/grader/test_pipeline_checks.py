@@ -105,7 +105,8 @@ TEMPLATED = {  # a team's build split into templates, MLOpsPython-style
         {"task": "PublishTestResults@2", "inputs": {"testResultsFiles": "$(Common.TestResultsDirectory)/junit.xml"}}]},
     ".pipelines/templates/step.yml": {"parameters": [{"name": "command", "type": "string"}],
                                       "steps": [{"script": "${{ parameters.command }}"}]},
-    "scripts/register.sh": "set -euo pipefail\n# the registered version is tagged with its lineage\npython -m src.register --name forecast\n",
+    "scripts/register.sh": ("set -euo pipefail\n# the registered version is tagged with its lineage\n"
+                            "python -m src.register --name forecast\n"),
 }
 
 

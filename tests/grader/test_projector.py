@@ -8,7 +8,7 @@ import json
 import os
 import shutil
 import subprocess
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from PIL import Image, ImageChops, ImageStat
@@ -21,7 +21,7 @@ from grader.results import UNREACHABLE, CheckResult, TeamResult
 WIDTH, HEIGHT = 1920, 1080
 TEAMS = 40
 KINDS = ("pass", "partial", "fail", "error", "crash", "skipped")
-START = datetime(2026, 11, 26, 8, 0, tzinfo=timezone.utc)
+START = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
 MEASURE = """<script>
 const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
 const rows = [...document.querySelectorAll('#ranking tbody tr')].map(tr => ({

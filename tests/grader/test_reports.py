@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import xml.etree.ElementTree as ET
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import jsonschema
 import pytest
@@ -149,7 +149,7 @@ def _team(name, statuses, at, points=None, reference=False):
 
 
 def test_first_passed_and_stuck(tmp_path):
-    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     history.record(tmp_path, [_team("a", {"C0.1": "pass"}, t0), _team("b", {}, t0)])
     later = [_team("a", {"C0.1": "pass", "C0.2": "pass"}, t0 + timedelta(minutes=50)), _team("b", {}, t0 + timedelta(minutes=50))]
     history.record(tmp_path, later)
@@ -162,7 +162,7 @@ def test_first_passed_and_stuck(tmp_path):
 def test_docs_url_makes_hints_clickable():
     from grader import scoreboard
 
-    team = _team("a", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    team = _team("a", {}, datetime(2026, 11, 26, tzinfo=UTC))
     html = scoreboard.render_html("e", [team], docs_url="https://github.com/contoso/wth/blob/main")
     assert 'href="https://github.com/contoso/wth/blob/main/Student/Challenge-00.md#success-criteria"' in html
 
@@ -170,7 +170,7 @@ def test_docs_url_makes_hints_clickable():
 def test_partial_credit_and_crashes_in_every_report(tmp_path):
     from grader import scoreboard
 
-    team = _team("a", {"C0.1": "pass", "C0.2": "crash"}, datetime(2026, 11, 26, tzinfo=timezone.utc), {"C2.3": 4.3})
+    team = _team("a", {"C0.1": "pass", "C0.2": "crash"}, datetime(2026, 11, 26, tzinfo=UTC), {"C2.3": 4.3})
     assert team.score == 9.3
     assert scoreboard.table([team]).splitlines()[2].split()[2].startswith("9.3/")
     assert "◐" in scoreboard.table([team]) and "‼" in scoreboard.table([team])
@@ -190,7 +190,7 @@ def test_partial_credit_and_crashes_in_every_report(tmp_path):
 def test_the_page_charts_points_over_time_and_names_first_to_pass(tmp_path):
     from grader import scoreboard
 
-    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     c0 = [c.id for c in all_checks() if c.challenge == 0]
     history.record(tmp_path, [_team("a", {}, t0), _team("b", {}, t0)])
     history.record(tmp_path, [_team("a", {}, t0 + timedelta(hours=1)), _team("b", dict.fromkeys(c0, "pass"), t0 + timedelta(hours=1))])
@@ -214,7 +214,7 @@ def test_the_reference_team_is_graded_and_shown_apart_never_ranked(tmp_path):
     nothing, and is never stuck; every report shows it, apart."""
     from grader import scoreboard
 
-    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     everything = {c.id: "pass" for c in all_checks()}
     c0 = {c.id: "pass" for c in all_checks() if c.challenge == 0}
     history.record(tmp_path, [_team("ref", everything, t0, reference=True), _team("a", {}, t0), _team("b", {}, t0)])
@@ -242,7 +242,7 @@ def test_the_chart_of_a_room_draws_its_leaders_and_its_median_on_axes_of_points_
     its colour) and the room's median, over ticks of points and of the grading machine's local time."""
     from grader import scoreboard
 
-    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    t0 = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     checks = [c.id for c in all_checks()]
     for hour in range(3):
         room = [_team(f"t{n:02d}", dict.fromkeys(checks[:n + hour], "pass"), t0 + timedelta(hours=hour))
@@ -295,7 +295,7 @@ FORMULAS = ('=HYPERLINK("http://evil.example/","x")', "+1+1", "-1+1", "@SUM(A1)"
 
 def _said(name: str, message: str, evidence: dict | None = None) -> TeamResult:
     """A team whose every check failed with `message` (and `evidence`)."""
-    team = _team(name, {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    team = _team(name, {}, datetime(2026, 11, 26, tzinfo=UTC))
     for r in team.results:
         r.message, r.evidence = message, evidence or {}
     return team
@@ -308,7 +308,7 @@ def test_team_text_with_control_characters_reaches_no_medium_raw():
     from grader import escaping, scoreboard
 
     hostile = _said(f"evil{HOSTILE_TEXT[:12]}", HOSTILE_TEXT, {"said": HOSTILE_TEXT})
-    honest = _team("honest", {}, datetime(2026, 11, 26, tzinfo=timezone.utc))
+    honest = _team("honest", {}, datetime(2026, 11, 26, tzinfo=UTC))
     raw = escaping.UNSAFE
     for text in (scoreboard.table([hostile, honest]), scoreboard.details(hostile)):
         assert not raw.search(text.replace("\n", "")), "a control character reached the terminal"

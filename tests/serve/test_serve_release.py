@@ -9,6 +9,7 @@ import re
 import shutil
 import subprocess
 import threading
+from datetime import UTC
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
@@ -173,10 +174,10 @@ def test_stop_after_release(released):
 
 
 def test_report_without_acquired_data_shows_the_forecast_only():
-    from datetime import datetime, timezone
+    from datetime import datetime
 
     body = {"forecast": [10.0, 20.0], "dates": ["2014-01-01", "2014-01-02"], "interval": 0.9,
             "lower": [5.0, 15.0], "upper": [15.0, 25.0], "model": {"name": "m", "version": "7"}}
-    html = analyst_report.render(body, "http://127.0.0.1:1/score", 2, None, datetime(2026, 1, 1, tzinfo=timezone.utc))
+    html = analyst_report.render(body, "http://127.0.0.1:1/score", 2, None, datetime(2026, 1, 1, tzinfo=UTC))
     assert "No acquired data in the workspace: forecast only." in html and "<th>Actual</th>" not in html
     assert "m version 7" in html and html.count("<tr") == 3 and "2026-01-01 00:00:00 UTC" in html

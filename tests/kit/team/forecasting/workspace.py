@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import mlflow
@@ -36,7 +36,7 @@ def champion(client: MlflowClient):
 
 def promote(client: MlflowClient, version: str) -> None:
     """Tag the new champion first, then untag the old one: never a moment without a champion."""
-    client.set_model_version_tag(MODEL, version, CHAMPION, datetime.now(timezone.utc).isoformat())
+    client.set_model_version_tag(MODEL, version, CHAMPION, datetime.now(UTC).isoformat())
     for old in versions(client):
         if CHAMPION in old.tags and str(old.version) != str(version):
             client.delete_model_version_tag(MODEL, old.version, CHAMPION)
