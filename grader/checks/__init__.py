@@ -24,6 +24,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from wth.ci import workflows
 from wth.workspace_contract import BUILD_ID, PIPELINE_TAG
 
 from ..context import TeamContext
@@ -136,6 +137,8 @@ def pipeline_runs(ctx: TeamContext, kind: str, evidence: dict) -> list:
     return made
 
 
+OFFLINE_RUNS_ACTIONS = (f"it is Azure DevOps YAML, which only Azure DevOps runs: offline, CI runs GitHub Actions "
+                        f"workflows ({workflows.FOLDER}/*.yml) when you push")
 NOT_CI = (f"a run tagged {PIPELINE_TAG}=... counts when a CI run made it: its {BUILD_ID} tag names a CI run "
           "(`wth ci runs`) of a commit of your repository; a script run by hand is not a pipeline run")
 

@@ -14,7 +14,7 @@ from ..probes import pipelines
 from ..probes import repo as repo_probe
 from ..probes.commands import RepoCode, Runs, Unresolved
 from ..testdata import CORRUPTIONS
-from . import Outcome, check, failed, partial, passed, pipeline_runs, require_repo
+from . import OFFLINE_RUNS_ACTIONS, Outcome, check, failed, partial, passed, pipeline_runs, require_repo
 
 WANTED = {  # what C2.4 wants a pipeline's steps to run, and how its message asks for it
     "tests": "tests (a step running pytest on your repository's tests)",
@@ -176,8 +176,7 @@ def ran_as_it_stands(ctx: TeamContext, path: str) -> tuple[Record | None, str]:
     """The newest succeeded CI run of workflow `path` on a commit of the repository, the file unchanged
     since (None and why not). Offline, CI runs GitHub Actions workflows only."""
     if not workflows.is_workflow_path(path):
-        return None, (f"{path} tests, trains and registers, but it is Azure DevOps YAML, which only Azure DevOps runs: "
-                      f"offline, CI runs GitHub Actions workflows ({workflows.FOLDER}/*.yml) when you push")
+        return None, f"{path} tests, trains and registers, but {OFFLINE_RUNS_ACTIONS}"
     tried = ctx.ci.succeeded(path)
     backed = [v.record for v in tried if v.problem is None]
     if not backed:

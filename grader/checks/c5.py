@@ -20,7 +20,7 @@ from wth.workspace_contract import (
 from ..context import TeamContext
 from ..probes import pipelines
 from ..probes.commands import Command, RepoCode, Runs, Unresolved, mentions
-from . import Outcome, check, failed, passed, require_repo
+from . import OFFLINE_RUNS_ACTIONS, Outcome, check, failed, passed, require_repo
 
 
 def _verdicts(ctx: TeamContext, kind: str):
@@ -155,8 +155,7 @@ def _ran(ctx: TeamContext, path: str):
     """The newest succeeded CI run of workflow `path` that the repository backs and that recorded a drift
     pipeline run (None and why not). Offline, only GitHub Actions workflows run."""
     if not workflows.is_workflow_path(path):
-        return None, (f"it is Azure DevOps YAML, which only Azure DevOps runs: offline, CI runs GitHub Actions "
-                      f"workflows ({workflows.FOLDER}/*.yml)")
+        return None, OFFLINE_RUNS_ACTIONS
     made = {r.data.tags.get(BUILD_ID) for r in ctx.mlflow.pipeline_runs(DRIFT_PIPELINE) if r.info.status == "FINISHED"}
     tried = ctx.ci.succeeded(path)
     for found in tried:
