@@ -153,9 +153,9 @@ def _endpoint(team: Team) -> tuple[bool, str]:
 
 def reach(team: Team) -> list[tuple[str, bool, str]]:
     """(part, whether it answers, what was seen) for each part the entry gives, each within the team's budgets."""
-    found = [("repo", *_repo(team))] if team.repo else [("repo", False, "none given yet")]
-    found.append(("workspace", *_workspace(team)))
-    found.append(("endpoint", *_endpoint(team)) if team.endpoint else ("endpoint", False, "none given yet"))
+    none = (True, "none given: graded as missing until the coach adds one")
+    found = [("repo", *(_repo(team) if team.repo else none)), ("workspace", *_workspace(team))]
+    found.append(("endpoint", *(_endpoint(team) if team.endpoint else none)))
     return found
 
 
@@ -232,7 +232,7 @@ def _appended(text: str, entries: list[tuple[Path, dict]], path: Path) -> str:
         head += "\n"
     pad = " " * column
     for source, data in entries:
-        block = f"# admitted {date.today()} from {source.name}\n" + yaml.safe_dump([data], sort_keys=False,
+        block = f"# admitted {date.today()} from {source.name!r}\n" + yaml.safe_dump([data], sort_keys=False,
                                                                                   allow_unicode=True)
         head += "".join(pad + line + "\n" for line in block.splitlines())
     return head + tail

@@ -122,7 +122,7 @@ def test_an_unreachable_repository_is_reported_and_not_admitted_without_anyway(t
     root = endpoint.uri.removesuffix("/score")
     assert _handin(tmp_path, "--name", "alpha", "--workspace", root, "--repo", missing) == 1
     out = capsys.readouterr().out
-    assert "alpha: repo: NOT OK: unreachable: git ls-remote failed" in out and "alpha: endpoint: NOT OK: none" in out
+    assert "alpha: repo: NOT OK: unreachable: git ls-remote failed" in out and "alpha: endpoint: ok: none given" in out
     assert yaml.safe_load((tmp_path / "alpha.yaml").read_text())["repo"] == {"git": missing, "ref": "main"}
 
     path = _teams_file(tmp_path)
