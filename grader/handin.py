@@ -75,7 +75,7 @@ def check_entry(data, path: Path) -> Team:
 def _ls_remote(source: teams.RepoSource, timeout: float) -> tuple[str | None, set[str]]:
     """The remote's HEAD branch (if it says) and its branch and tag names."""
     token = os.environ.get(source.token_env) if source.token_env else None
-    out = git(["ls-remote", "--symref", source.git], timeout, token=token, remote=source.git)
+    out = git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git)
     head, names = None, set()
     for line in out.splitlines():
         left, _, right = line.partition("\t")

@@ -138,7 +138,7 @@ def _day(value) -> str:
 
 
 def _git_url(value: str) -> str:
-    if "://" not in value and not re.fullmatch(r"[\w.-]+@[\w.-]+:.+", value):
+    if value.startswith("-") or "://" not in value and not re.fullmatch(r"[\w.-]+@[\w.-]+:.+", value):
         raise ValueError(f"expected a git URL (https://, ssh://, git://, file:// or user@host:path), "
                          f"got {value!r}"[:200])
     return value

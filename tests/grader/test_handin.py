@@ -107,6 +107,7 @@ def test_admit_appends_to_any_block_list(tmp_path, text, remote):
     ({"workspace": "/home/coach/.wth"}, "workspace: a hand-in gives a tracking URI"),
     ({"endpoint": {"uri": "http://127.0.0.1:1/score", "key": "s3cr3t-value"}}, "inline secrets are refused"),
     ({"repo": {"git": "https://user:s3cr3t-value@example.com/a.git"}}, "in a URL is refused"),
+    ({"repo": {"git": "--upload-pack=touch pwned;://x"}}, "expected a git URL"),  # never an option of git
 ])
 def test_a_bad_entry_is_refused_in_one_line(tmp_path, capsys, entry, reason):
     path = _teams_file(tmp_path)
