@@ -245,7 +245,9 @@ def admit(args) -> int:
     for entry in map(Path, args.entries):
         data = teams.yaml_data(teams.read_text(entry, "hand-in entry"), entry)
         entries.append((entry, data, check_entry(data, entry)))
-    with FileLock(f"{path}.lock", timeout=30):  # two coaches admitting at once lose neither's team
+    folder = teams.load(path).grader_dir  # a bad teams file is refused before anything is made
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / "admit.lock", timeout=30):  # two `admit`s at once lose neither's teams
         text = teams.read_text(path)
         before = teams.parse(teams.yaml_data(text, path), path)
         new_text = _appended(text, [(entry, data) for entry, data, _ in entries], path)

@@ -152,3 +152,13 @@ def test_admit_refuses_what_it_cannot_append_safely(tmp_path, capsys, text, reas
                                      "endpoint": {"uri": "http://127.0.0.1:1/score", "key_env": "ALPHA_ENDPOINT_KEY"},
                                      "repo": None}))
     assert reason in _refused(capsys, tmp_path, path, str(entry))
+
+
+def test_admit_refuses_a_missing_or_bad_teams_file_and_makes_nothing(tmp_path, capsys):
+    entry = tmp_path / "alpha.yaml"
+    entry.write_text(yaml.safe_dump({"name": "alpha", "workspace": "http://127.0.0.1:1", "endpoint": None, "repo": None}))
+    assert cli.main(["admit", str(entry), "--config", str(tmp_path / "missing.yaml")]) == 2
+    assert "no such teams file" in capsys.readouterr().err
+    bad = _teams_file(tmp_path, "event: e\nteams: []\n")
+    assert "expected at least one entry" in _refused(capsys, tmp_path, bad, str(entry))
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["alpha.yaml", "teams.yaml"]
