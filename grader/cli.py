@@ -18,7 +18,7 @@ from pathlib import Path
 
 from wth.cli_parsing import Parser, run
 
-from . import wth_check
+from . import wth_check, wth_handin
 from .results import SOURCES
 from .wth_check import load, parse_number
 
@@ -186,6 +186,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
     _sandbox_flag(p)
     p.set_defaults(func=cmd_watch)
+
+    wth_handin.add_admit(sub)
     return parser
 
 

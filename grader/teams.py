@@ -138,7 +138,7 @@ def _day(value) -> str:
 
 
 def _git_url(value: str) -> str:
-    if "://" not in value and not re.fullmatch(r"[\w.-]+@[\w.-]+:.+", value):
+    if value.startswith("-") or "://" not in value and not re.fullmatch(r"[\w.-]+@[\w.-]+:.+", value):
         raise ValueError(f"expected a git URL (https://, ssh://, git://, file:// or user@host:path), "
                          f"got {value!r}"[:200])
     return value
@@ -647,20 +647,29 @@ def parse(data, path: Path) -> Config:
     return config
 
 
-def load(path: str | os.PathLike) -> Config:
-    path = Path(path)
+def parse_team(data, path: Path) -> Team:
+    """One team's entry alone (a hand-in, grader/handin.py), through the same schema: its mistakes as `parse` words them."""
+    return parse({"event": path.name, "teams": [data]}, path).teams[0]
+
+
+def read_text(path: Path, what: str = "teams file") -> str:
+    """A YAML file's text, at most MAX_BYTES of UTF-8; a `ConfigError` line otherwise."""
     try:
         with open(path, "rb") as file:
             raw = file.read(MAX_BYTES + 1)
         if len(raw) > MAX_BYTES:
             raise ConfigError(f"{path}: refused: over {MAX_BYTES / 2**20:g} MiB (a room of teams takes a few KiB)")
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such teams file") from None
+        raise ConfigError(f"{path}: no such {what}") from None
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{path}: cannot read the teams file ({type(err).__name__})") from None
+        raise ConfigError(f"{path}: cannot read the {what} ({type(err).__name__})") from None
+
+
+def yaml_data(text: str, path: Path):
+    """`text` as YAML, by a safe loader bounded in depth and size."""
     try:
-        data = yaml.load(text, Loader=_Loader)  # a SafeLoader
+        return yaml.load(text, Loader=_Loader)  # a SafeLoader
     except _TooBig as err:
         raise ConfigError(f"{path}: refused: {err}") from None
     except yaml.YAMLError as err:
@@ -669,4 +678,8 @@ def load(path: str | os.PathLike) -> Config:
         raise ConfigError(f"{path}: not valid YAML{at}: {getattr(err, 'problem', None) or 'parse error'}") from None
     except ValueError as err:  # a value PyYAML's constructors cannot build, e.g. the date 2014-13-01
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
-    return parse(data, path)
+
+
+def load(path: str | os.PathLike) -> Config:
+    path = Path(path)
+    return parse(yaml_data(read_text(path), path), path)

@@ -103,10 +103,11 @@ def test_ui_refuses_a_folder_without_a_workspace(tmp_path):
 
 
 def test_check_comes_from_the_grader_through_the_entry_point_group(tmp_path, capsys):
-    """`wth` imports nothing of the grader: `check` is the grader's `wth.commands` entry point."""
+    """`wth` imports nothing of the grader: `check` (and `handin`) are the grader's `wth.commands` entry points."""
     from wth import cli
 
-    assert [entry.value for entry in cli.entry_points(group=cli.COMMANDS)] == ["grader.wth_check:register"]
+    assert sorted(entry.value for entry in cli.entry_points(group=cli.COMMANDS)) == [
+        "grader.wth_check:register", "grader.wth_handin:register"]
     assert cli.main(["check", "--config", str(tmp_path / "none.yaml"), "--team", "alpha"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("wth check: ") and "no such teams file" in err and err.count("\n") == 1
@@ -116,6 +117,6 @@ def test_the_endpoint_commands_start_without_importing_the_grader_or_mlflow():
     """`check` comes from the grader's entry point, which imports the grader (and MLflow) only when it runs."""
     probe = subprocess.run([sys.executable, "-c", "import sys; from wth.cli import build_parser; "
                             "build_parser().parse_args(['smoke-test', '--uri', 'http://127.0.0.1:1/score']); "
-                            "print(sorted(m for m in ('grader.checks', 'mlflow') if m in sys.modules))"],
+                            "print(sorted(m for m in ('grader.checks', 'grader.teams', 'mlflow') if m in sys.modules))"],
                            capture_output=True, text=True, timeout=60)
     assert probe.returncode == 0 and probe.stdout.strip() == "[]", probe.stdout + probe.stderr

@@ -1,0 +1,274 @@
+"""Hand-in: a team registers itself, the coach admits it.
+
+`wth handin` (the students' command, its options in grader/wth_handin.py) writes one team's entry as a small YAML file, checked by the teams file's own schema (`teams.parse_team`)
+and tried at once from the team's laptop: its repository (`git ls-remote`), its MLflow server, its
+endpoint (health and one forecast), one line each. `wth-grader admit ENTRY...` checks each entry again,
+by the same schema and from the coach's machine, and appends it to the teams file as text (its comments
+kept), written whole to a temporary file and moved over the old one; `watch` reads it on its next pass.
+
+An entry is a stranger's: it holds only `name`, `workspace` (a tracking URI), `endpoint` and `repo` (a
+git URL), never a path of the coach's machine; and the secrets it names are its own: `<TEAM>_ENDPOINT_KEY`,
+`<TEAM>_GIT_TOKEN`, `<TEAM>_TRACKING_TOKEN` (`env_name`), which no other team of the file uses, so a team
+can never have the grader send it another team's token or one of the grader's own variables.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from datetime import date
+from pathlib import Path
+
+import yaml
+from filelock import FileLock
+
+from wth import contract, settings
+
+from . import teams
+from .probes.endpoint import EndpointProbe, Unreachable
+from .probes.git import GitFailed, git
+from .teams import ConfigError, Team
+
+ENTRY_KEYS = ("name", "workspace", "endpoint", "repo")
+_GRADERS = {variable.name for variable in settings.VARIABLES}  # names a team may never claim
+SECRETS = {"endpoint": "ENDPOINT_KEY", "repo": "GIT_TOKEN", "workspace": "TRACKING_TOKEN"}  # part: its variable's suffix
+
+
+def env_name(team: str, part: str) -> str:
+    """The one variable a team's entry may name for `part`'s secret: the team's name in capitals, then
+    the part's suffix. Distinct suffixes keep two teams' names apart (`a b`'s GIT_TOKEN is not `a`'s)."""
+    prefix = re.sub(r"[^A-Z0-9]", "_", team.upper())
+    return f"{'_' if prefix[:1].isdigit() else ''}{prefix}_{SECRETS[part]}"
+
+
+def _secrets(team: Team) -> dict[str, str | None]:
+    return {"endpoint": team.endpoint and team.endpoint.key_env, "repo": team.repo and team.repo.token_env,
+            "workspace": team.workspace.token_env}
+
+
+def check_entry(data, path: Path) -> Team:
+    """One hand-in entry through the teams file's schema, then the hand-in's own limits; `ConfigError` if bad."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected one team's entry (a mapping), got {type(data).__name__}")
+    extra = [str(key) for key in data if key not in ENTRY_KEYS]
+    if extra:
+        raise ConfigError(f"{path}: {extra[0][:40]}: not in a hand-in (allowed: {', '.join(ENTRY_KEYS)}); "
+                          "the coach adds anything else to the teams file")
+    team = teams.parse_team(data, path)
+    who = f"{path}: team {team.name!r}"
+    if team.workspace.tracking_uri is None:
+        raise ConfigError(f"{who}: workspace: a hand-in gives a tracking URI (`wth ui --host 0.0.0.0`), "
+                          "not a path or workspace of the coach's machine")
+    if team.repo is not None and team.repo.git is None:
+        raise ConfigError(f"{who}: repo: a hand-in gives a git URL, not a path of the coach's machine")
+    for part, name in _secrets(team).items():
+        if name and name != env_name(team.name, part):
+            raise ConfigError(f"{who}: {part}: a team names only its own secrets: {env_name(team.name, part)}, "
+                              f"not {name}")
+    return team
+
+
+# --- what answers, seen from this machine ----------------------------------------------------------
+
+
+def _ls_remote(source: teams.RepoSource, timeout: float) -> tuple[str | None, set[str]]:
+    """The remote's HEAD branch (if it says) and its branch and tag names."""
+    token = os.environ.get(source.token_env) if source.token_env else None
+    out = git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git)
+    head, names = None, set()
+    for line in out.splitlines():
+        left, _, right = line.partition("\t")
+        if left.startswith("ref: refs/heads/") and right == "HEAD":
+            head = left.removeprefix("ref: refs/heads/")
+        for prefix in ("refs/heads/", "refs/tags/"):
+            if right.startswith(prefix):
+                names.add(right.removeprefix(prefix))
+    return head, names
+
+
+def remote_head(url: str, timeout: float) -> str | None:
+    """The branch a git remote's HEAD names, None if it cannot be asked."""
+    try:
+        return _ls_remote(teams.RepoSource(git=url), timeout)[0]
+    except GitFailed:
+        return None
+
+
+def _unset(name: str | None) -> str | None:
+    return f"{name} is not set here: export it to check with it" if name and not os.environ.get(name) else None
+
+
+def _repo(team: Team) -> tuple[bool, str]:
+    source = team.repo
+    if unset := _unset(source.token_env):
+        return False, unset
+    try:
+        head, names = _ls_remote(source, team.budgets.check_s)
+    except GitFailed as err:
+        return False, f"unreachable: {err}"
+    if source.ref not in names:
+        return False, f"{source.git} has no branch or tag {source.ref!r} (its HEAD is {head or 'not said'})"
+    return True, f"{source.git} answers, {source.ref!r} is there"
+
+
+def _http(team: Team, uri: str, key_env: str | None, method: str, path: str | None = None):
+    probe = EndpointProbe(teams.Endpoint(uri=uri, key_env=key_env), team.budgets.connect_s, team.budgets.read_s)
+    if path is None:
+        return probe.request(method, probe.scoring_uri, json_body={"steps": 1}) if method == "POST" else probe.get_root()
+    return probe.request(method, uri.rstrip("/") + path)
+
+
+def _workspace(team: Team) -> tuple[bool, str]:
+    uri = team.workspace.tracking_uri
+    if not uri.startswith(("http://", "https://")):
+        return True, f"{uri} not checked (not an http(s) tracking server)"
+    if unset := _unset(team.workspace.token_env):
+        return False, unset
+    try:
+        answer = _http(team, uri, team.workspace.token_env, "GET", "/health")
+    except Unreachable as err:
+        return False, f"unreachable: {err}"
+    if answer.status != 200:
+        return False, f"{uri}/health: {answer.excerpt()}, expected 200 (is `wth ui --host 0.0.0.0` running?)"
+    return True, f"{uri} answers"
+
+
+def _endpoint(team: Team) -> tuple[bool, str]:
+    endpoint = team.endpoint
+    if unset := _unset(endpoint.key_env):
+        return False, unset
+    try:
+        live = _http(team, endpoint.uri, endpoint.key_env, "GET")
+        answer = _http(team, endpoint.uri, endpoint.key_env, "POST")
+    except Unreachable as err:
+        return False, f"unreachable: {err}"
+    if live.status != 200:
+        return False, f"GET /: {live.excerpt()}, expected 200"
+    problems = contract.forecast_problems(answer.body, 1) if answer.status == 200 else [answer.excerpt()]
+    if problems:
+        return False, f'{{"steps": 1}}: {problems[0]}'
+    return True, f"{endpoint.uri} answers a forecast"
+
+
+def reach(team: Team) -> list[tuple[str, bool, str]]:
+    """(part, whether it answers, what was seen) for each part the entry gives, each within the team's budgets."""
+    none = (True, "none given: graded as missing until the coach adds one")
+    found = [("repo", *(_repo(team) if team.repo else none)), ("workspace", *_workspace(team))]
+    found.append(("endpoint", *(_endpoint(team) if team.endpoint else none)))
+    return found
+
+
+def _print(team: Team, found: list[tuple[str, bool, str]]) -> None:
+    for part, ok, what in found:
+        print(f"{team.name}: {part}: {'ok' if ok else 'NOT OK'}: {what}")
+
+
+# --- writing ---------------------------------------------------------------------------------------
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """`text` in a temporary file beside `path`, moved over it: a reader sees the old file or the new one."""
+    handle, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as file:
+            file.write(text)
+        if path.exists():
+            os.chmod(temp, path.stat().st_mode & 0o777)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _entry_data(args) -> dict:
+    workspace = {"tracking_uri": args.workspace}
+    if args.tracking_token:
+        workspace["token_env"] = env_name(args.name, "workspace")
+    data = {"name": args.name, "workspace": workspace, "endpoint": None, "repo": None}
+    if args.endpoint:
+        data["endpoint"] = {"uri": args.endpoint, **({"key_env": env_name(args.name, "endpoint")} if args.key else {})}
+    if args.repo:
+        data["repo"] = {"git": args.repo, **({"ref": args.ref} if args.ref else {}),
+                        **({"token_env": env_name(args.name, "repo")} if args.token else {})}
+    return data
+
+
+def handin(args) -> int:
+    """Write the team's entry (exit 0 when everything answers, 1 when something does not: written all the same)."""
+    out = Path(args.out)
+    data = _entry_data(args)
+    team = check_entry(data, out)
+    if team.repo and not args.ref:  # the branch graded: the remote's HEAD, as a clone would take
+        head = remote_head(team.repo.git, team.budgets.check_s)
+        data["repo"]["ref"] = head or team.repo.ref
+        team = check_entry(data, out)
+    found = reach(team)
+    _print(team, found)
+    header = (f"# {team.name}'s hand-in ({date.today()}, `wth handin`): give this file to your coach, who admits it\n"
+              "# with `wth-grader admit`. Secrets are never here, only the names of the variables that hold them.\n")
+    _write_atomically(out, header + yaml.safe_dump(data, sort_keys=False, allow_unicode=True))
+    print(f"wrote {out}")
+    for part, name in _secrets(team).items():
+        if name:
+            print(f"give your coach the {part}'s secret for the variable {name}, by hand, never in a file")
+    return 0 if all(ok for _, ok, _ in found) else 1
+
+
+def _teams_list(text: str, path: Path) -> tuple[int, int]:
+    """Where the teams list of the file ends (an offset into `text`) and the column of its `-`."""
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    node = next((value for key, value in root.value if key.value == "teams"), None)
+    if not isinstance(node, yaml.SequenceNode) or node.flow_style:
+        raise ConfigError(f"{path}: teams: admit appends to a block list (`- name: ...` lines), not a [...] list")
+    return node.end_mark.index, node.start_mark.column
+
+
+def _appended(text: str, entries: list[tuple[Path, dict]], path: Path) -> str:
+    """`text` with each entry appended to its teams list, as YAML text: the rest of the file untouched."""
+    end, column = _teams_list(text, path)
+    head, tail = text[:end], text[end:]
+    if head and not head.endswith("\n"):
+        head += "\n"
+    pad = " " * column
+    for source, data in entries:
+        block = f"# admitted {date.today()} from {source.name!r}\n" + yaml.safe_dump([data], sort_keys=False,
+                                                                                  allow_unicode=True)
+        head += "".join(pad + line + "\n" for line in block.splitlines())
+    return head + tail
+
+
+def admit(args) -> int:
+    """Admit each entry into the teams file, or none of them (exit 2, one line, the file unchanged)."""
+    path = Path(args.config)
+    entries = []
+    for entry in map(Path, args.entries):
+        data = teams.yaml_data(teams.read_text(entry, "hand-in entry"), entry)
+        entries.append((entry, data, check_entry(data, entry)))
+    folder = teams.load(path).grader_dir  # a bad teams file is refused before anything is made
+    folder.mkdir(parents=True, exist_ok=True)
+    with FileLock(folder / "admit.lock", timeout=30):  # two `admit`s at once lose neither's teams
+        text = teams.read_text(path)
+        before = teams.parse(teams.yaml_data(text, path), path)
+        new_text = _appended(text, [(entry, data) for entry, data, _ in entries], path)
+        after = teams.parse(teams.yaml_data(new_text, path), path)  # a duplicate name is refused here
+        names = [team.name for team in before.teams] + [team.name for _, _, team in entries]
+        if [team.name for team in after.teams] != names:
+            raise ConfigError(f"{path}: teams: the appended entries did not land in the teams list; add them by hand")
+        refused = None
+        for entry, _, handed in entries:
+            team = after.team(handed.name)
+            others = {name for other in after.teams if other.name != team.name for name in other.secret_env_names()}
+            taken = [name for name in _secrets(team).values() if name and (name in others or name in _GRADERS)]
+            if taken:
+                raise ConfigError(f"{entry}: team {team.name!r}: {taken[0]} is already another team's or the grader's")
+            found = reach(team)
+            _print(team, found)
+            failed = next(((part, what) for part, ok, what in found if not ok), None)
+            if failed and refused is None:
+                refused = f"{entry}: team {team.name!r} not admitted: {failed[0]}: {failed[1]} (--anyway admits it)"
+        if refused and not args.anyway:
+            raise ConfigError(refused)
+        _write_atomically(path, new_text)
+    print(f"admitted {', '.join(repr(team.name) for _, _, team in entries)} to {path}: graded from the next pass")
+    return 0
