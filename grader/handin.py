@@ -1,8 +1,9 @@
 """Hand-in: a team registers itself, the coach admits it.
 
-`wth handin` (the students' command, its options in grader/wth_handin.py) writes one team's entry as a small YAML file, checked by the teams file's own schema (`teams.parse_team`)
-and tried at once from the team's laptop: its repository (`git ls-remote`), its MLflow server, its
-endpoint (health and one forecast), one line each. `wth-grader admit ENTRY...` checks each entry again,
+`wth handin` (the students' command, its options in grader/wth_handin.py) writes one team's entry as a
+small YAML file, checked by the teams file's own schema (`teams.parse_team`) and tried at once from the
+team's laptop: its repository (`git ls-remote`), its MLflow server, its endpoint (health and one
+forecast), one line each. `wth-grader admit ENTRY...` checks each entry again,
 by the same schema and from the coach's machine, and appends it to the teams file as text (its comments
 kept), written whole to a temporary file and moved over the old one; `watch` reads it on its next pass.
 
