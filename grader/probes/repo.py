@@ -31,7 +31,7 @@ import psutil
 
 from wth.processes import popen, stop_tree
 
-from .. import sandbox
+from .. import parsing, sandbox
 from ..not_gradable import RESOURCE_ERRNOS, NotGradable
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
@@ -66,7 +66,7 @@ def test_functions(root: Path) -> dict[str, int]:
             continue  # not a regular file (a pipe would never end), or one the grader may not read
         try:
             with open(path, "rb") as handle:
-                tree = ast.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
+                tree = parsing.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
         except (SyntaxError, ValueError, OSError):
             out[str(path.relative_to(root))] = 0
             continue
