@@ -26,6 +26,7 @@ from grader_tools import (
 from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
+from grader.not_gradable import NotGradable
 
 REPO_CHECKS_WITHOUT_PYTEST = ("C0.2", "C2.1", "C2.4", "C5.4")
 
@@ -84,6 +85,9 @@ class GitHttp:
 def served(tmp_path_factory, good_repo):
     root = tmp_path_factory.mktemp("git-server")
     subprocess.run(["git", "clone", "-q", "--bare", str(good_repo), str(root / "good.git")], check=True)
+    # a team on `master` that pushed to an origin made with `main` (`wth ci init`'s): its HEAD names no branch
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "master.git")], check=True)
+    subprocess.run(["git", "-C", str(good_repo), "push", "-q", str(root / "master.git"), "main:master"], check=True)
     starter = build_repo(tmp_path_factory.mktemp("starter") / "starter", "starter")  # no tests: no pytest to wait for
     subprocess.run(["git", "clone", "-q", "--bare", str(starter), str(root / "starter.git")], check=True)
     port = free_port()
@@ -98,7 +102,7 @@ def served(tmp_path_factory, good_repo):
         except OSError:
             time.sleep(0.2)
     http = GitHttp(root, FAKE_SECRET)
-    yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"git://127.0.0.1:{port}/good.git",
+    yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"git://127.0.0.1:{port}/master.git",
            "http": f"{http.base}/starter.git", "server": http}
     http.close()
     daemon.terminate()
@@ -121,8 +125,10 @@ def _repo_results(team):
 
 @pytest.mark.parametrize("kind", ["file", "daemon"])
 def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_repo, served, kind):
+    """Without `ref`, the branch `git clone` checks out: the remote's HEAD (file), or its only branch when
+    HEAD names none (daemon: `master` only, HEAD `main`): a team on `master` scores as one on `main`."""
     local = _grade(tmp_path, full_ws, str(good_repo), "local")
-    remote = _grade(tmp_path, full_ws, {"git": served[kind], "ref": "main"}, "remote")
+    remote = _grade(tmp_path, full_ws, {"git": served[kind]}, "remote")
     assert _repo_results(remote) == _repo_results(local)
     assert {status for status, _ in _repo_results(local).values()} == {PASS}
     assert remote.score == local.score
@@ -146,6 +152,19 @@ def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, fu
     assert missing.status == ERROR and "cannot get 'no-such-branch'" in missing.message
     unset = _grade(tmp_path, full_ws, {"git": served["http"], "ref": "main", "token_env": "WTH_UNSET_TOKEN"}).result("C2.1")
     assert unset.status == ERROR and "export WTH_UNSET_TOKEN" in unset.message
+
+
+def test_a_remote_whose_head_names_no_branch_among_several_asks_for_ref(tmp_path, good_repo):
+    from grader.probes.git import graded_branch
+
+    bare = tmp_path / "two.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=trunk", str(bare)], check=True)
+    subprocess.run(["git", "-C", str(good_repo), "push", "-q", str(bare), "main:master", "main:dev"], check=True)
+    source = teams.RepoSource(git=bare.as_uri())
+    with pytest.raises(NotGradable, match=r"its HEAD names no branch and it has 2 \(dev, master\): give the branch "
+                                          r"as repo.ref"):
+        graded_branch(source, timeout=20)
+    assert graded_branch(teams.RepoSource(git=bare.as_uri(), ref="dev"), timeout=20) == "dev"
 
 
 def test_a_token_reaches_git_and_nothing_else(tmp_path, full_ws, served):
