@@ -2,8 +2,12 @@
 
 Budgets: a check runs in its own daemon thread and is abandoned as `error` when it passes its budget
 (`check_s`, or `pytest_s` for the checks that run the team's tests), and no check starts once the
-team's budget (`team_s`) is spent. Network calls and subprocesses carry their own timeouts inside
+team's budget (`team_s`) is spent. The checks that run the team's tests wait for one of the pass's
+test slots (`Session.test_slots`: as many as the machine has CPUs and memory for) before their budget
+starts: a room of teams does not run more test sessions at once than the machine holds, and the wait
+is the room's, not the team's (its budget is moved on by it). Network calls and subprocesses carry their own timeouts inside
 those, so one team's hanging endpoint costs that team its budget and nobody else anything.
+A check whose dependencies did not pass is `skipped`, or `error` when they could not be graded.
 `Decided` in a check is the outcome it carries (a guard's fail), `NotGradable` that check's `error`
 (could not be graded); any other exception is its `crash` (a grader bug: the traceback goes to the
 grader's log, `<grader_dir>/grader.log`), never the run's end; a file the grader's user may not
@@ -13,6 +17,7 @@ are redacted from every message, piece of evidence and logged traceback before i
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 import time
@@ -148,13 +153,19 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
     for check in checks:
         begun = time.monotonic()
         blocked = [d for d in check.depends if statuses.get(d) != PASS]
-        if blocked:
-            outcome = Outcome(SKIPPED, "skipped: depends on " + ", ".join(f"{d} ({statuses.get(d)})" for d in blocked))
+        why = ", ".join(f"{d} ({statuses.get(d)})" for d in blocked)
+        if blocked and all(statuses.get(d) in (ERROR, CRASH) for d in blocked):  # the team may well pass it
+            outcome = Outcome(ERROR, f"not gradable: depends on {why}, which could not be graded")
+        elif blocked:
+            outcome = Outcome(SKIPPED, "skipped: depends on " + why)
         elif deadline - begun <= 0:
             outcome = Outcome(ERROR, f"not gradable: the team's budget of {team.budgets.team_s:.0f} s was spent before this check")
         else:
-            budget = team.budgets.pytest_s + 10 if check.slow else team.budgets.check_s
-            outcome = _run_with_budget(check, ctx, min(budget, deadline - begun))
+            with session.test_slots if check.slow else contextlib.nullcontext():
+                deadline += time.monotonic() - begun  # the wait for a test slot
+                begun = time.monotonic()
+                budget = team.budgets.pytest_s + 10 if check.slow else team.budgets.check_s
+                outcome = _run_with_budget(check, ctx, min(budget, deadline - begun))
         statuses[check.id] = outcome.status
         if check.id not in report:
             continue

@@ -9,6 +9,7 @@ from wth.ci import records, workflows
 from wth.ci.records import Record
 
 from ..context import TeamContext
+from ..not_gradable import NotGradable
 from ..probes import pipelines
 from ..probes import repo as repo_probe
 from ..probes.commands import RepoCode, Runs, Unresolved
@@ -52,6 +53,7 @@ def tests_pass(ctx: TeamContext) -> Outcome:
                 "sandbox": run.sandbox or "none", "exit_code": run.returncode, "seconds": run.seconds,
                 "summary": run.summary, "output_tail": run.output[-1500:]}
     note, first = _contained(run), f"; first error: {run.first_error}" if run.first_error else ""
+    _not_starved(ctx, [run])
     if run.returncode is None and run.timed_out:
         return failed(f"your tests did not finish within {ctx.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
     if run.returncode is None:
@@ -72,6 +74,7 @@ def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
         (caught if run.returncode == 1 else slipped).append(kind)
         if run.returncode not in (0, 1):
             runs[kind]["output_tail"] = run.output[-600:]
+    _not_starved(ctx, [done[kind] for kind in slipped])
     note = _contained(clean)
     evidence = {"caught": caught, "slipped_through": slipped, "runs": runs, "sandbox": clean.sandbox or "none",
                 "corruptions": {kind: what for kind, (what, _) in CORRUPTIONS.items()}}
@@ -81,6 +84,15 @@ def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
     listing = "; ".join(f"{CORRUPTIONS[kind][0]} ({_why(runs[kind])})" for kind in slipped)
     return partial(f"your tests caught {len(caught)} of {total} kinds of corrupted data ({settings.DATA_FILE.name}); slipped "
                    f"through: {listing}. Check each rule in your data-validation tests{note}", len(caught) / total, **evidence)
+
+
+def _not_starved(ctx: TeamContext, runs: list) -> None:
+    """`NotGradable` when one of `runs` ran out of time because the grading machine starved it: its
+    overload is never the team's failure."""
+    starved = next((run for run in runs if run.timed_out and run.contended), None)
+    if starved:
+        raise NotGradable(f"the grading machine was overloaded while your tests ran ({starved.contended}), so their "
+                          f"{ctx.team.budgets.pytest_s:g} s budget says nothing of them; regraded on the next pass")
 
 
 def _why(run: dict) -> str:

@@ -6,6 +6,12 @@ clone) with a fresh HOME, under a sandbox of its own (`grader.sandbox`) when the
 time budget (past it, what runs is killed), with a clean environment (only PATH/locale variables and
 `WTH_DATA_FILE`, never the coach's secrets); a run's verdict is the exit status the grader waits for,
 and every stream and file of team code is read with a cap.
+
+A run's time says nothing of the team's code when the grading machine starved it: the grader watches
+each run's process tree and says so (`PytestRun.contended`) when its processes waited for a CPU for
+WAITED_SHARE of the run's time or more (ready to run, not running) while the machine had less than
+IDLE_SHARE of its CPU time idle. Tests that sleep or wait for something else are not ready to run:
+their time limit stays theirs.
 """
 
 from __future__ import annotations
@@ -84,6 +90,7 @@ class PytestRun:
     summary: str  # pytest's last line, e.g. "3 passed in 0.5s"
     sandbox: str | None  # what contained the run; None: not sandboxed
     timed_out: bool = False  # killed at the time limit
+    contended: str | None = None  # how the grading machine starved it (its time says nothing of the team's tests)
 
     @property
     def first_error(self) -> str:
@@ -235,9 +242,10 @@ def _env(home: str, tmp: str, data: str | None) -> dict[str, str]:
     return env
 
 
-def _run(code: int | None, seconds: float, output: str, sandbox_: str | None, timed_out: bool = False) -> PytestRun:
+def _run(code: int | None, seconds: float, output: str, sandbox_: str | None, timed_out: bool = False,
+         contended: str | None = None) -> PytestRun:
     lines = [line for line in output.strip().splitlines() if line.strip()]
-    return PytestRun(code, seconds, output, lines[-1] if lines else "", sandbox_, timed_out)
+    return PytestRun(code, seconds, output, lines[-1] if lines else "", sandbox_, timed_out, contended)
 
 
 def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeout: float,
@@ -246,7 +254,8 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
     HOME and scratch folder, sandboxed when this machine can (`hide`: folders never shown, even inside
     the interpreter's), all within `timeout` seconds: a run still going then is killed, and the runs
     after it do not start (returncode None). Nor do they once the `gate` run fails: a suite that fails
-    on good data says nothing about bad data. Results in `data_files`' order."""
+    on good data says nothing about bad data. A run that never started for lack of time is `contended`
+    when an earlier one was. Results in `data_files`' order."""
     deadline = time.monotonic() + timeout
     order = list(data_files)
     random.SystemRandom().shuffle(order)
@@ -255,14 +264,16 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
         copy = scratch / "src"
         note = _copy(Path(root), copy)
         box = sandbox.jail(python, root, copy, hide, RUNNER) if sandbox.status().available else None
-        runs, gated = {}, False
+        runs, gated, starved = {}, False, None
         for label in order:
             if gated or deadline - time.monotonic() <= 0:  # never started: the gate failed, or no time was left
-                runs[label] = _run(None, 0.0, "", box and box.describe(timeout), timed_out=not gated)
+                runs[label] = _run(None, 0.0, "", box and box.describe(timeout), timed_out=not gated,
+                                   contended=None if gated else starved)
                 continue
             one = _contained if box else _direct
             runs[label] = one(box, Path(root), copy, python, data_files[label], deadline, scratch)
             runs[label].output = note + runs[label].output
+            starved = starved or runs[label].contended
             gated = label == gate and runs[label].returncode != 0 and not runs[label].timed_out
     return {label: runs[label] for label in data_files}
 
@@ -324,43 +335,78 @@ def _wait(cmd: list[str], cwd: str, env: dict, deadline: float, described: str |
         os.close(out_w)
         if ready:
             os.close(ready[1])
-    held = _Memory(process.pid)
+    held = _Tree(process.pid)
     _drain(process, streams, deadline, held.over)
     if held.exceeded:
         stop_tree(process.pid, timeout=2)
     try:
         code, timed_out = process.wait(timeout=max(0.0, deadline - time.monotonic())), False
     except subprocess.TimeoutExpired:
+        held.sample()  # what the tree got until its time limit, before it is stopped
         stop_tree(process.pid, timeout=2)
         code, timed_out = process.wait(), True
     began = (not ready or streams[ready[0]].read > 0) and not held.exceeded
     note = (f"[stopped: its processes held more than {sandbox.RUN_MEMORY_MB} MB of memory together]\n"
             if held.exceeded else "")
     return _run(code if began and not timed_out else None, round(time.monotonic() - started, 2),
-                streams[out_r].text() + note, described, timed_out)
+                streams[out_r].text() + note, described, timed_out, held.contention())
 
 
-class _Memory:
-    """The memory a run's whole process tree holds, looked at every MEMORY_EVERY_S at most: the sum of
-    resident sizes, and when that passes RUN_MEMORY_MB the sum of proportional ones (a page that forked
-    processes share counts once)."""
+WAITED_SHARE = 0.25  # a run whose processes waited for a CPU this share of its time or more ...
+IDLE_SHARE = 0.1  # ... while less than this share of the machine's CPU time was idle: the machine starved it
+POLL_S = 0.25  # a run's process tree is looked at this often at most
+READY = frozenset({psutil.STATUS_RUNNING, psutil.STATUS_DISK_SLEEP})  # wanting a CPU (or the disk), not waiting
+
+
+class _Tree:
+    """A run's whole process tree, looked at every POLL_S at most: the memory it holds (the sum of resident
+    sizes, and when that passes RUN_MEMORY_MB the sum of proportional ones: a page that forked processes
+    share counts once), the CPU time it got (its processes' own, and that of the descendants they reaped)
+    and for how long its processes were ready to run."""
 
     def __init__(self, pid: int):
-        self.pid, self.seen, self.exceeded = pid, 0.0, False
+        self.pid, self.exceeded = pid, False
+        self.started = self.seen = time.monotonic()
+        self.machine = psutil.cpu_times()
+        self.cpu_s = self.ready_s = 0.0
 
     def over(self) -> bool:
-        if time.monotonic() - self.seen < MEMORY_EVERY_S:
-            return self.exceeded
-        self.seen = time.monotonic()
+        """Whether the tree holds more than RUN_MEMORY_MB."""
+        if time.monotonic() - self.seen >= POLL_S:
+            self.sample()
+        return self.exceeded
+
+    def sample(self) -> None:
+        now = time.monotonic()
         try:
             root = psutil.Process(self.pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.Error:
-            return self.exceeded
+            tree = []
+        resident = cpu = ready = 0
+        for process in tree:
+            try:
+                with process.oneshot():
+                    resident += process.memory_info().rss
+                    times = process.cpu_times()
+                    cpu += times.user + times.system + times.children_user + times.children_system
+                    ready += process.status() in READY
+            except psutil.Error:
+                pass
+        self.ready_s += ready * (now - self.seen)
+        self.cpu_s, self.seen = max(self.cpu_s, cpu), now
         cap = sandbox.RUN_MEMORY_MB << 20
-        self.exceeded = self._sum(tree, lambda p: p.memory_info().rss) > cap and \
-            self._sum(tree, lambda p: _proportional(p.memory_full_info())) > cap
-        return self.exceeded
+        self.exceeded = resident > cap and self._sum(tree, lambda p: _proportional(p.memory_full_info())) > cap
+
+    def contention(self) -> str | None:
+        """How the machine starved the run, if it did (WAITED_SHARE, IDLE_SHARE)."""
+        wall, waited = time.monotonic() - self.started, max(0.0, self.ready_s - self.cpu_s)
+        idle = _idle_share(self.machine, psutil.cpu_times())
+        if waited < WAITED_SHARE * wall or idle >= IDLE_SHARE:
+            return None
+        load = "/".join(f"{value:.1f}" for value in psutil.getloadavg())
+        return (f"in {wall:.0f} s they got {self.cpu_s:.1f} s of CPU and waited {waited:.1f} s for one; the machine's "
+                f"CPUs were {idle:.0%} idle, load {load} on {psutil.cpu_count()} CPUs")
 
     @staticmethod
     def _sum(tree: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
@@ -373,8 +419,12 @@ class _Memory:
         return total
 
 
-MEMORY_EVERY_S = 0.25
-
+def _idle_share(before, after) -> float:
+    """The share of the machine's CPU time idle between two `psutil.cpu_times()` (guest time is in user time)."""
+    spent = {name: getattr(after, name) - getattr(before, name) for name in after._fields
+             if name not in ("guest", "guest_nice")}
+    total = sum(spent.values())
+    return spent["idle"] / total if total > 0 else 1.0
 
 
 def _proportional(info) -> int:
