@@ -204,10 +204,12 @@ def chart(timeline: dict[str, list[tuple[str, float]]], max_score: float) -> dic
 
 
 def render_html(event: str, teams: list[TeamResult], history: dict | None = None, refresh_s: int | None = None,
-                generated_at: str | None = None, docs_url: str | None = None, timeline: dict | None = None) -> str:
+                generated_at: str | None = None, docs_url: str | None = None, timeline: dict | None = None,
+                notice: str | None = None) -> str:
     """The scoreboard page. `history` (from `grader.history.summary`) adds first-passed times, stuck
     flags and the first team to pass each challenge; `timeline` (`grader.history.timeline`) the chart
-    of points over the event; `docs_url` (where Student/ is browsable) turns the hints into links."""
+    of points over the event; `docs_url` (where Student/ is browsable) turns the hints into links;
+    `notice`, a line for the coach above the scoreboard (the first pass running, a teams file not re-read)."""
     from .history import first_to_pass
 
     history = history or {}
@@ -217,7 +219,7 @@ def render_html(event: str, teams: list[TeamResult], history: dict | None = None
         rows.append({"rank": rank, "team": team, "challenges": _challenge_progress(team),
                      "first_passed": info.get("first_passed", {}), "stuck": info.get("stuck")})
     return _env.get_template("scoreboard.html.j2").render(
-        event=event, rows=rows, generated_at=generated_at or _now(), refresh_s=refresh_s,
+        event=event, rows=rows, generated_at=generated_at or _now(), refresh_s=refresh_s, notice=notice,
         docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
         challenges=CHALLENGES, symbol=symbol, points=points, legend=LEGEND,
         chart=chart(timeline or {}, max((t.max_score for t in teams), default=0)),
@@ -226,5 +228,7 @@ def render_html(event: str, teams: list[TeamResult], history: dict | None = None
 
 
 def write_html(path: str | Path, event: str, teams: list[TeamResult], history: dict | None = None,
-               refresh_s: int | None = None, docs_url: str | None = None, timeline: dict | None = None) -> Path:
-    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url, timeline=timeline))
+               refresh_s: int | None = None, docs_url: str | None = None, timeline: dict | None = None,
+               notice: str | None = None) -> Path:
+    return _write(path, render_html(event, teams, history, refresh_s, docs_url=docs_url, timeline=timeline,
+                                    notice=notice))
