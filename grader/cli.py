@@ -96,13 +96,15 @@ def _progress(total: int):
 
 
 def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False, csv_path=None,
-                    sources=None, notice=None):
-    """One grading pass: grade, record history, write the reports asked for (`notice`: a line the page
-    shows above the scoreboard); returns the results."""
+                    sources=None, notice=None, earlier=None):
+    """One grading pass: grade (taking over what `earlier` passes computed on unchanged inputs), record
+    history, write the reports asked for (`notice`: a line the page shows above the scoreboard); returns
+    the results."""
     from . import history, runner
     from . import scoreboard as report
 
-    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)), sources=sources)
+    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)), sources=sources,
+                           earlier=earlier)
     history.record(cfg.grader_dir, results)
     if json_path:
         report.write_json(json_path, cfg.event, results)
@@ -148,6 +150,7 @@ def _reread(config_path: str, require_sandbox: bool, last):
 def cmd_watch(args) -> int:
     cfg = load(args.config, args.require_sandbox)
     from . import scoreboard as report
+    from .runner import Earlier
     from .serving import HTML, JSON_FILE, serve
 
     folder = cfg.grader_dir
@@ -160,12 +163,12 @@ def cmd_watch(args) -> int:
         print(f"serving http://{args.host}:{server.server_address[1]}/", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    problem = None
+    problem, earlier = None, Earlier()
     try:
         while not stop.is_set():
             started = time.monotonic()
             results = grade_and_write(cfg, folder / JSON_FILE, None, folder / HTML, refresh_s=refresh_s, quiet=True,
-                                      notice=problem)
+                                      notice=problem, earlier=earlier)
             print(report.table(results), flush=True)
             if problem:
                 _stderr(problem)

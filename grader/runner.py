@@ -18,6 +18,7 @@ are redacted from every message, piece of evidence and logged traceback before i
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -32,6 +33,7 @@ from . import malloc_arenas
 from .checks import (
     CRASH,
     ERROR,
+    FAIL,
     PASS,
     SKIPPED,
     SOURCES,
@@ -62,6 +64,7 @@ class CheckResult:
     hint: str
     evidence: dict
     duration_s: float
+    computed_at: str = ""  # the `graded_at` of the pass that ran the check (an earlier one's when it was kept)
 
 
 @dataclass
@@ -122,6 +125,52 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
     return outcome
 
 
+class Earlier:
+    """Results of earlier passes that a pass takes over (`watch` keeps one across its passes), so that a pass
+    regrades only what changed. A check looking at a team's repository or workspace is not run again while
+    nothing it reads changed: the commit graded (of a repository by git URL, whose clone holds exactly that
+    commit's tree), the workspace's change marker (a local store's file), the team's entry and the teams
+    file's settings, and its dependencies' statuses. Endpoint checks always run; so does every check of a
+    team whose inputs cannot be pinned (a local clone, whose work tree changes without a commit; a remote
+    store; Azure DevOps), and every check whose last result was `error` or `crash` (regraded each pass)."""
+
+    KEPT = (PASS, FAIL, SKIPPED)
+
+    def __init__(self):
+        self._results: dict[tuple[str, str], tuple[tuple, CheckResult]] = {}
+
+    @staticmethod
+    def inputs(ctx: TeamContext) -> tuple | None:
+        """What a team's repository and workspace checks read, pinned (None: it cannot be)."""
+        from .probes.git import head_commit
+        from .probes.mlflow import change_marker
+
+        team = ctx.team
+        marker = change_marker(team.workspace)
+        if marker is None or team.devops is not None or (team.repo is not None and team.repo.git is None):
+            return None
+        commit = "none"
+        if team.repo is not None:
+            try:
+                commit = head_commit(ctx.repo)
+            except NotGradable:
+                return None
+            if commit is None:
+                return None
+        settings = ctx.session.config.model_dump_json(exclude={"teams"}) + team.model_dump_json()
+        return hashlib.sha256(settings.encode()).hexdigest(), commit, marker
+
+    def get(self, team: str, check_id: str, key: tuple) -> CheckResult | None:
+        kept = self._results.get((team, check_id))
+        return kept[1] if kept and kept[0] == key else None
+
+    def put(self, team: str, result: CheckResult, key: tuple) -> None:
+        if result.status in self.KEPT:
+            self._results[(team, result.id)] = (key, result)
+        else:
+            self._results.pop((team, result.id), None)
+
+
 def needed(checks: list[Check], challenge: int | None) -> tuple[list[Check], set[str]]:
     """The checks to run (the challenge's and everything they depend on) and the ids to report."""
     if challenge is None:
@@ -140,8 +189,9 @@ def needed(checks: list[Check], challenge: int | None) -> tuple[list[Check], set
 
 def grade_team(team: Team, session: Session, challenge: int | None = None,
                progress: Callable[[str, CheckResult], None] | None = None,
-               exclude: frozenset[str] = frozenset()) -> TeamResult:
-    """One team's checks in order; `exclude`d check ids are neither run nor reported."""
+               exclude: frozenset[str] = frozenset(), earlier: Earlier | None = None) -> TeamResult:
+    """One team's checks in order; `exclude`d check ids are neither run nor reported; what `earlier` passes
+    computed on the same inputs is taken over."""
     started = time.monotonic()
     graded_at = datetime.now(timezone.utc).isoformat(timespec="seconds")
     deadline = started + team.budgets.team_s
@@ -150,7 +200,16 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
     secrets = team.secrets()
     statuses: dict[str, str] = {}
     results = []
+    pinned = earlier.inputs(ctx) if earlier is not None else None
     for check in checks:
+        key = (pinned, tuple(statuses.get(d) for d in check.depends)) if pinned and check.source != "endpoint" else None
+        kept = earlier.get(team.name, check.id, key) if key else None
+        if kept and check.id in report:
+            statuses[check.id] = kept.status
+            results.append(kept)
+            if progress:
+                progress(team.name, kept)
+            continue
         begun = time.monotonic()
         blocked = [d for d in check.depends if statuses.get(d) != PASS]
         why = ", ".join(f"{d} ({statuses.get(d)})" for d in blocked)
@@ -174,7 +233,10 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
             points=outcome.points(check.points), max_points=check.points,
             message=redact(outcome.message, secrets), hint=check.hint,
             evidence=redact(_jsonable(outcome.evidence), secrets), duration_s=round(time.monotonic() - begun, 3),
+            computed_at=graded_at,
         )
+        if key:
+            earlier.put(team.name, result, key)
         results.append(result)
         if progress:
             progress(team.name, result)
@@ -191,16 +253,17 @@ def leaving_out(sources: frozenset[str] | None = None, run_tests: bool = True) -
 def grade(config: Config, challenge: int | None = None, teams: list[str] | None = None,
           progress: Callable[[str, CheckResult], None] | None = None,
           on_team: Callable[[TeamResult], None] | None = None,
-          workers: int = MAX_TEAMS_IN_PARALLEL, sources: frozenset[str] | None = None) -> list[TeamResult]:
-    """Grade every team (or the named ones) of `config` on the checks looking at `sources` (None: all);
-    results in the teams file's order."""
+          workers: int = MAX_TEAMS_IN_PARALLEL, sources: frozenset[str] | None = None,
+          earlier: Earlier | None = None) -> list[TeamResult]:
+    """Grade every team (or the named ones) of `config` on the checks looking at `sources` (None: all),
+    taking over what `earlier` passes computed on unchanged inputs; results in the teams file's order."""
     chosen = [config.team(name) for name in teams] if teams else config.teams
     malloc_arenas.limit()
     session = Session(config)
     exclude = leaving_out(sources)
 
     def one(team: Team) -> TeamResult:
-        result = grade_team(team, session, challenge, progress, exclude)
+        result = grade_team(team, session, challenge, progress, exclude, earlier)
         if on_team:
             on_team(result)
         return result

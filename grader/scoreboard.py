@@ -69,11 +69,11 @@ def to_json(event: str, teams: list[TeamResult], generated_at: str | None = None
                 "id": f"{number:02d}", "title": CHALLENGES[number],
                 "checks": [{"id": r.id, "title": r.title, "status": r.status, "points": r.points,
                             "max_points": r.max_points, "message": r.message, "hint": r.hint,
-                            "evidence": r.evidence, "duration_s": r.duration_s}
+                            "evidence": r.evidence, "duration_s": r.duration_s, "computed_at": r.computed_at}
                            for r in team.results if r.challenge == number],
             })
         out["teams"].append({"name": team.name, "score": team.score, "max_score": team.max_score,
-                             "challenges": challenges})
+                             "graded_at": team.graded_at, "challenges": challenges})
     return out
 
 

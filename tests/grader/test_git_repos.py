@@ -109,12 +109,13 @@ def served(tmp_path_factory, good_repo):
     daemon.wait(timeout=10)
 
 
-def _grade(tmp_path, ws, repo, name="t"):
+def _grade(tmp_path, ws, repo, name="t", earlier=None):
     path = write_teams(tmp_path / f"{name}.yaml", [{"name": name, "workspace": str(ws.root), "endpoint": None, "repo": repo}])
     cfg = teams.load(path)
     session = Session(cfg)
     try:  # the checks that run the team's pytest are the sandbox tests' business
-        return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow))
+        return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow),
+                                 earlier=earlier)
     finally:
         session.close()
 
@@ -136,15 +137,37 @@ def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_re
 
 
 def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo, served):
+    """... and only then are the repository's and workspace's checks run again: a pass on the same commit and
+    store keeps their results (the very same), the endpoint's are run every pass."""
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", served["file"], str(work)], check=True)
-    repo = {"git": served["file"], "ref": "main"}
-    first = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
+    repo, earlier = {"git": served["file"], "ref": "main"}, runner.Earlier()
+    first = _grade(tmp_path, full_ws, repo, earlier=earlier)
+    again = _grade(tmp_path, full_ws, repo, earlier=earlier)
+    kept = {r.id for r in again.results if r is first.result(r.id)}
+    sources = {c.id: c.source for c in all_checks()}
+    assert kept == {r.id for r in first.results if sources[r.id] != "endpoint" and r.status in runner.Earlier.KEPT}
+    assert {"C0.2", "C1.1", "C2.4", "C5.4"} <= kept and "C3.1" not in kept
+    assert again.result("C0.2").computed_at == first.graded_at
     (work / "NOTES.md").write_text("more work\n")
     commit_all(work, "more work")
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True)
-    second = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
-    assert second != first and (tmp_path / ".grader" / "repos" / teams.folder_name("t") / "NOTES.md").exists()
+    pushed = _grade(tmp_path, full_ws, repo, earlier=earlier)
+    assert pushed.result("C0.2").evidence["commit"] != first.result("C0.2").evidence["commit"]
+    assert (tmp_path / ".grader" / "repos" / teams.folder_name("t") / "NOTES.md").exists()
+    assert not [r.id for r in pushed.results if r is again.result(r.id)]  # a new commit: every check runs again
+
+
+def test_a_local_store_s_change_marker_moves_with_its_database(tmp_path):
+    from grader.probes.mlflow import change_marker
+
+    ref = teams.WorkspaceRef(path=tmp_path)
+    missing = change_marker(ref)
+    (tmp_path / "mlflow.db").write_bytes(b"v1")
+    written = change_marker(ref)
+    (tmp_path / "mlflow.db").write_bytes(b"v2 and more")
+    assert missing == (None, None) and None not in {written, change_marker(ref)} and written != change_marker(ref)
+    assert change_marker(teams.WorkspaceRef(tracking_uri="http://127.0.0.1:5000")) is None  # a remote store: no marker
 
 
 def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, full_ws, served):
