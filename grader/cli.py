@@ -12,12 +12,12 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from wth.cli_parsing import Parser, run
 
 from .checks import SOURCES
 from .teams import ConfigError
+
 
 def _stderr(message: str) -> None:
     print(message, file=sys.stderr, flush=True)

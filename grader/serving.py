@@ -12,6 +12,7 @@ import functools
 import html
 import http.server
 import io
+import itertools
 import re
 import threading
 from pathlib import Path, PurePosixPath
@@ -56,7 +57,7 @@ def render(markdown: str, title: str) -> str:
     parser = MarkdownIt("commonmark", {"html": False}).enable("table")
     tokens = parser.parse(markdown)
     seen: dict[str, int] = {}
-    for opening, inline in zip(tokens, tokens[1:]):
+    for opening, inline in itertools.pairwise(tokens):
         if opening.type == "heading_open":
             base = slug(inline.content)
             opening.attrSet("id", base if base not in seen else f"{base}-{seen[base]}")

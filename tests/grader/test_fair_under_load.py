@@ -12,32 +12,19 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psutil
-from grader_tools import QUICK_PYTEST_INI, build_repo, commit_all, write_teams
+from grader_tools import (
+    QUICK_PYTEST_INI,
+    QUICK_VALIDATION,
+    build_repo,
+    commit_all,
+    write_teams,
+)
 
 from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
 from grader.probes.repo import run_pytest
 
-# every rule Challenge 02 names, in plain Python: the runs start fast
-QUICK_VALIDATION = '''
-import datetime
-import os
-
-
-def test_the_data_is_valid():
-    with open(os.environ["WTH_DATA_FILE"], encoding="utf-8") as handle:
-        rows = [line.split("\\t") for line in handle.read().splitlines()]
-    assert rows
-    ids = set()
-    for row in rows:
-        assert len(row) == 9
-        datetime.datetime.strptime(row[4], "%Y-%m-%d %H:%M:%S")
-        assert row[6].isdigit()
-        float(row[7])
-        assert row[0] not in ids
-        ids.add(row[0])
-'''
 TEAM_TESTS = ("C2.1", "C2.2", "C2.3")
 LOADED_PYTEST_S = 4  # the team's 8 runs take about 3 s of CPU; saturated, they get a fifth of a CPU
 

@@ -6,7 +6,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from grader_tools import FAKE_SECRET, QUICK_PYTEST_INI, build_repo, commit_all, grade_one
+from grader_tools import (
+    FAKE_SECRET,
+    QUICK_PYTEST_INI,
+    build_repo,
+    commit_all,
+    grade_one,
+)
 
 from grader.checks import FAIL, PASS
 from grader.testdata import CORRUPTIONS, DataFiles, corrupt
