@@ -235,10 +235,15 @@ def _copy(source: Path, target: Path) -> str:
             f"{COPY_MB} MB or {COPY_FILES} files: {', '.join(left_out[:5])}]\n")
 
 
-def _env(home: str, tmp: str, data: str | None) -> dict[str, str]:
+def _env(home: str, tmp: str, data: str | None, python: str) -> dict[str, str]:
+    """The run's whole environment. Under the grader's own interpreter (a clone without a venv: every team
+    graded by git URL) no pytest plugin loads by itself: the grader's (its tools': xdist, schemathesis...)
+    are not the team's, and they took nine tenths of each run's start; a team's pytest.ini may still load
+    one with `-p NAME`."""
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(HOME=home, TMPDIR=tmp, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", MPLBACKEND="Agg",
-               MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db", **THREADS, **({"WTH_DATA_FILE": data} if data else {}))
+               MLFLOW_TRACKING_URI=f"sqlite:///{home}/mlflow.db", **THREADS, **({"WTH_DATA_FILE": data} if data else {}),
+               **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if python == sys.executable else {}))
     return env
 
 
@@ -288,7 +293,7 @@ def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str
     inside = f"{sandbox.DATA}/{secrets.token_hex(8)}/{Path(data).name}" if data else None
     spec = {"limits": sandbox.limits(left), "source": os.path.abspath(root), "skip": box.skip, "python": str(python),
             "work": f"{sandbox.SCRATCH}/{SCRATCH_RUN}"}
-    env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside)
+    env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside, python)
     with tempfile.TemporaryDirectory(prefix="wth-grader-stage-") as stage:
         ready_r, ready_w = os.pipe()
         try:
@@ -310,7 +315,7 @@ def _direct(box: None, root: Path, copy: Path, python: str, data: str | None, de
     (run / "home").mkdir()
     try:
         return _wait([python, "-m", "pytest", *PYTEST_ARGS], str(run / SCRATCH_RUN),
-                     _env(str(run / "home"), str(run), data), deadline, None)
+                     _env(str(run / "home"), str(run), data, python), deadline, None)
     finally:
         shutil.rmtree(run, ignore_errors=True)
 

@@ -257,11 +257,6 @@ def test_the_data_keeps_every_rule():
         ids.add(fields[0])
 '''
 
-# a team repository's pytest.ini that keeps the grader's venv's pytest plugins out of its test runs: each run
-# starts in a tenth of the CPU time, and a run's start on a busy shared machine waits for a CPU that much less
-QUICK_PYTEST_INI = "[pytest]\naddopts = " + " ".join(f"-p no:{name}" for name in (
-    "schemathesis", "hypothesispytest", "anyio", "xdist", "xdist.looponfail", "timeout", "platformdirs"))
-
 IGNORING_TEST = '''
 def test_arithmetic():
     assert 1 + 1 == 2

@@ -1,8 +1,7 @@
 """The grader's overload is never the team's failure: the same complete team graded alone and on a
 machine saturated by 4x its CPUs' worth of busy processes scores the same, or `error` (not gradable,
 regraded on the next pass), never fewer points, even with a pytest budget cut to what its tests take
-alone. The team is small (one quick test file, no pandas, none of the grader's pytest plugins), so the
-saturated part lasts seconds."""
+alone. The team is small (one quick test file, no pandas), so the saturated part lasts seconds."""
 
 from __future__ import annotations
 
@@ -12,13 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 
 import psutil
-from grader_tools import (
-    QUICK_PYTEST_INI,
-    QUICK_VALIDATION,
-    build_repo,
-    commit_all,
-    write_teams,
-)
+from grader_tools import QUICK_VALIDATION, build_repo, write_teams
 
 from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
@@ -59,13 +52,10 @@ def _grade(tmp_path, repo, **budgets):
 
 def test_a_saturated_machine_costs_the_team_no_points(tmp_path):
     repo = build_repo(tmp_path / "small", "custom", {"test_data.py": QUICK_VALIDATION})
-    (repo / "pytest.ini").write_text(QUICK_PYTEST_INI)
-    commit_all(repo, "quick")
     alone = _grade(tmp_path, repo)
     assert [alone.result(c).status for c in TEAM_TESTS] == [PASS] * 3, [alone.result(c).message for c in TEAM_TESTS]
     loop = tmp_path / "busy"
     loop.mkdir()
-    (loop / "pytest.ini").write_text(QUICK_PYTEST_INI)
     (loop / "test_busy.py").write_text("def test_busy():\n    while True:\n        pass\n")
     with saturated(), ThreadPoolExecutor(1) as beside:
         busy = beside.submit(run_pytest, loop, sys.executable, {"clean": None}, timeout=3)
