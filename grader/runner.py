@@ -5,8 +5,9 @@ Budgets: a check runs in its own daemon thread and is abandoned as `error` when 
 team's budget (`team_s`) is spent. The checks that run the team's tests wait for one of the pass's
 test slots (`Session.test_slots`: as many as the machine has CPUs and memory for) before their budget
 starts: a room of teams does not run more test sessions at once than the machine holds, and the wait
-is the room's, not the team's (its budget is moved on by it). Network calls and subprocesses carry their own timeouts inside
-those, so one team's hanging endpoint costs that team its budget and nobody else anything.
+is the room's, not the team's (its budget is moved on by it). Network calls and subprocesses carry
+their own timeouts inside those, so one team's hanging endpoint costs that team its budget and nobody
+else anything.
 A check whose dependencies did not pass is `skipped`, or `error` when they could not be graded.
 `Decided` in a check is the outcome it carries (a guard's fail), `NotGradable` that check's `error`
 (could not be graded); any other exception is its `crash` (a grader bug: the traceback goes to the
@@ -127,12 +128,12 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
 
 class Earlier:
     """Results of earlier passes that a pass takes over (`watch` keeps one across its passes), so that a pass
-    regrades only what changed. A check looking at a team's repository or workspace is not run again while
-    nothing it reads changed: the commit graded (of a repository by git URL, whose clone holds exactly that
-    commit's tree), the workspace's change marker (a local store's file), the team's entry and the teams
-    file's settings, and its dependencies' statuses. Endpoint checks always run; so does every check of a
-    team whose inputs cannot be pinned (a local clone, whose work tree changes without a commit; a remote
-    store; Azure DevOps), and every check whose last result was `error` or `crash` (regraded each pass)."""
+    regrades only what changed. A check is not run again while nothing it reads (`Check.reads`) changed:
+    the commit graded (of a repository by git URL, whose clone holds exactly that commit's tree), the
+    workspace's change marker (a local store's file), and always the team's entry, the teams file's
+    settings and its dependencies' statuses. Endpoint checks run every pass; so does every check reading
+    what cannot be pinned (a local clone's work tree changes without a commit; a remote store and Azure
+    DevOps have no cheap marker), and every check whose last result was `error` or `crash`."""
 
     KEPT = (PASS, FAIL, SKIPPED)
 
@@ -140,25 +141,28 @@ class Earlier:
         self._results: dict[tuple[str, str], tuple[tuple, CheckResult]] = {}
 
     @staticmethod
-    def inputs(ctx: TeamContext) -> tuple | None:
-        """What a team's repository and workspace checks read, pinned (None: it cannot be)."""
+    def inputs(ctx: TeamContext) -> dict[str, object]:
+        """What a team's checks may read, pinned: the settings' digest, `repo` (the commit graded, "none"
+        without a repository) and `workspace` (the store's marker); None for what cannot be pinned."""
         from .probes.git import head_commit
         from .probes.mlflow import change_marker
 
-        team = ctx.team
-        marker = change_marker(team.workspace)
-        if marker is None or team.devops is not None or (team.repo is not None and team.repo.git is None):
-            return None
-        commit = "none"
+        team, commit = ctx.team, "none"
         if team.repo is not None:
             try:
-                commit = head_commit(ctx.repo)
+                commit = head_commit(ctx.repo) if team.repo.git else None
             except NotGradable:
-                return None
-            if commit is None:
-                return None
+                commit = None
         settings = ctx.session.config.model_dump_json(exclude={"teams"}) + team.model_dump_json()
-        return hashlib.sha256(settings.encode()).hexdigest(), commit, marker
+        return {"settings": hashlib.sha256(settings.encode()).hexdigest(), "repo": commit,
+                "workspace": None if team.devops else change_marker(team.workspace)}
+
+    @staticmethod
+    def key(check: Check, pinned: dict[str, object], statuses: dict[str, str]) -> tuple | None:
+        """What `check`'s result is kept under (None: it is run every pass)."""
+        if check.source == "endpoint" or any(pinned[what] is None for what in check.reads):
+            return None
+        return pinned["settings"], tuple(pinned[what] for what in check.reads), tuple(statuses.get(d) for d in check.depends)
 
     def get(self, team: str, check_id: str, key: tuple) -> CheckResult | None:
         kept = self._results.get((team, check_id))
@@ -202,7 +206,7 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
     results = []
     pinned = earlier.inputs(ctx) if earlier is not None else None
     for check in checks:
-        key = (pinned, tuple(statuses.get(d) for d in check.depends)) if pinned and check.source != "endpoint" else None
+        key = earlier.key(check, pinned, statuses) if earlier is not None else None
         kept = earlier.get(team.name, check.id, key) if key else None
         if kept and check.id in report:
             statuses[check.id] = kept.status

@@ -30,7 +30,7 @@ CALLS = {  # what a step's code calls when it does it (functions, or keyword arg
 LINEAGE_TAGS = ("run_id", "data_sha256", "train_start", "train_end", "mase")
 
 
-@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
+@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo", reads=("repo",))
 def tests_exist(ctx: TeamContext) -> Outcome:
     found = repo_probe.test_functions(require_repo(ctx))
     total = sum(found.values())
@@ -45,7 +45,7 @@ def _contained(run) -> str:
     return "" if run.sandbox else " [not sandboxed: no bubblewrap on the grading machine]"
 
 
-@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo")
+@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo", reads=("repo",))
 def tests_pass(ctx: TeamContext) -> Outcome:
     """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
     run = ctx.test_runs["clean"]
@@ -63,7 +63,7 @@ def tests_pass(ctx: TeamContext) -> Outcome:
     return passed(f"the tests pass: {run.summary}{note}", **evidence)
 
 
-@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
+@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo", reads=("repo",))
 def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
     """One run per kind of corruption (in C2.2's session and budget); the points are shared by the
     kinds caught (tests that fail, exit 1)."""

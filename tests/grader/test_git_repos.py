@@ -242,3 +242,16 @@ def test_the_token_is_configured_for_the_remotes_origin_only():
     for elsewhere in ("https://evil.example/team/a.git", "https://git.example:8443/team/a.git",
                       "http://git.example/team/a.git"):
         assert header(elsewhere) == "", elsewhere
+
+
+def test_what_cannot_be_pinned_is_graded_every_pass():
+    """A remote store has no change marker and a local clone no pinned commit: the checks reading them
+    run every pass; the team's tests, reading only the repository, stay kept by commit."""
+    checks = {c.id: c for c in all_checks()}
+    remote_store = {"settings": "s", "repo": "abc123", "workspace": None}
+    local_clone = {"settings": "s", "repo": None, "workspace": ((1, 2), None)}
+    assert runner.Earlier.key(checks["C2.2"], remote_store, {"C2.1": PASS}) == ("s", ("abc123",), (PASS,))
+    assert runner.Earlier.key(checks["C2.4"], remote_store, {}) is None
+    assert runner.Earlier.key(checks["C1.1"], local_clone, {"C0.1": PASS}) is None
+    pinned = {"settings": "s", "repo": "abc123", "workspace": ((1, 2), None)}
+    assert runner.Earlier.key(checks["C3.1"], pinned, {}) is None  # the endpoint: every pass
