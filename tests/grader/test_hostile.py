@@ -498,8 +498,9 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, al
     assert f"past {OUTPUT_READ_MB} MB: the grader stopped reading it" in bomb["evidence"]["output_tail"]
     assert peak < 500 << 20, f"the grader's peak memory {peak >> 20} MB grew with a team's 500 MB of output"
 
-    loop = _checks(report, "loop")["C2.2"]
-    assert loop["status"] == "fail" and f"did not finish within {LOOP_BUDGET_S} s" in loop["message"], loop["message"]
+    loop = _checks(report, "loop")["C2.2"]  # stopped at its budget; on a machine the room starves, not its failure
+    assert (loop["status"] == "fail" and f"did not finish within {LOOP_BUDGET_S} s" in loop["message"]) or (
+        loop["status"] == "error" and "the grading machine was overloaded" in loop["message"]), loop["message"]
 
     left = [p.pid for p in psutil.process_iter(["cmdline"]) if DAEMON_MARK in " ".join(p.info["cmdline"] or [])]
     assert not left, f"daemons left behind: {left}"
