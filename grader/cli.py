@@ -7,22 +7,18 @@ with a one-line reason on stderr.
 from __future__ import annotations
 
 import argparse
-import functools
-import http.server
 import json
 import signal
 import sys
 import threading
 import time
-from pathlib import Path
 
 from wth.cli_parsing import Parser, run
 
 from . import wth_check, wth_handin
 from .results import SOURCES
+from .teams import ConfigError
 from .wth_check import load, parse_number
-
-HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
 
 
 def _stderr(message: str) -> None:
@@ -58,12 +54,15 @@ def _progress(total: int):
 
 
 def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refresh_s=None, quiet=False, csv_path=None,
-                    sources=None):
-    """One grading pass: grade, record history, write the reports asked for; returns the results."""
+                    sources=None, notice=None, earlier=None):
+    """One grading pass: grade (taking over what `earlier` passes computed on unchanged inputs), record
+    history, write the reports asked for (`notice`: a line the page shows above the scoreboard); returns
+    the results."""
     from . import history, runner
     from . import scoreboard as report
 
-    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)), sources=sources)
+    results = runner.grade(cfg, on_team=None if quiet else _progress(len(cfg.teams)), sources=sources,
+                           earlier=earlier)
     history.record(cfg.grader_dir, results)
     if json_path:
         report.write_json(json_path, cfg.event, results)
@@ -74,7 +73,7 @@ def grade_and_write(cfg, json_path=None, junit_path=None, html_path=None, refres
         if csv_path:
             report.write_csv(csv_path, results, progress)
         if html_path:
-            report.write_html(html_path, cfg.event, results, progress, refresh_s, cfg.docs_url)
+            report.write_html(html_path, cfg.event, results, progress, refresh_s, cfg.docs_url, notice=notice)
     return results
 
 
@@ -92,48 +91,47 @@ def cmd_scoreboard(args) -> int:
     return 0
 
 
-class _PageHandler(http.server.SimpleHTTPRequestHandler):
-    """Serves only the scoreboard page and its JSON from the grader folder."""
-
-    def do_GET(self):
-        if self.path in ("/", "/index.html"):
-            self.path = "/" + HTML
-        if self.path.split("?")[0] not in ("/" + HTML, "/" + JSON_FILE):
-            self.send_error(404)
-            return
-        super().do_GET()
-
-    def log_message(self, *args):
-        pass
-
-
-def serve(folder: Path, port: int, host: str = "127.0.0.1") -> http.server.ThreadingHTTPServer:
-    handler = functools.partial(_PageHandler, directory=str(folder))
-    server = http.server.ThreadingHTTPServer((host, port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True, name="scoreboard-server").start()
-    return server
+def _reread(config_path: str, require_sandbox: bool, last):
+    """The teams file as it is now (a team added mid-event is graded on the next pass), else the last good
+    one and why the new one was not taken."""
+    try:
+        fresh = load(config_path, require_sandbox)
+    except ConfigError as err:
+        return last, f"the teams file was not re-read, the last good one is graded: {err}"
+    if fresh.grader_dir != last.grader_dir:
+        return last, (f"the teams file was not re-read, the last good one is graded: its grader_dir changed to "
+                      f"{fresh.grader_dir}: restart watch to move the grader folder")
+    return fresh, None
 
 
 def cmd_watch(args) -> int:
     cfg = load(args.config, args.require_sandbox)
     from . import scoreboard as report
+    from .runner import Earlier
+    from .serving import HTML, JSON_FILE, serve
 
     folder = cfg.grader_dir
     folder.mkdir(parents=True, exist_ok=True)
-    server = None
+    refresh_s = max(5, int(args.interval))
+    report.write_html(folder / HTML, cfg.event, [], refresh_s=refresh_s, docs_url=cfg.docs_url,
+                      notice="first pass running: the scoreboard appears here when it ends")
+    server = serve(folder, args.serve, args.host) if args.serve is not None else None
+    if server:
+        print(f"serving http://{args.host}:{server.server_address[1]}/", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    problem, earlier = None, Earlier()
     try:
         while not stop.is_set():
             started = time.monotonic()
-            results = grade_and_write(cfg, folder / JSON_FILE, None, folder / HTML,
-                                      refresh_s=max(5, int(args.interval)), quiet=True)
+            results = grade_and_write(cfg, folder / JSON_FILE, None, folder / HTML, refresh_s=refresh_s, quiet=True,
+                                      notice=problem, earlier=earlier)
             print(report.table(results), flush=True)
+            if problem:
+                _stderr(problem)
             print(f"graded {len(results)} team(s) in {time.monotonic() - started:.1f} s; page {folder / HTML}", flush=True)
-            if args.serve is not None and server is None:
-                server = serve(folder, args.serve, args.host)
-                print(f"serving http://{args.host}:{server.server_address[1]}/", flush=True)
             stop.wait(max(0.0, args.interval - (time.monotonic() - started)))
+            cfg, problem = _reread(args.config, args.require_sandbox, cfg)
     except KeyboardInterrupt:
         pass
     finally:

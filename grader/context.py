@@ -1,7 +1,7 @@
 """What a check sees: one team's probes, created lazily and cached for one grading pass.
 
 `Session` holds what all teams share in one grading pass (the test data files, the published drift
-batches' fingerprints, the training series C1.2 recomputes baselines on); `TeamContext` holds one
+batches' fingerprints, the training series C1.2 recomputes baselines on, the test slots); `TeamContext` holds one
 team's probes and answers worth sharing between checks (the endpoint's forecast is fetched once and
 used by C3.2, C3.4, C3.5, C4.4; the team's tests run in one session for C2.2 and C2.3).
 """
@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pandas as pd
+import psutil
 
-from . import backtest
+from . import backtest, sandbox
 from .cached_property import cached_property
 from .not_gradable import NotGradable
 from .probes.ci import CiProbe
@@ -30,6 +31,14 @@ from .testdata import DataFiles
 LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crashed (grader bugs)
 
 
+def test_slots() -> int:
+    """How many teams' test sessions run at once: one per CPU (a session runs one process at a time, each
+    single-threaded: `probes.repo.THREADS`), and no more than the available memory holds at the sandbox's
+    RUN_MEMORY_MB each."""
+    memory = psutil.virtual_memory().available // (sandbox.RUN_MEMORY_MB << 20)
+    return max(1, min(psutil.cpu_count() or 1, memory))
+
+
 class Session:
     def __init__(self, config: Config):
         self.config = config
@@ -38,6 +47,7 @@ class Session:
         self._known: dict[str, str] | None = None
         self._series: dict[tuple, tuple[threading.Lock, list]] = {}
         self._lock = threading.Lock()
+        self.test_slots = threading.BoundedSemaphore(test_slots())
 
     def batch_sha256(self) -> dict[str, str]:
         """{"clean": sha256, "drifted": sha256} of the published drift batches (C5.1, C5.2)."""

@@ -40,6 +40,7 @@ class CheckResult:
     hint: str
     evidence: dict
     duration_s: float
+    computed_at: str = ""  # the `graded_at` of the pass that ran the check (an earlier one's when it was kept)
 
 
 @dataclass

@@ -1,9 +1,15 @@
 """Grade teams: teams in parallel (a bounded thread pool), each team's checks in dependency order.
 
 Budgets: a check runs in its own daemon thread and is abandoned as `error` when it passes its budget
-(`check_s`, or `pytest_s` for the checks that run the team's tests), and no check starts once the
-team's budget (`team_s`) is spent. Network calls and subprocesses carry their own timeouts inside
-those, so one team's hanging endpoint costs that team its budget and nobody else anything.
+(`check_s`, or twice `pytest_s` for the checks that run the team's tests: their time limit moves on by
+the time they wait for a CPU, up to as much again), and no check starts once the
+team's budget (`team_s`) is spent. The checks that run the team's tests wait for one of the pass's
+test slots (`Session.test_slots`: as many as the machine has CPUs and memory for) before their budget
+starts: a room of teams does not run more test sessions at once than the machine holds, and the wait
+is the room's, not the team's (its budget is moved on by it). Network calls and subprocesses carry
+their own timeouts inside those, so one team's hanging endpoint costs that team its budget and nobody
+else anything.
+A check whose dependencies did not pass is `skipped`, or `error` when they could not be graded.
 `Decided` in a check is the outcome it carries (a guard's fail), `NotGradable` that check's `error`
 (could not be graded); any other exception is its `crash` (a grader bug: the traceback goes to the
 grader's log, `<grader_dir>/grader.log`), never the run's end; a file the grader's user may not
@@ -13,6 +19,8 @@ are redacted from every message, piece of evidence and logged traceback before i
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import json
 import threading
 import time
@@ -30,6 +38,7 @@ from .redaction import redact
 from .results import (
     CRASH,
     ERROR,
+    FAIL,
     PASS,
     SKIPPED,
     SOURCES,
@@ -80,6 +89,55 @@ def _run_with_budget(check: Check, ctx: TeamContext, budget: float) -> Outcome:
     return outcome
 
 
+class Earlier:
+    """Results of earlier passes that a pass takes over (`watch` keeps one across its passes), so that a pass
+    regrades only what changed. A check is not run again while nothing it reads (`Check.reads`) changed:
+    the commit graded (of a repository by git URL, whose clone holds exactly that commit's tree), the
+    workspace's change marker (a local store's file), and always the team's entry, the teams file's
+    settings and its dependencies' statuses. Endpoint checks run every pass; so does every check reading
+    what cannot be pinned (a local clone's work tree changes without a commit; a remote store and Azure
+    DevOps have no cheap marker), and every check whose last result was `error` or `crash`."""
+
+    KEPT = (PASS, FAIL, SKIPPED)
+
+    def __init__(self):
+        self._results: dict[tuple[str, str], tuple[tuple, CheckResult]] = {}
+
+    @staticmethod
+    def inputs(ctx: TeamContext) -> dict[str, object]:
+        """What a team's checks may read, pinned: the settings' digest, `repo` (the commit graded, "none"
+        without a repository) and `workspace` (the store's marker); None for what cannot be pinned."""
+        from .probes.git import head_commit
+        from .probes.mlflow import change_marker
+
+        team, commit = ctx.team, "none"
+        if team.repo is not None:
+            try:
+                commit = head_commit(ctx.repo) if team.repo.git else None
+            except NotGradable:
+                commit = None
+        settings = ctx.session.config.model_dump_json(exclude={"teams"}) + team.model_dump_json()
+        return {"settings": hashlib.sha256(settings.encode()).hexdigest(), "repo": commit,
+                "workspace": None if team.devops else change_marker(team.workspace)}
+
+    @staticmethod
+    def key(check: Check, pinned: dict[str, object], statuses: dict[str, str]) -> tuple | None:
+        """What `check`'s result is kept under (None: it is run every pass)."""
+        if check.source == "endpoint" or any(pinned[what] is None for what in check.reads):
+            return None
+        return pinned["settings"], tuple(pinned[what] for what in check.reads), tuple(statuses.get(d) for d in check.depends)
+
+    def get(self, team: str, check_id: str, key: tuple) -> CheckResult | None:
+        kept = self._results.get((team, check_id))
+        return kept[1] if kept and kept[0] == key else None
+
+    def put(self, team: str, result: CheckResult, key: tuple) -> None:
+        if result.status in self.KEPT:
+            self._results[(team, result.id)] = (key, result)
+        else:
+            self._results.pop((team, result.id), None)
+
+
 def needed(checks: list[Check], challenge: int | None) -> tuple[list[Check], set[str]]:
     """The checks to run (the challenge's and everything they depend on) and the ids to report."""
     if challenge is None:
@@ -98,8 +156,9 @@ def needed(checks: list[Check], challenge: int | None) -> tuple[list[Check], set
 
 def grade_team(team: Team, session: Session, challenge: int | None = None,
                progress: Callable[[str, CheckResult], None] | None = None,
-               exclude: frozenset[str] = frozenset()) -> TeamResult:
-    """One team's checks in order; `exclude`d check ids are neither run nor reported."""
+               exclude: frozenset[str] = frozenset(), earlier: Earlier | None = None) -> TeamResult:
+    """One team's checks in order; `exclude`d check ids are neither run nor reported; what `earlier` passes
+    computed on the same inputs is taken over."""
     started = time.monotonic()
     graded_at = datetime.now(UTC).isoformat(timespec="seconds")
     deadline = started + team.budgets.team_s
@@ -108,16 +167,31 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
     secrets = team.secrets()
     statuses: dict[str, str] = {}
     results = []
+    pinned = earlier.inputs(ctx) if earlier is not None else None
     for check in checks:
+        key = earlier.key(check, pinned, statuses) if earlier is not None else None
+        kept = earlier.get(team.name, check.id, key) if key else None
+        if kept and check.id in report:
+            statuses[check.id] = kept.status
+            results.append(kept)
+            if progress:
+                progress(team.name, kept)
+            continue
         begun = time.monotonic()
         blocked = [d for d in check.depends if statuses.get(d) != PASS]
-        if blocked:
-            outcome = Outcome(SKIPPED, "skipped: depends on " + ", ".join(f"{d} ({statuses.get(d)})" for d in blocked))
+        why = ", ".join(f"{d} ({statuses.get(d)})" for d in blocked)
+        if blocked and all(statuses.get(d) in (ERROR, CRASH) for d in blocked):  # the team may well pass it
+            outcome = Outcome(ERROR, f"not gradable: depends on {why}, which could not be graded")
+        elif blocked:
+            outcome = Outcome(SKIPPED, "skipped: depends on " + why)
         elif deadline - begun <= 0:
             outcome = Outcome(ERROR, f"not gradable: the team's budget of {team.budgets.team_s:.0f} s was spent before this check")
         else:
-            budget = team.budgets.pytest_s + 10 if check.slow else team.budgets.check_s
-            outcome = _run_with_budget(check, ctx, min(budget, deadline - begun))
+            with session.test_slots if check.slow else contextlib.nullcontext():
+                deadline += time.monotonic() - begun  # the wait for a test slot
+                begun = time.monotonic()
+                budget = 2 * team.budgets.pytest_s + 10 if check.slow else team.budgets.check_s  # probes.repo._Clock
+                outcome = _run_with_budget(check, ctx, min(budget, deadline - begun))
         statuses[check.id] = outcome.status
         if check.id not in report:
             continue
@@ -126,7 +200,10 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
             points=outcome.points(check.points), max_points=check.points,
             message=redact(outcome.message, secrets), hint=check.hint,
             evidence=redact(_jsonable(outcome.evidence), secrets), duration_s=round(time.monotonic() - begun, 3),
+            computed_at=graded_at,
         )
+        if key:
+            earlier.put(team.name, result, key)
         results.append(result)
         if progress:
             progress(team.name, result)
@@ -143,16 +220,17 @@ def leaving_out(sources: frozenset[str] | None = None, run_tests: bool = True) -
 def grade(config: Config, challenge: int | None = None, teams: list[str] | None = None,
           progress: Callable[[str, CheckResult], None] | None = None,
           on_team: Callable[[TeamResult], None] | None = None,
-          workers: int = MAX_TEAMS_IN_PARALLEL, sources: frozenset[str] | None = None) -> list[TeamResult]:
-    """Grade every team (or the named ones) of `config` on the checks looking at `sources` (None: all);
-    results in the teams file's order."""
+          workers: int = MAX_TEAMS_IN_PARALLEL, sources: frozenset[str] | None = None,
+          earlier: Earlier | None = None) -> list[TeamResult]:
+    """Grade every team (or the named ones) of `config` on the checks looking at `sources` (None: all),
+    taking over what `earlier` passes computed on unchanged inputs; results in the teams file's order."""
     chosen = [config.team(name) for name in teams] if teams else config.teams
     malloc_arenas.limit()
     session = Session(config)
     exclude = leaving_out(sources)
 
     def one(team: Team) -> TeamResult:
-        result = grade_team(team, session, challenge, progress, exclude)
+        result = grade_team(team, session, challenge, progress, exclude, earlier)
         if on_team:
             on_team(result)
         return result

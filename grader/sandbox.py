@@ -38,6 +38,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import parsing
+
 SCRATCH_MB = 256  # the one writable folder (/tmp), in memory
 SHM_MB = 64  # /dev/shm (POSIX semaphores, shared memory)
 PROCESSES = 128  # processes and threads the sandbox's user may have at once inside it
@@ -199,7 +201,7 @@ def _named_folders(site: Path) -> list[Path]:
                 out.append(Path(line) if os.path.isabs(line) else site / line)
     for finder in sorted(site.glob("__editable___*_finder.py"))[:MAX_PTH]:
         try:
-            tree = ast.parse(_read(finder))
+            tree = parsing.parse(_read(finder))
         except (SyntaxError, ValueError):
             continue
         for node in ast.walk(tree):

@@ -72,11 +72,12 @@ def to_json(event: str, teams: list[TeamResult], generated_at: str | None = None
                 "id": f"{number:02d}", "title": CHALLENGES[number],
                 "checks": [{"id": r.id, "title": r.title, "status": r.status, "points": r.points,
                             "max_points": r.max_points, "message": r.message, "hint": r.hint,
-                            "evidence": r.evidence, "duration_s": r.duration_s}
+                            "evidence": r.evidence, "duration_s": r.duration_s, "computed_at": r.computed_at}
                            for r in team.results if r.challenge == number],
             })
         out["teams"].append({"name": team.name, "score": team.score, "max_score": team.max_score,
-                             **({"reference": True} if team.reference else {}), "challenges": challenges})
+                             **({"reference": True} if team.reference else {}), "graded_at": team.graded_at,
+                             "challenges": challenges})
     return out
 
 
@@ -308,13 +309,14 @@ def _row(team: TeamResult, rank: int | str, anchor: str, progress: Progress, now
 
 
 def render_html(event: str, teams: list[TeamResult], progress: Progress | None = None, refresh_s: int | None = None,
-                generated_at: str | None = None, docs_url: str | None = None) -> str:
+                generated_at: str | None = None, docs_url: str | None = None, notice: str | None = None) -> str:
     """The scoreboard page, made for a projector: 40 teams on one 1920x1080 screen, each a bar in points
     whose segments are its checks (pass, partial, fail, not gradable, crash, skipped told apart by fill and
     symbol, not colour alone), badges for an unreachable workspace or endpoint, a stale grading (older than
     STALE_PASSES refreshes of a watch) and a stuck team; the reference team apart, unranked. `progress`
     (`grader.history.progress`) adds first-passed times, stuck flags, the chart of points over the event and
-    the first team to pass each challenge; `docs_url` (where Student/ is browsable) turns the hints into links."""
+    the first team to pass each challenge; `docs_url` (where Student/ is browsable) turns the hints into links;
+    `notice`, a line for the coach above the scoreboard (the first pass running, a teams file not re-read)."""
     progress = progress or Progress()
     generated_at = generated_at or _now()
     now = datetime.fromisoformat(generated_at)
@@ -325,7 +327,7 @@ def render_html(event: str, teams: list[TeamResult], progress: Progress | None =
              for i, team in enumerate((t for t in teams if t.reference), 1)]
     return _env.get_template("scoreboard.html.j2").render(
         event=event, rows=rows, references=apart, generated_at=_local(now).strftime("%Y-%m-%d %H:%M %Z"),
-        refresh_s=refresh_s, docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
+        refresh_s=refresh_s, notice=notice, docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
         header=_challenges(teams[0]) if teams else [], challenges=CHALLENGES, symbol=symbol, points=points,
         css_class=css_class, legend=LEGEND, symbols=SYMBOL, partial_symbol=PARTIAL, stale_passes=STALE_PASSES,
         clock=clock,
@@ -334,5 +336,5 @@ def render_html(event: str, teams: list[TeamResult], progress: Progress | None =
 
 
 def write_html(path: str | Path, event: str, teams: list[TeamResult], progress: Progress | None = None,
-               refresh_s: int | None = None, docs_url: str | None = None) -> Path:
-    return _write(path, render_html(event, teams, progress, refresh_s, docs_url=docs_url))
+               refresh_s: int | None = None, docs_url: str | None = None, notice: str | None = None) -> Path:
+    return _write(path, render_html(event, teams, progress, refresh_s, docs_url=docs_url, notice=notice))

@@ -281,8 +281,8 @@ class WorkspaceRef(_Model):
 
 
 class RepoSource(_Model):
-    """The team's repository: its local clone, or a git URL the grader clones `ref` of itself. A string
-    is a local path."""
+    """The team's repository: its local clone, or a git URL the grader clones a branch of itself (`ref`,
+    else the one `git clone` checks out). A string is a local path."""
 
     exactly_one = (("path", "git"), "path, git (or a path alone)")
 
@@ -290,7 +290,9 @@ class RepoSource(_Model):
     git: Annotated[str, _no_credential("give the token's environment variable as repo.token_env"),
                    AfterValidator(_git_url)] | None = Field(
         None, description="a git URL: `https://`, `ssh://`, `git@host:path`, `git://`, `file://`")
-    ref: Annotated[str, AfterValidator(_ref)] = Field("main", description="the branch or tag graded (with `git`)")
+    ref: Annotated[str, AfterValidator(_ref)] | None = Field(
+        None, description="the branch or tag graded (with `git`; default: the remote's HEAD, the branch `git clone` "
+                          "checks out)")
     token_env: EnvName | None = Field(None, description="the variable holding a read token for an HTTPS `git` URL")
 
     @model_validator(mode="before")

@@ -82,8 +82,9 @@ class Check:
     anchor: str
     depends: tuple[str, ...]
     func: Callable
-    slow: bool = False  # runs the team's code (pytest): budget `pytest_s` instead of `check_s`
+    slow: bool = False  # runs the team's code (pytest): budget twice `pytest_s` (its time waiting for a CPU) instead of `check_s`
     source: str = "workspace"  # what it looks at: one of SOURCES
+    reads: tuple[str, ...] = ("repo", "workspace")  # what its result depends on, for keeping it across passes
 
     @property
     def challenge(self) -> int:
@@ -149,7 +150,10 @@ def made_by_ci(ctx: TeamContext, run) -> bool:
 
 
 def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...] = (), slow: bool = False,
-          source: str = "workspace"):
+          source: str = "workspace", reads: tuple[str, ...] = ("repo", "workspace")):
+    """Registers a check. `reads`: what its result depends on besides its dependencies' statuses, of
+    `repo` (the commit) and `workspace` (the store: its runs, and the CI runs whose commits the
+    repository backs); `runner.Earlier` keeps it while those are unchanged (endpoint checks: never)."""
     def register(func: Callable) -> Callable:
         if id in REGISTRY:
             raise ValueError(f"check {id} registered twice")
@@ -158,7 +162,7 @@ def check(id: str, title: str, points: int, anchor: str, depends: tuple[str, ...
         missing = [d for d in depends if d not in REGISTRY]
         if missing:  # dependencies are registered first, so the registry order is a valid run order
             raise ValueError(f"check {id} depends on unregistered {missing}")
-        REGISTRY[id] = Check(id, title, points, anchor, tuple(depends), func, slow, source)
+        REGISTRY[id] = Check(id, title, points, anchor, tuple(depends), func, slow, source, tuple(reads))
         return func
 
     return register

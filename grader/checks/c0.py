@@ -23,7 +23,7 @@ def workspace_reachable(ctx: TeamContext) -> Outcome:
                   experiments=names[:20])
 
 
-@check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria", source="repo")
+@check("C0.2", "Team repository holds the starter project", points=5, anchor="success-criteria", source="repo", reads=("repo",))
 def starter_project(ctx: TeamContext) -> Outcome:
     repo = require_repo(ctx)
     foreign = foreign_git(repo)

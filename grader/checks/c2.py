@@ -10,6 +10,7 @@ from wth.ci.records import Record
 from wth.workspace_contract import BUILD_ID, BUILD_PIPELINE, LINEAGE_TAGS, PIPELINE_TAG
 
 from ..context import TeamContext
+from ..not_gradable import NotGradable
 from ..probes import pipelines
 from ..probes import repo as repo_probe
 from ..probes.commands import RepoCode, Runs, Unresolved
@@ -29,7 +30,7 @@ CALLS = {  # what a step's code calls when it does it (functions, or keyword arg
 }
 
 
-@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo")
+@check("C2.1", "Unit tests exist", points=5, anchor="success-criteria", source="repo", reads=("repo",))
 def tests_exist(ctx: TeamContext) -> Outcome:
     found = repo_probe.test_functions(require_repo(ctx))
     total = sum(found.values())
@@ -44,7 +45,7 @@ def _contained(run) -> str:
     return "" if run.sandbox else " [not sandboxed: no bubblewrap on the grading machine]"
 
 
-@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo")
+@check("C2.2", "The team's tests pass", points=10, anchor="success-criteria", depends=("C2.1",), slow=True, source="repo", reads=("repo",))
 def tests_pass(ctx: TeamContext) -> Outcome:
     """The team's tests on a valid data file; this check also waits for C2.3's runs (`TeamContext.test_runs`)."""
     run = ctx.test_runs["clean"]
@@ -52,6 +53,7 @@ def tests_pass(ctx: TeamContext) -> Outcome:
                 settings.DATA_FILE.name: "a valid TransactionHistory file", "sandbox": run.sandbox or "none",
                 "exit_code": run.returncode, "seconds": run.seconds, "summary": run.summary, "output_tail": run.output[-1500:]}
     note, first = _contained(run), f"; first error: {run.first_error}" if run.first_error else ""
+    _not_starved(ctx, [run])
     if run.returncode is None and run.timed_out:
         return failed(f"your tests did not finish within {ctx.team.budgets.pytest_s:g} s; keep unit tests fast{note}", **evidence)
     if run.returncode is None:
@@ -61,7 +63,8 @@ def tests_pass(ctx: TeamContext) -> Outcome:
     return passed(f"the tests pass: {run.summary}{note}", **evidence)
 
 
-@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True, source="repo")
+@check("C2.3", "The team's tests catch bad data", points=10, anchor="success-criteria", depends=("C2.2",), slow=True,
+       source="repo", reads=("repo",))
 def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
     """One run per kind of corruption (in C2.2's session and budget); the points are shared by the
     kinds caught (tests that fail, exit 1)."""
@@ -72,6 +75,7 @@ def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
         (caught if run.returncode == 1 else slipped).append(kind)
         if run.returncode not in (0, 1):
             runs[kind]["output_tail"] = run.output[-600:]
+    _not_starved(ctx, [done[kind] for kind in slipped])
     note = _contained(clean)
     evidence = {"caught": caught, "slipped_through": slipped, "runs": runs, "sandbox": clean.sandbox or "none",
                 "corruptions": {kind: what for kind, (what, _) in CORRUPTIONS.items()}}
@@ -81,6 +85,15 @@ def tests_catch_bad_data(ctx: TeamContext) -> Outcome:
     listing = "; ".join(f"{CORRUPTIONS[kind][0]} ({_why(runs[kind])})" for kind in slipped)
     return partial(f"your tests caught {len(caught)} of {total} kinds of corrupted data ({settings.DATA_FILE.name}); slipped "
                    f"through: {listing}. Check each rule in your data-validation tests{note}", len(caught) / total, **evidence)
+
+
+def _not_starved(ctx: TeamContext, runs: list) -> None:
+    """`NotGradable` when one of `runs` ran out of time because the grading machine starved it: its
+    overload is never the team's failure."""
+    starved = next((run for run in runs if run.timed_out and run.contended), None)
+    if starved:
+        raise NotGradable(f"the grading machine was overloaded while your tests ran ({starved.contended}), so their "
+                          f"{ctx.team.budgets.pytest_s:g} s budget says nothing of them; regraded on the next pass")
 
 
 def _why(run: dict) -> str:

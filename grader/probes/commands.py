@@ -20,6 +20,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from .. import parsing
 from ..cached_property import cached_property
 from .repo import walk
 
@@ -271,7 +272,7 @@ class RepoCode:
         try:
             if file.stat().st_size > MAX_SCRIPT_BYTES:
                 return None
-            return ast.parse(file.read_text(encoding="utf-8", errors="replace"))
+            return parsing.parse(file.read_text(encoding="utf-8", errors="replace"))
         except (OSError, SyntaxError, ValueError):
             return None
 

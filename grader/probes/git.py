@@ -1,9 +1,12 @@
 """A team's repository by git URL, and what its commit holds: real `git` in subprocesses, each with a
 timeout, never a prompt.
 
-`fetch(source, into, timeout)` makes `into` a clone of `source.ref`'s newest commit (a shallow
+`fetch(source, into, timeout)` makes `into` a clone of the graded branch's newest commit (a shallow
 clone the first time, a shallow fetch after) whose work tree is exactly that commit's tree, with its
 last `HISTORY_DEPTH` commits: a CI run counts only on a commit of the graded branch (probes/ci.py).
+The graded branch is `source.ref`, else the one `git clone` checks out: the remote's HEAD (a team on
+`master` is graded as one on `main`), or the remote's only branch when its HEAD names none (a bare
+origin made with `main` that a team pushed `master` to).
 The token (for an HTTPS remote, or plain HTTP to this machine: the teams file refuses anything else)
 comes only from the environment variable `source.token_env` and reaches git only through
 environment-scoped configuration (`GIT_CONFIG_*`: an `http.<remote>.extraHeader`, sent to the remote's
@@ -80,25 +83,50 @@ def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | N
     return stdout
 
 
+def graded_branch(source: RepoSource, timeout: float, token: str | None = None) -> str:
+    """`source.ref`, else the branch `git clone` checks out: the remote's HEAD, or its only branch when
+    HEAD names none (`GitFailed` when git cannot list the remote, `NotGradable` when no branch is it)."""
+    if source.ref:
+        return source.ref
+    listing = git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git)
+    head, branches = None, []
+    for line in listing.splitlines():
+        name, _, where = line.partition("\t")
+        if name.startswith("ref: ") and where == "HEAD":
+            head = name.removeprefix("ref: ")
+        elif where.startswith("refs/heads/"):
+            branches.append(where.removeprefix("refs/heads/"))
+    if head and head.removeprefix("refs/heads/") in branches:
+        return head.removeprefix("refs/heads/")
+    if len(branches) == 1:
+        return branches[0]
+    raise NotGradable(f"{source.git}: its HEAD names no branch and it has {len(branches)} "
+                      f"({', '.join(branches[:5]) or 'none: push your work'}): give the branch as repo.ref in the "
+                      "teams file")
+
+
 def fetch(source: RepoSource, into: Path, timeout: float) -> Path:
-    """`into` holding `source.ref`'s newest commit as its work tree; `NotGradable` when git cannot get it."""
+    """`into` holding the graded branch's newest commit as its work tree; `NotGradable` when git cannot get it."""
     token = None
     if source.token_env:
         token = os.environ.get(source.token_env)
         if not token:
             raise NotGradable(f"the repository token is not set: export {source.token_env}")
+    ref = source.ref
     try:
+        ref = graded_branch(source, timeout, token)
         if not (into / ".git").is_dir():
             into.parent.mkdir(parents=True, exist_ok=True)
-            git(["clone", "--quiet", "--depth", str(HISTORY_DEPTH), "--single-branch", "--branch", source.ref, "--",
+            git(["clone", "--quiet", "--depth", str(HISTORY_DEPTH), "--single-branch", "--branch", ref, "--",
                  source.git, str(into)], timeout, token=token, remote=source.git)
         else:
-            git(["fetch", "--quiet", "--depth", str(HISTORY_DEPTH), "--force", source.git, source.ref], timeout, cwd=into,
+            git(["fetch", "--quiet", "--depth", str(HISTORY_DEPTH), "--force", source.git, ref], timeout, cwd=into,
                 token=token, remote=source.git)
             git(["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"], timeout, cwd=into)
             git(["clean", "--quiet", "-ffdx"], timeout, cwd=into)
     except GitFailed as err:
-        raise NotGradable(f"cannot get {source.ref!r} of {source.git}: {err}") from None
+        what = repr(ref) if ref else "the default branch"
+        raise NotGradable(f"cannot get {what} of {source.git}: {err}") from None
     return into
 
 

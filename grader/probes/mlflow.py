@@ -150,6 +150,23 @@ def _sqlite_file(ref: WorkspaceRef) -> Path:
     return db
 
 
+def change_marker(ref: WorkspaceRef) -> tuple | None:
+    """What changes whenever a local store does: its database file's and write-ahead log's size and
+    modification time (None for each that is missing); None for a remote store, which has no cheap one."""
+    if ref.kind not in ("folder", "sqlite"):
+        return None
+    db = Path(ref.location) / "mlflow.db" if ref.kind == "folder" else Path(ref.location)
+    marker = []
+    for path in (db, db.with_name(db.name + "-wal")):
+        try:
+            info = path.stat()
+        except OSError:
+            marker.append(None)
+            continue
+        marker.append((info.st_size, info.st_mtime_ns))
+    return tuple(marker)
+
+
 def _read_inside(artifact_uri: str, path: str, folder: Path, cap: int) -> str:
     """At most `cap` bytes of the artifact `path` under a local `artifact_uri`, when it is a regular file
     inside `folder` once every link is resolved ("" otherwise: the grader reads nothing else)."""

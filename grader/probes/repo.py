@@ -6,6 +6,13 @@ clone) with a fresh HOME, under a sandbox of its own (`grader.sandbox`) when the
 time budget (past it, what runs is killed), with a clean environment (only PATH/locale variables and
 `WTH_DATA_FILE`, never the coach's secrets); a run's verdict is the exit status the grader waits for,
 and every stream and file of team code is read with a cap.
+
+The time limit is the team's own time, not the grading machine's: the grader watches each run's
+process tree, and the time its processes waited for a CPU (ready to run, not running) moves the
+session's time limit on, up to as much again (`_Clock`). A session that waited longer than that while
+other processes than the team's kept the machine busy (OTHERS_SHARE of its CPU time or more) and ran
+out of time says so (`PytestRun.contended`): its time says nothing of the team's tests. Tests that
+sleep or wait for something else are not ready to run: their time limit stays theirs.
 """
 
 from __future__ import annotations
@@ -33,7 +40,7 @@ from wth import settings
 from wth.processes import popen, stop_tree
 from wth.store import DB_FILE
 
-from .. import sandbox
+from .. import parsing, sandbox
 from ..not_gradable import RESOURCE_ERRNOS, NotGradable
 
 SKIP_DIRS = {".git", ".venv", "venv", "env", "node_modules", "__pycache__", ".wth", ".grader", ".pytest_cache",
@@ -68,7 +75,7 @@ def test_functions(root: Path) -> dict[str, int]:
             continue  # not a regular file (a pipe would never end), or one the grader may not read
         try:
             with open(path, "rb") as handle:
-                tree = ast.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
+                tree = parsing.parse(handle.read(MAX_TEST_FILE_KB << 10).decode("utf-8", errors="replace"))
         except (SyntaxError, ValueError, OSError):
             out[str(path.relative_to(root))] = 0
             continue
@@ -86,6 +93,7 @@ class PytestRun:
     summary: str  # pytest's last line, e.g. "3 passed in 0.5s"
     sandbox: str | None  # what contained the run; None: not sandboxed
     timed_out: bool = False  # killed at the time limit
+    contended: str | None = None  # how the grading machine starved it (its time says nothing of the team's tests)
 
     @property
     def first_error(self) -> str:
@@ -165,7 +173,7 @@ def tail_of_file(path: Path, keep: int = OUTPUT_TAIL_KB << 10) -> str:
         return ""
 
 
-def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float,
+def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: Callable[[], float],
            enough: Callable[[], bool] = lambda: False) -> None:
     """Reads every stream into its tail until all are closed, `deadline` passes, the process ended
     a moment ago (what it left running may hold a stream open), or `enough` says so."""
@@ -177,9 +185,9 @@ def _drain(process: subprocess.Popen, streams: dict[int, Tail], deadline: float,
             now = time.monotonic()
             if process.poll() is not None:
                 ended = ended or now
-            if now >= deadline or (ended and now - ended > 1.0) or enough():
+            if now >= deadline() or (ended and now - ended > 1.0) or enough():
                 break
-            for key, _ in selector.select(timeout=min(0.5, deadline - now)):
+            for key, _ in selector.select(timeout=min(0.5, deadline() - now)):
                 try:
                     chunk = os.read(key.fd, 1 << 16)
                 except OSError:
@@ -230,16 +238,22 @@ def _copy(source: Path, target: Path) -> str:
             f"{COPY_MB} MB or {COPY_FILES} files: {', '.join(left_out[:5])}]\n")
 
 
-def _env(home: str, tmp: str, data: str | None) -> dict[str, str]:
+def _env(home: str, tmp: str, data: str | None, python: str) -> dict[str, str]:
+    """The run's whole environment. Under the grader's own interpreter (a clone without a venv: every team
+    graded by git URL) no pytest plugin loads by itself: the grader's (its tools': xdist, schemathesis...)
+    are not the team's, and they took nine tenths of each run's start; a team's pytest.ini may still load
+    one with `-p NAME`."""
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(HOME=home, TMPDIR=tmp, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", MPLBACKEND="Agg",
-               MLFLOW_TRACKING_URI=f"sqlite:///{home}/{DB_FILE}", **THREADS, **({settings.DATA_FILE.name: data} if data else {}))
+               MLFLOW_TRACKING_URI=f"sqlite:///{home}/{DB_FILE}", **THREADS, **({settings.DATA_FILE.name: data} if data else {}),
+               **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if python == sys.executable else {}))
     return env
 
 
-def _run(code: int | None, seconds: float, output: str, sandbox_: str | None, timed_out: bool = False) -> PytestRun:
+def _run(code: int | None, seconds: float, output: str, sandbox_: str | None, timed_out: bool = False,
+         contended: str | None = None) -> PytestRun:
     lines = [line for line in output.strip().splitlines() if line.strip()]
-    return PytestRun(code, seconds, output, lines[-1] if lines else "", sandbox_, timed_out)
+    return PytestRun(code, seconds, output, lines[-1] if lines else "", sandbox_, timed_out, contended)
 
 
 def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeout: float,
@@ -248,8 +262,9 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
     HOME and scratch folder, sandboxed when this machine can (`hide`: folders never shown, even inside
     the interpreter's), all within `timeout` seconds: a run still going then is killed, and the runs
     after it do not start (returncode None). Nor do they once the `gate` run fails: a suite that fails
-    on good data says nothing about bad data. Results in `data_files`' order."""
-    deadline = time.monotonic() + timeout
+    on good data says nothing about bad data. The time limit moves on by the time the runs waited for a
+    CPU (`_Clock`). Results in `data_files`' order."""
+    clock = _Clock(timeout)
     order = list(data_files)
     random.SystemRandom().shuffle(order)
     with tempfile.TemporaryDirectory(prefix="wth-grader-pytest-") as scratch:
@@ -259,11 +274,12 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
         box = sandbox.jail(python, root, copy, hide, RUNNER) if sandbox.status().available else None
         runs, gated = {}, False
         for label in order:
-            if gated or deadline - time.monotonic() <= 0:  # never started: the gate failed, or no time was left
-                runs[label] = _run(None, 0.0, "", box and box.describe(timeout), timed_out=not gated)
+            if gated or clock.left() <= 0:  # never started: the gate failed, or no time was left
+                runs[label] = _run(None, 0.0, "", box and box.describe(timeout), timed_out=not gated,
+                                   contended=None if gated else clock.contended())
                 continue
             one = _contained if box else _direct
-            runs[label] = one(box, Path(root), copy, python, data_files[label], deadline, scratch)
+            runs[label] = one(box, Path(root), copy, python, data_files[label], clock, scratch)
             runs[label].output = note + runs[label].output
             gated = label == gate and runs[label].returncode != 0 and not runs[label].timed_out
     return {label: runs[label] for label in data_files}
@@ -272,14 +288,14 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
 RUNNER = os.path.realpath(sys.executable)  # the grader's own interpreter: it prepares each sandboxed run
 
 
-def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str | None, deadline: float,
+def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str | None, clock: _Clock,
                scratch: Path) -> PytestRun:
     """One run in a sandbox of its own (RUN prepares it, then pytest)."""
-    left = deadline - time.monotonic()
+    left = clock.left()
     inside = f"{sandbox.DATA}/{secrets.token_hex(8)}/{Path(data).name}" if data else None
     spec = {"limits": sandbox.limits(left), "source": os.path.abspath(root), "skip": box.skip, "python": str(python),
             "work": f"{sandbox.SCRATCH}/{SCRATCH_RUN}"}
-    env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside)
+    env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside, python)
     with tempfile.TemporaryDirectory(prefix="wth-grader-stage-") as stage:
         ready_r, ready_w = os.pipe()
         try:
@@ -290,10 +306,10 @@ def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str
             os.close(ready_r)
             os.close(ready_w)
             raise
-        return _wait(cmd, "/", env, deadline, box.describe(left), ready=(ready_r, ready_w))
+        return _wait(cmd, "/", env, clock, box.describe(left), ready=(ready_r, ready_w))
 
 
-def _direct(box: None, root: Path, copy: Path, python: str, data: str | None, deadline: float,
+def _direct(box: None, root: Path, copy: Path, python: str, data: str | None, clock: _Clock,
             scratch: Path) -> PytestRun:
     """One run unsandboxed: a fresh copy, HOME and temporary folder of its own, then pytest."""
     run = scratch / f"run-{secrets.token_hex(4)}"
@@ -301,15 +317,15 @@ def _direct(box: None, root: Path, copy: Path, python: str, data: str | None, de
     (run / "home").mkdir()
     try:
         return _wait([python, "-m", "pytest", *PYTEST_ARGS], str(run / SCRATCH_RUN),
-                     _env(str(run / "home"), str(run), data), deadline, None)
+                     _env(str(run / "home"), str(run), data, python), clock, None)
     finally:
         shutil.rmtree(run, ignore_errors=True)
 
 
-def _wait(cmd: list[str], cwd: str, env: dict, deadline: float, described: str | None,
+def _wait(cmd: list[str], cwd: str, env: dict, clock: _Clock, described: str | None,
           ready: tuple[int, int] | None = None) -> PytestRun:
-    """Runs `cmd` until it ends or `deadline` passes (then its whole tree is stopped); its exit status,
-    when `ready` (a pipe the run's preparation writes to) says team code started."""
+    """Runs `cmd` until it ends or `clock`'s deadline passes (then its whole tree is stopped); its exit
+    status, when `ready` (a pipe the run's preparation writes to) says team code started."""
     out_r, out_w = os.pipe()
     streams = {out_r: Tail(), **({ready[0]: Tail(cap=1)} if ready else {})}
     started = time.monotonic()
@@ -326,43 +342,72 @@ def _wait(cmd: list[str], cwd: str, env: dict, deadline: float, described: str |
         os.close(out_w)
         if ready:
             os.close(ready[1])
-    held = _Memory(process.pid)
-    _drain(process, streams, deadline, held.over)
+    held = clock.watch(_Tree(process.pid))
+    _drain(process, streams, clock.deadline, held.over)
     if held.exceeded:
         stop_tree(process.pid, timeout=2)
     try:
-        code, timed_out = process.wait(timeout=max(0.0, deadline - time.monotonic())), False
+        code, timed_out = process.wait(timeout=clock.left()), False
     except subprocess.TimeoutExpired:
+        held.sample()  # what the tree got until its time limit, before it is stopped
         stop_tree(process.pid, timeout=2)
         code, timed_out = process.wait(), True
     began = (not ready or streams[ready[0]].read > 0) and not held.exceeded
     note = (f"[stopped: its processes held more than {sandbox.RUN_MEMORY_MB} MB of memory together]\n"
             if held.exceeded else "")
     return _run(code if began and not timed_out else None, round(time.monotonic() - started, 2),
-                streams[out_r].text() + note, described, timed_out)
+                streams[out_r].text() + note, described, timed_out, clock.contended() if timed_out else None)
 
 
-class _Memory:
-    """The memory a run's whole process tree holds, looked at every MEMORY_EVERY_S at most: the sum of
-    resident sizes, and when that passes RUN_MEMORY_MB the sum of proportional ones (a page that forked
-    processes share counts once)."""
+OTHERS_SHARE = 0.25  # a session out of time after waiting past its clock's allowance, while processes other than
+# the team's used this share of the machine's CPU time or more: the machine starved it
+POLL_S = 0.25  # a run's process tree is looked at this often at most
+READY = frozenset({psutil.STATUS_RUNNING, psutil.STATUS_DISK_SLEEP})  # wanting a CPU (or the disk), not waiting
+
+
+class _Tree:
+    """A run's whole process tree, looked at every POLL_S at most: the memory it holds (the sum of resident
+    sizes, and when that passes RUN_MEMORY_MB the sum of proportional ones: a page that forked processes
+    share counts once), the CPU time it got (its processes' own, and that of the descendants they reaped)
+    and for how long its processes were ready to run."""
 
     def __init__(self, pid: int):
-        self.pid, self.seen, self.exceeded = pid, 0.0, False
+        self.pid, self.exceeded = pid, False
+        self.seen = time.monotonic()
+        self.cpu_s = self.ready_s = 0.0
+
+    @property
+    def waited(self) -> float:
+        """Seconds its processes were ready to run and not running (summed over processes)."""
+        return max(0.0, self.ready_s - self.cpu_s)
 
     def over(self) -> bool:
-        if time.monotonic() - self.seen < MEMORY_EVERY_S:
-            return self.exceeded
-        self.seen = time.monotonic()
+        """Whether the tree holds more than RUN_MEMORY_MB."""
+        if time.monotonic() - self.seen >= POLL_S:
+            self.sample()
+        return self.exceeded
+
+    def sample(self) -> None:
+        now = time.monotonic()
         try:
             root = psutil.Process(self.pid)
             tree = [root, *root.children(recursive=True)]
         except psutil.Error:
-            return self.exceeded
+            tree = []
+        resident = cpu = ready = 0
+        for process in tree:
+            try:
+                with process.oneshot():
+                    resident += process.memory_info().rss
+                    times = process.cpu_times()
+                    cpu += times.user + times.system + times.children_user + times.children_system
+                    ready += process.status() in READY
+            except psutil.Error:
+                pass
+        self.ready_s += ready * (now - self.seen)
+        self.cpu_s, self.seen = max(self.cpu_s, cpu), now
         cap = sandbox.RUN_MEMORY_MB << 20
-        self.exceeded = self._sum(tree, lambda p: p.memory_info().rss) > cap and \
-            self._sum(tree, lambda p: _proportional(p.memory_full_info())) > cap
-        return self.exceeded
+        self.exceeded = resident > cap and self._sum(tree, lambda p: _proportional(p.memory_full_info())) > cap
 
     @staticmethod
     def _sum(tree: list[psutil.Process], size: Callable[[psutil.Process], int]) -> int:
@@ -375,8 +420,43 @@ class _Memory:
         return total
 
 
-MEMORY_EVERY_S = 0.25
+class _Clock:
+    """A test session's time limit in the team's own time: `timeout` seconds from now, moved on by the time
+    its runs' processes waited for a CPU, up to `timeout` more. Measures the machine meanwhile."""
 
+    def __init__(self, timeout: float):
+        self.started, self.timeout = time.monotonic(), timeout
+        self.machine = psutil.cpu_times()
+        self.trees: list[_Tree] = []
+
+    def watch(self, tree: _Tree) -> _Tree:
+        self.trees.append(tree)
+        return tree
+
+    def waited(self) -> float:
+        return sum(tree.waited for tree in self.trees)
+
+    def deadline(self) -> float:
+        return self.started + self.timeout + min(self.waited(), self.timeout)
+
+    def left(self) -> float:
+        return max(0.0, self.deadline() - time.monotonic())
+
+    def contended(self) -> str | None:
+        """How the machine starved the session, if it did: its runs waited for a CPU past the allowance while
+        other processes used OTHERS_SHARE of the machine's CPU time or more."""
+        wall, waited = time.monotonic() - self.started, self.waited()
+        after = psutil.cpu_times()
+        spent = {name: getattr(after, name) - getattr(self.machine, name) for name in after._fields
+                 if name not in ("guest", "guest_nice")}  # guest time is in user time
+        total = sum(spent.values())
+        others = (total - spent["idle"] - spent.get("iowait", 0.0) - sum(t.cpu_s for t in self.trees)) / total if total else 0.0
+        if waited <= self.timeout or others < OTHERS_SHARE:
+            return None
+        load = "/".join(f"{value:.1f}" for value in psutil.getloadavg())
+        return (f"in {wall:.0f} s they got {sum(t.cpu_s for t in self.trees):.1f} s of CPU and waited {waited:.1f} s "
+                f"for one; other processes used {others:.0%} of the machine's CPU time, load {load} on "
+                f"{psutil.cpu_count()} CPUs")
 
 
 def _proportional(info) -> int:

@@ -26,6 +26,7 @@ from grader_tools import (
 from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
+from grader.not_gradable import NotGradable
 
 REPO_CHECKS_WITHOUT_PYTEST = ("C0.2", "C2.1", "C2.4", "C5.4")
 
@@ -84,6 +85,9 @@ class GitHttp:
 def served(tmp_path_factory, good_repo):
     root = tmp_path_factory.mktemp("git-server")
     subprocess.run(["git", "clone", "-q", "--bare", str(good_repo), str(root / "good.git")], check=True)
+    # a team on `master` that pushed to an origin made with `main` (`wth ci init`'s): its HEAD names no branch
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=main", str(root / "master.git")], check=True)
+    subprocess.run(["git", "-C", str(good_repo), "push", "-q", str(root / "master.git"), "main:master"], check=True)
     starter = build_repo(tmp_path_factory.mktemp("starter") / "starter", "starter")  # no tests: no pytest to wait for
     subprocess.run(["git", "clone", "-q", "--bare", str(starter), str(root / "starter.git")], check=True)
     port = free_port()
@@ -98,19 +102,20 @@ def served(tmp_path_factory, good_repo):
         except OSError:
             time.sleep(0.2)
     http = GitHttp(root, FAKE_SECRET)
-    yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"git://127.0.0.1:{port}/good.git",
+    yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"git://127.0.0.1:{port}/master.git",
            "http": f"{http.base}/starter.git", "server": http}
     http.close()
     daemon.terminate()
     daemon.wait(timeout=10)
 
 
-def _grade(tmp_path, ws, repo, name="t"):
+def _grade(tmp_path, ws, repo, name="t", earlier=None):
     path = write_teams(tmp_path / f"{name}.yaml", [{"name": name, "workspace": str(ws.root), "endpoint": None, "repo": repo}])
     cfg = teams.load(path)
     session = Session(cfg)
     try:  # the checks that run the team's pytest are the sandbox tests' business
-        return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow))
+        return runner.grade_team(cfg.teams[0], session, exclude=frozenset(c.id for c in all_checks() if c.slow),
+                                 earlier=earlier)
     finally:
         session.close()
 
@@ -121,8 +126,10 @@ def _repo_results(team):
 
 @pytest.mark.parametrize("kind", ["file", "daemon"])
 def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_repo, served, kind):
+    """Without `ref`, the branch `git clone` checks out: the remote's HEAD (file), or its only branch when
+    HEAD names none (daemon: `master` only, HEAD `main`): a team on `master` scores as one on `main`."""
     local = _grade(tmp_path, full_ws, str(good_repo), "local")
-    remote = _grade(tmp_path, full_ws, {"git": served[kind], "ref": "main"}, "remote")
+    remote = _grade(tmp_path, full_ws, {"git": served[kind]}, "remote")
     assert _repo_results(remote) == _repo_results(local)
     assert {status for status, _ in _repo_results(local).values()} == {PASS}
     assert remote.score == local.score
@@ -130,15 +137,37 @@ def test_a_git_url_scores_what_the_local_clone_scores(tmp_path, full_ws, good_re
 
 
 def test_a_new_push_is_fetched_on_the_next_grading(tmp_path, full_ws, good_repo, served):
+    """... and only then are the repository's and workspace's checks run again: a pass on the same commit and
+    store keeps their results (the very same), the endpoint's are run every pass."""
     work = tmp_path / "work"
     subprocess.run(["git", "clone", "-q", served["file"], str(work)], check=True)
-    repo = {"git": served["file"], "ref": "main"}
-    first = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
+    repo, earlier = {"git": served["file"], "ref": "main"}, runner.Earlier()
+    first = _grade(tmp_path, full_ws, repo, earlier=earlier)
+    again = _grade(tmp_path, full_ws, repo, earlier=earlier)
+    kept = {r.id for r in again.results if r is first.result(r.id)}
+    sources = {c.id: c.source for c in all_checks()}
+    assert kept == {r.id for r in first.results if sources[r.id] != "endpoint" and r.status in runner.Earlier.KEPT}
+    assert {"C0.2", "C1.1", "C2.4", "C5.4"} <= kept and "C3.1" not in kept
+    assert again.result("C0.2").computed_at == first.graded_at
     (work / "NOTES.md").write_text("more work\n")
     commit_all(work, "more work")
     subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "main"], check=True)
-    second = _grade(tmp_path, full_ws, repo).result("C0.2").evidence["commit"]
-    assert second != first and (tmp_path / ".grader" / "repos" / teams.folder_name("t") / "NOTES.md").exists()
+    pushed = _grade(tmp_path, full_ws, repo, earlier=earlier)
+    assert pushed.result("C0.2").evidence["commit"] != first.result("C0.2").evidence["commit"]
+    assert (tmp_path / ".grader" / "repos" / teams.folder_name("t") / "NOTES.md").exists()
+    assert not [r.id for r in pushed.results if r is again.result(r.id)]  # a new commit: every check runs again
+
+
+def test_a_local_store_s_change_marker_moves_with_its_database(tmp_path):
+    from grader.probes.mlflow import change_marker
+
+    ref = teams.WorkspaceRef(path=tmp_path)
+    missing = change_marker(ref)
+    (tmp_path / "mlflow.db").write_bytes(b"v1")
+    written = change_marker(ref)
+    (tmp_path / "mlflow.db").write_bytes(b"v2 and more")
+    assert missing == (None, None) and None not in {written, change_marker(ref)} and written != change_marker(ref)
+    assert change_marker(teams.WorkspaceRef(tracking_uri="http://127.0.0.1:5000")) is None  # a remote store: no marker
 
 
 def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, full_ws, served):
@@ -146,6 +175,19 @@ def test_unreachable_repositories_and_unset_tokens_are_not_gradable(tmp_path, fu
     assert missing.status == ERROR and "cannot get 'no-such-branch'" in missing.message
     unset = _grade(tmp_path, full_ws, {"git": served["http"], "ref": "main", "token_env": "WTH_UNSET_TOKEN"}).result("C2.1")
     assert unset.status == ERROR and "export WTH_UNSET_TOKEN" in unset.message
+
+
+def test_a_remote_whose_head_names_no_branch_among_several_asks_for_ref(tmp_path, good_repo):
+    from grader.probes.git import graded_branch
+
+    bare = tmp_path / "two.git"
+    subprocess.run(["git", "init", "-q", "--bare", "--initial-branch=trunk", str(bare)], check=True)
+    subprocess.run(["git", "-C", str(good_repo), "push", "-q", str(bare), "main:master", "main:dev"], check=True)
+    source = teams.RepoSource(git=bare.as_uri())
+    with pytest.raises(NotGradable, match=r"its HEAD names no branch and it has 2 \(dev, master\): give the branch "
+                                          r"as repo.ref"):
+        graded_branch(source, timeout=20)
+    assert graded_branch(teams.RepoSource(git=bare.as_uri(), ref="dev"), timeout=20) == "dev"
 
 
 def test_a_token_reaches_git_and_nothing_else(tmp_path, full_ws, served):
@@ -200,3 +242,16 @@ def test_the_token_is_configured_for_the_remotes_origin_only():
     for elsewhere in ("https://evil.example/team/a.git", "https://git.example:8443/team/a.git",
                       "http://git.example/team/a.git"):
         assert header(elsewhere) == "", elsewhere
+
+
+def test_what_cannot_be_pinned_is_graded_every_pass():
+    """A remote store has no change marker and a local clone no pinned commit: the checks reading them
+    run every pass; the team's tests, reading only the repository, stay kept by commit."""
+    checks = {c.id: c for c in all_checks()}
+    remote_store = {"settings": "s", "repo": "abc123", "workspace": None}
+    local_clone = {"settings": "s", "repo": None, "workspace": ((1, 2), None)}
+    assert runner.Earlier.key(checks["C2.2"], remote_store, {"C2.1": PASS}) == ("s", ("abc123",), (PASS,))
+    assert runner.Earlier.key(checks["C2.4"], remote_store, {}) is None
+    assert runner.Earlier.key(checks["C1.1"], local_clone, {"C0.1": PASS}) is None
+    pinned = {"settings": "s", "repo": "abc123", "workspace": ((1, 2), None)}
+    assert runner.Earlier.key(checks["C3.1"], pinned, {}) is None  # the endpoint: every pass

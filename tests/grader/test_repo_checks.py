@@ -35,7 +35,7 @@ def test_tests_that_ignore_the_data_fail_c2_3(tmp_path, trained_ws, repos):
 def test_a_hanging_test_suite_fails_within_the_pytest_budget(tmp_path, trained_ws, repos):
     team = _grade(tmp_path, trained_ws, repos["hangs"], pytest_s=3)
     result = team.result("C2.2")
-    assert result.status == FAIL and "did not finish within 3 s" in result.message
+    assert result.status == FAIL and "did not finish within 3 s" in result.message, result.message  # a sleep waits for no CPU
     assert result.duration_s < 10
     assert team.result("C2.3").status == "skipped"
 

@@ -21,20 +21,22 @@ from grader.checks import all_checks
 from grader.results import CheckResult, TeamResult
 
 CHECK = {"type": "object", "additionalProperties": False,
-         "required": ["id", "title", "status", "points", "max_points", "message", "hint", "evidence", "duration_s"],
+         "required": ["id", "title", "status", "points", "max_points", "message", "hint", "evidence", "duration_s",
+                      "computed_at"],
          "properties": {"id": {"type": "string", "pattern": r"^C[0-5]\.\d+$"}, "title": {"type": "string"},
                         "status": {"enum": ["pass", "fail", "error", "crash", "skipped"]}, "points": {"type": "number"},
                         "max_points": {"type": "integer"}, "message": {"type": "string"},
                         "hint": {"type": "string", "pattern": r"^Student/Challenge-0[0-5]\.md#"},
-                        "evidence": {"type": "object"}, "duration_s": {"type": "number"}}}
+                        "evidence": {"type": "object"}, "duration_s": {"type": "number"},
+                        "computed_at": {"type": "string"}}}
 SCHEMA = {"type": "object", "additionalProperties": False, "required": ["schema", "event", "generated_at", "teams"],
           "properties": {"schema": {"const": "wth-grader/1"}, "event": {"type": "string"},
                          "generated_at": {"type": "string"},
                          "teams": {"type": "array", "items": {
                              "type": "object", "additionalProperties": False,
-                             "required": ["name", "score", "max_score", "challenges"],
+                             "required": ["name", "score", "max_score", "graded_at", "challenges"],
                              "properties": {"name": {"type": "string"}, "reference": {"const": True},
-                                            "score": {"type": "number"},
+                                            "score": {"type": "number"}, "graded_at": {"type": "string"},
                                             "max_score": {"type": "integer"},
                                             "challenges": {"type": "array", "items": {
                                                 "type": "object", "additionalProperties": False,

@@ -304,7 +304,8 @@ def test_repo_by_git_url(tmp_path):
     assert team.repo.path is None and team.has_repo
     assert (team.repo.git, team.repo.ref, team.repo.token_env) == ("https://git.example/alpha.git", "dev", "ALPHA_GIT")
     assert "ALPHA_GIT" in team.secret_env_names()
-    assert _load(tmp_path, MINIMAL.replace("repo: alpha", "repo: {git: 'git@host:team/alpha.git'}")).teams[0].repo.ref == "main"
+    ssh = MINIMAL.replace("repo: alpha", "repo: {git: 'git@host:team/alpha.git'}")
+    assert _load(tmp_path, ssh).teams[0].repo.ref is None  # the remote's HEAD
 
 
 @pytest.mark.parametrize("repo, expected", [
