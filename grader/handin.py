@@ -202,8 +202,9 @@ def handin(args) -> int:
     team = check_entry(data, out)
     if team.repo and not args.ref:  # the branch graded: the remote's HEAD, as a clone would take
         head = remote_head(team.repo.git, team.budgets.check_s)
-        data["repo"]["ref"] = head or team.repo.ref
-        team = check_entry(data, out)
+        if head:  # unknown: left out, and the grader takes the remote's HEAD when it can reach it
+            data["repo"]["ref"] = head
+            team = check_entry(data, out)
     found = reach(team)
     _print(team, found)
     header = (f"# {team.name}'s hand-in ({date.today()}, `wth handin`): give this file to your coach, who admits it\n"

@@ -155,7 +155,7 @@ def change_marker(ref: WorkspaceRef) -> tuple | None:
     modification time (None for each that is missing); None for a remote store, which has no cheap one."""
     if ref.kind not in ("folder", "sqlite"):
         return None
-    db = Path(ref.location) / "mlflow.db" if ref.kind == "folder" else Path(ref.location)
+    db = Path(ref.location) / DB_FILE if ref.kind == "folder" else Path(ref.location)
     marker = []
     for path in (db, db.with_name(db.name + "-wal")):
         try:

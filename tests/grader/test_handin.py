@@ -124,7 +124,7 @@ def test_an_unreachable_repository_is_reported_and_not_admitted_without_anyway(t
     assert _handin(tmp_path, "--name", "alpha", "--workspace", root, "--repo", missing) == 1
     out = capsys.readouterr().out
     assert "alpha: repo: NOT OK: unreachable: git ls-remote failed" in out and "alpha: endpoint: ok: none given" in out
-    assert yaml.safe_load((tmp_path / "alpha.yaml").read_text())["repo"] == {"git": missing, "ref": "main"}
+    assert yaml.safe_load((tmp_path / "alpha.yaml").read_text())["repo"] == {"git": missing}  # the remote's HEAD, later
 
     path = _teams_file(tmp_path)
     err = _refused(capsys, tmp_path, path, str(tmp_path / "alpha.yaml"))
