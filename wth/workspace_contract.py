@@ -1,8 +1,8 @@
 """The workspace contract: the names a workspace's MLflow store holds, the bundled data's file names, and
-the promotion rule. The reference solution writes through these, the grader reads through them.
+the promotion rule. The reference writes through these, the grader reads through them.
 
 docs/contracts.md's workspace table is `table_markdown()` (tests/wth/test_workspace_contract.py keeps the
-two in step, and checks that no other module of `wth`, `solution` or `grader` spells these names again).
+two in step, and checks that no other module of the project spells these names again).
 The store's file and the experiment and model names stay where they were declared (`wth.store`,
 `wth.config`); the table shows them too.
 """

@@ -27,7 +27,7 @@ def test_the_team_test_file_passes_on_clean_data_and_fails_on_corrupted(pytester
 
     def passes(data_file: str) -> pytest.RunResult:
         monkeypatch.setenv("WTH_DATA_FILE", data_file)
-        return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "tests")
+        return pytester.runpytest_inprocess("-q", "-p", "no:cacheprovider", "--import-mode=importlib", "tests")
 
     clean = passes(data_pair.clean)
     assert clean.ret == 0 and clean.parseoutcomes().get("passed", 0) >= 1, clean.stdout.str()[-1500:]
