@@ -28,7 +28,7 @@ from wth import contract, settings
 
 from . import teams
 from .probes.endpoint import EndpointProbe, Unreachable
-from .probes.git import GitFailed, git
+from .probes.git import GitFailed, listing
 from .teams import ConfigError, Team
 
 ENTRY_KEYS = ("name", "workspace", "endpoint", "repo")
@@ -73,25 +73,10 @@ def check_entry(data, path: Path) -> Team:
 # --- what answers, seen from this machine ----------------------------------------------------------
 
 
-def _ls_remote(source: teams.RepoSource, timeout: float) -> tuple[str | None, set[str]]:
-    """The remote's HEAD branch (if it says) and its branch and tag names."""
-    token = os.environ.get(source.token_env) if source.token_env else None
-    out = git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git)
-    head, names = None, set()
-    for line in out.splitlines():
-        left, _, right = line.partition("\t")
-        if left.startswith("ref: refs/heads/") and right == "HEAD":
-            head = left.removeprefix("ref: refs/heads/")
-        for prefix in ("refs/heads/", "refs/tags/"):
-            if right.startswith(prefix):
-                names.add(right.removeprefix(prefix))
-    return head, names
-
-
 def remote_head(url: str, timeout: float) -> str | None:
     """The branch a git remote's HEAD names, None if it cannot be asked."""
     try:
-        return _ls_remote(teams.RepoSource(git=url), timeout)[0]
+        return listing(teams.RepoSource(git=url), timeout).head
     except GitFailed:
         return None
 
@@ -105,11 +90,11 @@ def _repo(team: Team) -> tuple[bool, str]:
     if unset := _unset(source.token_env):
         return False, unset
     try:
-        head, names = _ls_remote(source, team.budgets.check_s)
+        found = listing(source, team.budgets.check_s, os.environ.get(source.token_env) if source.token_env else None)
     except GitFailed as err:
         return False, f"unreachable: {err}"
-    if source.ref not in names:
-        return False, f"{source.git} has no branch or tag {source.ref!r} (its HEAD is {head or 'not said'})"
+    if source.ref not in (*found.branches, *found.tags):
+        return False, f"{source.git} has no branch or tag {source.ref!r} (its HEAD is {found.head or 'not said'})"
     return True, f"{source.git} answers, {source.ref!r} is there"
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import os
 import subprocess
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -83,26 +84,41 @@ def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | N
     return stdout
 
 
+@dataclass(frozen=True)
+class Listing:
+    """What `git ls-remote --symref` says of a remote."""
+    head: str | None  # the branch its HEAD names, if it names one
+    branches: list[str]
+    tags: list[str]
+
+
+def listing(source: RepoSource, timeout: float, token: str | None = None) -> Listing:
+    """The remote's HEAD, branches and tags (`GitFailed` when git cannot list it)."""
+    head, branches, tags = None, [], []
+    for line in git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git).splitlines():
+        name, _, where = line.partition("\t")
+        if name.startswith("ref: refs/heads/") and where == "HEAD":
+            head = name.removeprefix("ref: refs/heads/")
+        elif where.startswith("refs/heads/"):
+            branches.append(where.removeprefix("refs/heads/"))
+        elif where.startswith("refs/tags/"):
+            tags.append(where.removeprefix("refs/tags/"))
+    return Listing(head, branches, tags)
+
+
 def graded_branch(source: RepoSource, timeout: float, token: str | None = None) -> str:
     """`source.ref`, else the branch `git clone` checks out: the remote's HEAD, or its only branch when
     HEAD names none (`GitFailed` when git cannot list the remote, `NotGradable` when no branch is it)."""
     if source.ref:
         return source.ref
-    listing = git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git)
-    head, branches = None, []
-    for line in listing.splitlines():
-        name, _, where = line.partition("\t")
-        if name.startswith("ref: ") and where == "HEAD":
-            head = name.removeprefix("ref: ")
-        elif where.startswith("refs/heads/"):
-            branches.append(where.removeprefix("refs/heads/"))
-    if head and head.removeprefix("refs/heads/") in branches:
-        return head.removeprefix("refs/heads/")
-    if len(branches) == 1:
-        return branches[0]
-    raise NotGradable(f"{source.git}: its HEAD names no branch and it has {len(branches)} "
-                      f"({', '.join(branches[:5]) or 'none: push your work'}): give the branch as repo.ref in the "
-                      "teams file")
+    found = listing(source, timeout, token)
+    if found.head in found.branches:
+        return found.head
+    if len(found.branches) == 1:
+        return found.branches[0]
+    raise NotGradable(f"{source.git}: its HEAD names no branch and it has {len(found.branches)} "
+                      f"({', '.join(found.branches[:5]) or 'none: push your work'}): give the branch as repo.ref in "
+                      "the teams file")
 
 
 def fetch(source: RepoSource, into: Path, timeout: float) -> Path:
