@@ -171,11 +171,12 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
     for check in checks:
         key = earlier.key(check, pinned, statuses) if earlier is not None else None
         kept = earlier.get(team.name, check.id, key) if key else None
-        if kept and check.id in report:
+        if kept:  # a dependency of the checks reported is kept too: only its status is needed
             statuses[check.id] = kept.status
-            results.append(kept)
-            if progress:
-                progress(team.name, kept)
+            if check.id in report:
+                results.append(kept)
+                if progress:
+                    progress(team.name, kept)
             continue
         begun = time.monotonic()
         blocked = [d for d in check.depends if statuses.get(d) != PASS]
