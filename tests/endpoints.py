@@ -11,7 +11,22 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from wth import contract
 
 
-class ContractEndpoint:
+class Served:
+    """A real HTTP server on a free port of 127.0.0.1, each request in a daemon thread; `close()` stops it."""
+
+    def _serve(self, handler: type[BaseHTTPRequestHandler]) -> str:
+        """Starts serving `handler`; returns the server's base URL."""
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.server.daemon_threads = True
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class ContractEndpoint(Served):
     """A real HTTP endpoint on 127.0.0.1. mode `good` serves `fc` as `version` per the contract;
     `error200` answers every /score with 200 {"error": ...}; `echo` refuses /score echoing the key; `redirect` sends /score elsewhere;
     `huge` answers with 5 MB; `bomb` with JSON nested 100,000 deep; `strict` speaks the contract but refuses `interval`
@@ -66,14 +81,7 @@ class ContractEndpoint:
                                         "model": {"name": name, "version": version}})
 
         self.seen_headers: list[dict] = []
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/score"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.uri = self._serve(Handler) + "/score"
 
 
 class HangingEndpoint:
@@ -89,7 +97,7 @@ class HangingEndpoint:
         self.sock.close()
 
 
-class DrippingEndpoint:
+class DrippingEndpoint(Served):
     """Answers every request with 200 and its headers at once, then its body one byte every `every_s`
     seconds, for ever: a deadline per read never fires, only one for the whole answer does."""
 
@@ -112,12 +120,8 @@ class DrippingEndpoint:
 
             do_GET = do_POST = _drip
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}/score"
+        self.uri = self._serve(Handler) + "/score"
 
     def close(self):
         self.stop.set()
-        self.server.shutdown()
-        self.server.server_close()
+        super().close()

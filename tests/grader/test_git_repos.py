@@ -8,12 +8,12 @@ import base64
 import os
 import socket
 import subprocess
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
+from endpoints import Served
 from grader_tools import (
     FAKE_SECRET,
     build_repo,
@@ -31,7 +31,7 @@ from grader.not_gradable import NotGradable
 REPO_CHECKS_WITHOUT_PYTEST = ("C0.2", "C2.1", "C2.4", "C5.4")
 
 
-class GitHttp:
+class GitHttp(Served):
     """`git http-backend` (smart HTTP) on 127.0.0.1, answering only requests that carry the token."""
 
     def __init__(self, root: Path, token: str):
@@ -72,13 +72,7 @@ class GitHttp:
             do_GET = do_POST = _backend
 
         outer = self
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.base = self._serve(Handler)
 
 
 @pytest.fixture(scope="module")

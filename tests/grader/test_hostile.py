@@ -31,12 +31,12 @@ import sys
 import sysconfig
 import tempfile
 import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import psutil
 import pytest
-from endpoints import ContractEndpoint
+from endpoints import ContractEndpoint, Served
 from grader_tools import QUICK_VALIDATION, build_repo, build_workspace, write_teams
 
 from grader import runner, sandbox, teams
@@ -262,7 +262,7 @@ class Listener:
             conn.close()
 
 
-class MlflowStranger:
+class MlflowStranger(Served):
     """A team's tracking server that redirects every request to the coach-only service `to` and keeps every
     Authorization header it is sent."""
 
@@ -282,14 +282,7 @@ class MlflowStranger:
 
             do_GET = do_POST = _redirect
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.uri = f"http://127.0.0.1:{self.server.server_address[1]}"
-
-    def close(self):
-        self.server.shutdown()
-        self.server.server_close()
+        self.uri = self._serve(Handler)
 
 
 def _runs_as(user: int, python: str, code: str) -> bool:
