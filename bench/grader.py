@@ -47,6 +47,7 @@ from test_hostile import BOMB  # noqa: E402  (the hostile suite's team that writ
 
 from grader import runner, sandbox, scoreboard, teams  # noqa: E402
 from grader.checks import STATUSES, all_checks  # noqa: E402
+from grader.sandbox.limits import LIMITS  # noqa: E402
 from grader.testdata import CORRUPTIONS  # noqa: E402
 
 TARGET_S = 30.0
@@ -228,9 +229,9 @@ def main() -> int:
         "checks_per_team": len(all_checks()),
         "budgets": "defaults (connect 3 s, read 10 s, check 30 s, pytest 120 s, team 240 s)",
         "team_tests": {"sandbox": sandbox.status().reason if sandbox.status().available else "none",
-                       "sandbox_limits": {"scratch_mb": sandbox.SCRATCH_MB, "processes": sandbox.PROCESSES,
-                                          "memory_mb_per_process": sandbox.MEMORY_MB,
-                                          "memory_mb_per_run": sandbox.RUN_MEMORY_MB},
+                       "sandbox_limits": {"scratch_mb": LIMITS.scratch_mb, "processes": LIMITS.processes,
+                                          "memory_mb_per_process": LIMITS.memory_mb,
+                                          "memory_mb_per_run": LIMITS.run_memory_mb},
                        "pytest_runs_per_team_with_tests": 1 + len(CORRUPTIONS),
                        "sandboxes_per_team": 1 + len(CORRUPTIONS)},
         "setup_s": round(setup_s, 1),

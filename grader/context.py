@@ -16,15 +16,16 @@ from pathlib import Path
 import pandas as pd
 import psutil
 
-from . import backtest, sandbox
+from . import backtest
 from .cached_property import cached_property
 from .not_gradable import NotGradable
 from .probes.ci import CiProbe
 from .probes.devops import DevOpsProbe
 from .probes.endpoint import Answer, EndpointProbe
 from .probes.mlflow import MlflowProbe
-from .probes.repo import PytestRun, python_for, run_pytest
+from .probes.pytest_runs import PytestRun, python_for, run_pytest
 from .redaction import redact
+from .sandbox.limits import LIMITS
 from .teams import Config, Team
 from .testdata import DataFiles
 
@@ -33,9 +34,8 @@ LOG_FILE = "grader.log"  # in the grader folder: tracebacks of checks that crash
 
 def test_slots() -> int:
     """How many teams' test sessions run at once: one per CPU (a session runs one process at a time, each
-    single-threaded: `probes.repo.THREADS`), and no more than the available memory holds at the sandbox's
-    RUN_MEMORY_MB each."""
-    memory = psutil.virtual_memory().available // (sandbox.RUN_MEMORY_MB << 20)
+    single-threaded: `threads`), and no more than the available memory holds at `run_memory_mb` each."""
+    memory = psutil.virtual_memory().available // (LIMITS.run_memory_mb << 20)
     return max(1, min(psutil.cpu_count() or 1, memory))
 
 

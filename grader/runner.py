@@ -1,8 +1,8 @@
 """Grade teams: teams in parallel (a bounded thread pool), each team's checks in dependency order.
 
 Budgets: a check runs in its own daemon thread and is abandoned as `error` when it passes its budget
-(`check_s`, or twice `pytest_s` for the checks that run the team's tests: their time limit moves on by
-the time they wait for a CPU, up to as much again), and no check starts once the
+(`Budgets.of_check`: `check_s`, or for the checks that run the team's tests `pytest_s`, moved on by the
+time they wait for a CPU, and a grace), and no check starts once the
 team's budget (`team_s`) is spent. The checks that run the team's tests wait for one of the pass's
 test slots (`Session.test_slots`: as many as the machine has CPUs and memory for) before their budget
 starts: a room of teams does not run more test sessions at once than the machine holds, and the wait
@@ -191,8 +191,7 @@ def grade_team(team: Team, session: Session, challenge: int | None = None,
             with session.test_slots if check.slow else contextlib.nullcontext():
                 deadline += time.monotonic() - begun  # the wait for a test slot
                 begun = time.monotonic()
-                budget = 2 * team.budgets.pytest_s + 10 if check.slow else team.budgets.check_s  # probes.repo._Clock
-                outcome = _run_with_budget(check, ctx, min(budget, deadline - begun))
+                outcome = _run_with_budget(check, ctx, min(team.budgets.of_check(check.slow), deadline - begun))
         statuses[check.id] = outcome.status
         if check.id not in report:
             continue

@@ -44,6 +44,8 @@ from wth.config import EXPERIMENT, HOLDOUT_DAYS, HOLDOUT_START, MODEL_NAME
 from wth.errors import UsageError
 from wth.store import DB_FILE
 
+from .sandbox.limits import Budgets
+
 DEFAULT_GRADER_DIR = ".grader"
 MAX_BYTES = 1024 * 1024  # a room of 40 teams takes about 20 KB
 MAX_DEPTH = 32  # the deepest key is 5 levels down
@@ -167,7 +169,6 @@ Text = Annotated[str, _no_credential(ANYWHERE_ELSE)]
 EnvName = Annotated[str, AfterValidator(_env_name)]
 LocalPath = Annotated[Path, BeforeValidator(_local_path)]
 Day = Annotated[str, BeforeValidator(_day)]
-Seconds = Annotated[float, Field(strict=True, gt=0)]
 
 
 class _Model(BaseModel):
@@ -183,16 +184,6 @@ class _Model(BaseModel):
 
 
 # --- the file's parts -----------------------------------------------------------------------------
-
-
-class Budgets(_Model):
-    """Seconds. A check never runs past `check_s` (pytest checks: `pytest_s`), a team never past `team_s`."""
-
-    check_s: Seconds = Field(30.0, description="one check, and one git clone or fetch")
-    team_s: Seconds = Field(240.0, description="all of a team's checks")
-    connect_s: Seconds = Field(3.0, description="connecting, per HTTP request")
-    read_s: Seconds = Field(10.0, description="reading an answer, per HTTP request")
-    pytest_s: Seconds = Field(120.0, description="the session of the team's tests (C2.2 and C2.3)")
 
 
 class Endpoint(_Model):

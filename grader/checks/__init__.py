@@ -82,7 +82,7 @@ class Check:
     anchor: str
     depends: tuple[str, ...]
     func: Callable
-    slow: bool = False  # runs the team's code (pytest): budget twice `pytest_s` (its time waiting for a CPU) instead of `check_s`
+    slow: bool = False  # runs the team's code (pytest): its budget is `Budgets.of_check(True)`, not `check_s`
     source: str = "workspace"  # what it looks at: one of SOURCES
     reads: tuple[str, ...] = ("repo", "workspace")  # what its result depends on, for keeping it across passes
 

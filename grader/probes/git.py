@@ -27,7 +27,7 @@ from wth.processes import popen, stop_tree
 
 from ..not_gradable import NotGradable
 from ..teams import RepoSource
-from .repo import PASSED_ENV
+from .pytest_runs import PASSED_ENV
 
 HISTORY_DEPTH = 200  # commits of the graded branch kept: a team's CI runs are on recent ones
 

@@ -17,7 +17,7 @@ from grader_tools import QUICK_VALIDATION, build_repo, write_teams
 from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
-from grader.probes.repo import run_pytest
+from grader.probes.pytest_runs import run_pytest
 
 TEAM_TESTS = ("C2.1", "C2.2", "C2.3")
 PYTEST_S = 5  # the team's 8 runs take about 3 s of CPU; saturated, they get a fifth of a CPU

@@ -2,7 +2,7 @@
 
 One room, graded once per user (every challenge, by the grader's own code in a process of its own, which
 refuses to grade without a sandbox): an honest team beside teams whose tests try to escape (umount, remount, a new user
-namespace), read another team, the grader's folder or the coach's home, list other teams' folder
+namespace), read another team, the grader's folder or the coach's home, overwrite the program preparing the run, list other teams' folder
 names, reach a Unix socket or a TCP port of the machine, fork 300 processes, write 2 GB, forge the
 runner's results through /proc and every descriptor and kill it, write 500 MB of output, loop forever, or
 leave a daemon behind, hold 3 GB in 6 processes; a suite that knows the clean file by its path, by the public data or by what an
@@ -40,7 +40,7 @@ from endpoints import ContractEndpoint, Served
 from grader_tools import QUICK_VALIDATION, build_repo, build_workspace, write_teams
 
 from grader import runner, sandbox, teams
-from grader.probes.repo import COPY_MB, OUTPUT_READ_MB
+from grader.sandbox.limits import LIMITS
 from grader.testdata import CORRUPTIONS
 from wth.data import bundled_file
 
@@ -142,6 +142,7 @@ def test_escape():
         "write other team": attempt(write(P["other_write"])),
         "write interpreter": attempt(write(sys.prefix + "/wth-hostile-pwned")),
         "write own repository": attempt(write(P["own_repo"] + "/wth-hostile-pwned")),
+        "write the grader's program": attempt(write(P["program"])),
         "unix socket": attempt(connect(socket.AF_UNIX, P["unix"])),
         "tcp": attempt(connect(socket.AF_INET, ("127.0.0.1", P["port"]))),
         "next to the repository": sorted(os.listdir(os.path.dirname(P["own_repo"]))),
@@ -332,7 +333,7 @@ def room(tmp_path_factory):
              "home_secret": str(root / "coach-home" / ".credentials"), "other_write": str(other / "pwned"),
              "own_repo": str(teams_dir / "prober"), "unix": str(root / "machine.sock"), "port": tcp.address[1],
              "labels": ["clean", *CORRUPTIONS], "mark": DAEMON_MARK, "public_sha256": hashlib.sha256(public).hexdigest(),
-             "public_lines": public.count(b"\n")}
+             "public_lines": public.count(b"\n"), "program": sandbox.PREPARE}
     for name, body in (("prober", PROBER), ("forger", FORGER + CHEATER), ("bomb", BOMB), ("loop", LOOP), ("hog", HOG),
                        ("sparse", "import os\n\ndef test_blob():\n    assert os.path.getsize('blob.bin') == 1 << 30\n")):
         code = f"P = {facts!r}  # what the test knows of the machine\n{body}"
@@ -460,7 +461,7 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, al
     seen = json.loads(prober["message"].split("RESULTS ", 1)[1].split(" [not sandboxed")[0])
     refused = {"EPERM", "EACCES", "EROFS", "EINVAL", "ENOENT", "ENOSPC"}
     for attempt in ("umount /tmp", "umount -l /tmp", "remount / rw", "mount -o remount,rw,bind /", "new user namespace",
-                    "write interpreter", "write own repository"):
+                    "write interpreter", "write own repository", "write the grader's program"):
         assert seen[attempt] in refused, (attempt, seen[attempt])
     assert seen["capabilities"] == "0000000000000000"
     for attempt in ("read other team", "read coach home", "read /etc/shadow", "write other team", "unix socket"):
@@ -470,9 +471,9 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, al
     assert seen["data files"] == 1  # its own run's file, no other
     assert seen["write /dev"] in refused
     assert seen["next to the repository"] == ["prober"]  # no other team's folder name
-    assert seen["forks"][0] == "EAGAIN" and seen["forks"][1] < sandbox.PROCESSES
-    assert seen["fill /tmp"] == ["ENOSPC", seen["fill /tmp"][1]] and seen["fill /tmp"][1] <= sandbox.SCRATCH_MB
-    assert seen["fill /dev/shm"][0] == "ENOSPC" and seen["fill /dev/shm"][1] <= sandbox.SHM_MB
+    assert seen["forks"][0] == "EAGAIN" and seen["forks"][1] < LIMITS.processes
+    assert seen["fill /tmp"] == ["ENOSPC", seen["fill /tmp"][1]] and seen["fill /tmp"][1] <= LIMITS.scratch_mb
+    assert seen["fill /dev/shm"][0] == "ENOSPC" and seen["fill /dev/shm"][1] <= LIMITS.shm_mb
     assert room["unix"].accepted == 0 and room["tcp"].accepted == 0
     assert not (room["other"] / "pwned").exists() and not (room["repos"]["prober"] / "wth-hostile-pwned").exists()
     assert not Path(sys.prefix, "wth-hostile-pwned").exists() and not Path("/tmp/wth-hostile-fill").exists()
@@ -488,7 +489,7 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, al
 
     bomb = _checks(report, "bomb")["C2.2"]
     assert bomb["status"] == "fail"
-    assert f"past {OUTPUT_READ_MB} MB: the grader stopped reading it" in bomb["evidence"]["output_tail"]
+    assert f"past {LIMITS.output_read_mb} MB: the grader stopped reading it" in bomb["evidence"]["output_tail"]
     assert peak < 500 << 20, f"the grader's peak memory {peak >> 20} MB grew with a team's 500 MB of output"
 
     loop = _checks(report, "loop")["C2.2"]  # stopped at its budget; on a machine the room starves, not its failure
@@ -498,11 +499,11 @@ def test_hostile_teams_are_contained_and_the_honest_one_scores_as_alone(room, al
     left = [p.pid for p in psutil.process_iter(["cmdline"]) if DAEMON_MARK in " ".join(p.info["cmdline"] or [])]
     assert not left, f"daemons left behind: {left}"
 
-    hog = _checks(report, "hog")["C2.2"]  # 6 processes of 512 MB each: the run is stopped past RUN_MEMORY_MB together
-    assert hog["status"] == "fail" and f"held more than {sandbox.RUN_MEMORY_MB} MB" in hog["evidence"]["output_tail"], hog
+    hog = _checks(report, "hog")["C2.2"]  # 6 processes of 512 MB each: the run is stopped past `run_memory_mb` together
+    assert hog["status"] == "fail" and f"held more than {LIMITS.run_memory_mb} MB" in hog["evidence"]["output_tail"], hog
 
     sparse = _checks(report, "sparse")["C2.2"]  # its 1 GB (sparse) file is left out of the copy, not copied as zeros
-    assert sparse["status"] == "fail" and f"past {COPY_MB} MB" in sparse["evidence"]["output_tail"], sparse
+    assert sparse["status"] == "fail" and f"past {LIMITS.copy_mb} MB" in sparse["evidence"]["output_tail"], sparse
     assert "blob.bin" in sparse["evidence"]["output_tail"]
     linker = _checks(report, "linker")["C2.1"]  # its one test file is a link to the honest team's
     assert linker["status"] == "fail" and linker["evidence"]["files"] == [], linker

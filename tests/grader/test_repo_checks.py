@@ -44,7 +44,7 @@ def test_team_tests_never_see_the_coach_secrets(tmp_path, trained_ws, repos, mon
     assert "FAKE-SECRET" in FAKE_SECRET  # what the team's test looks for
     monkeypatch.setenv("COACH_ADO_PAT", FAKE_SECRET)
     monkeypatch.setenv("WTH_ENV_MARKER", "let-through")
-    monkeypatch.setattr("grader.probes.repo.PASSED_ENV", ("PATH", "WTH_ENV_MARKER"))  # let the marker through only
+    monkeypatch.setattr("grader.probes.pytest_runs.PASSED_ENV", ("PATH", "WTH_ENV_MARKER"))  # let the marker through only
     result = _grade(tmp_path, trained_ws, repos["env-dump"]).result("C2.2")
     assert result.status == PASS, result.evidence["output_tail"]
 
@@ -67,7 +67,7 @@ def test_runs_after_a_failing_gate_do_not_start(tmp_path):
     failing on good data is not run on the corrupted files."""
     import sys
 
-    from grader.probes.repo import run_pytest
+    from grader.probes.pytest_runs import run_pytest
 
     repo = tmp_path / "repo"
     repo.mkdir()

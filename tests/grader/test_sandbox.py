@@ -6,6 +6,7 @@ C2.2 under the sandbox in tests/kit; the hostile teams are tests/grader/test_hos
 
 from __future__ import annotations
 
+import ast
 import re
 import shutil
 import subprocess
@@ -18,7 +19,8 @@ from grader_tools import REPO_ROOT, build_repo, grade_one, run_cli, write_teams
 
 from grader import sandbox
 from grader.checks import FAIL, PASS
-from grader.probes import repo as repo_probe
+from grader.sandbox import limits
+from grader.sandbox.limits import LIMITS
 
 
 def _contained() -> sandbox.Status:
@@ -29,8 +31,15 @@ def _contained() -> sandbox.Status:
 
 
 def test_a_failing_run_quotes_pytest_s_first_error(tmp_path):
+    """... and the grader's program that prepares the run is its own: a repository's `grader/sandbox/prepare.py`
+    (which says its run is ready and passes) never stands in for it."""
     repo = build_repo(tmp_path / "beta", "custom", {"test_import.py": "import wth_not_installed_anywhere\n\n"
                                                                       "def test_x():\n    pass\n"})
+    (repo / "grader" / "sandbox").mkdir(parents=True)
+    for name in ("grader/__init__.py", "grader/sandbox/__init__.py"):
+        (repo / name).touch()
+    (repo / "grader" / "sandbox" / "prepare.py").write_text(
+        "import json, os, sys\nos.write(json.loads(sys.argv[1])['ready'], b'1')\nos._exit(0)\n")
     result = grade_one(tmp_path, challenge=2, workspace=str(tmp_path / "ws"), repo=str(repo)).result("C2.2")
     assert result.status == FAIL
     assert "pytest exited with 2: 1 error in" in result.message
@@ -113,24 +122,37 @@ def test_require_sandbox_says_why_bwrap_cannot_drop_privileges(tmp_path, trained
 
 
 def test_the_limits_the_docs_state_are_the_code_s():
-    limits = {"SCRATCH_MB": sandbox.SCRATCH_MB, "SHM_MB": sandbox.SHM_MB, "PROCESSES": sandbox.PROCESSES,
-              "MEMORY_MB": sandbox.MEMORY_MB, "RUN_MEMORY_MB": sandbox.RUN_MEMORY_MB,
-              "OUTPUT_TAIL_KB": repo_probe.OUTPUT_TAIL_KB, "OUTPUT_READ_MB": repo_probe.OUTPUT_READ_MB,
-              "COPY_MB": repo_probe.COPY_MB, "COPY_FILES": repo_probe.COPY_FILES}
-    for doc in ("grader/README.md", "Coach/Grading.md"):
-        text = (REPO_ROOT / doc).read_text()
-        stated = dict(re.findall(r"`([A-Z_]+)` \(([\d.]+)\)", text))
-        assert {name: int(stated.get(name, -1)) for name in limits} == limits, doc
+    """grader/README.md's table is generated from `grader.sandbox.limits`; every limit the prose of the grader's
+    README and the coach's guide names with a number, "`name` (number)", is stated at its value."""
+    readme = (REPO_ROOT / "grader" / "README.md").read_text()
+    assert limits.table_markdown() in readme
+    values = LIMITS.model_dump()
+    for doc, text in (("grader/README.md", readme), ("Coach/Grading.md", (REPO_ROOT / "Coach" / "Grading.md").read_text())):
+        stated = {name: float(value) for name, value in re.findall(r"`([a-z_]+)` \(([\d.]+)\)", text) if name in values}
+        assert {"scratch_mb", "processes", "memory_mb", "run_memory_mb", "copy_mb", "output_read_mb"} <= set(stated), doc
+        assert stated == {name: values[name] for name in stated}, doc
+
+
+def test_the_programs_the_sandbox_runs_need_only_the_standard_library():
+    """They run with `-I -S`: nothing but the standard library is on their sys.path (not the grader, not a team's
+    folder), and they run by their path, so each is a file of the grader's own."""
+    for name in ("helper", "prepare"):
+        path = sandbox.program(name)
+        tree = ast.parse(path.read_text())
+        imported = {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+        imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+        assert "json" in imported and {m.split(".")[0] for m in imported} <= sys.stdlib_module_names, (name, imported)
+        assert sandbox.isolated(path)[1:] == ["-I", "-S", str(path)]
 
 
 def test_a_lower_address_space_limit_than_the_sandbox_s_is_kept(tmp_path):
-    """Under `ulimit -v` below MEMORY_MB the runs keep the lower limit instead of failing to raise it."""
+    """Under `ulimit -v` below `memory_mb` the runs keep the lower limit instead of failing to raise it."""
     _contained()
     repo = build_repo(tmp_path / "quick", "custom", {"test_quick.py": "def test_quick():\n    assert 1 + 1 == 2\n"})
     lower = 3 << 30
-    assert lower < sandbox.MEMORY_MB << 20
+    assert lower < LIMITS.memory_mb << 20
     code = (f"import resource, sys; resource.setrlimit(resource.RLIMIT_AS, ({lower}, {lower}))\n"
-            "from grader.probes.repo import run_pytest\n"
+            "from grader.probes.pytest_runs import run_pytest\n"
             f"run = run_pytest({str(repo)!r}, sys.executable, {{'clean': None}}, 60)['clean']\n"
             "print(run.returncode, run.output[-500:])\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=False)

@@ -3,21 +3,26 @@
 Each run of a team's tests is a sandbox of its own, so nothing one run leaves (files, processes,
 IPC objects, keys) reaches the next. What team code sees, all read-only: the system folders (`SYSTEM`)
 and a few files of /etc (`ETC`); its interpreter (the venv, the base installation's lib/ and binary),
-the site-packages folders the venv's .pth files name, and the grader's own interpreter (which prepares
-the run); a clean copy of its repository at the repository's own path (editable installs of the
+the site-packages folders the venv's .pth files name, the grader's own interpreter and its program that
+prepares the run (`prepare.py`, at PROGRAMS); a clean copy of its repository at the repository's own path (editable installs of the
 repository's folders, such as the kit's `pip install -e ./tools`, resolve there); the run's data file
 at a random path. Nothing else of the machine: no home, no other team's folder or name, no grader
-folder, no socket. Writable: a tmpfs of SCRATCH_MB at /tmp (the run's copy, HOME, temporary files)
-and one of SHM_MB at /dev/shm, nothing on the machine's disk.
+folder, no socket. Writable: a tmpfs of `scratch_mb` at /tmp (the run's copy, HOME, temporary files)
+and one of `shm_mb` at /dev/shm, nothing on the machine's disk (the numbers: `limits.LIMITS`).
 
 Team code holds no capabilities: its own user namespace (no nested one), PID namespace (bwrap is its
 PID 1; every process the run leaves is killed with it), network namespace (a loopback nobody else
 listens on), IPC, UTS and cgroup namespaces; bwrap always runs unprivileged. When the grader runs as
-root, team code runs as `nobody` (UNPRIVILEGED): a helper (the grader's own interpreter, before any
-team code) mounts what nobody may see in a private mount namespace, then drops to nobody and starts
-bwrap. Limits per process, set before any team code runs (`limits`, never above the grader's own hard
-limits): PROCESSES (RLIMIT_NPROC, the processes and threads of the sandbox's user), MEMORY_MB
+root, team code runs as `nobody` (UNPRIVILEGED): a helper (`helper.py`, in the grader's own interpreter,
+before any team code) mounts what nobody may see in a private mount namespace, then drops to nobody and
+starts bwrap. Limits per process, set before any team code runs (`rlimits`, never above the grader's own
+hard limits): `processes` (RLIMIT_NPROC, the processes and threads of the sandbox's user), `memory_mb`
 (RLIMIT_AS), the time left of the team's pytest budget in CPU seconds (RLIMIT_CPU), no core files.
+
+The programs that run apart from the grader (`helper.py`, `prepare.py`) are files of this folder, never
+imported by it: each runs by its path in the grader's own interpreter with `-I -S`, so only the standard
+library is on its sys.path, and no file of a team's (a `grader/` folder, a `conftest.py`, a `.pth`) can
+stand in for one of its modules.
 
 Without bubblewrap (not Linux, not installed, or user namespaces refused) the code runs unsandboxed
 and every affected check says so; `--require-sandbox` refuses to grade instead, saying why.
@@ -38,48 +43,33 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import parsing
+from .. import parsing
+from .limits import LIMITS
 
-SCRATCH_MB = 256  # the one writable folder (/tmp), in memory
-SHM_MB = 64  # /dev/shm (POSIX semaphores, shared memory)
-PROCESSES = 128  # processes and threads the sandbox's user may have at once inside it
-MEMORY_MB = 4096  # address space per process
-RUN_MEMORY_MB = 2048  # resident memory of a run's processes together (the grader stops the run past it)
 UNPRIVILEGED = 65534  # uid and gid of team code when the grader is root: nobody/nogroup
 SYSTEM = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
 ETC = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "localtime", "timezone", "hosts", "host.conf", "nsswitch.conf",
        "gai.conf", "alternatives", "ssl", "ca-certificates", "mime.types", "os-release")
 SCRATCH = "/tmp"  # inside: the writable tmpfs
 DATA = "/data"  # inside: a run's data file, /data/<random>/TransactionHistory.csv
+PREPARE = "/wth-grader/prepare.py"  # inside: the program each run starts with (`program("prepare")`), read-only
 INSTALL_HINT = "install bubblewrap (Debian/Ubuntu: apt-get install bubblewrap)"
-READ_CAP = 64 * 1024  # bytes read of a team's .pth file, editable finder or pyvenv.cfg
-MAX_PTH = 200  # .pth files read per site-packages folder
 SITE_NAMES = ("site-packages", "dist-packages")
 
-# Runs as root in the grader's own interpreter (-I -S) before any team code: in a mount namespace of
-# its own, bind-mounts the folders team code may see (wherever they are: in root's home, say) onto
-# mount points nobody can reach, then becomes nobody and starts bwrap, which binds them read-only
-# where team code expects them.
-HELPER = r"""
-import ctypes, json, os, sys
-spec = json.loads(sys.argv[1])
-libc = ctypes.CDLL(None, use_errno=True)
-libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_void_p]
-def call(result, what):
-    if result != 0:
-        sys.exit(f"wth-grader sandbox: {what}: {os.strerror(ctypes.get_errno())}")
-call(libc.unshare(0x20000), "unshare(CLONE_NEWNS)")
-call(libc.mount(b"none", b"/", None, 0x40000 | 0x4000, None), "mount --make-rprivate /")
-for source, target in spec["mounts"]:
-    call(libc.mount(source.encode(), target.encode(), None, 0x1000 | 0x4000, None), f"mount --rbind {source}")
-os.setgroups([])
-os.setresgid(spec["id"], spec["id"], spec["id"])
-os.setresuid(spec["id"], spec["id"], spec["id"])
-try:
-    os.execvp(sys.argv[2], sys.argv[2:])
-except OSError as err:
-    sys.exit(f"wth-grader sandbox: cannot start {sys.argv[2]} as uid {spec['id']}: {err.strerror}")
-"""
+
+def program(name: str) -> Path:
+    """One of the grader's programs that run apart from it (this folder's `helper.py`, `prepare.py`): files of
+    the standard library only, run by their path in the grader's own interpreter with `-I -S` (nothing but
+    the standard library on sys.path: no site, no `.pth`, no current folder, nothing of a team's)."""
+    return Path(__file__).with_name(f"{name}.py")
+
+
+def isolated(path: Path | str) -> list[str]:
+    """The command line running the program at `path` in the grader's own interpreter, isolated."""
+    return [RUNNER, "-I", "-S", str(path)]
+
+
+RUNNER = os.path.realpath(sys.executable)  # the grader's own interpreter: it runs the programs
 
 
 @dataclass(frozen=True)
@@ -112,16 +102,15 @@ def _system() -> list[str]:
     for name in ETC:
         args += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
     return [*args, "--proc", "/proc", "--dev", "/dev", "--remount-ro", "/dev",  # bwrap's /dev is an unbounded tmpfs
-            "--size", str(SHM_MB << 20), "--tmpfs", "/dev/shm",
-            "--size", str(SCRATCH_MB << 20), "--tmpfs", SCRATCH]
+            "--size", str(LIMITS.shm_mb << 20), "--tmpfs", "/dev/shm",
+            "--size", str(LIMITS.scratch_mb << 20), "--tmpfs", SCRATCH]
 
 
 def _launch(bwrap_argv: list[str], mounts: list[tuple[str, str]]) -> list[str]:
     """As root: the helper first (mounts, then nobody); otherwise bwrap itself."""
     if not _as_root():
         return bwrap_argv
-    spec = json.dumps({"id": UNPRIVILEGED, "mounts": mounts})
-    return [sys.executable, "-I", "-S", "-c", HELPER, spec, *bwrap_argv]
+    return [*isolated(program("helper")), json.dumps({"id": UNPRIVILEGED, "mounts": mounts}), *bwrap_argv]
 
 
 @functools.lru_cache(maxsize=4)
@@ -130,9 +119,9 @@ def _probe(bwrap: str | None, root: bool) -> Status:  # `root`: one answer as ro
         return Status(False, f"bubblewrap (bwrap) is not on PATH; {INSTALL_HINT}")
     argv = _launch([*_namespaces(bwrap), *_system(), "--remount-ro", "/", "--", "true"], [])
     try:
-        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=10,
+        version = subprocess.run([bwrap, "--version"], capture_output=True, text=True, timeout=LIMITS.probe_s,
                                  check=False).stdout.strip()
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=10, stdin=subprocess.DEVNULL, check=False)
+        done = subprocess.run(argv, capture_output=True, text=True, timeout=LIMITS.probe_s, stdin=subprocess.DEVNULL, check=False)
     except (OSError, subprocess.TimeoutExpired) as err:
         return Status(False, f"{bwrap} does not run ({type(err).__name__})")
     if done.returncode != 0:
@@ -147,15 +136,15 @@ def status() -> Status:
     return _probe(shutil.which("bwrap"), _as_root())
 
 
-def limits(cpu_s: float) -> dict[str, int]:
-    """The resource limits the runner sets on itself before any team code runs (inherited by every process)."""
-    return {"RLIMIT_NPROC": PROCESSES + _processes_outside(), "RLIMIT_AS": MEMORY_MB << 20,
+def rlimits(cpu_s: float) -> dict[str, int]:
+    """The resource limits `prepare.py` sets on itself before any team code runs (inherited by every process)."""
+    return {"RLIMIT_NPROC": LIMITS.processes + _processes_outside(), "RLIMIT_AS": LIMITS.memory_mb << 20,
             "RLIMIT_CPU": max(1, int(cpu_s + 0.999)), "RLIMIT_CORE": 0}
 
 
 def _processes_outside() -> int:
     """Before Linux 5.14 RLIMIT_NPROC counts the user's processes everywhere, not only in the sandbox's
-    user namespace: the sandbox then gets PROCESSES more than the user already has."""
+    user namespace: the sandbox then gets `processes` more than the user already has."""
     release = tuple(int(part) for part in platform.release().split("-")[0].split(".")[:2] if part.isdigit())
     if release >= (5, 14):
         return 0
@@ -168,7 +157,7 @@ def _processes_outside() -> int:
 def _read(path: Path) -> str:
     try:
         with open(path, "rb") as handle:
-            return handle.read(READ_CAP).decode("utf-8", errors="replace")
+            return handle.read(LIMITS.venv_file_kb << 10).decode("utf-8", errors="replace")
     except OSError:
         return ""
 
@@ -194,12 +183,12 @@ def _site_folders(root: Path) -> list[Path]:
 def _named_folders(site: Path) -> list[Path]:
     """The folders a site-packages folder's .pth files and editable finders put on sys.path."""
     out = []
-    for pth in sorted(site.glob("*.pth"))[:MAX_PTH]:
+    for pth in sorted(site.glob("*.pth"))[:LIMITS.venv_files]:
         for line in _read(pth).splitlines():
             line = line.strip()
             if line and not line.startswith(("#", "import ", "import\t")):
                 out.append(Path(line) if os.path.isabs(line) else site / line)
-    for finder in sorted(site.glob("__editable___*_finder.py"))[:MAX_PTH]:
+    for finder in sorted(site.glob("__editable___*_finder.py"))[:LIMITS.venv_files]:
         try:
             tree = parsing.parse(_read(finder))
         except (SyntaxError, ValueError):
@@ -231,10 +220,10 @@ class Jail:
     def covers(self, path: Path) -> bool:
         return any(_inside(path, Path(inside)) for _, inside in self.binds)
 
-    def command(self, argv: list[str], stage: Path, data: tuple[Path, str] | None = None) -> list[str]:
-        """`argv` in a sandbox of its own, with `data` (a file, the path inside) bound read-only too; as
-        root, the binds come through mount points made in `stage` (an empty folder)."""
-        args, mounts = [*_namespaces(shutil.which("bwrap")), *_system()], []
+    def command(self, args: list[str], stage: Path, data: tuple[Path, str] | None = None) -> list[str]:
+        """`prepare.py` run with `args` in a sandbox of its own, with `data` (a file, the path inside) bound
+        read-only too; as root, the binds come through mount points made in `stage` (an empty folder)."""
+        bwrap, mounts = [*_namespaces(shutil.which("bwrap")), *_system()], []
         binds = self.binds + ([data] if data else [])
         if data and _as_root():  # nobody reads it (its folder stays private)
             data[0].chmod(data[0].stat().st_mode | 0o444)
@@ -244,29 +233,29 @@ class Jail:
                 point.mkdir() if source.is_dir() else point.touch()
                 mounts.append((str(source), str(point)))
                 source = point
-            args += ["--ro-bind", str(source), inside]
+            bwrap += ["--ro-bind", str(source), inside]
         for target, inside in self.links:
-            args += ["--symlink", target, inside]
+            bwrap += ["--symlink", target, inside]
         for folder in self.masks:
-            args += ["--tmpfs", folder, "--remount-ro", folder]
+            bwrap += ["--tmpfs", folder, "--remount-ro", folder]
         if _as_root():
             stage.chmod(0o711)  # nobody reaches the mount points, and lists nothing
-        return _launch([*args, "--remount-ro", "/", "--chdir", SCRATCH, "--", *argv], mounts)
+        return _launch([*bwrap, "--remount-ro", "/", "--chdir", SCRATCH, "--", *isolated(PREPARE), *args], mounts)
 
     def describe(self, cpu_s: float) -> str:
         found = status()
         unseen = f"; {len(self.unseen)} folder(s) the interpreter names outside the team's repository, venv and " \
                  "site-packages not visible" if self.unseen else ""
         return (f"{found.reason}: no capabilities; its own user, PID, network, IPC and UTS namespaces; visible read-only: "
-                f"the system, the interpreter, the repository's copy and the data; writable: {SCRATCH_MB} MB at "
-                f"{SCRATCH}; at most {PROCESSES} processes; per process {MEMORY_MB} MB of memory and "
-                f"{limits(cpu_s)['RLIMIT_CPU']} s of CPU{unseen}")
+                f"the system, the interpreter, the repository's copy and the data; writable: {LIMITS.scratch_mb} MB at "
+                f"{SCRATCH}; at most {LIMITS.processes} processes; per process {LIMITS.memory_mb} MB of memory and "
+                f"{rlimits(cpu_s)['RLIMIT_CPU']} s of CPU{unseen}")
 
 
-def jail(python: str, repo: Path, copy: Path, hide: Iterable[str | Path] = (), runner: str | None = None) -> Jail:
+def jail(python: str, repo: Path, copy: Path, hide: Iterable[str | Path] = ()) -> Jail:
     """The sandbox of one team's runs: `copy` (a clean copy of `repo`) shown at `repo`'s path, the
-    interpreter `python` and what its venv names, and `runner` (the grader's own interpreter, which
-    prepares each run); `hide`: folders never shown, even inside those (every team's repository and
+    interpreter `python` and what its venv names, and the grader's own interpreter with the program that
+    prepares each run; `hide`: folders never shown, even inside those (every team's repository and
     workspace, the grader's folder). Each run's data file is bound by `Jail.command`."""
     repo = Path(os.path.abspath(repo))
     others = [Path(os.path.realpath(h)) for h in hide if os.path.realpath(h) != os.path.realpath(repo)]
@@ -307,8 +296,8 @@ def jail(python: str, repo: Path, copy: Path, hide: Iterable[str | Path] = (), r
             box.skip.append(str(venv))
             (copy / venv.relative_to(repo)).mkdir(parents=True, exist_ok=True)  # its mount point in the copy
     interpreter(python)
-    if runner:
-        interpreter(runner)
+    interpreter(RUNNER)
+    box.binds.append((program("prepare"), PREPARE))
     prefix = Path(os.path.realpath(python)).parent.parent
     sites = _site_folders(venv) if venv else _site_folders(prefix)
     if venv and "include-system-site-packages = true" in _read(venv / "pyvenv.cfg").lower():
