@@ -4,9 +4,9 @@ Each run of a team's tests is a sandbox of its own, so nothing one run leaves (f
 IPC objects, keys) reaches the next. What team code sees, all read-only: the system folders (`SYSTEM`)
 and a few files of /etc (`ETC`); its interpreter (the venv, the base installation's lib/ and binary),
 the site-packages folders the venv's .pth files name, the grader's own interpreter and its program that
-prepares the run (`prepare.py`, at PROGRAMS); a clean copy of its repository at the repository's own path (editable installs of the
-repository's folders, such as the kit's `pip install -e ./tools`, resolve there); the run's data file
-at a random path. Nothing else of the machine: no home, no other team's folder or name, no grader
+prepares the run (`prepare.py`, at PREPARE); a clean copy of its repository at the repository's own path
+(editable installs of the repository's folders, such as the kit's `pip install -e ./tools`, resolve
+there); the run's data file at a random path. Nothing else of the machine: no home, no other team's folder or name, no grader
 folder, no socket. Writable: a tmpfs of `scratch_mb` at /tmp (the run's copy, HOME, temporary files)
 and one of `shm_mb` at /dev/shm, nothing on the machine's disk (the numbers: `limits.LIMITS`).
 
