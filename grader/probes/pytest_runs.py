@@ -334,10 +334,12 @@ class _Tree:
 
 class _Clock:
     """A test session's time limit in the team's own time: `timeout` seconds from now, moved on by the time
-    its runs' processes waited for a CPU, up to `timeout` more. Measures the machine meanwhile."""
+    its runs' processes waited for a CPU, up to its allowance (`cpu_wait_share` of `timeout`) more. Measures
+    the machine meanwhile."""
 
     def __init__(self, timeout: float):
         self.started, self.timeout = time.monotonic(), timeout
+        self.allowance = timeout * LIMITS.cpu_wait_share
         self.machine = psutil.cpu_times()
         self.trees: list[_Tree] = []
 
@@ -349,7 +351,7 @@ class _Clock:
         return sum(tree.waited for tree in self.trees)
 
     def deadline(self) -> float:
-        return self.started + self.timeout + min(self.waited(), self.timeout * LIMITS.cpu_wait_share)
+        return self.started + self.timeout + min(self.waited(), self.allowance)
 
     def left(self) -> float:
         return max(0.0, self.deadline() - time.monotonic())
@@ -363,7 +365,7 @@ class _Clock:
                  if name not in ("guest", "guest_nice")}  # guest time is in user time
         total = sum(spent.values())
         others = (total - spent["idle"] - spent.get("iowait", 0.0) - sum(t.cpu_s for t in self.trees)) / total if total else 0.0
-        if waited <= self.timeout * LIMITS.cpu_wait_share or others < LIMITS.others_share:
+        if waited <= self.allowance or others < LIMITS.others_share:
             return None
         load = "/".join(f"{value:.1f}" for value in psutil.getloadavg())
         return (f"in {wall:.0f} s they got {sum(t.cpu_s for t in self.trees):.1f} s of CPU and waited {waited:.1f} s "

@@ -64,7 +64,8 @@ LIMITS = Limits()
 
 
 class Budgets(BaseModel):
-    """Seconds. A check never runs past `check_s` (pytest checks: `pytest_s`), a team never past `team_s`."""
+    """Seconds. A check never runs past `check_s` (one running the team's tests: `of_check`), a team never past
+    `team_s`."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
