@@ -122,15 +122,16 @@ def test_require_sandbox_says_why_bwrap_cannot_drop_privileges(tmp_path, trained
 
 
 def test_the_limits_the_docs_state_are_the_code_s():
-    """grader/README.md's table is generated from `grader.sandbox.limits`; every limit the prose of the grader's
-    README and the coach's guide names with a number, "`name` (number)", is stated at its value."""
+    """grader/README.md's table is generated from `grader.sandbox.limits`; every limit or budget the prose of the
+    grader's README and the coach's guide names with a number ("`name` (number)", "`name` number") is stated at
+    its value."""
     readme = (REPO_ROOT / "grader" / "README.md").read_text()
     assert limits.table_markdown() in readme
-    values = LIMITS.model_dump()
+    values = LIMITS.model_dump() | limits.Budgets().model_dump()
     for doc, text in (("grader/README.md", readme), ("Coach/Grading.md", (REPO_ROOT / "Coach" / "Grading.md").read_text())):
-        stated = {name: float(value) for name, value in re.findall(r"`([a-z_]+)` \(([\d.]+)\)", text) if name in values}
-        assert {"scratch_mb", "processes", "memory_mb", "run_memory_mb", "copy_mb", "output_read_mb"} <= set(stated), doc
-        assert stated == {name: values[name] for name in stated}, doc
+        stated = [(name, float(value)) for name, value in re.findall(r"`([a-z_]+)` \(?(\d[\d.]*)", text) if name in values]
+        assert {"scratch_mb", "processes", "memory_mb", "run_memory_mb", "copy_mb", "output_read_mb"} <= dict(stated).keys(), doc
+        assert [(name, values[name]) for name, _ in stated] == stated, doc
 
 
 def test_the_programs_the_sandbox_runs_need_only_the_standard_library():
