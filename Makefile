@@ -29,12 +29,13 @@ serve: $(STAMP)
 	$(BIN)/wth-solution demo --keep-serving
 
 # pytest workers: one per CPU core (pytest-xdist's auto; 0: none, the tests in make's own process);
-# each test file runs on one worker, so its module fixtures are built once
+# each test file runs on one worker, so its module fixtures are built once; the long files first, in the
+# order tests/conftest.py gives (xdist's own reorder would start them last)
 # ruff first (its rules: pyproject.toml): a lint finding fails the suite in a second, not after it
 WORKERS ?= auto
 test: $(STAMP)
 	$(BIN)/ruff check --quiet .
-	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile
+	$(BIN)/python -m pytest -n $(WORKERS) --dist loadfile --no-loadscope-reorder
 
 # the tests marked slow (setup.cfg): a fresh venv from the model's requirements, two more deployments
 test-slow: $(STAMP)

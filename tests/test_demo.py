@@ -17,6 +17,8 @@ from grader.runner import grade_workspace
 from solution import endpoint, workspace
 from wth.ci.records import Records
 
+pytestmark = pytest.mark.long
+
 CLI = str(Path(sys.executable).with_name("wth-solution"))
 
 

@@ -17,6 +17,8 @@ from docs_tools import REPO_ROOT
 from walkthrough import blocks, commands, self_check, set_up_workspace
 from walkthrough import sh as run_in
 
+pytestmark = pytest.mark.long
+
 BIN = Path(sys.executable).parent
 
 

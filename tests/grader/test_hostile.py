@@ -44,6 +44,8 @@ from grader.sandbox.limits import LIMITS
 from grader.testdata import CORRUPTIONS
 from wth.data import bundled_file
 
+pytestmark = pytest.mark.long
+
 NOBODY = sandbox.UNPRIVILEGED
 BOOT = """import site, sys
 site.addsitedir(sys.argv[1])

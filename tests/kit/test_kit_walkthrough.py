@@ -51,6 +51,8 @@ from grader.checks import all_checks
 from wth.ci import engine
 from wth.ci.records import Records
 
+pytestmark = pytest.mark.long
+
 TEAM_CODE = Path(__file__).resolve().parent / "team"
 WORKFLOWS = ".github/workflows"
 CHALLENGE_FILES = {  # what the team adds to its repository, challenge by challenge
