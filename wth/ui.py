@@ -16,6 +16,13 @@ MLflow 3.2 and later send anonymous usage data unless `MLFLOW_DISABLE_TELEMETRY`
 (https://mlflow.org/docs/latest/community/usage-tracking): a classroom's UI sends none. MLflow 3's UI
 opens in its GenAI view; the links printed open the experiment's runs and the model registry in its
 machine-learning view (the `workflowType` query parameter, which the UI reads before its stored choice).
+
+MLflow's assistant panel has no switch. Its UI (3.17) opens the panel on a browser's first visit to a
+server whose page it loads as localhost, 127.0.0.1 or ::1 (mlflow/mlflow#24056), and keeps the panel's
+state in the browser's local storage (`mlflow.assistant.panelOpen`, `mlflow.assistant.fab.autoOpenedOnFirstLoad`,
+mlflow/mlflow#20124); no server option, environment variable nor URL parameter reaches either (the
+server's `MLFLOW_ENABLE_REMOTE_ASSISTANT` only opens it to other hosts). So the UI says once how to close it,
+and the browser remembers.
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ ENVIRONMENT = {
     "MLFLOW_DISABLE_TELEMETRY": "true",  # no usage data sent from a classroom
 }
 MACHINE_LEARNING_VIEW = "workflowType=machine_learning"
+ASSISTANT_NOTE = "MLflow's assistant panel opens on a browser's first visit: close it (x), the browser remembers"
 
 
 def command(workspace: str | Path, host: str = HOST, port: int = PORT) -> list[str]:
@@ -86,7 +94,8 @@ def serve(workspace: str | Path, host: str = HOST, port: int = PORT,
     argv = command(workspace, host, port)
     pages = links(workspace, host, port)
     progress(f"MLflow UI on http://{reachable(host)}:{port} (Ctrl+C to stop)\n"
-             f"  the runs of {EXPERIMENT}: {pages['runs']}\n  the registered models: {pages['models']}")
+             f"  the runs of {EXPERIMENT}: {pages['runs']}\n  the registered models: {pages['models']}\n"
+             f"  {ASSISTANT_NOTE}")
     server = subprocess.Popen(argv, cwd=Path(workspace).resolve(), env=environment())
 
     def stop(*_):
