@@ -38,9 +38,10 @@ HTML, JSON_FILE = "scoreboard.html", "scoreboard.json"
 FORM = "/handin"  # the hand-in form's path
 FIELDS = {  # the form's fields: the options of `wth handin`, the secrets by their variable's name
     "name": "your team's name, as the scoreboard shows it",
-    "repo": "your repository's git URL, as this machine reaches it (https://, ssh://, git://)",
+    "repo": "your repository's git URL, as the coach's machine reaches it (https://, ssh://, git://, user@host:path)",
     "ref": "the branch graded (empty: the remote's HEAD)",
-    "workspace": "your MLflow server as this machine reaches it: http://<laptop-address>:5050 (`wth ui --host 0.0.0.0`)",
+    "workspace": "your MLflow server as the coach's machine reaches it: http://<laptop-address>:5050 "
+                 "(`wth ui --host 0.0.0.0`)",
     "endpoint": "your scoring URI: http://<laptop-address>:5001/score (empty: none yet)",
     "repo_secret": "if reading your repository needs a token: the NAME of the variable for it, {repo}",
     "endpoint_secret": "if your endpoint wants a key: the NAME of the variable for it, {endpoint}",
@@ -146,7 +147,10 @@ def _read(stream, size: int) -> bytes:
     """`size` bytes of `stream` within TIMEOUT_S in all (each read bounded by the socket's own timeout)."""
     deadline, data = time.monotonic() + TIMEOUT_S, b""
     while len(data) < size:
-        chunk = stream.read1(size - len(data))
+        try:
+            chunk = stream.read1(size - len(data))
+        except OSError:  # the socket's timeout included
+            chunk = b""
         if not chunk or time.monotonic() > deadline:
             raise Refused(400, f"the form's body did not arrive whole within {TIMEOUT_S} s")
         data += chunk
@@ -193,8 +197,6 @@ class HandinDesk:
             return refused.status, {"refused": str(refused), "values": values}
         except ConfigError as err:
             return 400, {"refused": str(err), "values": values}
-        except OSError:  # the socket's timeout included
-            return 400, {"refused": "the form's body did not arrive whole"}
         secrets = [(part, name) for part, name in handin.secret_names(team).items() if name]
         return 200, {"team": team.name, "found": found, "secrets": secrets, "values": values}
 

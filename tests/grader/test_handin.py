@@ -15,7 +15,7 @@ import pytest
 import requests
 import yaml
 from endpoints import ContractEndpoint
-from grader_tools import git_daemon
+from grader_tools import REPO_ROOT, git_daemon
 
 from grader import cli, handin, serving, teams
 from solution import forecast
@@ -281,3 +281,11 @@ def test_the_form_is_bounded_and_escapes_what_a_team_sends(desk):
     allowed = serving.HANDINS_PER_MINUTE - 3  # three posts counted so far: the bad ones count too
     assert after == [400] * allowed + [429] * 3, after
     assert requests.get(url, timeout=5).status_code == 200  # the page itself stays open
+
+
+def test_the_readme_states_the_forms_bounds_as_the_code_sets_them():
+    readme = " ".join((REPO_ROOT / "grader" / "README.md").read_text().split())
+    for stated in (f"at most {serving.MAX_FORM_BYTES // 1024} KiB read within {serving.TIMEOUT_S} s",
+                   f"{serving.HANDINS_PER_MINUTE} posts a minute from one address",
+                   f"{serving.CHECKING_AT_ONCE} hand-ins tried at once", f"{handin.MAX_PENDING} waiting at most"):
+        assert stated in readme, stated
