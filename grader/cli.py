@@ -12,6 +12,7 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from wth.cli_parsing import Parser, run
 from wth.errors import UsageError
@@ -119,7 +120,8 @@ def cmd_watch(args) -> int:
     refresh_s = max(5, int(args.interval))
     report.write_html(folder / HTML, cfg.event, [], refresh_s=refresh_s, docs_url=cfg.docs_url,
                       notice="first pass running: the scoreboard appears here when it ends")
-    server = serve(folder, args.serve, args.host, handins=args.handin) if args.serve is not None else None
+    handins_for = Path(args.config) if args.handin else None
+    server = serve(folder, args.serve, args.host, handins_for=handins_for) if args.serve is not None else None
     if server:
         print(f"serving http://{args.host}:{server.server_address[1]}/", flush=True)
         if args.handin:

@@ -245,12 +245,29 @@ def _waiting_elsewhere(path: Path, data: dict, team: Team, where: Path) -> None:
         raise ConfigError(f"{where}: {MAX_PENDING} hand-ins already wait for the coach: ask your coach")
 
 
-def submit(data: dict, grader_dir: Path) -> tuple[Team, list[tuple[str, bool, str]]]:
-    """A hand-in from the form: checked as `wth handin` checks it, tried from this machine, and written to the
-    pending hand-ins (one file per team, named by `Team.folder`, never by the team's text); `ConfigError` if
-    refused. A name already waiting with another entry is refused: the coach removes the first."""
+def _new_to(config: Path, data: dict, where: Path) -> None:
+    """Refuse an entry whose name the teams file `config` already has, or one it would read as another's once
+    made a folder name: the teams file's own rule, said without the file's path. A file that does not load now
+    (the coach is editing it) is left to `admit`."""
+    try:
+        current = teams.load(config)
+    except ConfigError:
+        return
+    try:
+        teams.parse({"event": current.event, "teams": [*teams.yaml_data(teams.read_text(config), config)["teams"],
+                                                        data]}, config)
+    except ConfigError as err:
+        raise ConfigError(f"{where}: {str(err).removeprefix(f'{config}: ')} (of the coach's teams file)") from None
+
+
+def submit(data: dict, grader_dir: Path, config: Path) -> tuple[Team, list[tuple[str, bool, str]]]:
+    """A hand-in from the form for the teams file `config`: checked as `wth handin` checks it, and as new to
+    that file, tried from this machine, and written to the pending hand-ins (one file per team, named by
+    `Team.folder`, never by the team's text); `ConfigError` if refused. A name already waiting with another
+    entry is refused: the coach removes the first."""
     where = Path("hand-in")
     team = _checked(data, where)
+    _new_to(config, data, where)
     path = pending(grader_dir) / f"{team.folder}.yaml"
     with _SUBMITTING:
         _waiting_elsewhere(path, data, team, where)

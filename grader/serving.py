@@ -160,8 +160,8 @@ def _read(stream, size: int) -> bytes:
 class HandinDesk:
     """The form's state: where entries wait, and the bounds on who posts how often."""
 
-    def __init__(self, grader_dir: Path):
-        self.grader_dir = grader_dir
+    def __init__(self, grader_dir: Path, config: Path):
+        self.grader_dir, self.config = grader_dir, config
         self._posts: dict[str, collections.deque] = {}
         self._lock = threading.Lock()
         self._checking = threading.BoundedSemaphore(CHECKING_AT_ONCE)
@@ -190,7 +190,7 @@ class HandinDesk:
             if not self._checking.acquire(blocking=False):
                 raise Refused(429, "the coach's machine is trying other hand-ins: send it again in a few seconds")
             try:
-                team, found = handin.submit(data, self.grader_dir)
+                team, found = handin.submit(data, self.grader_dir, self.config)
             finally:
                 self._checking.release()
         except Refused as refused:
@@ -272,10 +272,10 @@ class _Handler(http.server.SimpleHTTPRequestHandler):
 
 
 def serve(folder: Path, port: int, host: str = "127.0.0.1", docs: Path | None = None,
-          handins: bool = False) -> http.server.ThreadingHTTPServer:
+          handins_for: Path | None = None) -> http.server.ThreadingHTTPServer:
     """The page server on its own thread: `folder`'s page and JSON, `docs` (default: `student_docs()`), and
-    with `handins` the hand-in form, its entries waiting in `folder` (the grader's folder)."""
-    settings = {"docs": docs or student_docs(), "desk": HandinDesk(folder) if handins else None}
+    with `handins_for` (a teams file) the hand-in form for it, its entries waiting in `folder` (its grader folder)."""
+    settings = {"docs": docs or student_docs(), "desk": HandinDesk(folder, handins_for) if handins_for else None}
     handler = functools.partial(type("Handler", (_Handler,), settings), directory=str(folder))
     server = http.server.ThreadingHTTPServer((host, port), handler)
     threading.Thread(target=server.serve_forever, daemon=True, name="scoreboard-server").start()

@@ -181,7 +181,7 @@ def desk(tmp_path):
     """The teams file, and the form served beside it as `watch --serve 0 --handin` serves it (a server of its own
     for each test: the bounds on posts are the server's)."""
     path = _teams_file(tmp_path)
-    server = serving.serve(teams.load(path).grader_dir, 0, handins=True)
+    server = serving.serve(teams.load(path).grader_dir, 0, handins_for=path)
     yield f"http://127.0.0.1:{server.server_address[1]}{serving.FORM}", path
     server.shutdown()
     server.server_close()
@@ -238,6 +238,8 @@ def test_a_team_hands_itself_in_by_the_form_and_the_coach_admits_it(desk, capsys
     ({"name": "al\x07pha", "workspace": "http://127.0.0.1:1"}, 400, "control characters"),
     ({"name": "alpha", "workspace": "http://127.0.0.1:1", "endpoint": "http://u:s3cr3t-value@127.0.0.1:1/score"}, 400,
      "in a URL is refused"),
+    ({"name": "Bravo", "workspace": "http://127.0.0.1:1"}, 400,
+     "hand-in: team &#39;Bravo&#39;: name: reads as team &#39;bravo&#39; once made a folder name"),
     ("name=alpha&name=beta&workspace=x", 400, "&#39;name&#39;: given twice"),
     ("name=%ff&workspace=x", 400, f"not a form of at most {len(serving.FIELDS)} fields in UTF-8"),
     ("x" * (serving.MAX_FORM_BYTES + 1), 413, "a hand-in is at most 8 KiB"),
