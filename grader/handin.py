@@ -236,9 +236,17 @@ def pending(grader_dir: Path) -> Path:
 _SUBMITTING = threading.Lock()  # the form's threads: one looks at and writes the pending hand-ins at a time
 
 
+def _read_entry(path: Path) -> dict | None:
+    """A waiting entry as written, None if it no longer reads (the coach edited it)."""
+    try:
+        return teams.yaml_data(teams.read_text(path, "hand-in entry"), path)
+    except ConfigError:
+        return None
+
+
 def _waiting_elsewhere(path: Path, data: dict, team: Team, where: Path) -> None:
     """Refuse a hand-in whose name already waits with another entry, or one too many waiting."""
-    if path.exists() and yaml.safe_load(teams.read_text(path, "hand-in entry")) != data:
+    if path.exists() and _read_entry(path) != data:
         raise ConfigError(f"{where}: team {team.name!r}: already waiting for the coach with another entry: "
                           "ask your coach to remove it first")
     if not path.exists() and len(list(path.parent.glob("*.yaml"))) >= MAX_PENDING:
