@@ -283,6 +283,19 @@ def test_the_form_is_bounded_and_escapes_what_a_team_sends(desk):
     allowed = serving.HANDINS_PER_MINUTE - 3  # three posts counted so far: the bad ones count too
     assert after == [400] * allowed + [429] * 3, after
     assert requests.get(url, timeout=5).status_code == 200  # the page itself stays open
+    assert requests.post(url.replace(serving.FORM, "/scoreboard.html"), data={"name": "x"}, timeout=5).status_code == 404
+
+
+def test_without_handins_there_is_no_form(tmp_path):
+    server = serving.serve(tmp_path, 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{serving.FORM}"
+        assert requests.get(url, timeout=5).status_code == 404
+        assert requests.post(url, data={"name": "alpha", "workspace": "http://127.0.0.1:1"}, timeout=5).status_code == 404
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        server.shutdown()
+        server.server_close()
 
 
 def test_the_readme_states_the_forms_bounds_as_the_code_sets_them():
