@@ -21,8 +21,10 @@ import functools
 import html
 import http.server
 import io
+import ipaddress
 import itertools
 import re
+import socket
 import threading
 import time
 from pathlib import Path, PurePosixPath
@@ -143,6 +145,19 @@ def form_entry(value: dict[str, str | None]) -> dict:
                         {part: value[f"{part}_secret"] for part in handin.SECRETS})
 
 
+def _names_this_machine(url: str) -> str | None:
+    """The host of `url` (a git URL's too) when it is the machine the form runs on: every address it resolves to
+    loopback, unspecified or link-local (`127.1`, `localhost`, `0.0.0.0` and the like); else None."""
+    host = urlsplit(url).hostname if "://" in url else url.split("@", 1)[-1].split(":", 1)[0]
+    try:
+        found = {info[4][0] for info in socket.getaddrinfo(host, None)} if host else set()
+    except (OSError, UnicodeError):  # a name this machine cannot resolve: the check of the part will say so
+        return None
+    addresses = [ipaddress.ip_address(address.split("%", 1)[0]) for address in found]
+    mine = [address.ipv4_mapped or address if address.version == 6 else address for address in addresses]
+    return host if mine and all(a.is_loopback or a.is_unspecified or a.is_link_local for a in mine) else None
+
+
 def _read(stream, size: int) -> bytes:
     """`size` bytes of `stream` within TIMEOUT_S in all (each read bounded by the socket's own timeout)."""
     deadline, data = time.monotonic() + TIMEOUT_S, b""
@@ -187,6 +202,11 @@ class HandinDesk:
                 raise Refused(413, f"a hand-in is at most {MAX_FORM_BYTES // 1024} KiB")
             values = form_fields(_read(body, int(length)), content_type)
             data = form_entry(values)
+            if not ipaddress.ip_address(address).is_loopback:  # a team's laptop, which is not this machine
+                for part in handin.SECRETS:
+                    if values[part] and (host := _names_this_machine(values[part])):
+                        raise Refused(400, f"{part}: {host[:80]} is the coach's machine itself, not your laptop: "
+                                           "give your laptop's address on the room's network")
             if not self._checking.acquire(blocking=False):
                 raise Refused(429, "the coach's machine is trying other hand-ins: send it again in a few seconds")
             try:

@@ -6,6 +6,7 @@ server on its thread, spoken to over HTTP."""
 from __future__ import annotations
 
 import http.client
+import io
 import re
 import subprocess
 from urllib.parse import urlencode, urlsplit
@@ -304,3 +305,19 @@ def test_the_readme_states_the_forms_bounds_as_the_code_sets_them():
                    f"{serving.HANDINS_PER_MINUTE} posts a minute from one address",
                    f"{serving.CHECKING_AT_ONCE} hand-ins tried at once", f"{handin.MAX_PENDING} waiting at most"):
         assert stated in readme, stated
+
+
+@pytest.mark.parametrize("fields", [
+    {"workspace": "http://127.1:5050"},  # what a team types that copied its own laptop's address
+    {"workspace": "http://10.0.0.11:5050", "endpoint": "http://localhost:5001/score"},
+    {"workspace": "http://10.0.0.11:5050", "repo": "git://[::ffff:127.0.0.1]/team.git"},
+])
+def test_from_another_machine_an_address_of_the_coachs_own_is_refused(tmp_path, fields):
+    """What the form shows a team comes from the coach's machine: from another machine, no part may name that
+    machine itself (its loopback services are not the team's); the coach's own browser may."""
+    path = _teams_file(tmp_path)
+    desk = serving.HandinDesk(teams.load(path).grader_dir, path)
+    body = urlencode({"name": "alpha", **fields}).encode()
+    status, shown = desk.post("10.0.0.5", str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
+    assert status == 400 and "is the coach's machine itself, not your laptop" in shown["refused"], shown
+    assert _waiting(path) == []
