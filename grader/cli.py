@@ -12,8 +12,10 @@ import signal
 import sys
 import threading
 import time
+from pathlib import Path
 
 from wth.cli_parsing import Parser, run
+from wth.errors import UsageError
 
 from . import wth_check, wth_handin
 from .results import SOURCES
@@ -105,19 +107,26 @@ def _reread(config_path: str, require_sandbox: bool, last):
 
 
 def cmd_watch(args) -> int:
+    if args.handin and args.serve is None:
+        raise UsageError("--handin needs --serve: the form is a page of the served scoreboard")
     cfg = load(args.config, args.require_sandbox)
     from . import scoreboard as report
+    from .handin import pending as handin_pending
     from .runner import Earlier
-    from .serving import HTML, JSON_FILE, serve
+    from .serving import FORM, HTML, JSON_FILE, serve
 
     folder = cfg.grader_dir
     folder.mkdir(parents=True, exist_ok=True)
     refresh_s = max(5, int(args.interval))
     report.write_html(folder / HTML, cfg.event, [], refresh_s=refresh_s, docs_url=cfg.docs_url,
                       notice="first pass running: the scoreboard appears here when it ends")
-    server = serve(folder, args.serve, args.host) if args.serve is not None else None
+    handins_for = Path(args.config) if args.handin else None
+    server = serve(folder, args.serve, args.host, handins_for=handins_for) if args.serve is not None else None
     if server:
         print(f"serving http://{args.host}:{server.server_address[1]}/", flush=True)
+        if args.handin:
+            print(f"hand-in form: http://{args.host}:{server.server_address[1]}{FORM}; the entries wait in "
+                  f"{handin_pending(folder)} for `wth-grader admit --pending --config {args.config}`", flush=True)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     problem, earlier = None, Earlier()
@@ -182,6 +191,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", required=True, type=_positive, metavar="S", help="seconds between gradings")
     p.add_argument("--serve", type=int, metavar="PORT", help="serve the scoreboard on this port (0: any free port)")
     p.add_argument("--host", default="127.0.0.1", help="address to serve on (default 127.0.0.1)")
+    p.add_argument("--handin", action="store_true", help="with --serve, the hand-in form at /handin: teams register "
+                   "themselves, their entries wait for `admit --pending`")
     _sandbox_flag(p)
     p.set_defaults(func=cmd_watch)
 

@@ -169,10 +169,11 @@ def details(team: TeamResult) -> str:
     return "\n".join(lines)
 
 
-# a FileSystemLoader next to this file: PackageLoader breaks when tests/grader shadows the package name;
-# every value the page shows goes through `markup` (finalize), then jinja2's HTML escaping; a macro's output
-# (Markup) is made of values that went through both already
-_env = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
+# the grader's pages (the scoreboard, serving.py's hand-in form), from a FileSystemLoader next to this file:
+# PackageLoader breaks when tests/grader shadows the package name; every value a page shows goes through
+# `markup` (finalize), then jinja2's HTML escaping; a macro's output (Markup) is made of values that went
+# through both already
+PAGES = Environment(loader=FileSystemLoader(Path(__file__).resolve().parent / "templates"),
                    autoescape=select_autoescape(["html", "j2"]), finalize=lambda value: markup(value)
                    if isinstance(value, str) and not isinstance(value, Markup) else value)
 
@@ -325,7 +326,7 @@ def render_html(event: str, teams: list[TeamResult], progress: Progress | None =
     rows = [_row(team, rank, f"team-{rank}", progress, now, stale_after_s) for rank, team in enumerate(competing, 1)]
     apart = [_row(team, "ref", f"reference-{i}", progress, now, stale_after_s)
              for i, team in enumerate((t for t in teams if t.reference), 1)]
-    return _env.get_template("scoreboard.html.j2").render(
+    return PAGES.get_template("scoreboard.html.j2").render(
         event=event, rows=rows, references=apart, generated_at=_local(now).strftime("%Y-%m-%d %H:%M %Z"),
         refresh_s=refresh_s, notice=notice, docs_url=(docs_url.rstrip("/") + "/") if docs_url else "",
         header=_challenges(teams[0]) if teams else [], challenges=CHALLENGES, symbol=symbol, points=points,

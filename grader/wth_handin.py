@@ -22,8 +22,10 @@ def run_admit(args: argparse.Namespace) -> int:
 def add_admit(commands) -> None:
     """Add `admit` to `wth-grader`'s subparsers."""
     p = commands.add_parser("admit", help="append teams' hand-in entries to the teams file, each checked from here")
-    p.add_argument("entries", nargs="+", metavar="ENTRY", help="hand-in entries written by `wth handin`")
+    p.add_argument("entries", nargs="*", metavar="ENTRY", help="hand-in entries written by `wth handin`")
     p.add_argument("--config", required=True, metavar="F", help="the teams file to append them to")
+    p.add_argument("--pending", action="store_true",
+                   help="admit every entry of the hand-in form waiting in <grader_dir>/handins/ as well")
     p.add_argument("--anyway", action="store_true", help="admit an entry even if a part of it does not answer")
     p.set_defaults(func=run_admit)
 

@@ -13,9 +13,18 @@ MLflow's server also starts a job runner for its GenAI jobs (four more Python pr
 and three huey consumers) unless told not to. A tracking UI has no use for it; without it the first
 page comes 3 s sooner and a stop takes 1.6 s instead of 5.8 s (measured on a 2-core Linux machine).
 MLflow 3.2 and later send anonymous usage data unless `MLFLOW_DISABLE_TELEMETRY` is true
-(https://mlflow.org/docs/latest/community/usage-tracking): a classroom's UI sends none. MLflow 3's UI
-opens in its GenAI view; the links printed open the experiment's runs and the model registry in its
-machine-learning view (the `workflowType` query parameter, which the UI reads before its stored choice).
+(https://mlflow.org/docs/latest/community/usage-tracking): a classroom's UI sends none (the server then
+tells its page `disable_ui_telemetry`).
+
+MLflow 3's UI (3.17) has no server switch for what it shows first: it opens in its GenAI view, and on a
+browser's first visit to a page it loads as localhost, 127.0.0.1 or ::1 it opens its assistant panel, a
+quarter of the screen (mlflow/mlflow#24056); no server option, environment variable or URL parameter
+reaches either (`MLFLOW_ENABLE_REMOTE_ASSISTANT` only opens the assistant to other hosts). The page keeps
+both choices in the browser's local storage (`mlflow.workflowType`, `mlflow.assistant.panelOpen`,
+`mlflow.assistant.fab.autoOpenedOnFirstLoad`, mlflow/mlflow#20124). So the links printed open the
+experiment's runs in the machine-learning view (the `workflowType` query parameter, which the page reads
+before its stored choice) and the model registry (whose page drops that parameter), and one line says
+what to click once: the browser remembers it.
 """
 
 from __future__ import annotations
@@ -40,6 +49,8 @@ ENVIRONMENT = {
     "MLFLOW_DISABLE_TELEMETRY": "true",  # no usage data sent from a classroom
 }
 MACHINE_LEARNING_VIEW = "workflowType=machine_learning"
+FIRST_VISIT = ("on a browser's first visit, pick 'Model training' (top left) and close the assistant panel (x): "
+               "the browser remembers both")
 
 
 def command(workspace: str | Path, host: str = HOST, port: int = PORT) -> list[str]:
@@ -86,7 +97,8 @@ def serve(workspace: str | Path, host: str = HOST, port: int = PORT,
     argv = command(workspace, host, port)
     pages = links(workspace, host, port)
     progress(f"MLflow UI on http://{reachable(host)}:{port} (Ctrl+C to stop)\n"
-             f"  the runs of {EXPERIMENT}: {pages['runs']}\n  the registered models: {pages['models']}")
+             f"  the runs of {EXPERIMENT}: {pages['runs']}\n  the registered models: {pages['models']}\n"
+             f"  {FIRST_VISIT}")
     server = subprocess.Popen(argv, cwd=Path(workspace).resolve(), env=environment())
 
     def stop(*_):

@@ -1,16 +1,24 @@
-"""Hand-in: `wth handin` on a team's laptop writes its entry, `wth-grader admit` appends it to the teams file.
-Real git (a bare repository over file://), a real HTTP endpoint speaking the contract, the real teams file."""
+"""Hand-in: `wth handin` on a team's laptop, or the hand-in form of `watch --serve --handin` in a team's
+browser, writes its entry; `wth-grader admit` appends it to the teams file. Real git (a bare repository
+served by `git daemon`), a real HTTP endpoint speaking the contract, the real teams file, the form's real
+server on its thread, spoken to over HTTP."""
 
 from __future__ import annotations
 
+import http.client
+import io
+import re
 import subprocess
+from urllib.parse import urlencode, urlsplit
 
 import pandas as pd
 import pytest
+import requests
 import yaml
 from endpoints import ContractEndpoint
+from grader_tools import REPO_ROOT, git_daemon
 
-from grader import cli, handin, teams
+from grader import cli, handin, serving, teams
 from solution import forecast
 from wth import cli as wth_cli
 
@@ -34,7 +42,8 @@ def remote(tmp_path_factory):
     subprocess.run([*git, "init", "-q", "-b", "trunk", str(root / "work")], check=True)
     subprocess.run([*git, "-C", str(root / "work"), "commit", "-q", "--allow-empty", "-m", "start"], check=True)
     subprocess.run(["git", "clone", "-q", "--bare", str(root / "work"), str(root / "team.git")], check=True)
-    return f"file://{root / 'team.git'}"
+    with git_daemon(root) as daemon:
+        yield f"{daemon}/team.git"
 
 
 @pytest.fixture(scope="module")
@@ -108,6 +117,7 @@ def test_admit_appends_to_any_block_list(tmp_path, text, remote):
     ({"endpoint": {"uri": "http://127.0.0.1:1/score", "key": "s3cr3t-value"}}, "inline secrets are refused"),
     ({"repo": {"git": "https://user:s3cr3t-value@example.com/a.git"}}, "in a URL is refused"),
     ({"repo": {"git": "--upload-pack=touch pwned;://x"}}, "expected a git URL"),  # never an option of git
+    ({"repo": {"git": "file:///home/coach/solution.git"}}, "not a path of that machine"),
 ])
 def test_a_bad_entry_is_refused_in_one_line(tmp_path, capsys, entry, reason):
     path = _teams_file(tmp_path)
@@ -118,8 +128,8 @@ def test_a_bad_entry_is_refused_in_one_line(tmp_path, capsys, entry, reason):
     assert reason in err and "s3cr3t" not in err, err
 
 
-def test_an_unreachable_repository_is_reported_and_not_admitted_without_anyway(tmp_path, capsys, endpoint):
-    missing = f"file://{tmp_path / 'nowhere.git'}"
+def test_an_unreachable_repository_is_reported_and_not_admitted_without_anyway(tmp_path, capsys, remote, endpoint):
+    missing = remote.replace("/team.git", "/nowhere.git")
     root = endpoint.uri.removesuffix("/score")
     assert _handin(tmp_path, "--name", "alpha", "--workspace", root, "--repo", missing) == 1
     out = capsys.readouterr().out
@@ -162,3 +172,152 @@ def test_admit_refuses_a_missing_or_bad_teams_file_and_makes_nothing(tmp_path, c
     bad = _teams_file(tmp_path, "event: e\nteams: []\n")
     assert "expected at least one entry" in _refused(capsys, tmp_path, bad, str(entry))
     assert sorted(path.name for path in tmp_path.iterdir()) == ["alpha.yaml", "teams.yaml"]
+
+
+# --- the hand-in form ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def desk(tmp_path):
+    """The teams file, and the form served beside it as `watch --serve 0 --handin` serves it (a server of its own
+    for each test: the bounds on posts are the server's)."""
+    path = _teams_file(tmp_path)
+    server = serving.serve(teams.load(path).grader_dir, 0, handins_for=path)
+    yield f"http://127.0.0.1:{server.server_address[1]}{serving.FORM}", path
+    server.shutdown()
+    server.server_close()
+
+
+def _waiting(path) -> list[str]:
+    folder = handin.pending(teams.load(path).grader_dir)
+    return sorted(p.name for p in folder.iterdir()) if folder.exists() else []
+
+
+def _reason(page: str) -> str:
+    found = re.findall(r'<p id="refused">Not handed in: (.*?)</p>', page)
+    assert len(found) == 1 and "\n" not in found[0], page
+    return found[0]
+
+
+def test_a_team_hands_itself_in_by_the_form_and_the_coach_admits_it(desk, capsys, monkeypatch, remote, endpoint):
+    url, path = desk
+    form = requests.get(url, timeout=5)
+    assert form.status_code == 200 and "form-action 'self'" in form.headers["Content-Security-Policy"]
+    assert all(f'name="{field}"' in form.text for field in serving.FIELDS)
+    monkeypatch.setenv("ALPHA_ENDPOINT_KEY", "the team's key, given to the coach by hand")
+    fields = {"name": "alpha", "workspace": endpoint.uri.removesuffix("/score"), "repo": remote,
+              "endpoint": endpoint.uri, "endpoint_secret": "ALPHA_ENDPOINT_KEY"}
+    answer = requests.post(url, data=fields, timeout=60)
+    assert answer.status_code == 200, answer.text
+    seen = dict(re.findall(r'<tr data-part="(\w+)"><td>\w+</td><td class="(ok|not-ok)">', answer.text))
+    assert seen == {"repo": "ok", "workspace": "ok", "endpoint": "ok"}, answer.text
+    assert "&#39;trunk&#39; is there" in answer.text  # what the coach's machine saw: the remote's HEAD
+    assert "<code>ALPHA_ENDPOINT_KEY</code> by hand" in answer.text and "given to the coach" not in answer.text
+    assert _waiting(path) == [f"{teams.folder_name('alpha')}.yaml"]
+    assert requests.post(url, data=fields, timeout=60).status_code == 200  # the same entry again: still one waiting
+    other = requests.post(url, data={**fields, "endpoint": "http://127.0.0.1:1/score"}, timeout=60)
+    assert other.status_code == 400 and "already waiting for the coach" in _reason(other.text)
+
+    assert cli.main(["admit", "--pending", "--config", str(path)]) == 0
+    assert "admitted 'alpha'" in capsys.readouterr().out
+    team = teams.load(path).team("alpha")  # the same entry as `wth handin` writes, through the same admit
+    assert team.repo.ref == "trunk" and team.endpoint.key_env == "ALPHA_ENDPOINT_KEY"
+    assert _waiting(path) == []
+    assert cli.main(["admit", "--pending", "--config", str(path)]) == 2
+    assert "no hand-in waits there" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(("fields", "status", "reason"), [
+    ({"name": "alpha"}, 400, "name and workspace are required"),
+    ({"name": "alpha", "workspace": "http://127.0.0.1:1", "python": "/usr/bin/python3"}, 400, "&#39;python&#39;: not a field"),
+    ({"name": "alpha", "workspace": "http://127.0.0.1:1", "repo": "file:///home/coach/solution.git"}, 400,
+     "not a path of that machine"),
+    ({"name": "alpha", "workspace": "http://127.0.0.1:1", "endpoint": "http://127.0.0.1:1/score",
+      "endpoint_secret": "WTH_HOLDOUT_SEED"}, 400, "a team names only its own secrets: ALPHA_ENDPOINT_KEY"),
+    ({"name": "alpha", "workspace": "http://127.0.0.1:1", "repo_secret": "ALPHA_GIT_TOKEN"}, 400,
+     "repo_secret names a variable for no repo"),
+    ({"name": "al\x07pha", "workspace": "http://127.0.0.1:1"}, 400, "control characters"),
+    ({"name": "alpha", "workspace": "http://127.0.0.1:1", "endpoint": "http://u:s3cr3t-value@127.0.0.1:1/score"}, 400,
+     "in a URL is refused"),
+    ({"name": "Bravo", "workspace": "http://127.0.0.1:1"}, 400,
+     "hand-in: team &#39;Bravo&#39;: name: reads as team &#39;bravo&#39; once made a folder name"),
+    ("name=alpha&name=beta&workspace=x", 400, "&#39;name&#39;: given twice"),
+    ("name=%ff&workspace=x", 400, f"not a form of at most {len(serving.FIELDS)} fields in UTF-8"),
+    ("x" * (serving.MAX_FORM_BYTES + 1), 413, "a hand-in is at most 8 KiB"),
+])
+def test_a_bad_form_is_refused_in_one_line_and_nothing_waits(desk, fields, status, reason):
+    url, path = desk
+    body = fields if isinstance(fields, str) else urlencode(fields)
+    answer = requests.post(url, data=body, headers={"Content-Type": "application/x-www-form-urlencoded"}, timeout=30)
+    assert answer.status_code == status and reason in _reason(answer.text), answer.text
+    assert "s3cr3t" not in _reason(answer.text) and _waiting(path) == []  # the form comes back filled, as posted
+
+
+def _raw_post(url: str, headers: dict, body: bytes = b"") -> tuple[int, str]:
+    parts = urlsplit(url)
+    connection = http.client.HTTPConnection(parts.hostname, parts.port, timeout=30)
+    try:
+        connection.putrequest("POST", parts.path)
+        for name, value in headers.items():
+            connection.putheader(name, value)
+        connection.endheaders(body)
+        answer = connection.getresponse()
+        return answer.status, answer.read().decode()
+    finally:
+        connection.close()
+
+
+def test_the_form_is_bounded_and_escapes_what_a_team_sends(desk):
+    url, path = desk
+    assert _raw_post(url, {"Content-Type": "application/json", "Content-Length": "2"}, b"{}")[0] == 415
+    assert _raw_post(url, {"Content-Type": "application/x-www-form-urlencoded", "Transfer-Encoding": "chunked"},
+                     b"0\r\n\r\n")[0] == 411
+    status, page = _raw_post(url, {"Content-Type": "application/x-www-form-urlencoded"})
+    assert status == 411 and "Content-Length" in _reason(page)
+    name = '<img src=x onerror="alert(1)">'
+    answer = requests.post(url, data={"name": name, "workspace": "http://127.0.0.1:1/<b>"}, timeout=30)
+    assert answer.status_code == 200  # handed in: its workspace does not answer yet, said on the page
+    assert "<img" not in answer.text and "<b>" not in answer.text  # in the page, and in the form given back filled
+    assert 'value="&lt;img src=x onerror=&#34;alert(1)&#34;&gt;"' in answer.text
+    assert _waiting(path) == [f"{teams.folder_name(name)}.yaml"]  # named by the grader, not by the team's text
+    after = [requests.post(url, data={"name": "x"}, timeout=30).status_code for _ in range(serving.HANDINS_PER_MINUTE)]
+    allowed = serving.HANDINS_PER_MINUTE - 3  # three posts counted so far: the bad ones count too
+    assert after == [400] * allowed + [429] * 3, after
+    assert requests.get(url, timeout=5).status_code == 200  # the page itself stays open
+    assert requests.post(url.replace(serving.FORM, "/scoreboard.html"), data={"name": "x"}, timeout=5).status_code == 404
+
+
+def test_without_handins_there_is_no_form(tmp_path):
+    server = serving.serve(tmp_path, 0)
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}{serving.FORM}"
+        assert requests.get(url, timeout=5).status_code == 404
+        assert requests.post(url, data={"name": "alpha", "workspace": "http://127.0.0.1:1"}, timeout=5).status_code == 404
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_the_readme_states_the_forms_bounds_as_the_code_sets_them():
+    readme = " ".join((REPO_ROOT / "grader" / "README.md").read_text().split())
+    for stated in (f"at most {serving.MAX_FORM_BYTES // 1024} KiB read within {serving.TIMEOUT_S} s",
+                   f"{serving.HANDINS_PER_MINUTE} posts a minute from one address",
+                   f"{serving.CHECKING_AT_ONCE} hand-ins tried at once", f"{handin.MAX_PENDING} waiting at most"):
+        assert stated in readme, stated
+
+
+@pytest.mark.parametrize("fields", [
+    {"workspace": "http://127.1:5050"},  # what a team types that copied its own laptop's address
+    {"workspace": "http://10.0.0.11:5050", "endpoint": "http://localhost:5001/score"},
+    {"workspace": "http://10.0.0.11:5050", "repo": "git://[::ffff:127.0.0.1]/team.git"},
+])
+def test_from_another_machine_an_address_of_the_coachs_own_is_refused(tmp_path, fields):
+    """What the form shows a team comes from the coach's machine: from another machine, no part may name that
+    machine itself (its loopback services are not the team's); the coach's own browser may."""
+    path = _teams_file(tmp_path)
+    desk = serving.HandinDesk(teams.load(path).grader_dir, path)
+    body = urlencode({"name": "alpha", **fields}).encode()
+    status, shown = desk.post("10.0.0.5", str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
+    assert status == 400 and "is the coach's machine itself, not your laptop" in shown["refused"], shown
+    assert _waiting(path) == []

@@ -20,6 +20,8 @@ import requests
 import yaml
 from grader_tools import REPO_ROOT, write_teams
 
+from grader import cli, serving
+
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--no-first-run"]
 
@@ -32,7 +34,7 @@ def watching(tmp_path_factory, trained_ws, empty_ws):
         {"name": "empty", "workspace": str(empty_ws.root), "endpoint": None, "repo": None},
     ], grader_dir=str(folder / "coach"))
     process = subprocess.Popen([sys.executable, "-m", "grader", "watch", "--config", str(teams), "--interval", "5",
-                                "--serve", "0"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                                "--serve", "0", "--handin"], cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     url, before, deadline = None, [], time.monotonic() + 120
     while url is None and time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -94,6 +96,18 @@ def _passes(folder, team: str, count: int) -> None:
 
 def test_watch_regrades_on_its_interval(watching):
     _passes(watching[1], "empty", 2)
+
+
+def test_a_team_handed_in_by_the_form_is_graded_on_the_next_pass_once_admitted(watching, capsys):
+    url, folder, process, _ = watching
+    said = process.stdout.readline()  # the line after "serving ...", which the fixture read up to
+    assert said.startswith(f"hand-in form: {url.rstrip('/')}{serving.FORM}; the entries wait in "), said
+    form = url.rstrip("/") + serving.FORM
+    answer = requests.post(form, data={"name": "handed in", "workspace": "http://127.0.0.1:1"}, timeout=60)
+    assert answer.status_code == 200 and 'data-part="workspace"><td>workspace</td><td class="not-ok">' in answer.text
+    assert cli.main(["admit", "--pending", "--anyway", "--config", str(folder / "teams.yaml")]) == 0
+    assert "admitted 'handed in'" in capsys.readouterr().out
+    _passes(folder, "handed in", 1)
 
 
 def test_the_teams_file_is_reread_every_pass_and_a_bad_edit_keeps_the_last_good_one(watching, empty_ws):

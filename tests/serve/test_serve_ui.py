@@ -35,17 +35,20 @@ def test_stopping_the_ui_leaves_no_process_and_no_port(trained_ws, which):
         ["--workspace", str(trained_ws.root), "--port", str(port)]
     ui = popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL, text=True)
     try:
-        said = [ui.stdout.readline() for _ in range(3)]  # where the UI is, and the two pages to open
+        said = [ui.stdout.readline() for _ in range(4)]  # where the UI is, the two pages, what to click once
         experiment = trained_ws.client.get_experiment_by_name(trained_ws.experiment).experiment_id
         view = f"?{ui_module.MACHINE_LEARNING_VIEW}"
         assert f"http://127.0.0.1:{port}/#/experiments/{experiment}/runs{view}" in said[1], said
         assert f"http://127.0.0.1:{port}/#/models{view}" in said[2], said
+        assert ui_module.FIRST_VISIT in said[3], said
         deadline = time.monotonic() + 120
         while not listening(port):
             assert ui.poll() is None, f"{which} exited with {ui.returncode} before serving"
             assert time.monotonic() < deadline, f"{which} did not listen on {port} within 120 s"
             time.sleep(0.2)
         assert requests.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+        telemetry = requests.get(f"http://127.0.0.1:{port}/ajax-api/3.0/mlflow/ui-telemetry", timeout=30).json()
+        assert telemetry["disable_ui_telemetry"] is True  # what the server tells the page it serves
         tree = tree_pids(ui.pid)
         assert len(tree) >= 2, "the CLI and the MLflow server it runs"
         ui.send_signal(STOP)
