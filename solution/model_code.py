@@ -7,8 +7,9 @@ is installed (`mlflow models serve`, an Azure ML environment built from the mode
 training side (solution/forecast.py) builds its `Forecast` objects from this module.
 
 A forecast from a fixed origin is a fixed path, so the model is data (`forecast.json`): the point
-path for `MAX_STEPS` days after the training end, and the rolling-origin forecast errors that give
-the prediction intervals (see `Forecast.predict`).
+path for `MAX_STEPS` days after the training end, the rolling-origin forecast errors, and, for a
+model that forecasts a distribution of its own (`Mixture`), that distribution: they give the
+prediction intervals (see `Forecast.predict`).
 """
 
 from __future__ import annotations
@@ -40,9 +41,39 @@ def _non_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full(int(length), mean) for mean, _, length in blocks])
 
 
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The smallest value whose share of the total weight, with every smaller one, reaches `q`."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cumulative, q), len(values) - 1)])
+
+
+@dataclass
+class Mixture:
+    """A day's amount as a mix of two kinds of days: busy with chance `chance[h]` on day h, else quiet.
+    Each kind's amounts are weighted samples (`busy`, `quiet`: values and their weights)."""
+
+    chance: np.ndarray
+    busy: tuple[np.ndarray, np.ndarray]
+    quiet: tuple[np.ndarray, np.ndarray]
+
+    def quantile(self, q: float) -> np.ndarray:
+        """The `q` quantile of every day: with a chance p of busy, the q / (1 - p) quantile of the quiet
+        amounts when q <= 1 - p, else the (q - (1 - p)) / p quantile of the busy ones."""
+
+        def of(p: float) -> float:
+            if q <= 1 - p:
+                return weighted_quantile(*self.quiet, q / (1 - p))
+            return weighted_quantile(*self.busy, (q - (1 - p)) / p)
+
+        by_chance = {p: of(p) for p in np.unique(self.chance)}
+        return np.array([by_chance[p] for p in self.chance])
+
+
 @dataclass
 class Forecast:
-    """A fitted model reduced to what serving needs: its forecast path and calibration errors.
+    """A fitted model reduced to what serving needs: its forecast path, calibration errors and, for a
+    model that forecasts a distribution, that distribution for the `MAX_STEPS` days.
 
     `errors[k, h]` is actual minus forecast `h + 1` days after the k-th rolling origin of the
     training data (NaN where that day lies past the training end): out-of-sample errors, by horizon.
@@ -54,11 +85,13 @@ class Forecast:
     train_end: pd.Timestamp
     path: np.ndarray
     errors: np.ndarray = field(repr=False)
+    mixture: Mixture | None = field(default=None, repr=False)
 
     def predict(self, steps: int, interval: float | None = None) -> pd.DataFrame:
         """`steps` days after the training end: forecast, and lower/upper bounds when `interval` is set.
 
-        The bounds are split-conformal, scaled by horizon, from the rolling-origin errors:
+        A model with a `mixture` gives its central interval: the (1 - interval) / 2 and
+        (1 + interval) / 2 quantiles of each day's distribution. For any other model the bounds are split-conformal, scaled by horizon, from the rolling-origin errors:
         - the scale s(h) of step h is the mean absolute error at h made non-decreasing in h
           (isotonic fit), so bands widen with the horizon as the errors do;
         - every error is divided by its step's scale, and the two-sided conformal quantiles of all
@@ -76,9 +109,13 @@ class Forecast:
         if interval is not None:
             if not 0 < interval < 1:
                 raise ValueError("interval must be a probability between 0 and 1")
-            below, above = self.offsets(interval)
-            frame["lower"] = np.maximum(frame["forecast"] + below[:steps], 0.0)
-            frame["upper"] = frame["forecast"] + above[:steps]
+            if self.mixture is not None:
+                lower = np.minimum(self.mixture.quantile((1 - interval) / 2)[:steps], frame["forecast"])
+                upper = np.maximum(self.mixture.quantile((1 + interval) / 2)[:steps], frame["forecast"])
+            else:
+                below, above = self.offsets(interval)
+                lower, upper = frame["forecast"] + below[:steps], frame["forecast"] + above[:steps]
+            frame["lower"], frame["upper"] = np.maximum(lower, 0.0), upper
         return frame
 
     def scale(self) -> np.ndarray:
@@ -116,6 +153,7 @@ def _rounded(values) -> list:
 
 
 def to_json(forecast: Forecast) -> dict:
+    mixture = forecast.mixture
     return {
         "model": forecast.model,
         "params": forecast.params,
@@ -123,10 +161,15 @@ def to_json(forecast: Forecast) -> dict:
         "train_end": f"{forecast.train_end:%Y-%m-%d}",
         "path": _rounded(forecast.path),
         "errors": [_rounded(row) for row in np.atleast_2d(forecast.errors)],
+        "mixture": None if mixture is None else {
+            "chance": _rounded(mixture.chance),
+            **{kind: [_rounded(part) for part in getattr(mixture, kind)] for kind in ("busy", "quiet")},
+        },
     }
 
 
 def from_json(data: dict) -> Forecast:
+    mixture = data.get("mixture")
     return Forecast(
         model=data["model"],
         params=data["params"],
@@ -134,6 +177,10 @@ def from_json(data: dict) -> Forecast:
         train_end=pd.Timestamp(data["train_end"]),
         path=np.asarray(data["path"], dtype=float),
         errors=np.array([[np.nan if v is None else v for v in row] for row in data["errors"]], dtype=float),
+        mixture=None if mixture is None else Mixture(
+            chance=np.asarray(mixture["chance"], dtype=float),
+            **{kind: tuple(np.asarray(part, dtype=float) for part in mixture[kind]) for kind in ("busy", "quiet")},
+        ),
     )
 
 

@@ -116,15 +116,23 @@ def test_busy_threshold_splits_the_two_kinds_of_days():
     assert forecast.busy_threshold(np.full(30, 5.0)) == pytest.approx(5.0)  # one kind of day only
 
 
-def test_busy_days_forecasts_workdays_busy_and_weekends_quiet():
+def test_busy_days_forecasts_workdays_busy_weekends_quiet_and_a_weekday_by_its_own_habit():
+    """Workdays busy, weekends quiet, and Tuesdays quiet: a Tuesday's chance of busy is below the other
+    workdays' (its own record, starting from its group's chance) and so is its forecast."""
     rng = np.random.default_rng(2)
     index = pd.date_range("2014-01-06", periods=84, freq="D")  # a Monday, 12 weeks
-    workday = index.day_of_week < 5
+    workday = (index.day_of_week < 5) & (index.day_of_week != 1)
     series = days_of(np.where(workday, rng.uniform(800, 1200, 84), rng.uniform(150, 250, 84)))
-    path = forecast.fit("busy_days", series).predict(28)
-    future_workday = path.index.day_of_week < 5
-    assert ((path["forecast"][future_workday] > 800) & (path["forecast"][future_workday] < 1200)).all()
-    assert ((path["forecast"][~future_workday] > 150) & (path["forecast"][~future_workday] < 250)).all()
+    fitted = forecast.fit("busy_days", series)
+    path = fitted.predict(28)
+    weekday, turn = path.index.day_of_week, forecast.month_turn(path.index)
+    busy = (weekday < 5) & (weekday != 1) & ~turn
+    assert ((path["forecast"][busy] > 800) & (path["forecast"][busy] < 1200)).all()
+    weekend = path["forecast"][weekday >= 5]
+    assert ((weekend > 150) & (weekend < 250)).all()
+    tuesday = (weekday == 1) & ~turn
+    assert fitted.mixture.chance[:28][tuesday].max() < fitted.mixture.chance[:28][busy].min()
+    assert path["forecast"][tuesday].max() < path["forecast"][busy].min()
 
 
 def test_busy_days_follows_a_shift_of_the_weekly_pattern():
@@ -138,16 +146,35 @@ def test_busy_days_follows_a_shift_of_the_weekly_pattern():
     assert (path[path.index.day_of_week < 5] == 1000.0).all()
 
 
-def test_busy_days_expects_the_reseller_orders_of_a_month_end():
-    """Every month's last day is busy, weekend or not; other weekend days are quiet."""
+def test_busy_days_expects_the_reseller_orders_at_the_turn_of_a_month():
+    """Every month's first and last day is busy, weekend or not; other weekend days are quiet: a
+    weekend day at a month's turn gets the chance (busy + 1) / (days + 2) of such days so far."""
     index = pd.date_range("2013-09-01", periods=182, freq="D")
     series = days_of(np.where(index.day_of_week < 5, 1000.0, 200.0), start="2013-09-01")
-    series[index.is_month_end] = 1400.0
-    path = forecast.fit("busy_days", series).predict(92)["forecast"]  # to 2014-05-31, a Saturday
-    month_end_weekends = path[path.index.is_month_end & (path.index.day_of_week >= 5)]
-    assert len(month_end_weekends) == 1 and (month_end_weekends > 900).all()
-    other_weekends = path[~path.index.is_month_end & (path.index.day_of_week >= 5)]
-    assert (other_weekends == 200.0).all()
+    series[forecast.month_turn(index)] = 1400.0
+    weekend_turns = np.sum(forecast.month_turn(index) & (index.day_of_week >= 5))
+    fitted = forecast.fit("busy_days", series)
+    path = fitted.predict(92)["forecast"]  # to 2014-06-01, a Sunday
+    turn = forecast.month_turn(path.index) & (path.index.day_of_week >= 5)
+    assert turn.sum() == 2 and (path[turn] > 900).all()
+    assert np.allclose(fitted.mixture.chance[:92][turn], (weekend_turns + 1) / (weekend_turns + 2))
+    assert (path[~forecast.month_turn(path.index) & (path.index.day_of_week >= 5)] == 200.0).all()
+
+
+def test_a_mixture_gives_its_quantiles_by_hand_and_its_central_intervals():
+    from solution.model_code import Mixture
+
+    mixture = Mixture(chance=np.array([0.5, 0.8]), busy=(np.array([1200.0, 1000]), np.array([1.0, 3])),
+                      quiet=(np.array([100.0, 200]), np.array([1.0, 1])))
+    # day 0: 0.25 <= 1 - 0.5, the quiet 0.5 quantile; day 1: the busy (0.25 - 0.2) / 0.8 quantile
+    assert list(mixture.quantile(0.25)) == [100.0, 1000.0]
+    assert list(mixture.quantile(0.9)) == [1200.0, 1200.0]  # busy (0.9 - 0.5) / 0.5 = 0.8 > 3/4 of the weight
+    path = np.resize(mixture.quantile(0.5), 365)
+    model = forecast.Forecast("x", {}, pd.Timestamp("2014-01-01"), pd.Timestamp("2014-01-31"), path,
+                              np.full((1, 28), np.nan), Mixture(np.resize(mixture.chance, 365), mixture.busy, mixture.quiet))
+    out = model.predict(2, interval=0.8)  # no calibration errors needed: the mixture's 0.1 and 0.9 quantiles
+    assert list(out["forecast"]) == [200.0, 1000.0]
+    assert list(out["lower"]) == [100.0, 100.0] and list(out["upper"]) == [1200.0, 1200.0]
 
 
 def test_selection_generalises_to_another_real_window(real_table):
@@ -284,13 +311,15 @@ def test_the_model_code_imports_only_its_declared_requirements():
     assert imported - set(sys.stdlib_module_names) - {"__future__"} == {"mlflow", "numpy", "pandas"}
 
 
-def test_the_artifact_round_trips_with_unknown_days():
+def test_the_artifact_round_trips_with_unknown_days_and_a_mixture():
     from solution import model_code
 
-    fitted = forecast.fit("snaive", weekly_series())
-    back = model_code.from_json(json.loads(json.dumps(model_code.to_json(fitted))))
-    assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
-    assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
+    for name in ("snaive", "busy_days"):
+        fitted = forecast.fit(name, weekly_series())
+        back = model_code.from_json(json.loads(json.dumps(model_code.to_json(fitted))))
+        assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
+        assert (back.mixture is None) == (name == "snaive")
+        assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
 
 
 def test_a_calibration_refit_that_fails_numerically_leaves_only_its_origin_out(monkeypatch):
