@@ -5,7 +5,8 @@ Every model fits a daily series (its index gives the calendar) and returns its p
 the next `MAX_STEPS` days from the end of the training data. `fit` turns that into a `Forecast`
 (solution/model_code.py, the registered model's code): the path plus the model's rolling-origin errors
 by horizon step, refitted at the calibration origins of solution/evaluate.py, that give its prediction
-intervals. A forecast from a fixed origin is a fixed path, so the endpoint answers any horizon by
+intervals, or, for a model in `DISTRIBUTIONS` (`busy_days`), the distribution of each day it forecasts,
+whose quantiles are its intervals. A forecast from a fixed origin is a fixed path, so the endpoint answers any horizon by
 slicing it: scoring costs microseconds and needs no statsmodels object at serve time.
 """
 
