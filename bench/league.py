@@ -5,17 +5,19 @@ window's end, every model refitted at each origin on the days before it and fore
 (`wth.protocol.rolling_origin`, the loop training runs). At each origin the reference is trained as
 `train` does: selection, fit and interval calibration on the days before it.
 
-Beside the reference, `busy_days` is the same model without the selection (always the candidate
-the reference chooses most): what the choice by backtest costs or gains.
+Beside the reference, `busy_days` is the same model without the selection (the candidate the reference
+chooses most): what the choice by backtest costs or gains.
 
 Per model: MASE (each origin scaled by its in-sample weekly seasonal naive MAE); relative MASE (its MAE
 over the seasonal naive's at the same origin): mean, geometric mean, worst origin; wins (origins where it
-has the lowest MAE of all). For the models with intervals, at 80/90/95% over every origin's days:
-coverage, mean width and mean Winkler score; their interval score is the mean Winkler score of the three
-levels; for the reference, mean width and coverage by week of the horizon. Lower bounds are clipped at 0 for every model (amounts are never negative: it narrows a band and
-never uncovers an actual). Timed on the whole window after the league: the reference's selection + fit
-(wall and CPU seconds), and one fit of pmdarima's `auto_arima` (m=7), both with one BLAS thread; `auto_arima` runs in a child
-process given AUTO_ARIMA_LIMIT_S, and a fit that takes longer is recorded as over that limit.
+has the lowest MAE of all; a tie goes to the model listed first). For the models with intervals, at
+80/90/95% over every origin's days: coverage, mean width and mean Winkler score; their interval score is
+the mean Winkler score of the three levels; for the reference, mean width and coverage by week of the
+horizon. Lower bounds are clipped at 0 for every model (amounts are never negative: it narrows a band
+and never uncovers an actual). Timed on the whole window after the league: the reference's selection +
+fit (wall and CPU seconds), and one fit of pmdarima's `auto_arima` (m=7), both with one BLAS thread;
+`auto_arima` runs in a child process given AUTO_ARIMA_LIMIT_S, and a fit that takes longer is recorded
+as over that limit.
 
 Writes bench/results/league.json and prints Markdown tables. `--models` runs some of the models only
 (the seasonal naive always: the relative MASE needs it), prints the tables and writes nothing: for

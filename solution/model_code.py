@@ -90,8 +90,9 @@ class Forecast:
     def predict(self, steps: int, interval: float | None = None) -> pd.DataFrame:
         """`steps` days after the training end: forecast, and lower/upper bounds when `interval` is set.
 
-        A model with a `mixture` gives its central interval: the (1 - interval) / 2 and
-        (1 + interval) / 2 quantiles of each day's distribution. For any other model the bounds are split-conformal, scaled by horizon, from the rolling-origin errors:
+        A model with a `mixture` gives its central interval: the (1 - interval) / 2 and (1 + interval) / 2
+        quantiles of each day's distribution. For any other model the bounds are split-conformal, scaled by
+        horizon, from the rolling-origin errors:
         - the scale s(h) of step h is the mean absolute error at h made non-decreasing in h
           (isotonic fit), so bands widen with the horizon as the errors do;
         - every error is divided by its step's scale, and the two-sided conformal quantiles of all
