@@ -124,9 +124,9 @@ def month_turn(days: pd.DatetimeIndex) -> np.ndarray:
     return np.asarray(days.is_month_start | days.is_month_end)
 
 
-def busy_mixture(series: pd.Series) -> Mixture:
-    """Each of the next MAX_STEPS days as a mix of busy days (purchase orders, or the month's reseller
-    orders: a high daily mean) and quiet ones (only small sales):
+def busy_mixture(series: pd.Series, days: pd.DatetimeIndex | None = None) -> Mixture:
+    """Each of `days` (default: the MAX_STEPS days after the series) as a mix of busy days (purchase
+    orders, or the month's reseller orders: a high daily mean) and quiet ones (only small sales):
 
     - the amounts of busy and of quiet days: two pools over every weekday, each day weighted by its
       age (weights halving every AMOUNT_HALF_LIFE_WEEKS);
@@ -142,22 +142,23 @@ def busy_mixture(series: pd.Series) -> Mixture:
     age_weeks = np.arange(len(y))[::-1] / SEASON
     busy = y > busy_threshold(y)
     amount_weights = 0.5 ** (age_weeks / AMOUNT_HALF_LIFE_WEEKS)
-    future = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=MAX_STEPS, freq="D")
-    chance = np.zeros(MAX_STEPS)
+    if days is None:
+        days = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=MAX_STEPS, freq="D")
+    chance = np.zeros(len(days))
     if busy.any():
-        weekday, future_weekday = series.index.day_of_week.to_numpy(), future.day_of_week.to_numpy()
-        turn, future_turn = month_turn(series.index), month_turn(future)
+        weekday, their_weekday = series.index.day_of_week.to_numpy(), days.day_of_week.to_numpy()
+        turn, their_turn = month_turn(series.index), month_turn(days)
         group_weights = 0.5 ** (age_weeks / BUSY_HALF_LIFE_WEEKS)
         own_weights = 0.5 ** (age_weeks / WEEKDAY_HALF_LIFE_WEEKS)
-        for weekend, days in ((False, range(5)), (True, range(5, 7))):
+        for weekend, group_days in ((False, range(5)), (True, range(5, 7))):
             group = ((weekday >= 5) == weekend) & ~turn
             share = np.sum(group_weights[busy & group]) / np.sum(group_weights[group]) if group.any() else busy.mean()
-            for day in days:
+            for day in group_days:
                 own = (weekday == day) & ~turn
-                chance[future_weekday == day] = ((np.sum(own_weights[busy & own]) + WEEKDAY_PRIOR_DAYS * share)
+                chance[their_weekday == day] = ((np.sum(own_weights[busy & own]) + WEEKDAY_PRIOR_DAYS * share)
                                                  / (np.sum(own_weights[own]) + WEEKDAY_PRIOR_DAYS))
             turns = turn & ((weekday >= 5) == weekend)
-            ahead = future_turn & ((future_weekday >= 5) == weekend)
+            ahead = their_turn & ((their_weekday >= 5) == weekend)
             chance[ahead] = np.maximum(chance[ahead], (np.sum(busy[turns]) + 1) / (np.sum(turns) + 2))
     return Mixture(chance=chance, busy=(y[busy], amount_weights[busy]), quiet=(y[~busy], amount_weights[~busy]))
 
@@ -166,7 +167,7 @@ def busy_days(series: pd.Series) -> Fit:
     """The median of each day's mix of busy and quiet days (`busy_mixture`): MASE is an absolute
     error, and the median minimises it; a mean would land between the two kinds, on a value the
     series almost never takes."""
-    return busy_mixture(series).quantile(0.5), np.full(len(series), np.nan)  # no in-sample fit: nothing reads it
+    return busy_mixture(series).quantile(0.5), busy_mixture(series, series.index).quantile(0.5)
 
 
 BASELINES: dict[str, Callable[[pd.Series], Fit]] = {

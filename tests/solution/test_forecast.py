@@ -133,6 +133,8 @@ def test_busy_days_forecasts_workdays_busy_weekends_quiet_and_a_weekday_by_its_o
     tuesday = (weekday == 1) & ~turn
     assert fitted.mixture.chance[:28][tuesday].max() < fitted.mixture.chance[:28][busy].min()
     assert path["forecast"][tuesday].max() < path["forecast"][busy].min()
+    _, in_sample = forecast.busy_days(series)  # the same rules on the days it was fitted on
+    assert np.allclose(in_sample[-7:][weekday[:7] >= 5], path["forecast"].iloc[:7][weekday[:7] >= 5])
 
 
 def test_busy_days_follows_a_shift_of_the_weekly_pattern():
