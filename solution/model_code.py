@@ -77,6 +77,7 @@ class Forecast:
 
     `errors[k, h]` is actual minus forecast `h + 1` days after the k-th rolling origin of the
     training data (NaN where that day lies past the training end): out-of-sample errors, by horizon.
+    They give the intervals of a model without a `mixture`; with one they are kept as its record.
     """
 
     model: str
