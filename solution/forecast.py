@@ -6,8 +6,9 @@ the next `MAX_STEPS` days from the end of the training data. `fit` turns that in
 (solution/model_code.py, the registered model's code): the path plus the model's rolling-origin errors
 by horizon step, refitted at the calibration origins of solution/evaluate.py, that give its prediction
 intervals, or, for a model in `DISTRIBUTIONS` (`busy_days`), the distribution of each day it forecasts,
-whose quantiles are its intervals. A forecast from a fixed origin is a fixed path, so the endpoint answers any horizon by
-slicing it: scoring costs microseconds and needs no statsmodels object at serve time.
+whose central quantiles, at the levels its own rolling origins needed, are its intervals. A forecast
+from a fixed origin is a fixed path, so the endpoint answers any horizon by slicing it: scoring costs
+microseconds and needs no statsmodels object at serve time.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from threadpoolctl import threadpool_limits
 from wth import protocol
 from wth.config import SEASON
 
-from .evaluate import Backtest, backtest, horizon_errors
+from .evaluate import MIXTURE_CALIBRATION_ORIGINS, Backtest, backtest, horizon_errors, horizon_rows
 from .model_code import MAX_STEPS, Forecast, Mixture
 
 # Fits on a few hundred days gain nothing from BLAS threads, and on a busy 2-core machine OpenBLAS's
@@ -248,8 +249,21 @@ def fit(name: str, series: pd.Series, paths: Paths | None = None) -> Forecast:
         train_end=series.index[-1],
         path=paths(name, series),
         errors=horizon_errors(calibration_path, series),
-        mixture=DISTRIBUTIONS[name](series) if name in DISTRIBUTIONS else None,
+        mixture=calibrated(DISTRIBUTIONS[name], series) if name in DISTRIBUTIONS else None,
     )
+
+
+def calibrated(distribution: Callable[..., Mixture], series: pd.Series) -> Mixture:
+    """The `distribution` of the days after `series`, with the levels its rolling origins needed
+    (`Mixture.levels`): at each origin, refitted on the days before it, the level that held each day."""
+
+    def held(train: pd.Series, seen: np.ndarray) -> np.ndarray:
+        days = pd.date_range(train.index[-1] + pd.Timedelta(days=1), periods=len(seen), freq="D")
+        return distribution(train, days).held(seen)
+
+    mixture = distribution(series)
+    mixture.levels = horizon_rows(held, series, MIXTURE_CALIBRATION_ORIGINS)
+    return mixture
 
 
 @ONE_BLAS_THREAD
