@@ -72,7 +72,7 @@ class Mixture:
     `levels[k, h]`, when known, is the smallest central level of the k-th rolling origin's own mixture
     whose interval held the actual day h + 1 after that origin (NaN past the training end): how far out
     the days really fell, by horizon step (see `central`). A mixture without them (an artifact from
-    before they were recorded) gives its plain central quantiles."""
+    before they were recorded, or fitted on too few days to have any) gives its plain central quantiles."""
 
     chance: np.ndarray
     busy: tuple[np.ndarray, np.ndarray]
@@ -116,7 +116,7 @@ class Mixture:
         weighted by the counts), so that the bands widen with the horizon as far as the days needed it;
         days past the calibrated weeks take the last week's level."""
         level = np.full(len(self.chance), interval)
-        if self.levels is not None:
+        if self.levels is not None and np.isfinite(self.levels).any():
             weeks = self.levels.shape[1] // WEEK
             held = [np.sort(week[np.isfinite(week)]) for week in np.split(self.levels[:, : weeks * WEEK], weeks, axis=1)]
             counts = np.array([len(week) for week in held], dtype=float)

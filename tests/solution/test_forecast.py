@@ -200,6 +200,8 @@ def test_a_mixture_widens_its_bands_by_week_as_its_rolling_origins_needed():
     assert np.allclose(lower, mixture.quantile((1 - expected) / 2)) and np.allclose(upper, mixture.quantile((1 + expected) / 2))
     width = upper - lower
     assert (np.diff(width) >= 0).all() and width[-1] > width[0]
+    mixture.levels = np.full((0, 28), np.nan)  # no origin had four weeks before it: the plain quantiles
+    assert np.allclose(mixture.central(0.8)[1], mixture.quantile(0.9))
 
 
 def test_selection_generalises_to_another_real_window(real_table):
