@@ -5,22 +5,31 @@ window's end, every model refitted at each origin on the days before it and fore
 (`wth.protocol.rolling_origin`, the loop training runs). At each origin the reference is trained as
 `train` does: selection, fit and interval calibration on the days before it.
 
+Beside the reference, `busy_days` is the same model without the selection (the candidate the reference
+chooses most): what the choice by backtest costs or gains.
+
 Per model: MASE (each origin scaled by its in-sample weekly seasonal naive MAE); relative MASE (its MAE
 over the seasonal naive's at the same origin): mean, geometric mean, worst origin; wins (origins where it
-has the lowest MAE of all). For the models with intervals, at 80/90/95% over every origin's days:
-coverage, mean width and mean Winkler score; their interval score is the mean Winkler score of the three
-levels. Lower bounds are clipped at 0 for every model (amounts are never negative: it narrows a band and
-never uncovers an actual). Timed on the whole window after the league: the reference's selection + fit,
-and one fit of pmdarima's `auto_arima` (m=7), both with one BLAS thread; `auto_arima` runs in a child
-process given AUTO_ARIMA_LIMIT_S, and a fit that takes longer is recorded as over that limit.
+has the lowest MAE of all; a tie goes to the model listed first). For the models with intervals, at
+80/90/95% over every origin's days: coverage, mean width and mean Winkler score; their interval score is
+the mean Winkler score of the three levels; for the reference, mean width and coverage by week of the
+horizon. Lower bounds are clipped at 0 for every model (amounts are never negative: it narrows a band
+and never uncovers an actual). Timed on the whole window after the league: the reference's selection +
+fit (wall and CPU seconds), and one fit of pmdarima's `auto_arima` (m=7), both with one BLAS thread;
+`auto_arima` runs in a child process given AUTO_ARIMA_LIMIT_S, and a fit that takes longer is recorded
+as over that limit.
 
-Writes bench/results/league.json and prints Markdown tables.
+Writes bench/results/league.json and prints Markdown tables. `--models` runs some of the models only
+(the seasonal naive always: the relative MASE needs it), prints the tables and writes nothing: for
+trying a change without AutoARIMA's minutes.
 
     .venv/bin/python bench/league.py
+    .venv/bin/python bench/league.py --models reference busy_days autoets
 """
 
 from __future__ import annotations
 
+import argparse
 import json
 import multiprocessing
 import os
@@ -61,11 +70,16 @@ class Contender:
         return np.asarray(point, dtype=float)
 
 
-def reference(chosen: list[str]) -> Fit:
+def reference(chosen: list[str], model: str | None = None) -> Fit:
+    """Trained as `train` does: selection (unless `model` is given), fit and calibration on `train`."""
+
     def fit(train: pd.Series, steps: int):
-        selection = forecast.select(train)
-        fitted = forecast.fit(selection.chosen, train, selection.paths)
-        chosen.append(selection.chosen)
+        if model:
+            fitted = forecast.fit(model, train)
+        else:
+            selection = forecast.select(train)
+            fitted = forecast.fit(selection.chosen, train, selection.paths)
+            chosen.append(selection.chosen)
         frames = {level: fitted.predict(steps, level) for level in LEVELS}
         return (fitted.predict(steps)["forecast"].to_numpy(),
                 {level: (f["lower"].to_numpy(), f["upper"].to_numpy()) for level, f in frames.items()})
@@ -89,6 +103,7 @@ def contenders(chosen: list[str]) -> dict[str, Contender]:
 
     return {
         "reference": Contender(reference(chosen)),
+        "busy_days": Contender(reference(chosen, "busy_days")),
         "snaive": Contender(lambda train, steps: (protocol.seasonal_naive(train, steps), None)),
         "legacy_arima": Contender(lambda train, steps: (forecast.legacy_arima(train)[0][:steps], None)),
         "autoets": Contender(statsforecast_model(lambda: AutoETS(season_length=7))),
@@ -113,11 +128,18 @@ def intervals(folds: list[protocol.Fold], bands: list[Bands]) -> dict:
     return out
 
 
-def width_by_week(bands: list[Bands]) -> dict:
-    """Mean width of each level's band in each week of the horizon, over the origins: does it widen?"""
-    weeks = HORIZON // 7
-    return {f"{level:.0%}": [round(float(np.mean([(b[level][1] - b[level][0])[7 * w : 7 * w + 7] for b in bands])), 1)
-                             for w in range(weeks)] for level in LEVELS}
+def by_week(folds: list[protocol.Fold], bands: list[Bands]) -> dict:
+    """Mean width and coverage of each level's band in each week of the horizon, over the origins:
+    does the band widen, and does it keep its promise farther out?"""
+    weeks = range(HORIZON // 7)
+    out = {}
+    for level in LEVELS:
+        low, high = (np.array([b[level][side] for b in bands]) for side in (0, 1))
+        actual = np.array([fold.test.to_numpy(dtype=float) for fold in folds])
+        inside = (actual >= low) & (actual <= high)
+        out[f"{level:.0%}"] = {"mean_width": [round(float(np.mean((high - low)[:, 7 * w : 7 * w + 7])), 1) for w in weeks],
+                               "coverage": [round(float(np.mean(inside[:, 7 * w : 7 * w + 7])), 4) for w in weeks]}
+    return out
 
 
 def _auto_arima_once(values: np.ndarray) -> None:
@@ -127,10 +149,10 @@ def _auto_arima_once(values: np.ndarray) -> None:
 
 def timing(series: pd.Series) -> dict:
     """Wall seconds of the reference's selection + fit and of one `auto_arima` fit on `series`."""
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     selection = forecast.select(series)
     forecast.fit(selection.chosen, series, selection.paths)
-    reference_seconds = time.perf_counter() - started
+    reference_seconds, reference_cpu = time.perf_counter() - started, time.process_time() - cpu_started
     child = multiprocessing.get_context("spawn").Process(target=_auto_arima_once, args=(series.to_numpy(dtype=float),))
     started = time.perf_counter()
     child.start()
@@ -141,20 +163,27 @@ def timing(series: pd.Series) -> dict:
         child.terminate()
         child.join()
     return {"chosen": selection.chosen, "reference_selection_and_fit_seconds": round(reference_seconds, 2),
+            "reference_selection_and_fit_cpu_seconds": round(reference_cpu, 2),
             "auto_arima_fit_seconds": round(auto_arima_seconds, 1), "auto_arima_finished": finished,
             "auto_arima_limit_seconds": AUTO_ARIMA_LIMIT_S, "load_average_at_start": os.getloadavg()}
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description="the league: the reference against the statistical anchors")
+    parser.add_argument("--models", nargs="+", metavar="MODEL", help="these models only (and snaive); writes nothing")
+    args = parser.parse_args()
     if not REAL.exists():
         raise SystemExit(f"{REAL} is absent: the league runs on the real table")
     series = data.daily_series(data.read_transactions(REAL))[0]
     machine, measured_at = this_machine(), datetime.now(UTC).isoformat(timespec="seconds")
     print(f"real AdventureWorks: {len(series)} days {series.index[0]:%Y-%m-%d}..{series.index[-1]:%Y-%m-%d}", flush=True)
 
-
     chosen: list[str] = []
     models = contenders(chosen)
+    if args.models:
+        if unknown := set(args.models) - set(models):
+            raise SystemExit(f"unknown models {sorted(unknown)}: choose from {', '.join(models)}")
+        models = {name: contender for name, contender in models.items() if name in {"snaive", *args.models}}
     folds, seconds = {}, {}
     for name, contender in models.items():
         started = time.perf_counter()
@@ -180,14 +209,20 @@ def main() -> None:
         }
         if models[name].bands:
             results[name]["intervals"] = intervals(done, models[name].bands)
-    ets_score = results["autoets"]["intervals"]["interval_score"]
-    for result in results.values():
-        if "intervals" in result:
-            result["intervals"]["interval_score_vs_autoets"] = round(result["intervals"]["interval_score"] / ets_score, 3)
+    if "autoets" in results:
+        ets_score = results["autoets"]["intervals"]["interval_score"]
+        for result in results.values():
+            if "intervals" in result:
+                result["intervals"]["interval_score_vs_autoets"] = round(result["intervals"]["interval_score"] / ets_score, 3)
+    table(results)
+    if args.models:
+        print(f"reference chosen: {dict(sorted(Counter(chosen).items()))}; nothing written (--models)")
+        return
     best_anchor = min(ANCHORS, key=lambda name: results[name]["relative_mase_geomean"])
     ref = results["reference"]
     timed = timing(series)
-    print(f"whole window: selection + fit {timed['reference_selection_and_fit_seconds']} s ({timed['chosen']}), "
+    print(f"whole window: selection + fit {timed['reference_selection_and_fit_seconds']} s "
+          f"({timed['reference_selection_and_fit_cpu_seconds']} s CPU, {timed['chosen']}), "
           f"one auto_arima fit {timed['auto_arima_fit_seconds']} s"
           f"{'' if timed['auto_arima_finished'] else ' (stopped: over the limit)'}", flush=True)
     out = {
@@ -205,25 +240,27 @@ def main() -> None:
         "origins": [f"{done.test.index[0]:%Y-%m-%d}" for done in folds["reference"]],
         "models": results,
         "reference_chosen": dict(sorted(Counter(chosen).items())),
-        "reference_width_by_week": width_by_week(models["reference"].bands),
+        "reference_by_week": by_week(folds["reference"], models["reference"].bands),
         "best_anchor": best_anchor,
         "reference_geomean_vs_best_anchor": round(ref["relative_mase_geomean"] / results[best_anchor]["relative_mase_geomean"], 3),
         "whole_window_timing": timed,
     }
     target = ROOT / "bench" / "results" / "league.json"
     target.write_text(json.dumps(out, indent=2) + "\n")
+    print(f"\nreference chosen: {out['reference_chosen']}; geometric mean vs {best_anchor}: "
+          f"{out['reference_geomean_vs_best_anchor']}x; by week: {out['reference_by_week']}")
+    print(f"written to {target}")
 
+
+def table(results: dict) -> None:
     print("\n| model | MASE | relative MASE, mean | geometric mean | worst origin | wins | 80% | 90% | 95% | interval score |")
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, r in results.items():
         iv = r.get("intervals")
         cells = (" | ".join(f"{iv[lv]['coverage']:.1%} / {iv[lv]['mean_winkler']:.0f}" for lv in ("80%", "90%", "95%"))
-                 + f" | {iv['interval_score']:.0f} ({iv['interval_score_vs_autoets']:.2f}x)") if iv else " |  |  | "
+                 + f" | {iv['interval_score']:.0f} ({iv.get('interval_score_vs_autoets', float('nan')):.2f}x)") if iv else " |  |  | "
         print(f"| {name} | {r['mase_mean']:.3f} | {r['relative_mase_mean']:.3f} | {r['relative_mase_geomean']:.3f} | "
               f"{r['relative_mase_worst']:.3f} | {r['wins']} | {cells} |")
-    print(f"\nreference chosen: {out['reference_chosen']}; geometric mean vs {best_anchor}: "
-          f"{out['reference_geomean_vs_best_anchor']}x; widths by week: {out['reference_width_by_week']}")
-    print(f"written to {target}")
 
 
 if __name__ == "__main__":

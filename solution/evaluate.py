@@ -4,12 +4,15 @@ the grader runs too), and the intervals' calibration and score.
 Interval calibration (`horizon_errors`) uses the same rolling origin with a longer reach: the
 `CALIBRATION_ORIGINS` origins 7, 14, .. days before the end of the training data, each refitted on
 the days before it and forecasting `CALIBRATION_HORIZON` days, give out-of-sample errors by horizon
-step (the four most recent origins are the backtest's folds, so their fits are shared).
+step (the four most recent origins are the backtest's folds, so their fits are shared); a model that
+forecasts a distribution records, at `MIXTURE_CALIBRATION_ORIGINS` such origins, the level each day
+needed (`horizon_rows`).
 `interval_accuracy` scores intervals: coverage, mean width and the Winkler (interval) score.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +23,10 @@ from wth.protocol import Forecaster, rolling_origin
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 CALIBRATION_ORIGINS = 8  # 56 days back: recent enough to track the current error level
+# a distribution's levels are calibrated by week of the horizon, and a 95% level is a tail quantile:
+# 16 origins give each week about a hundred days (8 give 56, whose 95% level is the second-farthest
+# day's); refitting a distribution costs milliseconds, not a statsmodels fit
+MIXTURE_CALIBRATION_ORIGINS = 16
 CALIBRATION_HORIZON = 28
 CALIBRATION_MIN_TRAIN = 4 * SEASON  # an origin needs four weeks of training data before it
 
@@ -63,29 +70,37 @@ def backtest(forecast: Forecaster, series: pd.Series, folds: int = FOLDS, horizo
                     forecasts=pd.concat([pd.Series(fold.forecast, index=fold.test.index) for fold in done]))
 
 
-def horizon_errors(
-    forecast: Forecaster,
+def horizon_rows(
+    row: Callable[[pd.Series, np.ndarray], np.ndarray],
     series: pd.Series,
     origins: int = CALIBRATION_ORIGINS,
     horizon: int = CALIBRATION_HORIZON,
     spacing: int = SEASON,
 ) -> np.ndarray:
-    """Out-of-sample errors by horizon step: row k is actual minus forecast for the `horizon` days
-    from the origin `(k + 1) * spacing` days before the end of `series` (refitted on the days
-    before it); days past the end of `series` are NaN. Origins with fewer than
-    `CALIBRATION_MIN_TRAIN` days before them are left out (a short series has fewer rows)."""
+    """Row k is `row(the days before the origin, the actual days after it)` for the origin
+    `(k + 1) * spacing` days before the end of `series`, over the `horizon` days from it; days past
+    the end of `series` are NaN. Origins with fewer than `CALIBRATION_MIN_TRAIN` days before them are
+    left out (a short series has fewer rows)."""
     values = series.to_numpy(dtype=float)
     rows = []
     for k in range(1, origins + 1):
         origin = len(series) - k * spacing
         if origin < CALIBRATION_MIN_TRAIN:
             break
-        seen = min(horizon, len(series) - origin)
-        predicted = np.asarray(forecast(series.iloc[:origin], horizon), dtype=float)[:seen]
-        row = np.full(horizon, np.nan)
-        row[:seen] = values[origin : origin + seen] - predicted
-        rows.append(row)
+        seen = values[origin : origin + horizon]
+        out = np.full(horizon, np.nan)
+        out[: len(seen)] = row(series.iloc[:origin], seen)
+        rows.append(out)
     return np.array(rows).reshape(len(rows), horizon)
+
+
+def horizon_errors(forecast: Forecaster, series: pd.Series, origins: int = CALIBRATION_ORIGINS) -> np.ndarray:
+    """Out-of-sample errors by horizon step (`horizon_rows`): actual minus the forecast refitted on the
+    days before each origin."""
+    def error(train: pd.Series, seen: np.ndarray) -> np.ndarray:
+        return seen - np.asarray(forecast(train, CALIBRATION_HORIZON), dtype=float)[: len(seen)]
+
+    return horizon_rows(error, series, origins)
 
 
 def interval_accuracy(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> dict[str, float]:

@@ -5,8 +5,10 @@ Every model fits a daily series (its index gives the calendar) and returns its p
 the next `MAX_STEPS` days from the end of the training data. `fit` turns that into a `Forecast`
 (solution/model_code.py, the registered model's code): the path plus the model's rolling-origin errors
 by horizon step, refitted at the calibration origins of solution/evaluate.py, that give its prediction
-intervals. A forecast from a fixed origin is a fixed path, so the endpoint answers any horizon by
-slicing it: scoring costs microseconds and needs no statsmodels object at serve time.
+intervals, or, for a model in `DISTRIBUTIONS` (`busy_days`), the distribution of each day it forecasts,
+whose central quantiles, at the levels its own rolling origins needed, are its intervals. A forecast
+from a fixed origin is a fixed path, so the endpoint answers any horizon by slicing it: scoring costs
+microseconds and needs no statsmodels object at serve time.
 """
 
 from __future__ import annotations
@@ -25,14 +27,16 @@ from threadpoolctl import threadpool_limits
 from wth import protocol
 from wth.config import SEASON
 
-from .evaluate import Backtest, backtest, horizon_errors
-from .model_code import MAX_STEPS, Forecast
+from .evaluate import MIXTURE_CALIBRATION_ORIGINS, Backtest, backtest, horizon_errors, horizon_rows
+from .model_code import MAX_STEPS, Forecast, Mixture
 
 # Fits on a few hundred days gain nothing from BLAS threads, and on a busy 2-core machine OpenBLAS's
 # spinning threads made model selection 10x slower (53 s vs 4.7 s measured): one thread it is.
 ONE_BLAS_THREAD = threadpool_limits.wrap(limits=1)
 PROFILE_WEEKS = 8
-BUSY_HALF_LIFE_WEEKS = 2  # how fast the chance of a busy day forgets: weeks, as the autumn-2013 pattern changed
+BUSY_HALF_LIFE_WEEKS = 2  # how fast the chance of a busy workday or weekend day forgets, as the autumn-2013 pattern changed
+WEEKDAY_HALF_LIFE_WEEKS = 4  # how fast a weekday's own busy share forgets: it has a seventh of the days
+WEEKDAY_PRIOR_DAYS = 8  # how many days of its group's chance a weekday's own share starts from
 AMOUNT_HALF_LIFE_WEEKS = 8  # how fast the amounts of busy and quiet days forget
 
 Fit = tuple[np.ndarray, np.ndarray]  # (forecast path of MAX_STEPS days, in-sample fitted values)
@@ -116,47 +120,55 @@ def busy_threshold(y: np.ndarray) -> float:
     return float(np.expm1(threshold))
 
 
-def _weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
-    order = np.argsort(values)
-    cumulative = np.cumsum(weights[order]) / weights.sum()
-    return float(values[order][min(np.searchsorted(cumulative, q), len(values) - 1)])
+def month_turn(days: pd.DatetimeIndex) -> np.ndarray:
+    """The first and the last day of every month: the reseller orders come at the month's turn."""
+    return np.asarray(days.is_month_start | days.is_month_end)
 
 
-def busy_days(series: pd.Series) -> Fit:
-    """Two kinds of days: busy ones, with purchase orders or the month's reseller orders (a high
-    daily mean), and quiet ones with only small sales. The forecast of a day is the median of the mix:
+def busy_mixture(series: pd.Series, days: pd.DatetimeIndex | None = None) -> Mixture:
+    """Each of `days` (default: the MAX_STEPS days after the series) as a mix of busy days (purchase
+    orders, or the month's reseller orders: a high daily mean) and quiet ones (only small sales):
 
-    - the chance of a busy day, for workdays and for weekends, from recent weeks (weights halving
-      every BUSY_HALF_LIFE_WEEKS): the weekly pattern, and its shifts;
-    - on the last day of a month, at least the share of busy month ends so far (reseller orders);
-    - what busy days and quiet days amount to, each pooled over every weekday (weights halving every
-      AMOUNT_HALF_LIFE_WEEKS);
-    - with a chance p of busy, the median is the (p - 1/2)/p quantile of the busy amounts when
-      p >= 1/2, else the 1/(2 (1 - p)) quantile of the quiet ones.
+    - the amounts of busy and of quiet days: two pools over every weekday, each day weighted by its
+      age (weights halving every AMOUNT_HALF_LIFE_WEEKS);
+    - the chance of a busy day, for a weekday that is no month's first or last day: the busy share of
+      that weekday's days (weights halving every WEEKDAY_HALF_LIFE_WEEKS), starting from
+      WEEKDAY_PRIOR_DAYS days at the chance of its group, workdays or weekends, in recent weeks
+      (weights halving every BUSY_HALF_LIFE_WEEKS): a weekday's own habit (quiet Tuesdays), and a
+      shift of the weekly pattern followed within weeks;
+    - on a month's first or last day, at least the busy share of such days so far in its group
+      ((busy + 1) / (days + 2), a count that starts at one half): the reseller orders.
     """
     y = _values(series)
     age_weeks = np.arange(len(y))[::-1] / SEASON
-    chance_weights, amount_weights = 0.5 ** (age_weeks / BUSY_HALF_LIFE_WEEKS), 0.5 ** (age_weeks / AMOUNT_HALF_LIFE_WEEKS)
     busy = y > busy_threshold(y)
-    weekend = series.index.day_of_week.to_numpy() >= 5
-    chance = {kind: float(np.sum(chance_weights[busy & (weekend == kind)]) / np.sum(chance_weights[weekend == kind]))
-              if (weekend == kind).any() else float(busy.mean()) for kind in (False, True)}
-    month_ends = series.index.is_month_end
-    month_end_chance = float(busy[month_ends].mean()) if month_ends.any() else 0.0
+    amount_weights = 0.5 ** (age_weeks / AMOUNT_HALF_LIFE_WEEKS)
+    if days is None:
+        days = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=MAX_STEPS, freq="D")
+    chance = np.zeros(len(days))
+    if busy.any():
+        weekday, their_weekday = series.index.day_of_week.to_numpy(), days.day_of_week.to_numpy()
+        turn, their_turn = month_turn(series.index), month_turn(days)
+        group_weights = 0.5 ** (age_weeks / BUSY_HALF_LIFE_WEEKS)
+        own_weights = 0.5 ** (age_weeks / WEEKDAY_HALF_LIFE_WEEKS)
+        for weekend, group_days in ((False, range(5)), (True, range(5, 7))):
+            group = ((weekday >= 5) == weekend) & ~turn
+            share = np.sum(group_weights[busy & group]) / np.sum(group_weights[group]) if group.any() else busy.mean()
+            for day in group_days:
+                own = (weekday == day) & ~turn
+                chance[their_weekday == day] = ((np.sum(own_weights[busy & own]) + WEEKDAY_PRIOR_DAYS * share)
+                                                 / (np.sum(own_weights[own]) + WEEKDAY_PRIOR_DAYS))
+            turns = turn & ((weekday >= 5) == weekend)
+            ahead = their_turn & ((their_weekday >= 5) == weekend)
+            chance[ahead] = np.maximum(chance[ahead], (np.sum(busy[turns]) + 1) / (np.sum(turns) + 2))
+    return Mixture(chance=chance, busy=(y[busy], amount_weights[busy]), quiet=(y[~busy], amount_weights[~busy]))
 
-    def median(p: float) -> float:
-        if p >= 0.5:
-            return _weighted_quantile(y[busy], amount_weights[busy], (p - 0.5) / p)
-        return _weighted_quantile(y[~busy], amount_weights[~busy], 0.5 / (1 - p))
 
-    def forecast(days: pd.DatetimeIndex) -> np.ndarray:
-        p = np.where(days.day_of_week >= 5, chance[True], chance[False])
-        p = np.where(days.is_month_end, np.maximum(p, month_end_chance), p)
-        by_chance = {value: median(value) for value in np.unique(p)}
-        return np.array([by_chance[value] for value in p])
-
-    future = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=MAX_STEPS, freq="D")
-    return forecast(future), forecast(series.index)
+def busy_days(series: pd.Series) -> Fit:
+    """The median of each day's mix of busy and quiet days (`busy_mixture`): MASE is an absolute
+    error, and the median minimises it; a mean would land between the two kinds, on a value the
+    series almost never takes."""
+    return busy_mixture(series).quantile(0.5), busy_mixture(series, series.index).quantile(0.5)
 
 
 BASELINES: dict[str, Callable[[pd.Series], Fit]] = {
@@ -189,12 +201,14 @@ PARAMS = {
     "weekly_profile": {"order": f"median of last {PROFILE_WEEKS} weeks", "seasonal_order": "weekday", "transform": "none"},
     "median_ensemble": {"order": "median of " + ", ".join(ENSEMBLE_MEMBERS),
                         "seasonal_order": "weekly", "transform": "mixed"},
-    "busy_days": {"order": f"busy or quiet days: chance half-life {BUSY_HALF_LIFE_WEEKS} weeks, amounts "
-                           f"{AMOUNT_HALF_LIFE_WEEKS} weeks", "seasonal_order": "workdays, weekends, month ends",
+    "busy_days": {"order": f"busy or quiet days: chance half-life {BUSY_HALF_LIFE_WEEKS} weeks, by weekday "
+                           f"{WEEKDAY_HALF_LIFE_WEEKS} weeks, amounts {AMOUNT_HALF_LIFE_WEEKS} weeks",
+                  "seasonal_order": "weekdays, month turns",
                   "transform": "none"},
 }
 
 MODELS = {**BASELINES, **CANDIDATES}
+DISTRIBUTIONS: dict[str, Callable[[pd.Series], Mixture]] = {"busy_days": busy_mixture}  # models whose intervals are their own
 
 
 class Paths:
@@ -235,7 +249,21 @@ def fit(name: str, series: pd.Series, paths: Paths | None = None) -> Forecast:
         train_end=series.index[-1],
         path=paths(name, series),
         errors=horizon_errors(calibration_path, series),
+        mixture=calibrated(DISTRIBUTIONS[name], series) if name in DISTRIBUTIONS else None,
     )
+
+
+def calibrated(distribution: Callable[..., Mixture], series: pd.Series) -> Mixture:
+    """The `distribution` of the days after `series`, with the levels its rolling origins needed
+    (`Mixture.levels`): at each origin, refitted on the days before it, the level that held each day."""
+
+    def held(train: pd.Series, seen: np.ndarray) -> np.ndarray:
+        days = pd.date_range(train.index[-1] + pd.Timedelta(days=1), periods=len(seen), freq="D")
+        return distribution(train, days).held(seen)
+
+    mixture = distribution(series)
+    mixture.levels = horizon_rows(held, series, MIXTURE_CALIBRATION_ORIGINS)
+    return mixture
 
 
 @ONE_BLAS_THREAD

@@ -7,8 +7,9 @@ is installed (`mlflow models serve`, an Azure ML environment built from the mode
 training side (solution/forecast.py) builds its `Forecast` objects from this module.
 
 A forecast from a fixed origin is a fixed path, so the model is data (`forecast.json`): the point
-path for `MAX_STEPS` days after the training end, and the rolling-origin forecast errors that give
-the prediction intervals (see `Forecast.predict`).
+path for `MAX_STEPS` days after the training end, the rolling-origin forecast errors, and, for a
+model that forecasts a distribution of its own (`Mixture`), that distribution with the levels its
+rolling origins needed: they give the prediction intervals (see `Forecast.predict`).
 """
 
 from __future__ import annotations
@@ -24,6 +25,12 @@ import pandas as pd
 from mlflow.models import set_model
 
 MAX_STEPS = 365  # the endpoint contract's limit (wth.contract.MAX_STEPS): this file may import nothing of ours
+WEEK = 7  # a mixture's levels are calibrated by week of the horizon: each week holds every weekday once
+
+
+def _rank(n: int, q: float) -> int:
+    """The split-conformal rank (1-based) of the `q` quantile of n scores: ceil((n + 1) q), at most n."""
+    return min(math.ceil((n + 1) * q - 1e-9), n)
 
 
 def _non_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
@@ -40,12 +47,94 @@ def _non_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return np.concatenate([np.full(int(length), mean) for mean, _, length in blocks])
 
 
+def weighted_quantile(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The smallest value whose share of the total weight, with every smaller one, reaches `q`."""
+    order = np.argsort(values)
+    cumulative = np.cumsum(weights[order]) / weights.sum()
+    return float(values[order][min(np.searchsorted(cumulative, q), len(values) - 1)])
+
+
+def _share(values: np.ndarray, weights: np.ndarray, x: np.ndarray, strict: bool) -> np.ndarray:
+    """The share of the total weight on values below `x` (`strict`) or at most `x`, for each x."""
+    if len(values) == 0:
+        return np.zeros(len(x))
+    order = np.argsort(values)
+    cumulative = np.concatenate([[0.0], np.cumsum(weights[order]) / weights.sum()])
+    return cumulative[np.searchsorted(values[order], x, side="left" if strict else "right")]
+
+
+@dataclass
+class Mixture:
+    """A day's amount as a mix of two kinds of days: busy with chance `chance[h]` on day h, else quiet.
+    Each kind's amounts are weighted samples (`busy`, `quiet`: values and their weights); every busy
+    amount is above every quiet one.
+
+    `levels[k, h]`, when known, is the smallest central level of the k-th rolling origin's own mixture
+    whose interval held the actual day h + 1 after that origin (NaN past the training end): how far out
+    the days really fell, by horizon step (see `central`). A mixture without them (an artifact from
+    before they were recorded, or fitted on too few days to have any) gives its plain central quantiles."""
+
+    chance: np.ndarray
+    busy: tuple[np.ndarray, np.ndarray]
+    quiet: tuple[np.ndarray, np.ndarray]
+    levels: np.ndarray | None = None
+
+    def quantile(self, q) -> np.ndarray:
+        """The `q` quantile of every day (`q` one number, or one per day): with a chance p of busy, the
+        q / (1 - p) quantile of the quiet amounts when q <= 1 - p, else the (q - (1 - p)) / p quantile of
+        the busy ones."""
+
+        def of(p: float, q: float) -> float:
+            if p < 1 and q <= 1 - p:
+                return weighted_quantile(*self.quiet, q / (1 - p))
+            return weighted_quantile(*self.busy, (q - (1 - p)) / p)
+
+        pairs = list(zip(self.chance, np.broadcast_to(np.asarray(q, dtype=float), self.chance.shape)))
+        by_pair = {pair: of(*pair) for pair in set(pairs)}
+        return np.array([by_pair[pair] for pair in pairs])
+
+    def held(self, actual: np.ndarray) -> np.ndarray:
+        """For each of the first len(`actual`) days, the smallest central level whose interval (`quantile`
+        at (1 - level) / 2 and (1 + level) / 2) holds that day's actual amount, rounded up to 1e-6 (the
+        artifact's precision: the interval at that level still holds it)."""
+        actual = np.asarray(actual, dtype=float)
+        p = self.chance[: len(actual)]
+        median = self.quantile(0.5)[: len(actual)]
+
+        def share(strict: bool) -> np.ndarray:
+            return (1 - p) * _share(*self.quiet, actual, strict) + p * _share(*self.busy, actual, strict)
+
+        level = np.where(actual >= median, 2 * share(strict=True) - 1, 1 - 2 * share(strict=False))
+        return np.clip(np.ceil((level + 1e-9) * 1e6) / 1e6, 0.0, 1.0)
+
+    def central(self, interval: float) -> tuple[np.ndarray, np.ndarray]:
+        """The lower and upper bounds of every day's `interval`: the mixture's central quantiles, at the
+        level its rolling origins needed to hold `interval` of their days in that week of the horizon.
+
+        For week w: the split-conformal `interval` quantile of `levels` in that week (rank
+        ceil((n + 1) * interval) of its n levels); made non-decreasing over the weeks (isotonic fit,
+        weighted by the counts), so that the bands widen with the horizon as far as the days needed it;
+        days past the calibrated weeks take the last week's level."""
+        level = np.full(len(self.chance), interval)
+        if self.levels is not None and np.isfinite(self.levels).any():
+            weeks = self.levels.shape[1] // WEEK
+            held = [np.sort(week[np.isfinite(week)]) for week in np.split(self.levels[:, : weeks * WEEK], weeks, axis=1)]
+            counts = np.array([len(week) for week in held], dtype=float)
+            by_week = _non_decreasing(np.array([week[_rank(len(week), interval) - 1] if len(week) else 0.0
+                                                for week in held]), counts)
+            level = np.resize(np.repeat(by_week, WEEK), len(self.chance))
+            level[weeks * WEEK :] = by_week[-1]
+        return self.quantile((1 - level) / 2), self.quantile((1 + level) / 2)
+
+
 @dataclass
 class Forecast:
-    """A fitted model reduced to what serving needs: its forecast path and calibration errors.
+    """A fitted model reduced to what serving needs: its forecast path, calibration errors and, for a
+    model that forecasts a distribution, that distribution for the `MAX_STEPS` days.
 
     `errors[k, h]` is actual minus forecast `h + 1` days after the k-th rolling origin of the
     training data (NaN where that day lies past the training end): out-of-sample errors, by horizon.
+    They give the intervals of a model without a `mixture`; with one they are kept as its record.
     """
 
     model: str
@@ -54,11 +143,14 @@ class Forecast:
     train_end: pd.Timestamp
     path: np.ndarray
     errors: np.ndarray = field(repr=False)
+    mixture: Mixture | None = field(default=None, repr=False)
 
     def predict(self, steps: int, interval: float | None = None) -> pd.DataFrame:
         """`steps` days after the training end: forecast, and lower/upper bounds when `interval` is set.
 
-        The bounds are split-conformal, scaled by horizon, from the rolling-origin errors:
+        A model with a `mixture` gives each day's central interval of that distribution (`Mixture.central`:
+        at the level its rolling origins needed, by week of the horizon). For any other model the bounds are split-conformal, scaled by
+        horizon, from the rolling-origin errors:
         - the scale s(h) of step h is the mean absolute error at h made non-decreasing in h
           (isotonic fit), so bands widen with the horizon as the errors do;
         - every error is divided by its step's scale, and the two-sided conformal quantiles of all
@@ -76,9 +168,13 @@ class Forecast:
         if interval is not None:
             if not 0 < interval < 1:
                 raise ValueError("interval must be a probability between 0 and 1")
-            below, above = self.offsets(interval)
-            frame["lower"] = np.maximum(frame["forecast"] + below[:steps], 0.0)
-            frame["upper"] = frame["forecast"] + above[:steps]
+            if self.mixture is not None:
+                below, above = self.mixture.central(interval)
+                lower, upper = np.minimum(below[:steps], frame["forecast"]), np.maximum(above[:steps], frame["forecast"])
+            else:
+                below, above = self.offsets(interval)
+                lower, upper = frame["forecast"] + below[:steps], frame["forecast"] + above[:steps]
+            frame["lower"], frame["upper"] = np.maximum(lower, 0.0), upper
         return frame
 
     def scale(self) -> np.ndarray:
@@ -106,7 +202,7 @@ class Forecast:
             return np.zeros(MAX_STEPS), np.zeros(MAX_STEPS)
         scores = np.sort(scores)
         n = len(scores)
-        rank = min(math.ceil((n + 1) * (1 + interval) / 2 - 1e-9), n)  # 1-based, from either end
+        rank = _rank(n, (1 + interval) / 2)  # from either end
         low, high = min(float(scores[n - rank]), 0.0), max(float(scores[rank - 1]), 0.0)
         return low * scale, high * scale
 
@@ -116,6 +212,7 @@ def _rounded(values) -> list:
 
 
 def to_json(forecast: Forecast) -> dict:
+    mixture = forecast.mixture
     return {
         "model": forecast.model,
         "params": forecast.params,
@@ -123,17 +220,32 @@ def to_json(forecast: Forecast) -> dict:
         "train_end": f"{forecast.train_end:%Y-%m-%d}",
         "path": _rounded(forecast.path),
         "errors": [_rounded(row) for row in np.atleast_2d(forecast.errors)],
+        "mixture": None if mixture is None else {
+            "chance": _rounded(mixture.chance),
+            **{kind: [_rounded(part) for part in getattr(mixture, kind)] for kind in ("busy", "quiet")},
+            "levels": None if mixture.levels is None else [_rounded(row) for row in mixture.levels],
+        },
     }
 
 
+def _matrix(rows: list) -> np.ndarray:
+    return np.array([[np.nan if v is None else v for v in row] for row in rows], dtype=float)
+
+
 def from_json(data: dict) -> Forecast:
+    mixture = data.get("mixture")
     return Forecast(
         model=data["model"],
         params=data["params"],
         train_start=pd.Timestamp(data["train_start"]),
         train_end=pd.Timestamp(data["train_end"]),
         path=np.asarray(data["path"], dtype=float),
-        errors=np.array([[np.nan if v is None else v for v in row] for row in data["errors"]], dtype=float),
+        errors=_matrix(data["errors"]),
+        mixture=None if mixture is None else Mixture(
+            chance=np.asarray(mixture["chance"], dtype=float),
+            **{kind: tuple(np.asarray(part, dtype=float) for part in mixture[kind]) for kind in ("busy", "quiet")},
+            levels=None if mixture.get("levels") is None else _matrix(mixture["levels"]),
+        ),
     )
 
 

@@ -116,15 +116,25 @@ def test_busy_threshold_splits_the_two_kinds_of_days():
     assert forecast.busy_threshold(np.full(30, 5.0)) == pytest.approx(5.0)  # one kind of day only
 
 
-def test_busy_days_forecasts_workdays_busy_and_weekends_quiet():
+def test_busy_days_forecasts_workdays_busy_weekends_quiet_and_a_weekday_by_its_own_habit():
+    """Workdays busy, weekends quiet, and Tuesdays quiet: a Tuesday's chance of busy is below the other
+    workdays' (its own record, starting from its group's chance) and so is its forecast."""
     rng = np.random.default_rng(2)
     index = pd.date_range("2014-01-06", periods=84, freq="D")  # a Monday, 12 weeks
-    workday = index.day_of_week < 5
+    workday = (index.day_of_week < 5) & (index.day_of_week != 1)
     series = days_of(np.where(workday, rng.uniform(800, 1200, 84), rng.uniform(150, 250, 84)))
-    path = forecast.fit("busy_days", series).predict(28)
-    future_workday = path.index.day_of_week < 5
-    assert ((path["forecast"][future_workday] > 800) & (path["forecast"][future_workday] < 1200)).all()
-    assert ((path["forecast"][~future_workday] > 150) & (path["forecast"][~future_workday] < 250)).all()
+    fitted = forecast.fit("busy_days", series)
+    path = fitted.predict(28)
+    weekday, turn = path.index.day_of_week, forecast.month_turn(path.index)
+    busy = (weekday < 5) & (weekday != 1) & ~turn
+    assert ((path["forecast"][busy] > 800) & (path["forecast"][busy] < 1200)).all()
+    weekend = path["forecast"][weekday >= 5]
+    assert ((weekend > 150) & (weekend < 250)).all()
+    tuesday = (weekday == 1) & ~turn
+    assert fitted.mixture.chance[:28][tuesday].max() < fitted.mixture.chance[:28][busy].min()
+    assert path["forecast"][tuesday].max() < path["forecast"][busy].min()
+    _, in_sample = forecast.busy_days(series)  # the same rules on the days it was fitted on
+    assert np.allclose(in_sample[-7:][weekday[:7] >= 5], path["forecast"].iloc[:7][weekday[:7] >= 5])
 
 
 def test_busy_days_follows_a_shift_of_the_weekly_pattern():
@@ -138,16 +148,60 @@ def test_busy_days_follows_a_shift_of_the_weekly_pattern():
     assert (path[path.index.day_of_week < 5] == 1000.0).all()
 
 
-def test_busy_days_expects_the_reseller_orders_of_a_month_end():
-    """Every month's last day is busy, weekend or not; other weekend days are quiet."""
+def test_busy_days_expects_the_reseller_orders_at_the_turn_of_a_month():
+    """Every month's first and last day is busy, weekend or not; other weekend days are quiet: a
+    weekend day at a month's turn gets the chance (busy + 1) / (days + 2) of such days so far."""
     index = pd.date_range("2013-09-01", periods=182, freq="D")
     series = days_of(np.where(index.day_of_week < 5, 1000.0, 200.0), start="2013-09-01")
-    series[index.is_month_end] = 1400.0
-    path = forecast.fit("busy_days", series).predict(92)["forecast"]  # to 2014-05-31, a Saturday
-    month_end_weekends = path[path.index.is_month_end & (path.index.day_of_week >= 5)]
-    assert len(month_end_weekends) == 1 and (month_end_weekends > 900).all()
-    other_weekends = path[~path.index.is_month_end & (path.index.day_of_week >= 5)]
-    assert (other_weekends == 200.0).all()
+    series[forecast.month_turn(index)] = 1400.0
+    weekend_turns = np.sum(forecast.month_turn(index) & (index.day_of_week >= 5))
+    fitted = forecast.fit("busy_days", series)
+    path = fitted.predict(92)["forecast"]  # to 2014-06-01, a Sunday
+    turn = forecast.month_turn(path.index) & (path.index.day_of_week >= 5)
+    assert turn.sum() == 2 and (path[turn] > 900).all()
+    assert np.allclose(fitted.mixture.chance[:92][turn], (weekend_turns + 1) / (weekend_turns + 2))
+    assert (path[~forecast.month_turn(path.index) & (path.index.day_of_week >= 5)] == 200.0).all()
+
+
+def test_a_mixture_gives_its_quantiles_by_hand_and_its_central_intervals():
+    from solution.model_code import Mixture
+
+    mixture = Mixture(chance=np.array([0.5, 0.8]), busy=(np.array([1200.0, 1000]), np.array([1.0, 3])),
+                      quiet=(np.array([100.0, 200]), np.array([1.0, 1])))
+    # day 0: 0.25 <= 1 - 0.5, the quiet 0.5 quantile; day 1: the busy (0.25 - 0.2) / 0.8 quantile
+    assert list(mixture.quantile(0.25)) == [100.0, 1000.0]
+    assert list(mixture.quantile(0.9)) == [1200.0, 1200.0]  # busy (0.9 - 0.5) / 0.5 = 0.8 > 3/4 of the weight
+    path = np.resize(mixture.quantile(0.5), 365)
+    model = forecast.Forecast("x", {}, pd.Timestamp("2014-01-01"), pd.Timestamp("2014-01-31"), path,
+                              np.full((1, 28), np.nan), Mixture(np.resize(mixture.chance, 365), mixture.busy, mixture.quiet))
+    out = model.predict(2, interval=0.8)  # no calibration errors, no levels: the mixture's 0.1 and 0.9 quantiles
+    assert list(out["forecast"]) == [200.0, 1000.0]
+    assert list(out["lower"]) == [100.0, 100.0] and list(out["upper"]) == [1200.0, 1200.0]
+    # the smallest central level that holds a day: 1000 is above day 0's median, 0.5 of the weight lies
+    # below it (2 * 0.5 - 1 = 0); 100 lies at day 1's bottom (its quiet 0.2, 1 - 2 * 0.1 = 0.8)
+    held = mixture.held(np.array([1000.0, 100.0]))
+    assert np.allclose(held, [0.0, 0.8], atol=2e-6) and (held >= [0.0, 0.8]).all()
+    assert mixture.quantile((1 + held[0]) / 2)[0] >= 1000 and mixture.quantile((1 - held[1]) / 2)[1] <= 100
+
+
+def test_a_mixture_widens_its_bands_by_week_as_its_rolling_origins_needed():
+    """The levels that held the calibration days, by week of the horizon: the 0.8 interval takes, in each
+    week, the conformal 0.8 quantile of that week's levels, made non-decreasing over the weeks; days past
+    the calibrated weeks keep the last week's level."""
+    from solution.model_code import Mixture
+
+    values = np.arange(1.0, 101.0)
+    levels = np.column_stack([np.full((9, 7), level) for level in (0.5, 0.7, 0.6, 0.9)])  # week 3 needed less
+    mixture = Mixture(chance=np.zeros(60), busy=(np.array([]), np.array([])), quiet=(values, np.ones(100)),
+                      levels=levels)
+    lower, upper = mixture.central(0.8)
+    by_week = [0.5, 0.65, 0.65, 0.9]  # weeks 2 and 3 pooled: the mean of 0.7 and 0.6
+    expected = np.concatenate([np.repeat(by_week, 7), np.full(32, 0.9)])
+    assert np.allclose(lower, mixture.quantile((1 - expected) / 2)) and np.allclose(upper, mixture.quantile((1 + expected) / 2))
+    width = upper - lower
+    assert (np.diff(width) >= 0).all() and width[-1] > width[0]
+    mixture.levels = np.full((0, 28), np.nan)  # no origin had four weeks before it: the plain quantiles
+    assert np.allclose(mixture.central(0.8)[1], mixture.quantile(0.9))
 
 
 def test_selection_generalises_to_another_real_window(real_table):
@@ -254,20 +308,34 @@ def test_fitted_intervals_cover_about_their_level_on_fresh_data():
     assert abs(np.mean(hits[0.95]) - 0.95) < 0.03
 
 
-def test_intervals_on_the_real_series_cover_their_level_within_three_points(real_table):
-    """24 weekly origins over the real window, 28 days each: the weekly profile (the cheapest
-    candidate to refit), calibrated at each origin on the days before it."""
+def test_intervals_on_the_real_series_cover_their_level_and_busy_days_scores_better(real_table):
+    """24 weekly origins over the real window, 28 days each, every model refitted and calibrated at each
+    origin on the days before it: the weekly profile's conformal bands (the cheapest candidate to refit)
+    cover their level within three points; busy_days' own quantiles, at the levels its rolling origins
+    needed, cover their level within two points, with a lower interval (Winkler) score at every level,
+    and are wider in the fourth week of the horizon than in the first."""
     series, _ = data.daily_series(data.read_transactions(real_table))
-    coverage = {0.8: [], 0.9: [], 0.95: []}
+    got = {(name, level): [] for name in ("weekly_profile", "busy_days") for level in (0.8, 0.9, 0.95)}
+    weeks = {level: [] for level in (0.8, 0.9, 0.95)}  # busy_days' mean width in the first and the fourth week
     for k in range(24):
         origin = len(series) - 28 - 7 * k
-        fitted = forecast.fit("weekly_profile", series.iloc[:origin])
         actual = series.iloc[origin : origin + 28]
-        for level in coverage:
-            out = fitted.predict(28, interval=level)
-            coverage[level].append(evaluate.interval_accuracy(actual, out["lower"], out["upper"], level)["coverage"])
-    for level, hits in coverage.items():
-        assert abs(np.mean(hits) - level) <= 0.03, f"{level:.0%} interval covered {np.mean(hits):.1%}"
+        for name in ("weekly_profile", "busy_days"):
+            fitted = forecast.fit(name, series.iloc[:origin])
+            for level in (0.8, 0.9, 0.95):
+                out = fitted.predict(28, interval=level)
+                got[name, level].append(evaluate.interval_accuracy(actual, out["lower"], out["upper"], level))
+                if name == "busy_days":
+                    width = (out["upper"] - out["lower"]).to_numpy()
+                    weeks[level].append([width[:7].mean(), width[-7:].mean()])
+    mean = {key: {part: np.mean([g[part] for g in runs]) for part in ("coverage", "winkler")} for key, runs in got.items()}
+    for level in (0.8, 0.9, 0.95):
+        profile, busy = mean["weekly_profile", level], mean["busy_days", level]
+        assert abs(profile["coverage"] - level) <= 0.03, f"{level:.0%} interval covered {profile['coverage']:.1%}"
+        assert abs(busy["coverage"] - level) <= 0.02, f"busy_days' {level:.0%} interval covered {busy['coverage']:.1%}"
+        assert busy["winkler"] < profile["winkler"], (level, busy, profile)
+        first, last = np.mean(weeks[level], axis=0)
+        assert last > first, f"busy_days' {level:.0%} band: {first:.0f} wide in the first week, {last:.0f} in the fourth"
 
 
 def test_the_model_code_imports_only_its_declared_requirements():
@@ -284,13 +352,21 @@ def test_the_model_code_imports_only_its_declared_requirements():
     assert imported - set(sys.stdlib_module_names) - {"__future__"} == {"mlflow", "numpy", "pandas"}
 
 
-def test_the_artifact_round_trips_with_unknown_days():
+def test_the_artifact_round_trips_with_unknown_days_and_a_mixture():
     from solution import model_code
 
-    fitted = forecast.fit("snaive", weekly_series())
-    back = model_code.from_json(json.loads(json.dumps(model_code.to_json(fitted))))
-    assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
-    assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
+    for name in ("snaive", "busy_days"):
+        fitted = forecast.fit(name, weekly_series())
+        back = model_code.from_json(json.loads(json.dumps(model_code.to_json(fitted))))
+        assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
+        assert (back.mixture is None) == (name == "snaive")
+        assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
+    # an artifact from before the levels were recorded loads, and gives the mixture's plain quantiles
+    old = model_code.to_json(fitted)
+    assert np.isfinite(fitted.mixture.levels).sum() > 100
+    del old["mixture"]["levels"]
+    plain = model_code.from_json(old).predict(60, 0.9)
+    assert np.allclose(plain["upper"], np.maximum(fitted.mixture.quantile(0.95)[:60], plain["forecast"]))
 
 
 def test_a_calibration_refit_that_fails_numerically_leaves_only_its_origin_out(monkeypatch):
