@@ -7,7 +7,15 @@ data and pipelines; trained: 2 with tests that ignore the data, 3 with the start
 2 endpoints that accept connections and never answer, 1 endpoint answering 200 with an error payload,
 and 1 missing workspace. `--demo DIR` puts the workspace of `wth-solution demo --keep-serving`, with
 its real azmlinfsrv endpoint, in place of one complete team.
-Target: the whole room graded in under 30 s. Also recorded: the share of the machine's CPU busy
+Target: the whole room graded in under 30 s.
+`--complete N` grades instead a room of N complete teams, each as heavy as a real one: a copy of the reference
+team that `wth-solution demo` builds (`--demo DIR` reuses one, else the bench runs the demo): its repository
+(the reference repository, tests and workflows included) as a bare clone served by `git daemon`, its
+workspace copied to a folder of its own, and its own endpoint serving the champion's forecast (a contract
+endpoint on 127.0.0.1: a team's endpoint runs on its laptop, the grader's cost is its requests). Two passes
+share what they computed, as `watch`'s do: the first grades everything, then COMPLETE_CHANGED teams push a new
+commit and the steady pass regrades only what changed. Its figures go to the file's `complete_room` section
+(the rest of the file is the 20-team room's, kept). Also recorded: the share of the machine's CPU busy
 while grading, and the peak memory of the grader with every team's test sandbox, from a second pass
 over the room (sampling every process's PSS costs CPU, so the timed pass is not sampled).
 `--output-bomb` compares two rooms that differ in one starter-only team's repository: in one its test
@@ -18,6 +26,7 @@ start and end is noisy, so the two rooms are graded in turn (`--memory-passes` t
 highest peak of each is compared, and the spread of the quiet room's own passes is recorded.
 
     .venv/bin/python bench/grader.py [--demo /tmp/demo/ws] [--workers N] [--output-bomb [--memory-passes N]]
+    .venv/bin/python bench/grader.py --complete 40 [--demo .wth]
 """
 
 from __future__ import annotations
@@ -27,6 +36,8 @@ import json
 import os
 import platform
 import shutil
+import sqlite3
+import subprocess
 import sys
 import tempfile
 import threading
@@ -45,12 +56,18 @@ import grader_tools as tools  # noqa: E402  (the tests' builders: real workspace
 from endpoints import ContractEndpoint, HangingEndpoint  # noqa: E402  (real HTTP endpoints on 127.0.0.1)
 from test_hostile import BOMB  # noqa: E402  (the hostile suite's team that writes 500 MB of output)
 
+from bench.common import this_machine  # noqa: E402  (the machine and its load)
 from grader import runner, sandbox, scoreboard, teams  # noqa: E402
 from grader.checks import STATUSES, all_checks  # noqa: E402
+from grader.context import test_slots  # noqa: E402
 from grader.testdata import CORRUPTIONS  # noqa: E402
+from solution import workspace  # noqa: E402
+from wth.store import DB_FILE  # noqa: E402
 
 TARGET_S = 30.0
 BOMB_MEMORY_TARGET = 1.10  # the room with the 500 MB-output team: peak memory at most 10 % above the room's
+COMPLETE_CHANGED = 5  # complete room: teams that push a new commit before the steady pass
+COMPLETE_SPEEDUP = 5.0  # ... which should take at most a fifth of the first pass
 ROOM = (  # (kind, how many): 20 teams
     ("complete", 6), ("trained", 5), ("empty", 5), ("hanging", 2), ("error200", 1), ("missing", 1),
 )
@@ -187,6 +204,127 @@ def _memory_with_output_bomb(scratch: Path, entries: list[dict], batches, worker
             "target_ratio": BOMB_MEMORY_TARGET, "within_target": ratio <= BOMB_MEMORY_TARGET}
 
 
+def reference_team(scratch: Path, demo: Path | None) -> Path:
+    """The workspace of `wth-solution demo`, its reference repository in repo/: `demo`, else a new run of the demo."""
+    if demo is not None:
+        return demo.resolve()
+    ws = scratch / "reference"
+    print("no --demo: running `wth-solution demo` for the reference team (minutes)", flush=True)
+    subprocess.run([sys.executable, "-m", "solution", "demo", "--workspace", str(ws), "--port", str(tools.free_port())],
+                   check=True, stdout=subprocess.DEVNULL, timeout=3600)
+    return ws
+
+
+def copied_workspace(source: Path, target: Path) -> Path:
+    """A team's own copy of the reference workspace (its MLflow store, artifacts and CI records; not the repository
+    and its origin, which the team serves over git): every path of `source` its store names now names `target`,
+    so the grader reads the copy's artifacts as the team's own (it reads none outside a team's folder)."""
+    shutil.copytree(source, target, ignore=shutil.ignore_patterns("repo", "origin.git", "grader"))
+    with sqlite3.connect(target / DB_FILE) as db:
+        tables = [name for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        for table in tables:
+            for _, column, kind, *_ in db.execute(f'PRAGMA table_info("{table}")').fetchall():
+                if kind.upper().startswith(("TEXT", "VARCHAR")):
+                    db.execute(f'UPDATE "{table}" SET "{column}" = replace("{column}", ?1, ?2) WHERE instr("{column}", ?1)',
+                               (str(source), str(target)))
+    db.close()
+    return target
+
+
+def build_complete_room(scratch: Path, reference: Path, count: int, git_base: str) -> tuple[list[dict], list, dict[str, Path]]:
+    """`count` copies of the reference team: (teams-file entries, their endpoints, each team's bare repository)."""
+    fc, version = tools.champion_forecast(workspace.resolve(reference))
+    entries, servers, bare = [], [], {}
+    for i in range(1, count + 1):
+        name = f"team-{i:02d}"
+        bare[name] = scratch / "served" / f"{name}.git"
+        subprocess.run(["git", "clone", "-q", "--bare", str(reference / "repo"), str(bare[name])], check=True)
+        server = ContractEndpoint("good", fc, version)
+        servers.append(server)
+        entries.append({"name": name, "workspace": str(copied_workspace(reference, scratch / "teams" / name)),
+                        "endpoint": server.uri, "repo": {"git": f"{git_base}/{name}.git"}})
+    return entries, servers, bare
+
+
+def push_change(bare: Path, work: Path) -> None:
+    """A team's new commit, pushed to its served repository (a line more in its README)."""
+    subprocess.run(["git", "clone", "-q", str(bare), str(work)], check=True)
+    with (work / "README.md").open("a") as readme:
+        readme.write("\nOur team's notes.\n")
+    tools.commit_all(work, "notes")
+    subprocess.run(["git", "-C", str(work), "push", "-q", "origin", "HEAD"], check=True)
+
+
+def graded_pass(cfg, workers: int, earlier: runner.Earlier) -> dict:
+    """One pass over the room, taking over what `earlier` passes computed on unchanged inputs: its figures.
+    Its memory is sampled every second (this machine's CPU spent on sampling is small beside 8 test sessions)."""
+    load, begun = os.getloadavg(), datetime.now(UTC).replace(microsecond=0)
+    cpu_before, started = psutil.cpu_times(), time.monotonic()
+    with PeakMemory(every_s=1.0) as memory:
+        results = runner.grade(cfg, workers=workers, earlier=earlier)
+    wall, busy = time.monotonic() - started, _busy_fraction(cpu_before, psutil.cpu_times())
+    checks = [c for r in results for c in r.results]
+    ran = [c for c in checks if datetime.fromisoformat(c.computed_at) >= begun]
+    scores = {}
+    for r in results:
+        scores[f"{r.score:g}/{r.max_score}"] = scores.get(f"{r.score:g}/{r.max_score}", 0) + 1
+    return {"wall_s": round(wall, 1), "cpu_busy": round(busy, 2), "load_average_at_start": [round(v, 2) for v in load],
+            "peak_memory_mb": round(memory.peak / 2**20), "grader_alone_peak_mb": round(memory.own_peak / 2**20),
+            "checks_run": len(ran), "checks_kept": len(checks) - len(ran),
+            "team_tests_run": sum(c.id == "C2.2" for c in ran), "scores": scores,
+            "statuses": {s: sum(c.status == s for c in checks) for s in STATUSES},
+            "not_passed": [f"{r.name} {c.id} {c.status}: {c.message[:160]}" for r in results for c in r.results
+                           if c.status != "pass"][:20],
+            "slowest_team_s": max(r.duration_s for r in results)}
+
+
+def complete_room(args) -> int:
+    """`--complete N`: the room of N complete teams, a first pass and a steady pass (COMPLETE_CHANGED pushed)."""
+    machine = this_machine()
+    with tempfile.TemporaryDirectory(prefix="wth-bench-complete-") as tmp:
+        scratch = Path(tmp)
+        reference = reference_team(scratch, args.demo)
+        (scratch / "served").mkdir()
+        setup_start = time.monotonic()
+        with tools.git_daemon(scratch / "served") as git_base:
+            entries, servers, bare = build_complete_room(scratch, reference, args.complete, git_base)
+            setup_s = time.monotonic() - setup_start
+            cfg = teams.load(tools.write_teams(scratch / "teams.yaml", entries, grader_dir=str(scratch / "grader")))
+            earlier = runner.Earlier()
+            print(f"{len(entries)} complete teams ready in {setup_s:.0f} s; first pass", flush=True)
+            first = graded_pass(cfg, args.workers, earlier)
+            print(f"first pass: {first['wall_s']} s, scores {first['scores']}", flush=True)
+            changed = sorted(bare)[:COMPLETE_CHANGED]
+            for name in changed:
+                push_change(bare[name], scratch / "work" / name)
+            steady = graded_pass(cfg, args.workers, earlier)
+            print(f"steady pass ({len(changed)} teams pushed): {steady['wall_s']} s, scores {steady['scores']}", flush=True)
+            for server in servers:
+                server.close()
+    speedup = first["wall_s"] / steady["wall_s"] if steady["wall_s"] else 0.0
+    out = {
+        "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "machine": machine | {"load_average_at_end": [round(v, 2) for v in os.getloadavg()],
+                              "note": "one run on a machine shared with other work: read each pass's load average "
+                                      "(the 1-minute figure above the CPU count means the pass waited for CPUs)"},
+        "teams": len(entries), "changed_before_steady_pass": len(changed), "checks_per_team": len(all_checks()),
+        "team": "a copy of the reference team (wth-solution demo): repository over git daemon, workspace folder, "
+                "contract endpoint on 127.0.0.1 serving the champion's forecast",
+        "teams_in_parallel": args.workers, "test_slots": test_slots(),
+        "sandbox": sandbox.status().reason if sandbox.status().available else "none",
+        "setup_s": round(setup_s, 1), "first_pass": first, "steady_pass": steady,
+        "steady_speedup": round(speedup, 1), "target_speedup": COMPLETE_SPEEDUP,
+        "within_target": speedup >= COMPLETE_SPEEDUP,
+    }
+    report = json.loads(args.out.read_text()) if args.out.is_file() else {}
+    report["complete_room"] = out
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"{len(entries)} complete teams: first pass {first['wall_s']} s, steady pass {steady['wall_s']} s "
+          f"({speedup:.1f}x; target {COMPLETE_SPEEDUP:g}x); wrote {args.out}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--demo", type=Path, help="workspace of `wth-solution demo --keep-serving` (endpoint live)")
@@ -195,8 +333,12 @@ def main() -> int:
                         help="grade the room again with a team writing 500 MB of output, and compare peak memory")
     parser.add_argument("--memory-passes", type=int, default=2, metavar="N",
                         help="with --output-bomb: sampled passes of each room, in turn (default 2)")
+    parser.add_argument("--complete", type=int, metavar="N",
+                        help=f"grade a room of N complete teams instead, twice: all, then after {COMPLETE_CHANGED} pushed")
     parser.add_argument("--out", type=Path, default=REPO_ROOT / "bench" / "results" / "grader.json")
     args = parser.parse_args()
+    if args.complete:
+        return complete_room(args)
     load_start = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="wth-bench-grader-") as tmp:
         scratch = Path(tmp)
@@ -246,8 +388,9 @@ def main() -> int:
         **({"with_output_bomb": bombed} if bombed else {}),
         "teams": by_team,
     }
+    kept = json.loads(args.out.read_text()).get("complete_room") if args.out.is_file() else None
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(out, indent=2) + "\n")
+    args.out.write_text(json.dumps(out | ({"complete_room": kept} if kept else {}), indent=2) + "\n")
     print(f"graded {len(results)} teams in {wall:.1f} s (target {TARGET_S:.0f} s); wrote {args.out}")
     if bombed:
         print(f"with a 500 MB-output team: peak memory {max(bombed['bombed_peaks_mb'])} MB, "

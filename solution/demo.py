@@ -39,6 +39,7 @@ Progress = Callable[[str], None]
 REFERENCE = REPO_ROOT / "Coach" / "Solutions"  # the answers of Challenges 02-05 as a team's repository holds them
 ANSWERS = REPO_ROOT / "solution"  # the reference answers' code: this package
 KIT_BUILDER = REPO_ROOT / "kit" / "build.py"  # `make student-kit`: the tree a team's repository starts as
+REPORT = "scoreboard.json"  # the grader's JSON report on the demo's team, in the workspace
 AUTHOR = ("-c", "user.name=wth demo", "-c", "user.email=demo@wth.invalid")
 
 
@@ -108,9 +109,9 @@ def _ci(records: Records, record: Record, progress: Progress) -> Record:
 
 
 def grade(ws: Workspace, scoring_uri: str, repo: Path, progress: Progress) -> Path:
-    """`wth-grader scoreboard` on this workspace, endpoint and repository as one team, on the checks of the
-    workspace and the endpoint (the repository's own checks run team tests in a sandbox: `wth-grader check`
-    grades them); returns the scoreboard page."""
+    """`wth-grader scoreboard` on this workspace, endpoint and repository as the coach's reference team, on every
+    check (the repository's tests run in the grader's sandbox); returns the scoreboard page, beside it the JSON
+    report (`REPORT`)."""
     folder = ws.root / "grader"
     folder.mkdir(parents=True, exist_ok=True)
     teams = folder / "teams.yaml"
@@ -120,8 +121,8 @@ def grade(ws: Workspace, scoring_uri: str, repo: Path, progress: Progress) -> Pa
                    "repo": str(repo)}]}))
     page = ws.root / "scoreboard.html"
     command = [sys.executable, "-m", "grader", "scoreboard", "--config", str(teams), "--html", str(page),
-               "--source", "workspace", "--source", "endpoint"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+               "--json", str(ws.root / REPORT)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise StepFailed(f"the grader failed on the demo's workspace: {done.stderr.strip()[-300:]}")
     progress(done.stdout.rstrip())

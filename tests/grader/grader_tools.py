@@ -15,10 +15,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
 import textwrap
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -345,6 +347,28 @@ def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) 
             (root / path).write_text(body)
     commit_all(root)
     return root
+
+
+@contextmanager
+def git_daemon(root: Path) -> Iterator[str]:
+    """`git daemon` serving every repository under `root` on a free port of 127.0.0.1, until the block ends;
+    yields its base URL (`git://127.0.0.1:PORT`: a repository `root/x.git` is `<base>/x.git`)."""
+    port = free_port()
+    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}",
+                               "--listen=127.0.0.1", f"--port={port}", str(root)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield f"git://127.0.0.1:{port}"
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
 
 
 def write_repo(root: Path, files: dict[str, str | dict]) -> Path:

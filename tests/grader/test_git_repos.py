@@ -8,7 +8,6 @@ import base64
 import os
 import socket
 import subprocess
-import time
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from grader_tools import (
     FAKE_SECRET,
     build_repo,
     commit_all,
-    free_port,
+    git_daemon,
     run_cli,
     write_teams,
 )
@@ -84,23 +83,11 @@ def served(tmp_path_factory, good_repo):
     subprocess.run(["git", "-C", str(good_repo), "push", "-q", str(root / "master.git"), "main:master"], check=True)
     starter = build_repo(tmp_path_factory.mktemp("starter") / "starter", "starter")  # no tests: no pytest to wait for
     subprocess.run(["git", "clone", "-q", "--bare", str(starter), str(root / "starter.git")], check=True)
-    port = free_port()
-    daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}",
-                               "--listen=127.0.0.1", f"--port={port}", str(root)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while time.monotonic() < deadline:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            break
-        except OSError:
-            time.sleep(0.2)
     http = GitHttp(root, FAKE_SECRET)
-    yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"git://127.0.0.1:{port}/master.git",
-           "http": f"{http.base}/starter.git", "server": http}
+    with git_daemon(root) as base:
+        yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"{base}/master.git",
+               "http": f"{http.base}/starter.git", "server": http}
     http.close()
-    daemon.terminate()
-    daemon.wait(timeout=10)
 
 
 def _grade(tmp_path, ws, repo, name="t", earlier=None):
