@@ -344,8 +344,10 @@ def complete_room(args) -> int:
             cfg = teams.load(tools.write_teams(scratch / "teams.yaml", entries, grader_dir=str(scratch / "grader")))
             changed = sorted(bare)[:COMPLETE_CHANGED]
             out = {"measured_at": None, "teams": len(entries),
-                   "machine": machine | {"note": "one run: each pass's load average says how busy the machine was "
-                                                 "(other work included); grading_cpu_s is the grader's own CPU"},
+                   "machine": machine | {
+                       "load_average_at_start": [round(v, 2) for v in machine["load_average_at_start"]],
+                       "note": "one run: each pass's load average says how busy the machine was (other work included); "
+                               "grading_cpu_s is the CPU of the grader and of the team tests it ran"},
                    "changed_before_steady_pass": len(changed), "checks_per_team": len(all_checks()),
                    "team": "a copy of the reference team (wth-solution demo): repository over git daemon, workspace "
                            "folder, contract endpoint on 127.0.0.1 serving the champion's forecast",
@@ -364,11 +366,40 @@ def complete_room(args) -> int:
                 server.close()
     first, steady = out["first_pass"]["wall_s"], out["steady_pass"]["wall_s"]
     speedup = first / steady if steady else 0.0
-    out |= {"steady_speedup": round(speedup, 1), "target_speedup": COMPLETE_SPEEDUP, "within_target": speedup >= COMPLETE_SPEEDUP}
+    out |= {"steady_speedup": round(speedup, 1), "target_speedup": COMPLETE_SPEEDUP, "within_target": speedup >= COMPLETE_SPEEDUP,
+            "sizing": sizing(out)}
     _write_complete_room(args.out, out)
     print(f"{len(entries)} complete teams: first pass {first} s, steady pass ({len(changed)} pushed) {steady} s, scores "
           f"{out['steady_pass']['scores']} ({speedup:.1f}x; target {COMPLETE_SPEEDUP:g}x); wrote {args.out}")
     return 0
+
+
+SIZING_TEAMS = (40, 100)  # rooms Coach/Grading.md sizes a machine for
+SIZING_CORES = (2, 4, 8, 16)
+
+
+def sizing(room: dict) -> dict:
+    """What the measured passes imply for other rooms and machines, derived, not measured: a team that pushed costs
+    what a team cost in the first pass, an unchanged one what the steady pass spent beyond the pushed teams; the
+    team tests, one session per CPU, keep every core busy, so a pass takes its CPU seconds over the cores (a lower
+    bound: the figure of a quiet machine). Memory: the grader alone scaled by the teams (an upper bound: its base,
+    MLflow's and pandas' import, does not grow), plus each test slot's share of the measured peak."""
+    first, steady, teams, pushed = room["first_pass"], room["steady_pass"], room["teams"], room["changed_before_steady_pass"]
+    pushed_cpu = first["grading_cpu_s"] / teams
+    unchanged_cpu = max(0.0, steady["grading_cpu_s"] - pushed * pushed_cpu) / max(1, teams - pushed)
+    slots = max(1, room["test_slots"])
+    grader_mb = max(first["grader_alone_peak_mb"], steady["grader_alone_peak_mb"])
+    slot_mb = (max(first["peak_memory_mb"], steady["peak_memory_mb"]) - grader_mb) / slots
+    rooms = {}
+    for n in SIZING_TEAMS:
+        changed = round(n * pushed / teams)
+        rooms[f"{n} teams"] = {
+            "first_pass_s": {f"{c} cores": round(n * pushed_cpu / c) for c in SIZING_CORES},
+            f"steady_pass_s ({changed} pushed)": {f"{c} cores": round((changed * pushed_cpu + (n - changed) * unchanged_cpu) / c)
+                                                  for c in SIZING_CORES},
+            "memory_mb": {f"{c} cores": round(grader_mb * n / teams + slot_mb * c) for c in SIZING_CORES}}
+    return {"cpu_s_per_team_first_pass": round(pushed_cpu, 1), "cpu_s_per_unchanged_team_steady_pass": round(unchanged_cpu, 1),
+            "grader_alone_mb": grader_mb, "mb_per_test_slot": round(slot_mb), "rooms": rooms}
 
 
 def _write_complete_room(path: Path, figures: dict) -> None:
