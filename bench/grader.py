@@ -383,7 +383,8 @@ def sizing(room: dict) -> dict:
     what a team cost in the first pass, an unchanged one what the steady pass spent beyond the pushed teams; the
     team tests, one session per CPU, keep every core busy, so a pass takes its CPU seconds over the cores (a lower
     bound: the figure of a quiet machine). Memory: the grader alone scaled by the teams (an upper bound: its base,
-    MLflow's and pandas' import, does not grow), plus each test slot's share of the measured peak."""
+    MLflow's and pandas' import, does not grow), plus each test slot's share of the measured peak; and what the
+    grader wants free to run a test session on every core (`context.test_slots`: RUN_MEMORY_MB each)."""
     first, steady, teams, pushed = room["first_pass"], room["steady_pass"], room["teams"], room["changed_before_steady_pass"]
     pushed_cpu = first["grading_cpu_s"] / teams
     unchanged_cpu = max(0.0, steady["grading_cpu_s"] - pushed * pushed_cpu) / max(1, teams - pushed)
@@ -397,7 +398,9 @@ def sizing(room: dict) -> dict:
             "first_pass_s": {f"{c} cores": round(n * pushed_cpu / c) for c in SIZING_CORES},
             f"steady_pass_s ({changed} pushed)": {f"{c} cores": round((changed * pushed_cpu + (n - changed) * unchanged_cpu) / c)
                                                   for c in SIZING_CORES},
-            "memory_mb": {f"{c} cores": round(grader_mb * n / teams + slot_mb * c) for c in SIZING_CORES}}
+            "memory_mb": {f"{c} cores": round(grader_mb * n / teams + slot_mb * c) for c in SIZING_CORES},
+            "memory_free_for_a_session_per_core_mb": {f"{c} cores": round(grader_mb * n / teams + sandbox.RUN_MEMORY_MB * c)
+                                                      for c in SIZING_CORES}}
     return {"cpu_s_per_team_first_pass": round(pushed_cpu, 1), "cpu_s_per_unchanged_team_steady_pass": round(unchanged_cpu, 1),
             "grader_alone_mb": grader_mb, "mb_per_test_slot": round(slot_mb), "rooms": rooms}
 
