@@ -112,82 +112,84 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
     return teams, servers, batches
 
 
-class PeakMemory:
+class Sampler:
+    """Calls `sample()` every `every_s` in a thread of its own, from entering the block to leaving it."""
+
+    def __init__(self, every_s: float):
+        self._every, self._stop = every_s, threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        me = psutil.Process()
+        while not self._stop.wait(self._every):
+            self.sample(me)
+
+    def sample(self, me: psutil.Process) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+class PeakMemory(Sampler):
     """The peak memory of this process and all its descendants (the team tests' sandboxes included),
     sampled: the sum of their PSS where the system has it (Linux: a page shared by forked children
     counts once), else of their USS (a page shared is not counted). `own_peak`: this process's alone,
     the grader's side, where reading a team's output whole would show."""
 
     def __init__(self, every_s: float = 0.5):
+        super().__init__(every_s)
         self.peak, self.own_peak, self.measure = 0, 0, "PSS"
-        self._every, self._stop = every_s, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
 
-    def _sample(self):
-        me = psutil.Process()
-        while not self._stop.wait(self._every):
-            total = 0
-            for process in [me, *me.children(recursive=True)]:
-                try:
-                    info = process.memory_full_info()
-                except psutil.Error:
-                    continue
-                size = getattr(info, "pss", info.uss)
-                total += size
-                if process is me:
-                    self.own_peak = max(self.own_peak, size)
-                self.measure = "PSS" if hasattr(info, "pss") else "USS"
-            self.peak = max(self.peak, total)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def sample(self, me: psutil.Process) -> None:
+        total = 0
+        for process in [me, *me.children(recursive=True)]:
+            try:
+                info = process.memory_full_info()
+            except psutil.Error:
+                continue
+            size = getattr(info, "pss", info.uss)
+            total += size
+            if process is me:
+                self.own_peak = max(self.own_peak, size)
+            self.measure = "PSS" if hasattr(info, "pss") else "USS"
+        self.peak = max(self.peak, total)
 
 
-class SandboxedCpu:
+class SandboxedCpu(Sampler):
     """CPU seconds (user + system) of the processes inside the team tests' sandboxes (below each `bwrap`), sampled
     every `every_s`: no wait of this process accounts for them (bubblewrap's PID namespace reaps them), unlike
     the grader's threads and the git it runs. A process's last `every_s` before it ends is missed: a lower bound."""
 
     def __init__(self, every_s: float = 0.2):
+        super().__init__(every_s)
         self._seen: dict[tuple[int, float], float] = {}
-        self._every, self._stop = every_s, threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
 
     @property
     def seconds(self) -> float:
         return sum(self._seen.values())
 
-    def _sample(self):
-        me = psutil.Process()
-        while not self._stop.wait(self._every):
+    def sample(self, me: psutil.Process) -> None:
+        try:
+            boxes = [p for p in me.children(recursive=True) if p.name() == "bwrap"]
+        except psutil.Error:
+            return
+        for box in boxes:
             try:
-                boxes = [p for p in me.children(recursive=True) if p.name() == "bwrap"]
+                inside = box.children(recursive=True)
             except psutil.Error:
                 continue
-            for box in boxes:
+            for process in inside:
                 try:
-                    inside = box.children(recursive=True)
+                    times, key = process.cpu_times(), (process.pid, process.create_time())
                 except psutil.Error:
                     continue
-                for process in inside:
-                    try:
-                        times, key = process.cpu_times(), (process.pid, process.create_time())
-                    except psutil.Error:
-                        continue
-                    self._seen[key] = max(self._seen.get(key, 0.0), times.user + times.system)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+                self._seen[key] = max(self._seen.get(key, 0.0), times.user + times.system)
 
 
 def _busy_fraction(before, after) -> float:
