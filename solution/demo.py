@@ -13,10 +13,12 @@ workspace, the endpoint and the repository): the solution imports nothing of the
 
 from __future__ import annotations
 
+import runpy
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -26,7 +28,6 @@ import yaml
 from wth.ci import origin as ci_origin
 from wth.ci import runner as ci_runner
 from wth.ci.records import Record, Records
-from wth.config import bundled_data
 from wth.errors import StepFailed
 from wth.store import DB_FILE
 from wth.workspace_contract import BATCH_FILES, DRIFT_DETECTED, DRIFT_PIPELINE, PIPELINE_TAG
@@ -36,7 +37,9 @@ from .workspace import REPO_ROOT, Workspace
 
 Progress = Callable[[str], None]
 REFERENCE = REPO_ROOT / "Coach" / "Solutions"  # the answers of Challenges 02-05 as a team's repository holds them
-STARTER = REPO_ROOT / "resources" / "starter"  # the data scientists' scripts every team's repository starts from
+ANSWERS = REPO_ROOT / "solution"  # the reference answers' code: this package
+KIT_BUILDER = REPO_ROOT / "kit" / "build.py"  # `make student-kit`: the tree a team's repository starts as
+REPORT = "scoreboard.json"  # the grader's JSON report on the demo's team, in the workspace
 AUTHOR = ("-c", "user.name=wth demo", "-c", "user.email=demo@wth.invalid")
 
 
@@ -56,13 +59,24 @@ def _section(progress: Progress, title: str) -> None:
 
 
 def reference_repository(root: Path) -> Path:
-    """A team-shaped repository holding the reference answers (Coach/Solutions: the offline path's workflows,
-    the tests), the starter project under starter/ and the bundled data under resources/data, as a team's
-    repository made from the student kit holds it, committed on `main`. The Azure path's workflows stay out:
-    they sign in to Azure."""
-    shutil.copytree(REFERENCE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "azureml-*"))
-    shutil.copytree(bundled_data(), root / "resources" / "data", ignore=shutil.ignore_patterns("README.md"))
-    shutil.copytree(STARTER, root / "starter")  # where the kit's README has a team copy it (C0.2)
+    """A team's repository holding the reference answers, committed on `main`: the student kit's tree (the kit's
+    own builder: Student/, resources/ with the bundled data, the tools in tools/), the starter project copied to
+    starter/ as the kit's README has a team do (C0.2), and the answers (Coach/Solutions: the offline path's
+    workflows, the tests, the project file defining the command the workflows run; solution/, its package). So the
+    grader finds what it finds in a team's: its tests importing the tools and its own code, its workflows running
+    a command it defines. The Azure path's workflows stay out: they sign in to Azure."""
+    root.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="wth-kit-") as out:
+        tree, _ = runpy.run_path(str(KIT_BUILDER))["build"](Path(out))
+        shutil.move(tree, root)
+    shutil.copytree(root / "resources" / "starter", root / "starter")
+    built = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", "azureml-*")
+
+    def answers(folder: str, names: list[str]) -> set[str]:  # the kit's README stays the team's; Solutions' is the coach's
+        return {*built(folder, names), *({"README.md"} if Path(folder) == REFERENCE else set())}
+
+    shutil.copytree(REFERENCE, root, dirs_exist_ok=True, ignore=answers)
+    shutil.copytree(ANSWERS, root / ANSWERS.name, ignore=built)
     for args in (("init", "--quiet", "--initial-branch=main"), ("add", "-A"), (*AUTHOR, "commit", "--quiet", "-m",
                                                                               "the reference answers")):
         ci_origin.git(*args, cwd=root)
@@ -95,9 +109,9 @@ def _ci(records: Records, record: Record, progress: Progress) -> Record:
 
 
 def grade(ws: Workspace, scoring_uri: str, repo: Path, progress: Progress) -> Path:
-    """`wth-grader scoreboard` on this workspace, endpoint and repository as one team, on the checks of the
-    workspace and the endpoint (the repository's own checks run team tests in a sandbox: `wth-grader check`
-    grades them); returns the scoreboard page."""
+    """`wth-grader scoreboard` on this workspace, endpoint and repository as the coach's reference team, on every
+    check (the repository's tests run in the grader's sandbox); returns the scoreboard page, beside it the JSON
+    report (`REPORT`)."""
     folder = ws.root / "grader"
     folder.mkdir(parents=True, exist_ok=True)
     teams = folder / "teams.yaml"
@@ -107,8 +121,8 @@ def grade(ws: Workspace, scoring_uri: str, repo: Path, progress: Progress) -> Pa
                    "repo": str(repo)}]}))
     page = ws.root / "scoreboard.html"
     command = [sys.executable, "-m", "grader", "scoreboard", "--config", str(teams), "--html", str(page),
-               "--source", "workspace", "--source", "endpoint"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
+               "--json", str(ws.root / REPORT)]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise StepFailed(f"the grader failed on the demo's workspace: {done.stderr.strip()[-300:]}")
     progress(done.stdout.rstrip())

@@ -351,7 +351,8 @@ def build_repo(root: Path, kind: str, test_files: dict[str, str] | None = None) 
 
 @contextmanager
 def git_daemon(root: Path) -> Iterator[str]:
-    """`git daemon` on 127.0.0.1 serving every repository under `root`: yields its `git://127.0.0.1:PORT`."""
+    """`git daemon` serving every repository under `root` on a free port of 127.0.0.1, until the block ends;
+    yields its base URL (`git://127.0.0.1:PORT`: a repository `root/x.git` is `<base>/x.git`)."""
     port = free_port()
     daemon = subprocess.Popen(["git", "daemon", "--reuseaddr", "--export-all", f"--base-path={root}",
                                "--listen=127.0.0.1", f"--port={port}", str(root)],

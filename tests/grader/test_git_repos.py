@@ -83,11 +83,11 @@ def served(tmp_path_factory, good_repo):
     subprocess.run(["git", "-C", str(good_repo), "push", "-q", str(root / "master.git"), "main:master"], check=True)
     starter = build_repo(tmp_path_factory.mktemp("starter") / "starter", "starter")  # no tests: no pytest to wait for
     subprocess.run(["git", "clone", "-q", "--bare", str(starter), str(root / "starter.git")], check=True)
-    with git_daemon(root) as daemon:
-        http = GitHttp(root, FAKE_SECRET)
-        yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"{daemon}/master.git",
+    http = GitHttp(root, FAKE_SECRET)
+    with git_daemon(root) as base:
+        yield {"root": root, "file": (root / "good.git").as_uri(), "daemon": f"{base}/master.git",
                "http": f"{http.base}/starter.git", "server": http}
-        http.close()
+    http.close()
 
 
 def _grade(tmp_path, ws, repo, name="t", earlier=None):
