@@ -225,9 +225,8 @@ class Jail:
         read-only too; as root, the binds come through mount points made in `stage` (an empty folder)."""
         bwrap, mounts = [*_namespaces(shutil.which("bwrap")), *_system()], []
         binds = self.binds + ([data] if data else [])
-        if _as_root():  # nobody reads them: the data's folder stays private, and an unzipped kit leaves the program 0600
-            for source in (program("prepare"), *([data[0]] if data else [])):
-                source.chmod(source.stat().st_mode | 0o444)
+        if data and _as_root():  # nobody reads it (its folder stays private)
+            data[0].chmod(data[0].stat().st_mode | 0o444)
         for i, (source, inside) in enumerate(sorted(binds, key=lambda bind: len(bind[1]))):  # parents first
             if _as_root():
                 point = stage / str(i)
@@ -312,7 +311,9 @@ def jail(python: str, repo: Path, copy: Path, hide: Iterable[str | Path] = ()) -
                 show(folder)  # another environment's installed packages
             else:
                 box.unseen.append(folder)  # an editable source outside the repository: not the team's to show
-    if _as_root():  # nobody reads the copy
+    if _as_root():  # nobody reads the copy, and the program (an unzipped kit leaves it 0600)
+        prepare = program("prepare")
+        prepare.chmod(prepare.stat().st_mode | 0o444)
         for folder, dirs, files in os.walk(copy):
             for name in [".", *dirs, *files]:
                 os.lchown(os.path.join(folder, name), UNPRIVILEGED, UNPRIVILEGED)
