@@ -28,7 +28,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import sysconfig
 import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler
@@ -38,6 +37,7 @@ import psutil
 import pytest
 from endpoints import ContractEndpoint, Served
 from grader_tools import QUICK_VALIDATION, build_repo, build_workspace, write_teams
+from suite_venv import SITE, new_venv, student_requirements
 
 from grader import runner, sandbox, teams
 from grader.sandbox.limits import LIMITS
@@ -57,7 +57,6 @@ cfg = teams.load(sys.argv[2])
 scoreboard.write_json(sys.argv[3], cfg.event, runner.grade(cfg))
 print(next(line for line in open("/proc/self/status") if line.startswith("VmHWM:")))
 """  # the room, graded by the grader's own code in a process of its own; then its peak memory
-SITE = sysconfig.get_paths()["purelib"]  # this suite's packages: pytest, pandas, mlflow, the grader
 DAEMON_MARK = "wth-hostile-daemon"
 COACH_TOKEN = "coach-mlflow-token-never-sent"
 ROOM_BUDGET_S = 600
@@ -380,12 +379,9 @@ def _c1_2_workspaces(folder: Path, holdout: Path) -> dict[str, Path]:
 
 
 def _team_venv(folder: Path, python: str) -> str:
-    """A team's venv made from `python`, with this suite's packages through a .pth file (as a venv of the
-    kit's walk-through has them): the sandbox shows the folder that .pth names."""
-    subprocess.run([python, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=120, capture_output=True)
-    site = next(folder.glob("lib/python3*/site-packages"))
-    (site / "suite-packages.pth").write_text(SITE + "\n")
-    return str(folder / "bin" / "python")
+    """A team's venv made from `python`, with this suite's packages through a .pth file, as a venv of the
+    kit's walk-through has them: the sandbox shows the folder that .pth names."""
+    return str(new_venv(folder, student_requirements(), python))
 
 
 def _grade(room: dict, who: str) -> tuple[dict, int]:

@@ -27,24 +27,19 @@ Not literal, and why:
 
 from __future__ import annotations
 
-import importlib.metadata
 import json
-import os
 import re
 import shutil
 import socket
 import subprocess
-import sys
 import sysconfig
-from configparser import ConfigParser
 from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
 import pytest
 import yaml
-from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from suite_venv import new_venv, requirement_closure, student_requirements
 from walkthrough import block, self_check, set_up_workspace, sh
 
 from grader.checks import all_checks
@@ -154,36 +149,13 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def requirement_closure(requirements: list[str], path: str) -> list[importlib.metadata.Distribution]:
-    """The distributions installed under `path` that `requirements` need, and theirs, and so on."""
-    installed = {canonicalize_name(d.metadata["Name"]): d for d in importlib.metadata.distributions(path=[path])}
-    wanted, seen = [canonicalize_name(Requirement(r).name) for r in requirements], set()
-    while wanted:
-        name = wanted.pop()
-        if name in seen or name not in installed:
-            continue
-        seen.add(name)
-        for line in installed[name].requires or []:
-            requirement = Requirement(line)
-            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
-                wanted.append(canonicalize_name(requirement.name))
-    return [installed[name] for name in sorted(seen)]
-
-
 def fresh_venv(folder: Path, tools_cfg: Path) -> Path:
-    """A new venv that sees this suite's third-party packages as a plain path (no .pth file of the suite's
-    venv is processed), with the commands of the tools' requirements in its bin, as pip writes them."""
-    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(folder)], check=True, timeout=180,
-                   capture_output=True)
-    python = folder / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    site = subprocess.run([str(python), "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    suite = sysconfig.get_paths()["purelib"]
-    Path(site, "suite-packages.pth").write_text(suite + "\n")
-    cfg = ConfigParser()
-    cfg.read(tools_cfg)
+    """A new venv that sees this suite's third-party packages (tests/suite_venv.py), with the commands of the
+    tools' requirements in its bin, as pip writes them."""
+    requirements = student_requirements(tools_cfg)
+    python = new_venv(folder, requirements)
     scripts = Path(sysconfig.get_paths()["scripts"]).resolve()
-    for dist in requirement_closure(cfg["options"]["install_requires"].split(), suite):
+    for dist in requirement_closure(requirements):
         for entry in dist.entry_points.select(group="console_scripts"):
             head, _, rest = entry.attr.partition(".")
             call = f"{head}.{rest}" if rest else head
