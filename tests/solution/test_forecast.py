@@ -209,7 +209,8 @@ def test_selection_generalises_to_another_real_window(real_table):
     series, _ = data.daily_series(data.read_transactions(real_table), "2013-07-31", "2014-03-31")
     selection = forecast.select(series)
     best = selection.backtests[selection.chosen].metrics["mase"]
-    assert selection.chosen in forecast.CANDIDATES
+    assert set(selection.horizon_mase) == set(forecast.CANDIDATES)
+    assert selection.chosen == min(selection.horizon_mase, key=selection.horizon_mase.__getitem__)
     assert best < selection.backtests["snaive"].metrics["mase"]
     assert best < selection.backtests["legacy_arima"].metrics["mase"]
 
@@ -231,6 +232,18 @@ def test_horizon_errors_come_from_refits_at_weekly_origins_before_the_end():
     assert not np.isnan(errors[3:]).any()  # origins 28+ days back see all 28 days
     # a short series: only origins with four weeks of training before them
     assert evaluate.horizon_errors(spy, series.iloc[:50]).shape == (3, 28)
+
+
+def test_horizon_mase_counts_each_calibration_origin_once_over_the_days_seen_after_it():
+    series = weekly_series(days=120)
+    values = series.to_numpy()
+
+    def constant(train, steps):
+        return np.full(steps, 100.0)
+
+    by_origin = [np.mean(np.abs(values[120 - 7 * k : 120 - 7 * k + 28] - 100)) / protocol.seasonal_naive_scale(values[: 120 - 7 * k])
+                 for k in range(1, evaluate.CALIBRATION_ORIGINS + 1)]  # the most recent origins saw 7, 14, 21 days
+    assert evaluate.horizon_mase(constant, series) == pytest.approx(np.mean(by_origin))
 
 
 def test_interval_score_by_hand():
