@@ -255,7 +255,8 @@ def fit(name: str, series: pd.Series, paths: Paths | None = None) -> Forecast:
 
 def calibrated(distribution: Callable[..., Mixture], series: pd.Series) -> Mixture:
     """The `distribution` of the days after `series`, with the levels its rolling origins needed
-    (`Mixture.levels`): at each origin, refitted on the days before it, the level that held each day."""
+    (`Mixture.levels`): at each origin, refitted on the days before it, the level that held each day;
+    weighted by recency (`Mixture.half_life`)."""
 
     def held(train: pd.Series, seen: np.ndarray) -> np.ndarray:
         days = pd.date_range(train.index[-1] + pd.Timedelta(days=1), periods=len(seen), freq="D")
@@ -263,6 +264,7 @@ def calibrated(distribution: Callable[..., Mixture], series: pd.Series) -> Mixtu
 
     mixture = distribution(series)
     mixture.levels = horizon_rows(held, series, MIXTURE_CALIBRATION_ORIGINS)
+    mixture.half_life = AMOUNT_HALF_LIFE_WEEKS  # the origins' levels forget as the amounts do
     return mixture
 
 
