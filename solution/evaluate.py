@@ -6,7 +6,7 @@ Interval calibration (`horizon_errors`) uses the same rolling origin with a long
 the days before it and forecasting `CALIBRATION_HORIZON` days, give out-of-sample errors by horizon
 step (the four most recent origins are the backtest's folds, so their fits are shared); a model that
 forecasts a distribution records, at `MIXTURE_CALIBRATION_ORIGINS` such origins, the level each day
-needed (`horizon_rows`).
+needed (`horizon_rows`). Model selection scores the candidates at the same origins (`horizon_mase`).
 `interval_accuracy` scores intervals: coverage, mean width and the Winkler (interval) score.
 """
 
@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from wth.config import FOLDS, HORIZON, SEASON
-from wth.protocol import Forecaster, rolling_origin
+from wth.protocol import Forecaster, rolling_origin, seasonal_naive_scale
 
 METRICS = ("mae", "rmse", "mape", "smape", "mase")
 CALIBRATION_ORIGINS = 8  # 56 days back: recent enough to track the current error level
@@ -101,6 +101,17 @@ def horizon_errors(forecast: Forecaster, series: pd.Series, origins: int = CALIB
         return seen - np.asarray(forecast(train, CALIBRATION_HORIZON), dtype=float)[: len(seen)]
 
     return horizon_rows(error, series, origins)
+
+
+def horizon_mase(forecast: Forecaster, series: pd.Series, origins: int = CALIBRATION_ORIGINS) -> float:
+    """MASE at the horizon the model serves: at each calibration origin (`horizon_rows`), the MAE of the
+    forecast refitted on the days before it over the days seen after it (up to CALIBRATION_HORIZON),
+    scaled by those days' seasonal naive MAE; the mean over origins, each counting once as a fold does."""
+    def scaled(train: pd.Series, seen: np.ndarray) -> np.ndarray:
+        errors = seen - np.asarray(forecast(train, CALIBRATION_HORIZON), dtype=float)[: len(seen)]
+        return np.abs(errors) / seasonal_naive_scale(train)
+
+    return float(np.mean(np.nanmean(horizon_rows(scaled, series, origins), axis=1)))
 
 
 def interval_accuracy(actual: np.ndarray, lower: np.ndarray, upper: np.ndarray, level: float) -> dict[str, float]:

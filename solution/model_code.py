@@ -33,6 +33,15 @@ def _rank(n: int, q: float) -> int:
     return min(math.ceil((n + 1) * q - 1e-9), n)
 
 
+def _conformal(values: np.ndarray, weights: np.ndarray, q: float) -> float:
+    """The weighted split-conformal `q` quantile of `values` (Barber et al. 2023): the smallest value whose
+    weight, with every smaller one's, reaches q of the total plus 1 (the weight of the day to come); the
+    largest value if none does. With equal weights 1 it is the value of rank `_rank(n, q)`."""
+    order = np.argsort(values, kind="stable")
+    reached = np.cumsum(weights[order]) >= q * (weights.sum() + 1) - 1e-9
+    return float(values[order][np.argmax(reached) if reached.any() else -1])
+
+
 def _non_decreasing(values: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """The weighted least-squares non-decreasing fit of `values` (pool adjacent violators)."""
     blocks: list[list[float]] = []  # [mean, weight, length]
@@ -70,14 +79,17 @@ class Mixture:
     amount is above every quiet one.
 
     `levels[k, h]`, when known, is the smallest central level of the k-th rolling origin's own mixture
-    whose interval held the actual day h + 1 after that origin (NaN past the training end): how far out
-    the days really fell, by horizon step (see `central`). A mixture without them (an artifact from
-    before they were recorded, or fitted on too few days to have any) gives its plain central quantiles."""
+    (k + 1 weeks before the training end) whose interval held the actual day h + 1 after that origin
+    (NaN past the training end): how far out the days really fell, by horizon step (see `central`). A
+    mixture without them (an artifact from before they were recorded, or fitted on too few days to have
+    any) gives its plain central quantiles. `half_life` (weeks), when set, weights the k-th origin's
+    levels by 0.5 ** (k / half_life): the recent origins count most (artifacts before it: equal weights)."""
 
     chance: np.ndarray
     busy: tuple[np.ndarray, np.ndarray]
     quiet: tuple[np.ndarray, np.ndarray]
     levels: np.ndarray | None = None
+    half_life: float | None = None
 
     def quantile(self, q) -> np.ndarray:
         """The `q` quantile of every day (`q` one number, or one per day): with a chance p of busy, the
@@ -111,17 +123,21 @@ class Mixture:
         """The lower and upper bounds of every day's `interval`: the mixture's central quantiles, at the
         level its rolling origins needed to hold `interval` of their days in that week of the horizon.
 
-        For week w: the split-conformal `interval` quantile of `levels` in that week (rank
-        ceil((n + 1) * interval) of its n levels); made non-decreasing over the weeks (isotonic fit,
-        weighted by the counts), so that the bands widen with the horizon as far as the days needed it;
-        days past the calibrated weeks take the last week's level."""
+        For week w: the weighted split-conformal `interval` quantile of `levels` in that week (`_conformal`,
+        each origin's levels weighted by recency, see `half_life`: under a drifting series the recent
+        origins say most about the days to come); made non-decreasing over the weeks (isotonic fit,
+        weighted by the weeks' total weights), so that the bands widen with the horizon as far as the
+        days needed it; days past the calibrated weeks take the last week's level."""
         level = np.full(len(self.chance), interval)
         if self.levels is not None and np.isfinite(self.levels).any():
             weeks = self.levels.shape[1] // WEEK
-            held = [np.sort(week[np.isfinite(week)]) for week in np.split(self.levels[:, : weeks * WEEK], weeks, axis=1)]
-            counts = np.array([len(week) for week in held], dtype=float)
-            by_week = _non_decreasing(np.array([week[_rank(len(week), interval) - 1] if len(week) else 0.0
-                                                for week in held]), counts)
+            ages = np.arange(len(self.levels), dtype=float)[:, None]
+            weight = np.broadcast_to(1.0 if self.half_life is None else 0.5 ** (ages / self.half_life), self.levels.shape)
+            held = [(week[np.isfinite(week)], of[np.isfinite(week)])
+                    for week, of in zip(np.split(self.levels[:, : weeks * WEEK], weeks, axis=1),
+                                        np.split(weight[:, : weeks * WEEK], weeks, axis=1))]
+            by_week = _non_decreasing(np.array([_conformal(week, of, interval) if len(week) else 0.0 for week, of in held]),
+                                      np.array([of.sum() for _, of in held]))
             level = np.resize(np.repeat(by_week, WEEK), len(self.chance))
             level[weeks * WEEK :] = by_week[-1]
         return self.quantile((1 - level) / 2), self.quantile((1 + level) / 2)
@@ -224,6 +240,7 @@ def to_json(forecast: Forecast) -> dict:
             "chance": _rounded(mixture.chance),
             **{kind: [_rounded(part) for part in getattr(mixture, kind)] for kind in ("busy", "quiet")},
             "levels": None if mixture.levels is None else [_rounded(row) for row in mixture.levels],
+            "half_life": mixture.half_life,
         },
     }
 
@@ -245,6 +262,7 @@ def from_json(data: dict) -> Forecast:
             chance=np.asarray(mixture["chance"], dtype=float),
             **{kind: tuple(np.asarray(part, dtype=float) for part in mixture[kind]) for kind in ("busy", "quiet")},
             levels=None if mixture.get("levels") is None else _matrix(mixture["levels"]),
+            half_life=mixture.get("half_life"),
         ),
     )
 

@@ -204,12 +204,30 @@ def test_a_mixture_widens_its_bands_by_week_as_its_rolling_origins_needed():
     assert np.allclose(mixture.central(0.8)[1], mixture.quantile(0.9))
 
 
+def test_recent_origins_weigh_most_in_a_mixtures_levels():
+    """With `half_life` the k-th origin's levels weigh 0.5 ** (k / half_life) and the day to come 1: the
+    weighted conformal quantile is the smallest level whose weight, with the smaller ones', reaches the
+    interval times the total plus 1."""
+    from solution.model_code import Mixture
+
+    values = np.arange(1.0, 101.0)
+    levels = np.full((4, 7), 0.9)
+    levels[:2] = 0.5  # the two most recent origins needed narrower bands than the two before
+    mixture = Mixture(chance=np.zeros(7), busy=(np.array([]), np.array([])), quiet=(values, np.ones(100)),
+                      levels=levels)
+    assert np.allclose(mixture.central(0.6)[1], mixture.quantile(0.95))  # equal weights: rank ceil(29 * 0.6) = 18 of 28, a 0.9
+    mixture.half_life = 1.0  # weights 1, 1/2, 1/4, 1/8 by origin: the 0.5s weigh 7 * 1.5 = 10.5 of 7 * 1.875 + 1
+    assert np.allclose(mixture.central(0.6)[1], mixture.quantile(0.75))
+    assert np.allclose(mixture.central(0.8)[1], mixture.quantile(0.95))  # 0.8 * 14.125 > 10.5: a 0.9
+
+
 def test_selection_generalises_to_another_real_window(real_table):
     """A different window than the one the target is stated on: the choice still beats both baselines."""
     series, _ = data.daily_series(data.read_transactions(real_table), "2013-07-31", "2014-03-31")
     selection = forecast.select(series)
     best = selection.backtests[selection.chosen].metrics["mase"]
-    assert selection.chosen in forecast.CANDIDATES
+    assert set(selection.horizon_mase) == set(forecast.CANDIDATES)
+    assert selection.chosen == min(selection.horizon_mase, key=selection.horizon_mase.__getitem__)
     assert best < selection.backtests["snaive"].metrics["mase"]
     assert best < selection.backtests["legacy_arima"].metrics["mase"]
 
@@ -231,6 +249,18 @@ def test_horizon_errors_come_from_refits_at_weekly_origins_before_the_end():
     assert not np.isnan(errors[3:]).any()  # origins 28+ days back see all 28 days
     # a short series: only origins with four weeks of training before them
     assert evaluate.horizon_errors(spy, series.iloc[:50]).shape == (3, 28)
+
+
+def test_horizon_mase_counts_each_calibration_origin_once_over_the_days_seen_after_it():
+    series = weekly_series(days=120)
+    values = series.to_numpy()
+
+    def constant(train, steps):
+        return np.full(steps, 100.0)
+
+    by_origin = [np.mean(np.abs(values[120 - 7 * k : 120 - 7 * k + 28] - 100)) / protocol.seasonal_naive_scale(values[: 120 - 7 * k])
+                 for k in range(1, evaluate.CALIBRATION_ORIGINS + 1)]  # the most recent origins saw 7, 14, 21 days
+    assert evaluate.horizon_mase(constant, series) == pytest.approx(np.mean(by_origin))
 
 
 def test_interval_score_by_hand():
@@ -361,8 +391,15 @@ def test_the_artifact_round_trips_with_unknown_days_and_a_mixture():
         assert np.isnan(back.errors).sum() == np.isnan(fitted.errors).sum() > 0
         assert (back.mixture is None) == (name == "snaive")
         assert np.allclose(back.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
-    # an artifact from before the levels were recorded loads, and gives the mixture's plain quantiles
+    assert back.mixture.half_life == fitted.mixture.half_life == forecast.AMOUNT_HALF_LIFE_WEEKS
+    # an artifact from before the levels' weights were recorded weighs every origin alike, as it did
     old = model_code.to_json(fitted)
+    del old["mixture"]["half_life"]
+    equal = model_code.from_json(old)
+    assert equal.mixture.half_life is None
+    fitted.mixture.half_life = None
+    assert np.allclose(equal.predict(60, 0.9).to_numpy(), fitted.predict(60, 0.9).to_numpy())
+    # an artifact from before the levels were recorded loads, and gives the mixture's plain quantiles
     assert np.isfinite(fitted.mixture.levels).sum() > 100
     del old["mixture"]["levels"]
     plain = model_code.from_json(old).predict(60, 0.9)
