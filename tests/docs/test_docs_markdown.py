@@ -177,3 +177,19 @@ def test_every_make_target_shown_exists(path):
     blocks = [fence.group(0) for fence in FENCE.finditer(text)]
     shown += [m for block in blocks for m in re.findall(r"^\s*make ([\w-]+)", block, re.M)]
     assert not set(shown) - targets, f"{rel(path)} shows make targets the Makefile lacks: {set(shown) - targets}"
+
+
+def test_the_model_docs_state_the_calibrations_numbers():
+    """The README's and Solution-01's account of the intervals: origins, their spacing, the recency weights."""
+    from solution.evaluate import CALIBRATION_ORIGINS, MIXTURE_CALIBRATION_ORIGINS
+    from solution.forecast import AMOUNT_HALF_LIFE_WEEKS
+    from wth.config import SEASON
+
+    words = {8: "eight"}
+    readme = " ".join((REPO_ROOT / "README.md").read_text().split())
+    for origins in (MIXTURE_CALIBRATION_ORIGINS, CALIBRATION_ORIGINS):
+        assert f"at {origins} origins {SEASON}, {2 * SEASON}, .. {origins * SEASON} days before the training end" in readme
+    assert f"halving every {AMOUNT_HALF_LIFE_WEEKS} weeks back" in readme
+    solution = " ".join((REPO_ROOT / "Coach" / "Solution-01.md").read_text().split())
+    assert f"at {MIXTURE_CALIBRATION_ORIGINS} origins a week apart" in solution
+    assert f"halving every {words[AMOUNT_HALF_LIFE_WEEKS]} weeks back" in solution
