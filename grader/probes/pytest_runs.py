@@ -46,6 +46,7 @@ NOT_COPIED = tuple(sorted(SKIP_DIRS - {"site-packages", "build", "dist"}))  # a 
 SCRATCH_RUN = "wth-run"  # each run's working copy, in its scratch folder
 THREADS = {name: str(LIMITS.threads) for name in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")}
 PYTEST_ARGS = ["-q", "-p", "no:cacheprovider", "--color=no", "-x"]
+KIT_TOOLS = "tools"  # where the student kit puts the tools (`wth`, `grader`) that a team installs with `pip install -e`
 
 
 @dataclass
@@ -160,11 +161,12 @@ def _env(home: str, tmp: str, data: str | None, python: str) -> dict[str, str]:
     """The run's whole environment. Under the grader's own interpreter (a clone without a venv: every team
     graded by git URL) no pytest plugin loads by itself: the grader's (its tools': xdist, schemathesis...)
     are not the team's, and they took nine tenths of each run's start; a team's pytest.ini may still load
-    one with `-p NAME`."""
+    one with `-p NAME`. And the repository's own `tools/` comes first on sys.path: on the team's laptop
+    `pip install -e ./tools` made `wth` importable, and in the sandbox the coach's is not shown."""
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(HOME=home, TMPDIR=tmp, PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0", MPLBACKEND="Agg",
                MLFLOW_TRACKING_URI=f"sqlite:///{home}/{DB_FILE}", **THREADS, **({settings.DATA_FILE.name: data} if data else {}),
-               **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1"} if python == sys.executable else {}))
+               **({"PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1", "PYTHONPATH": KIT_TOOLS} if python == sys.executable else {}))
     return env
 
 

@@ -15,10 +15,11 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from grader_tools import REPO_ROOT, build_repo, grade_one, run_cli, write_teams
+from grader_tools import REPO_ROOT, build_repo, commit_all, grade_one, run_cli, write_teams
 
 from grader import sandbox
 from grader.checks import FAIL, PASS
+from grader.probes.pytest_runs import KIT_TOOLS
 from grader.sandbox import limits
 from grader.sandbox.limits import LIMITS
 
@@ -44,6 +45,19 @@ def test_a_failing_run_quotes_pytest_s_first_error(tmp_path):
     assert result.status == FAIL
     assert "pytest exited with 2: 1 error in" in result.message
     assert "first error: ModuleNotFoundError: No module named 'wth_not_installed_anywhere'" in result.message
+
+
+def test_a_clone_without_a_venv_imports_wth_from_its_own_tools(tmp_path):
+    """A team graded by git URL has no venv in its clone: its tests run under the grader's interpreter, where
+    `wth` is what the team installed on its laptop (`pip install -e ./tools`): the repository's own tools/."""
+    uses_wth = ("import os\nfrom wth.data import COLUMNS\nimport wth\n\n"
+                "def test_the_teams_own_tools():\n"
+                "    assert wth.__file__.startswith(os.getcwd()) and len(COLUMNS) == 9, wth.__file__\n")
+    repo = build_repo(tmp_path / "gamma", "custom", {"test_tools.py": uses_wth})
+    shutil.copytree(REPO_ROOT / "wth", repo / KIT_TOOLS / "wth", ignore=shutil.ignore_patterns("__pycache__"))
+    commit_all(repo, "the kit's tools")
+    result = grade_one(tmp_path, challenge=2, workspace=str(tmp_path / "ws"), repo=str(repo)).result("C2.2")
+    assert result.status == PASS, result.message
 
 
 def test_what_the_sandbox_shows(tmp_path):

@@ -20,6 +20,7 @@ import pytest
 from datafiles import REPO_ROOT
 from walkthrough import block
 
+from grader.probes.pytest_runs import KIT_TOOLS
 from solution import forecast
 
 KIT_PATHS = ("README.md", ".gitignore", ".devcontainer/devcontainer.json", "Student/README.md", "Student/images/scoreboard.png",
@@ -27,8 +28,9 @@ KIT_PATHS = ("README.md", ".gitignore", ".devcontainer/devcontainer.json", "Stud
              "resources/data/new-data-2014.csv.gz", "resources/data/batch-clean.csv.gz",
              "resources/data/batch-drifted.csv.gz", "resources/starter/train.py",
              "resources/notebooks/challenge-01-time-series.ipynb", "resources/powerbi/Forecast.pq",
-             "resources/teams.example.yaml", "tools/setup.cfg", "tools/pyproject.toml", "tools/wth/contract.py",
-             "tools/wth/cli.py", "tools/grader/cli.py")
+             "resources/teams.example.yaml", *(f"{KIT_TOOLS}/{name}" for name in (
+                 "setup.cfg", "pyproject.toml", "wth/contract.py", "wth/cli.py", "grader/cli.py")))  # the grader puts
+# the repository's KIT_TOOLS on the path of a team's tests run without a venv
 NEVER = ("solution/", "Coach/", ".pipelines/", ".github/", "tests/", "kit/", "bench/")
 # What students do not have, named as a path, a command or a module: the reference solution and the coach's guide.
 NOT_THEIRS = re.compile(r"wth-solution|(?<![\w./-])solution/|(?<![\w./-])Coach/|`solution`|\b(?:import|from) solution\b")
