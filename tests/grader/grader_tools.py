@@ -17,7 +17,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import textwrap
 import time
@@ -28,6 +27,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 import yaml
+from console_scripts import in_process
 
 from solution import evaluate, forecast, model_logging, workspace
 from solution.servers import free_port  # noqa: F401  (re-exported)
@@ -395,6 +395,19 @@ def grade_one(folder: Path, challenge: int | None = None, **entry):
     return runner.grade(teams.load(path), challenge=challenge)[0]
 
 
-def run_cli(*args: str, env: dict | None = None, timeout: float = 120) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "grader", *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})}, cwd=REPO_ROOT)
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    """`wth-grader ARGS` in this process, with `env` on top of its environment while it runs (a new interpreter
+    costs seconds of MLflow's import; `python -m grader` runs as a process in test_watch.py, `wth check` in the
+    walkthroughs)."""
+    from grader import cli
+
+    saved = {name: os.environ.get(name) for name in env or {}}
+    os.environ.update(env or {})
+    try:
+        return in_process(cli.main, "wth-grader", *args)
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value

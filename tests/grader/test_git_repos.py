@@ -177,8 +177,7 @@ def test_a_token_reaches_git_and_nothing_else(tmp_path, full_ws, served):
          "repo": {"git": served["http"], "ref": "main", "token_env": "WTH_TEST_GIT_TOKEN"}}])
     out = tmp_path / "out"
     done = run_cli("scoreboard", "--config", str(teams), "--json", str(out / "s.json"), "--junit", str(out / "s.xml"),
-                   "--html", str(out / "s.html"), "--csv", str(out / "s.csv"), env={"WTH_TEST_GIT_TOKEN": FAKE_SECRET},
-                   timeout=300)
+                   "--html", str(out / "s.html"), "--csv", str(out / "s.csv"), env={"WTH_TEST_GIT_TOKEN": FAKE_SECRET})
     assert done.returncode == 0, done.stderr
     assert served["server"].seen_auth and all(served["server"].seen_auth)  # the token was sent, on every request
     assert "C0.2,pass,5,5," in (out / "s.csv").read_text()
