@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -173,3 +174,26 @@ def test_wth_help_and_the_ci_parser_import_no_mlflow():
                f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r})))")
     done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stdout.strip() == "[]", done.stdout + done.stderr
+
+
+KILLED_MID_WRITE = f"""\
+import os, sqlite3, sys
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("PRAGMA cache_size = 1")  # changed pages go to the file before the commit, the old ones to the journal
+db.execute("BEGIN")
+db.execute("UPDATE {local_store.TAGS} SET value = 'torn'")
+os._exit(9)  # killed mid-transaction: the journal stays, hot
+"""
+
+
+def test_a_store_a_writer_left_mid_transaction_is_read_as_it_was_before(ws, tmp_path):
+    """Its journal only a writer may roll back: the read-only reader hands the read to a read-write one."""
+    torn = tmp_path / "ws"
+    shutil.copytree(ws, torn)
+    before = Records(torn).all()
+    subprocess.run([sys.executable, "-c", KILLED_MID_WRITE, str(Records(torn).db)], timeout=60)
+    journal = Path(f"{Records(torn).db}-journal")
+    assert journal.stat().st_size > 0
+    with pytest.raises(sqlite3.OperationalError, match="readonly"):
+        sqlite3.connect(f"{Records(torn).db.as_uri()}?mode=ro", uri=True).execute(f"SELECT count(*) FROM {local_store.TAGS}").fetchone()
+    assert Records(torn).all() == before and not journal.exists()

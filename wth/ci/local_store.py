@@ -45,29 +45,19 @@ class StoredRun(NamedTuple):
 
 def runs(db: Path, experiment: str, limit: int) -> list[StoredRun]:
     """The active runs of `experiment` with their tags, in search_runs' order (newest start first, then run
-    id); none while the store has no file or no tables yet. One statement: one consistent snapshot."""
-    if not db.is_file():
-        return []
-    with closing(_connect(db, read_only=True)) as con:
-        if not _has_tables(con):
-            return []
-        found: dict[str, StoredRun] = {}
-        for run_id, start, end, key, value in con.execute(_RUNS, (experiment, limit)):
-            run = found.setdefault(run_id, StoredRun(run_id, {}, start, end))
-            if key is not None:
-                run.tags[key] = value
+    id). One statement: one consistent snapshot."""
+    found: dict[str, StoredRun] = {}
+    for run_id, start, end, key, value in _read(db, _RUNS, (experiment, limit)):
+        run = found.setdefault(run_id, StoredRun(run_id, {}, start, end))
+        if key is not None:
+            run.tags[key] = value
     return list(found.values())
 
 
 def artifact_uri(db: Path, run_id: str) -> str | None:
     """Where run `run_id` keeps its artifacts; None for a run not in the store."""
-    if not db.is_file():
-        return None
-    with closing(_connect(db, read_only=True)) as con:
-        if not _has_tables(con):
-            return None
-        row = con.execute(f"SELECT artifact_uri FROM {RUNS} WHERE run_uuid = ?", (run_id,)).fetchone()
-    return row[0] if row else None
+    rows = _read(db, f"SELECT artifact_uri FROM {RUNS} WHERE run_uuid = ?", (run_id,))
+    return rows[0][0] if rows else None
 
 
 def local_path(uri: str) -> Path | None:
@@ -97,13 +87,29 @@ def set_tags(db: Path, run_id: str, tags: dict[str, str]) -> None:
         con.execute("COMMIT")  # not reached on an error: closing the connection rolls the transaction back
 
 
+def _read(db: Path, query: str, parameters: tuple) -> list[tuple]:
+    """The rows of one query, on a read-only connection; none while the store has no file or no tables yet.
+    A writer killed mid-transaction leaves its journal, which only a writer may roll back
+    (SQLITE_READONLY_ROLLBACK): then the query runs on a read-write connection, which rolls it back first,
+    as the next MLflow connection would."""
+    if not db.is_file():
+        return []
+    try:
+        return _rows(db, query, parameters, read_only=True)
+    except sqlite3.OperationalError as err:
+        if err.sqlite_errorname != "SQLITE_READONLY_ROLLBACK":
+            raise
+    return _rows(db, query, parameters, read_only=False)
+
+
+def _rows(db: Path, query: str, parameters: tuple, read_only: bool) -> list[tuple]:
+    with closing(_connect(db, read_only)) as con:
+        tables = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        return con.execute(query, parameters).fetchall() if tables.issuperset((EXPERIMENTS, RUNS, TAGS)) else []
+
+
 def _connect(db: Path, read_only: bool) -> sqlite3.Connection:
     """A connection to the existing store (never one made here); statements run as written (no implicit
     transaction)."""
     return sqlite3.connect(f"{db.resolve().as_uri()}?mode={'ro' if read_only else 'rw'}", uri=True,
                            timeout=BUSY_TIMEOUT_S, isolation_level=None)
-
-
-def _has_tables(con: sqlite3.Connection) -> bool:
-    names = {row[0] for row in con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-    return names.issuperset((EXPERIMENTS, RUNS, TAGS))
