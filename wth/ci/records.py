@@ -272,9 +272,10 @@ class Records:
         from mlflow.exceptions import MlflowException
 
         try:
-            return _read(Path(self.client.download_artifacts(record.run_id, LOG_ARTIFACT)))
-        except MlflowException:
+            path = Path(self.client.download_artifacts(record.run_id, LOG_ARTIFACT))
+        except (MlflowException, OSError):
             return ""
+        return _read(path)
 
 
 def _read(path: Path) -> str:
