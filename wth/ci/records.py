@@ -10,8 +10,8 @@ build that made it. While a run goes, its log grows in `<state>/ci/runs/<number>
 
 A local workspace's records are read, and their tags written, with sqlite3 (`local_store`), not MLflow:
 MLflow's import alone costs ~2.5 s of CPU, and opening its store ~1.5 s more, on every `wth ci` command
-that reads or tags a record. Creating and finishing a record (the runner) go through MLflow's client, as
-does everything on a tracking URI (an MLflow server, Azure ML).
+that reads or tags a record. The runner creates a record, stores its log and ends it with MLflow's client,
+which is also what reads and writes the records of a tracking URI (an MLflow server, Azure ML).
 """
 
 from __future__ import annotations
