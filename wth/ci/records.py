@@ -7,6 +7,11 @@ failure, cancelled), each job's and step's result, the approvals given, and the 
 artifact `ci/log.txt`; MLflow keeps the start and end times. The MLflow runs a CI run's steps make
 carry its number and commit (`build_id`, `git_commit`), which is how a registered version names the
 build that made it. While a run goes, its log grows in `<state>/ci/runs/<number>/log.txt`.
+
+A local workspace's records are read, and their tags written, with sqlite3 (`local_store`), not MLflow:
+MLflow's import alone costs ~2.5 s of CPU, and opening its store ~1.5 s more, on every `wth ci` command
+that reads or tags a record. The runner creates a record, stores its log and ends it with MLflow's client,
+which is also what reads and writes the records of a tracking URI (an MLflow server, Azure ML).
 """
 
 from __future__ import annotations
@@ -24,6 +29,8 @@ from typing import TYPE_CHECKING
 from .. import processes, store
 from ..config import CI_EXPERIMENT
 from ..errors import UsageError
+from . import local_store
+from .local_store import StoredRun
 
 if TYPE_CHECKING:
     from mlflow.entities import Run
@@ -69,7 +76,13 @@ class Record:
 
     @classmethod
     def of(cls, run: Run) -> Record:
-        tags = run.data.tags
+        """The record an MLflow run holds."""
+        return cls.stored(_stored(run))
+
+    @classmethod
+    def stored(cls, run: StoredRun) -> Record:
+        """The record a run holds, as either reader gives it (MLflow's client or `local_store`)."""
+        tags = run.tags
 
         def loaded(name: str, empty):
             try:
@@ -79,11 +92,15 @@ class Record:
             return value if isinstance(value, type(empty)) else empty
 
         number = tags.get(NUMBER, "")
-        return cls(run.info.run_id, int(number) if number.isdigit() else 0, tags.get(WORKFLOW, ""),
+        return cls(run.run_id, int(number) if number.isdigit() else 0, tags.get(WORKFLOW, ""),
                    tags.get(WORKFLOW_NAME, ""), tags.get(EVENT, ""), tags.get(SHA, ""), tags.get(REF, ""),
                    tags.get(STATUS, ""), tags.get(CONCLUSION) or None, loaded(JOBS, {}), loaded(INPUTS, {}),
-                   loaded(APPROVALS, []), tags.get(REASON, ""), run.info.start_time / 1000 if run.info.start_time else None,
-                   run.info.end_time / 1000 if run.info.end_time else None, tags.get(WAITING_FOR) or None)
+                   loaded(APPROVALS, []), tags.get(REASON, ""), run.start_ms / 1000 if run.start_ms else None,
+                   run.end_ms / 1000 if run.end_ms else None, tags.get(WAITING_FOR) or None)
+
+
+def _stored(run: Run) -> StoredRun:
+    return StoredRun(run.info.run_id, dict(run.data.tags), run.info.start_time, run.info.end_time)
 
 
 def queued(request: dict, since: float | None) -> Record:
@@ -107,6 +124,7 @@ class Records:
     def __init__(self, workspace: str | os.PathLike):
         self.tracking_uri, self.state = store.locate(workspace)
         self.logs = self.state / "ci" / "runs"
+        self.db = None if store.is_uri(workspace) else self.state / store.DB_FILE  # None: MLflow's client reads
 
     @property
     def client(self):
@@ -135,30 +153,48 @@ class Records:
         return Record.of(run)
 
     def set(self, record: Record, **tags: str) -> None:
+        self._tag(record.run_id, {PREFIX + name: value for name, value in tags.items()})
+
+    def _tag(self, run_id: str, tags: dict[str, str]) -> None:
+        """Set `tags` on the run, each cut to MLflow's limit: on a local store with sqlite3, at once."""
+        tags = {name: value[:TAG_MAX] for name, value in tags.items()}
+        if self.db is not None:
+            _retrying(local_store.set_tags, self.db, run_id, tags)
+            return
         client = self.client
         for name, value in tags.items():
-            _retrying(client.set_tag, record.run_id, PREFIX + name, value)
+            _retrying(client.set_tag, run_id, name, value)
 
     def finish(self, record: Record, conclusion: str, jobs: dict, reason: str = "") -> None:
         client = self.client
         log = self.log_file(record.number)
         if log.is_file():
             _retrying(client.log_artifact, record.run_id, str(log), artifact_path=LOG_ARTIFACT.rsplit("/", 1)[0])
-        for name, value in {CONCLUSION: conclusion, JOBS: compact(jobs), REASON: reason[:TAG_MAX], WAITING_FOR: ""}.items():
-            _retrying(client.set_tag, record.run_id, name, value)
+        self._tag(record.run_id, {CONCLUSION: conclusion, JOBS: compact(jobs), REASON: reason, WAITING_FOR: ""})
         _retrying(client.set_terminated, record.run_id, "FINISHED" if conclusion == "success" else "FAILED")
-        _retrying(client.set_tag, record.run_id, STATUS, "completed")  # last: a reader that sees it sees the rest
+        self._tag(record.run_id, {STATUS: "completed"})  # last: a reader that sees it sees the rest
+
+    def runs(self, limit: int) -> list[StoredRun]:
+        """The runs of `CI_EXPERIMENT` not deleted, newest start first: a local store's read with sqlite3."""
+        if self.db is not None:
+            return local_store.runs(self.db, CI_EXPERIMENT, limit)
+        return self.searched(limit)
+
+    def searched(self, limit: int) -> list[StoredRun]:
+        """The same runs through MLflow's client (its search_runs, which leaves deleted runs out)."""
+        experiment_id = self._experiment_id(create=False)
+        if experiment_id is None:
+            return []
+        return [_stored(run) for run in self.client.search_runs(
+            [experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])]
 
     def all(self, limit: int = 1000) -> list[Record]:
         """The records, newest (highest number) first, with the runs queued but not recorded yet; a run
         whose runner is gone is shown failed."""
-        experiment_id = self._experiment_id(create=False)
-        runs = [] if experiment_id is None else self.client.search_runs(
-            [experiment_id], max_results=limit, order_by=["attributes.start_time DESC"])
         records = []
-        for run in runs:
-            record = Record.of(run)
-            if record.status != "completed" and _runner_gone(run.data.tags.get(RUNNER)):
+        for run in self.runs(limit):
+            record = Record.stored(run)
+            if record.status != "completed" and _runner_gone(run.tags.get(RUNNER)):
                 record.status, record.conclusion, record.reason = "completed", "failure", "the runner ended mid-run"
             records.append(record)
         recorded = {r.number for r in records}
@@ -226,13 +262,27 @@ class Records:
         local = self.log_file(record.number)
         if local.is_file():
             return local.read_text(encoding="utf-8", errors="replace")
+        if self.db is not None:
+            uri = local_store.artifact_uri(self.db, record.run_id)
+            if not uri:  # no run of the store (one still queued)
+                return ""
+            folder = local_store.local_path(uri)
+            if folder is not None:  # the file, read where it is, as MLflow's local artifact repository reads it
+                return _read(folder / LOG_ARTIFACT)
         from mlflow.exceptions import MlflowException
 
         try:
             path = Path(self.client.download_artifacts(record.run_id, LOG_ARTIFACT))
-            return path.read_text(encoding="utf-8", errors="replace")
         except (MlflowException, OSError):
             return ""
+        return _read(path)
+
+
+def _read(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return ""
 
 
 WRITE_TRIES = 8
@@ -240,15 +290,13 @@ WRITE_TRIES = 8
 
 def _retrying(write, *args, **kwargs):
     """A write to the store, tried again while sqlite says the database is locked: the run's own steps write
-    to the same store, and a busy machine can hold a transaction past sqlite's wait."""
-    from mlflow.exceptions import MlflowException
-    from sqlalchemy.exc import OperationalError
-
+    to the same store, and a busy machine can hold a transaction past sqlite's wait. MLflow's, SQLAlchemy's
+    and sqlite3's errors all say so in their message, which is what tells a lock from any other error."""
     for attempt in range(WRITE_TRIES):
         try:
             return write(*args, **kwargs)
-        except (MlflowException, OperationalError) as err:
-            if "locked" not in str(err) or attempt == WRITE_TRIES - 1:
+        except Exception as err:
+            if "is locked" not in str(err) or attempt == WRITE_TRIES - 1:
                 raise
             time.sleep(min(2.0, 0.1 * 2 ** attempt))
 
