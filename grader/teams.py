@@ -285,6 +285,8 @@ class RepoSource(_Model):
         None, description="the branch or tag graded (with `git`; default: the remote's HEAD, the branch `git clone` "
                           "checks out)")
     token_env: EnvName | None = Field(None, description="the variable holding a read token for an HTTPS `git` URL")
+    ssh_key: LocalPath | None = Field(None, description="the private key offered for an `ssh://` `git` URL (a deploy "
+                                      "key or a machine user's; without it none: never your own keys or agent)")
 
     @model_validator(mode="before")
     @classmethod
@@ -373,7 +375,7 @@ class Team(Settings):
     workspace: WorkspaceRef = Field(description="its MLflow store: a folder or `.db` path, a tracking URI "
                                     "(`{tracking_uri: URI}` or alone), or `{azureml: ...}`")
     endpoint: Endpoint | None = Field(description="its scoring endpoint: a URI, `{uri, key_env}`, or null (none yet)")
-    repo: RepoSource | None = Field(description="its repository: a path, `{git, ref, token_env}`, or null (none yet)")
+    repo: RepoSource | None = Field(description="its repository: a path, `{git, ref, token_env, ssh_key}`, or null (none yet)")
     reference: Annotated[bool, Field(strict=True)] = Field(
         False, description="`true` for the coach's reference team: graded and shown apart, never ranked")
 

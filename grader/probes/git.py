@@ -12,12 +12,16 @@ comes only from the environment variable `source.token_env` and reaches git only
 environment-scoped configuration (`GIT_CONFIG_*`: an `http.<remote>.extraHeader`, sent to the remote's
 own scheme, host and port and nowhere else): never in argv, `.git/config`, a message or a log;
 messages are redacted of it anyway.
+Over `ssh://` (or `user@host:path`) git's ssh offers no key of the coach's (none from `~/.ssh`, its config
+or an agent: a team names the host, and a repository the coach's key can read is not the team's to be
+graded on) but the one the teams file names (`repo.ssh_key`, a deploy key or a machine user's).
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import shlex
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +46,18 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}/"
 
 
-def _env(token: str | None, remote: str | None = None) -> dict:
+def ssh_command(key: Path | None) -> str:
+    """The ssh git runs: no prompt, no config file, no agent, and no key but `key` (ssh reads `~/.ssh` from
+    the user's home in the password database, not from $HOME, so each is said outright)."""
+    identity = shlex.quote(str(key) if key else os.devnull)
+    return (f"ssh -F {os.devnull} -o BatchMode=yes -o IdentitiesOnly=yes -o IdentityAgent=none "
+            f"-o IdentityFile={identity}")
+
+
+def _env(token: str | None, remote: str | None = None, ssh_key: Path | None = None) -> dict:
     env = {k: os.environ[k] for k in PASSED_ENV if k in os.environ}
     env.update(GIT_TERMINAL_PROMPT="0", GIT_ASKPASS="true", SSH_ASKPASS="true", GIT_CONFIG_NOSYSTEM="1",
-               GIT_CONFIG_GLOBAL=os.devnull, HOME=os.devnull, GIT_SSH_COMMAND="ssh -o BatchMode=yes")
+               GIT_CONFIG_GLOBAL=os.devnull, HOME=os.devnull, GIT_SSH_COMMAND=ssh_command(ssh_key))
     settings = [("safe.directory", "*")]  # team clones may belong to another user
     if token and remote and urlsplit(remote).scheme in ("http", "https"):
         basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
@@ -63,11 +75,11 @@ def _redact(text: str, token: str | None) -> str:
 
 
 def git(args: list[str], timeout: float, cwd: Path | None = None, token: str | None = None,
-        remote: str | None = None) -> str:
+        remote: str | None = None, ssh_key: Path | None = None) -> str:
     """`git ARGS`' output; past `timeout` its whole tree is stopped (a clone's `git-remote-https` or `ssh` too).
-    A `token` goes only to `remote`'s scheme, host and port."""
+    A `token` goes only to `remote`'s scheme, host and port; over ssh only `ssh_key` is offered."""
     try:
-        process = popen(["git", *args], cwd=cwd, env=_env(token, remote), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        process = popen(["git", *args], cwd=cwd, env=_env(token, remote, ssh_key), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                         stdin=subprocess.DEVNULL, text=True)
     except FileNotFoundError:
         raise GitFailed("git is not installed on the grading machine") from None
@@ -95,7 +107,8 @@ class Listing:
 def listing(source: RepoSource, timeout: float, token: str | None = None) -> Listing:
     """The remote's HEAD, branches and tags (`GitFailed` when git cannot list it)."""
     head, branches, tags = None, [], []
-    for line in git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git).splitlines():
+    for line in git(["ls-remote", "--symref", "--", source.git], timeout, token=token, remote=source.git,
+                    ssh_key=source.ssh_key).splitlines():
         name, _, where = line.partition("\t")
         if name.startswith("ref: refs/heads/") and where == "HEAD":
             head = name.removeprefix("ref: refs/heads/")
@@ -134,10 +147,10 @@ def fetch(source: RepoSource, into: Path, timeout: float) -> Path:
         if not (into / ".git").is_dir():
             into.parent.mkdir(parents=True, exist_ok=True)
             git(["clone", "--quiet", "--depth", str(HISTORY_DEPTH), "--single-branch", "--branch", ref, "--",
-                 source.git, str(into)], timeout, token=token, remote=source.git)
+                 source.git, str(into)], timeout, token=token, remote=source.git, ssh_key=source.ssh_key)
         else:
             git(["fetch", "--quiet", "--depth", str(HISTORY_DEPTH), "--force", source.git, ref], timeout, cwd=into,
-                token=token, remote=source.git)
+                token=token, remote=source.git, ssh_key=source.ssh_key)
             git(["checkout", "--quiet", "--force", "--detach", "FETCH_HEAD"], timeout, cwd=into)
             git(["clean", "--quiet", "-ffdx"], timeout, cwd=into)
     except GitFailed as err:

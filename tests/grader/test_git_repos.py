@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import os
+import shutil
 import socket
 import subprocess
 from http.server import BaseHTTPRequestHandler
@@ -26,6 +27,7 @@ from grader import runner, teams
 from grader.checks import ERROR, PASS, all_checks
 from grader.context import Session
 from grader.not_gradable import NotGradable
+from grader.probes.git import fetch
 
 REPO_CHECKS_WITHOUT_PYTEST = ("C0.2", "C2.1", "C2.4", "C5.4")
 
@@ -235,3 +237,32 @@ def test_what_cannot_be_pinned_is_graded_every_pass():
     assert runner.Earlier.key(checks["C1.1"], local_clone, {"C0.1": PASS}) is None
     pinned = {"settings": "s", "repo": "abc123", "workspace": ((1, 2), None)}
     assert runner.Earlier.key(checks["C3.1"], pinned, {}) is None  # the endpoint: every pass
+
+
+def test_over_ssh_no_key_of_the_coach_is_offered_but_the_teams_files(tmp_path, monkeypatch):
+    """A team names an ssh:// host: the grader's ssh reads no config file and no agent, and offers no key but
+    `repo.ssh_key` (ssh finds `~/.ssh` through the password database, not $HOME). What git ran is recorded by a
+    stand-in `ssh`, then resolved by the real one (`ssh -G`: the configuration it would use, connecting nowhere)."""
+    real_ssh = shutil.which("ssh")
+    if real_ssh is None:
+        pytest.skip("no ssh on this machine: the grader's ssh options cannot be resolved here")
+    recorded = tmp_path / "argv"
+    stand_in = tmp_path / "bin" / "ssh"
+    stand_in.parent.mkdir()
+    stand_in.write_text(f"#!/bin/sh\nprintf '%s\\n' \"$@\" > {recorded}\nexit 255\n")
+    stand_in.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{stand_in.parent}{os.pathsep}{os.environ['PATH']}")
+    key = tmp_path / "deploy_key"
+    for ssh_key, offered in ((None, os.devnull), (key, str(key))):
+        source = teams.RepoSource(git="ssh://git@127.0.0.1:1/team.git", ref="main", ssh_key=ssh_key)
+        with pytest.raises(NotGradable, match="cannot get 'main' of ssh://git@127.0.0.1:1/team.git"):
+            fetch(source, tmp_path / "clone", timeout=20)
+        argv = recorded.read_text().splitlines()
+        host = argv.index("git@127.0.0.1")
+        resolved = subprocess.run([real_ssh, "-G", *argv[:host + 1]], capture_output=True, text=True, timeout=20, check=True)
+        config = {}
+        for line in resolved.stdout.splitlines():
+            name, _, value = line.partition(" ")
+            config.setdefault(name, []).append(value)
+        assert config["identityfile"] == [offered] and config["identitiesonly"] == ["yes"], resolved.stdout
+        assert config["identityagent"] == ["none"] and config["batchmode"] == ["yes"] and config["port"] == ["1"]

@@ -311,7 +311,7 @@ def test_repo_by_git_url(tmp_path):
 @pytest.mark.parametrize("repo, expected", [
     ("{git: 'alpha'}", "repo.git: expected a git URL"),
     ("{git: 'https://git.example/a.git', ref: '--upload-pack=touch'}", "repo.ref: expected a branch or tag name"),
-    ("{git: 'https://git.example/a.git', branch: main}", "repo.branch: unknown key (allowed: path, git, ref, token_env)"),
+    ("{git: 'https://git.example/a.git', branch: main}", "repo.branch: unknown key (allowed: path, git, ref, token_env, ssh_key)"),
     ("{git: 'https://git.example/a.git', token_env: 'ghp_not a name'}", "repo.token_env: expected the NAME"),
 ])
 def test_repo_git_mistakes_are_one_line(tmp_path, capsys, repo, expected):
