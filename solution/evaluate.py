@@ -94,22 +94,28 @@ def horizon_rows(
     return np.array(rows).reshape(len(rows), horizon)
 
 
-def horizon_errors(forecast: Forecaster, series: pd.Series, origins: int = CALIBRATION_ORIGINS) -> np.ndarray:
-    """Out-of-sample errors by horizon step (`horizon_rows`): actual minus the forecast refitted on the
-    days before each origin."""
+def _errors(forecast: Forecaster) -> Callable[[pd.Series, np.ndarray], np.ndarray]:
+    """A `horizon_rows` row: actual minus the forecast refitted on the days before the origin."""
     def error(train: pd.Series, seen: np.ndarray) -> np.ndarray:
         return seen - np.asarray(forecast(train, CALIBRATION_HORIZON), dtype=float)[: len(seen)]
 
-    return horizon_rows(error, series, origins)
+    return error
+
+
+def horizon_errors(forecast: Forecaster, series: pd.Series, origins: int = CALIBRATION_ORIGINS) -> np.ndarray:
+    """Out-of-sample errors by horizon step (`horizon_rows`): actual minus the forecast refitted on the
+    days before each origin."""
+    return horizon_rows(_errors(forecast), series, origins)
 
 
 def horizon_mase(forecast: Forecaster, series: pd.Series, origins: int = CALIBRATION_ORIGINS) -> float:
     """MASE at the horizon the model serves: at each calibration origin (`horizon_rows`), the MAE of the
     forecast refitted on the days before it over the days seen after it (up to CALIBRATION_HORIZON),
     scaled by those days' seasonal naive MAE; the mean over origins, each counting once as a fold does."""
+    error = _errors(forecast)
+
     def scaled(train: pd.Series, seen: np.ndarray) -> np.ndarray:
-        errors = seen - np.asarray(forecast(train, CALIBRATION_HORIZON), dtype=float)[: len(seen)]
-        return np.abs(errors) / seasonal_naive_scale(train)
+        return np.abs(error(train, seen)) / seasonal_naive_scale(train)
 
     return float(np.mean(np.nanmean(horizon_rows(scaled, series, origins), axis=1)))
 

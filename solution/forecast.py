@@ -120,6 +120,10 @@ def busy_threshold(y: np.ndarray) -> float:
     return float(np.expm1(threshold))
 
 
+def days_after(series: pd.Series, periods: int) -> pd.DatetimeIndex:
+    return pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=periods, freq="D")
+
+
 def month_turn(days: pd.DatetimeIndex) -> np.ndarray:
     """The first and the last day of every month: the reseller orders come at the month's turn."""
     return np.asarray(days.is_month_start | days.is_month_end)
@@ -144,7 +148,7 @@ def busy_mixture(series: pd.Series, days: pd.DatetimeIndex | None = None) -> Mix
     busy = y > busy_threshold(y)
     amount_weights = 0.5 ** (age_weeks / AMOUNT_HALF_LIFE_WEEKS)
     if days is None:
-        days = pd.date_range(series.index[-1] + pd.Timedelta(days=1), periods=MAX_STEPS, freq="D")
+        days = days_after(series, MAX_STEPS)
     chance = np.zeros(len(days))
     if busy.any():
         weekday, their_weekday = series.index.day_of_week.to_numpy(), days.day_of_week.to_numpy()
@@ -168,7 +172,8 @@ def busy_days(series: pd.Series) -> Fit:
     """The median of each day's mix of busy and quiet days (`busy_mixture`): MASE is an absolute
     error, and the median minimises it; a mean would land between the two kinds, on a value the
     series almost never takes."""
-    return busy_mixture(series).quantile(0.5), busy_mixture(series, series.index).quantile(0.5)
+    median = busy_mixture(series, series.index.append(days_after(series, MAX_STEPS))).quantile(0.5)  # one mixture: each day on its own
+    return median[len(series):], median[: len(series)]
 
 
 BASELINES: dict[str, Callable[[pd.Series], Fit]] = {
@@ -259,8 +264,7 @@ def calibrated(distribution: Callable[..., Mixture], series: pd.Series) -> Mixtu
     weighted by recency (`Mixture.half_life`)."""
 
     def held(train: pd.Series, seen: np.ndarray) -> np.ndarray:
-        days = pd.date_range(train.index[-1] + pd.Timedelta(days=1), periods=len(seen), freq="D")
-        return distribution(train, days).held(seen)
+        return distribution(train, days_after(train, len(seen))).held(seen)
 
     mixture = distribution(series)
     mixture.levels = horizon_rows(held, series, MIXTURE_CALIBRATION_ORIGINS)
