@@ -26,6 +26,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pytest
 import yaml
 from console_scripts import in_process
 
@@ -401,13 +402,7 @@ def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     walkthroughs)."""
     from grader import cli
 
-    saved = {name: os.environ.get(name) for name in env or {}}
-    os.environ.update(env or {})
-    try:
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (env or {}).items():
+            patch.setenv(name, value)
         return in_process(cli.main, "wth-grader", *args)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
