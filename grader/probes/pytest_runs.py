@@ -195,7 +195,7 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
         runs, gated = {}, False
         for label in order:
             if gated or clock.left() <= 0:  # never started: the gate failed, or no time was left
-                runs[label] = _run(None, 0.0, "", box and box.describe(timeout), timed_out=not gated,
+                runs[label] = _run(None, 0.0, "", box and box.describe(clock.cpu_limit()), timed_out=not gated,
                                    contended=None if gated else clock.contended())
                 continue
             one = _contained if box else _direct
@@ -208,9 +208,9 @@ def run_pytest(root: Path, python: str, data_files: dict[str, str | None], timeo
 def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str | None, clock: _Clock,
                scratch: Path) -> PytestRun:
     """One run in a sandbox of its own (`grader/sandbox/prepare.py` prepares it, then pytest)."""
-    left = clock.left()
+    cpu_s = clock.cpu_limit(time.monotonic())
     inside = f"{sandbox.DATA}/{secrets.token_hex(8)}/{Path(data).name}" if data else None
-    spec = {"limits": sandbox.rlimits(left), "source": os.path.abspath(root), "skip": box.skip, "python": str(python),
+    spec = {"limits": sandbox.rlimits(cpu_s), "source": os.path.abspath(root), "skip": box.skip, "python": str(python),
             "work": f"{sandbox.SCRATCH}/{SCRATCH_RUN}"}
     env = _env(f"{sandbox.SCRATCH}/home", sandbox.SCRATCH, inside, python)
     with tempfile.TemporaryDirectory(prefix="wth-grader-stage-") as stage:
@@ -223,7 +223,7 @@ def _contained(box: sandbox.Jail, root: Path, copy: Path, python: str, data: str
             os.close(ready_r)
             os.close(ready_w)
             raise
-        return _wait(cmd, "/", env, clock, box.describe(left), ready=(ready_r, ready_w))
+        return _wait(cmd, "/", env, clock, box.describe(cpu_s), ready=(ready_r, ready_w))
 
 
 def _direct(box: None, root: Path, copy: Path, python: str, data: str | None, clock: _Clock,
@@ -357,6 +357,12 @@ class _Clock:
 
     def left(self) -> float:
         return max(0.0, self.deadline() - time.monotonic())
+
+    def cpu_limit(self, start: float | None = None) -> float:
+        """A run's CPU seconds per process (RLIMIT_CPU) when it starts at `start` (the session's start if None): the
+        longest the session may still take (its whole allowance spent) and `stop_s`. A backstop: one thread's CPU time
+        never passes the wall time, so the deadline stops a run first."""
+        return max(0.0, self.started + self.timeout + self.allowance - (start or self.started)) + LIMITS.stop_s
 
     def contended(self) -> str | None:
         """How the machine starved the session, if it did: its runs waited for a CPU past the allowance while

@@ -17,7 +17,8 @@ root, team code runs as `nobody` (UNPRIVILEGED): a helper (`helper.py`, in the g
 before any team code) mounts what nobody may see in a private mount namespace, then drops to nobody and
 starts bwrap. Limits per process, set before any team code runs (`rlimits`, never above the grader's own
 hard limits): `processes` (RLIMIT_NPROC, the processes and threads of the sandbox's user), `memory_mb`
-(RLIMIT_AS), the time left of the team's pytest budget in CPU seconds (RLIMIT_CPU), no core files.
+(RLIMIT_AS), in CPU seconds what is left of the session's longest and the stop grace (RLIMIT_CPU, a backstop: a
+thread's CPU time never passes the wall time, so the session's deadline stops a single-threaded run first), no core files.
 
 The programs that run apart from the grader (`helper.py`, `prepare.py`) are files of this folder, never
 imported by it: each runs by its path in the grader's own interpreter with `-I -S`, so only the standard

@@ -26,7 +26,8 @@ class Limits(BaseModel):
     shm_mb: int = Field(64, description="`/dev/shm`, a tmpfs (POSIX semaphores, shared memory)")
     processes: int = Field(128, description="processes and threads of the sandbox's user at once (`RLIMIT_NPROC`)")
     memory_mb: int = Field(4096, description="address space per process (`RLIMIT_AS`); CPU time per process: what is "
-                                             "left of `pytest_s` (`RLIMIT_CPU`); no core files")
+                                             "left of the session's longest, `pytest_s` and its wait allowance, "
+                                             "and `stop_s` (`RLIMIT_CPU`, a backstop); no core files")
     run_memory_mb: int = Field(2048, description="resident memory of a run's processes together: past it the grader "
                                                  "stops the run; also what a test slot is sized by")
     threads: int = Field(1, description="threads of the numeric libraries (`OMP_NUM_THREADS`, `OPENBLAS_NUM_THREADS`, "

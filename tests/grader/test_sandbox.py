@@ -19,7 +19,8 @@ from grader_tools import REPO_ROOT, build_repo, commit_all, grade_one, run_cli, 
 
 from grader import sandbox
 from grader.checks import FAIL, PASS
-from grader.probes.pytest_runs import KIT_TOOLS
+from grader.probes import pytest_runs
+from grader.probes.pytest_runs import KIT_TOOLS, run_pytest
 from grader.sandbox import limits
 from grader.sandbox.limits import LIMITS
 
@@ -158,6 +159,18 @@ def test_the_programs_the_sandbox_runs_need_only_the_standard_library():
         imported |= {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
         assert "json" in imported and {m.split(".")[0] for m in imported} <= sys.stdlib_module_names, (name, imported)
         assert sandbox.isolated(path)[1:] == ["-I", "-S", str(path)]
+
+
+def test_a_looping_run_is_stopped_at_its_deadline_not_killed_by_its_cpu_limit(tmp_path, monkeypatch):
+    """The session's deadline moves on by the time its runs waited for a CPU; the CPU limit of a run's processes
+    leaves room for all of that, so a test looping in one thread runs out of time (a fail or, on a starved machine,
+    an error), never exits 137 (killed at RLIMIT_CPU, a team's failure with no reason given)."""
+    _contained()
+    repo = build_repo(tmp_path / "loop", "custom", {"test_loop.py": "def test_forever():\n    while True:\n        pass\n"})
+    monkeypatch.setattr(pytest_runs._Tree, "waited", property(lambda tree: 60.0))  # as measured on a loaded machine
+    run = run_pytest(repo, sys.executable, {"clean": None}, 1)["clean"]
+    assert run.timed_out and run.returncode is None, (run.returncode, run.output[-300:])
+    assert run.seconds >= 1 + LIMITS.cpu_wait_share  # it had its whole allowance
 
 
 def test_a_lower_address_space_limit_than_the_sandbox_s_is_kept(tmp_path):
