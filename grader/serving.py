@@ -30,6 +30,7 @@ import time
 from pathlib import Path, PurePosixPath
 from urllib.parse import parse_qs, unquote, urlsplit
 
+import psutil
 from markdown_it import MarkdownIt
 
 from . import handin
@@ -145,17 +146,46 @@ def form_entry(value: dict[str, str | None]) -> dict:
                         {part: value[f"{part}_secret"] for part in handin.SECRETS})
 
 
-def _names_this_machine(url: str) -> str | None:
-    """The host of `url` (a git URL's too) when it is the machine the form runs on: every address it resolves to
-    loopback, unspecified or link-local (`127.1`, `localhost`, `0.0.0.0` and the like); else None."""
-    host = urlsplit(url).hostname if "://" in url else url.split("@", 1)[-1].split(":", 1)[0]
+PINNED = ("http", "git")  # schemes with nothing to tell one server from another: a name is kept as its address
+
+
+def _host(url: str) -> str | None:
+    """The host of `url`, a git URL's too (`user@host:path`)."""
+    return urlsplit(url).hostname if "://" in url else url.split("@", 1)[-1].split(":", 1)[0]
+
+
+def _own_addresses() -> set:
+    """Every address of this machine's network interfaces (its address on the room's network too)."""
+    return {ipaddress.ip_address(found.address.split("%", 1)[0]) for addresses in psutil.net_if_addrs().values()
+            for found in addresses if found.family in (socket.AF_INET, socket.AF_INET6)}
+
+
+def _is_this_machine(address, own: set) -> bool:
+    address = (address.ipv4_mapped or address) if address.version == 6 else address
+    return address.is_loopback or address.is_unspecified or address.is_link_local or address in own
+
+
+def _pinned(part: str, url: str) -> str:
+    """`url` as the grader will reach it, posted from another machine: refused (`Refused`) when its host resolves to
+    any address of this machine (loopback, unspecified, link-local, an interface's); over a scheme of `PINNED` the
+    host becomes the address it resolved to, so no later lookup (`admit`, every pass of `watch`) can be answered
+    with this machine's. A URL this machine cannot parse or resolve is kept: the check of the part says so."""
     try:
-        found = {info[4][0] for info in socket.getaddrinfo(host, None)} if host else set()
-    except (OSError, UnicodeError):  # a name this machine cannot resolve: the check of the part will say so
-        return None
+        host = _host(url)
+        parts = urlsplit(url) if "://" in url else None
+        port = parts and parts.port
+        found = [info[4][0] for info in socket.getaddrinfo(host, None)] if host else []
+    except (OSError, UnicodeError, ValueError):
+        return url
     addresses = [ipaddress.ip_address(address.split("%", 1)[0]) for address in found]
-    mine = [address.ipv4_mapped or address if address.version == 6 else address for address in addresses]
-    return host if mine and all(a.is_loopback or a.is_unspecified or a.is_link_local for a in mine) else None
+    own = _own_addresses()
+    if any(_is_this_machine(address, own) for address in addresses):
+        raise Refused(400, f"{part}: {host[:80]} is the coach's machine itself, not your laptop: give your laptop's "
+                           "address on the room's network")
+    if not addresses or parts is None or parts.scheme.lower() not in PINNED or "@" in parts.netloc:
+        return url
+    literal = str(addresses[0]) if addresses[0].version == 4 else f"[{addresses[0]}]"
+    return parts._replace(netloc=literal + (f":{port}" if port else "")).geturl()
 
 
 def _read(stream, size: int) -> bytes:
@@ -201,12 +231,10 @@ class HandinDesk:
             if int(length) > MAX_FORM_BYTES:
                 raise Refused(413, f"a hand-in is at most {MAX_FORM_BYTES // 1024} KiB")
             values = form_fields(_read(body, int(length)), content_type)
-            data = form_entry(values)
+            form_entry(values)  # the form's own rules before any lookup
             if not ipaddress.ip_address(address).is_loopback:  # a team's laptop, which is not this machine
-                for part in handin.SECRETS:
-                    if values[part] and (host := _names_this_machine(values[part])):
-                        raise Refused(400, f"{part}: {host[:80]} is the coach's machine itself, not your laptop: "
-                                           "give your laptop's address on the room's network")
+                values.update({part: _pinned(part, values[part]) for part in handin.SECRETS if values[part]})
+            data = form_entry(values)
             if not self._checking.acquire(blocking=False):
                 raise Refused(429, "the coach's machine is trying other hand-ins: send it again in a few seconds")
             try:

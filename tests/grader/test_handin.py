@@ -321,3 +321,71 @@ def test_from_another_machine_an_address_of_the_coachs_own_is_refused(tmp_path, 
     status, shown = desk.post("10.0.0.5", str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
     assert status == 400 and "is the coach's machine itself, not your laptop" in shown["refused"], shown
     assert _waiting(path) == []
+
+
+def _own_address_on_a_network() -> str:
+    import socket
+
+    import psutil
+
+    for addresses in psutil.net_if_addrs().values():
+        for found in addresses:
+            if found.family == socket.AF_INET and not found.address.startswith("127."):
+                return found.address
+    pytest.skip("this machine has no IPv4 address but loopback: nothing for a team to name")
+
+
+def test_from_another_machine_the_coachs_address_on_the_room_network_is_refused(tmp_path):
+    """The coach's laptop has an address on the room's network too: a service of the coach's listening on every
+    interface (`wth ui --host 0.0.0.0`) answers there, and it is not the team's."""
+    own = _own_address_on_a_network()
+    path = _teams_file(tmp_path)
+    desk = serving.HandinDesk(teams.load(path).grader_dir, path)
+    body = urlencode({"name": "alpha", "workspace": f"http://{own}:5050"}).encode()
+    status, shown = desk.post("10.0.0.5", str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
+    assert status == 400 and f"workspace: {own} is the coach's machine itself" in shown["refused"], shown
+    assert _waiting(path) == []
+
+
+class Rebinding:
+    """A resolver a team controls (a stand-in for DNS, which this machine has none of): its name answers with a
+    public address once, then with this machine's loopback; `mixed` always answers with both."""
+
+    def __init__(self, real):
+        self.real, self.asked = real, []
+
+    def __call__(self, host, *args, **kwargs):
+        if host not in ("rebind.example", "mixed.example"):
+            return self.real(host, *args, **kwargs)
+        self.asked.append(host)
+        first = host == "rebind.example" and self.asked.count(host) == 1
+        public = [(2, 1, 6, "", ("192.0.2.1", 0))]
+        loopback = [(2, 1, 6, "", ("127.0.0.1", 0))]
+        return public if first else public + loopback if host == "mixed.example" else loopback
+
+
+def test_a_name_is_kept_as_the_address_checked_so_no_later_lookup_reaches_the_coachs_machine(tmp_path, monkeypatch):
+    """DNS rebinding: a name that resolves elsewhere while the form checks it and to the coach's machine after.
+    Over plain http:// and git:// (nothing there tells one server from another) the entry keeps the address
+    checked; https:// and ssh are left as named (the certificate or the host key names the server)."""
+    resolver = Rebinding(serving.socket.getaddrinfo)
+    monkeypatch.setattr(serving.socket, "getaddrinfo", resolver)
+    assert serving._pinned("workspace", "http://rebind.example:5050/x?y=1") == "http://192.0.2.1:5050/x?y=1"
+    assert resolver.asked == ["rebind.example"]
+    with pytest.raises(serving.Refused, match="mixed.example is the coach's machine itself"):  # any address counts
+        serving._pinned("endpoint", "http://mixed.example:5001/score")
+    for kept in ("https://rebind.example/score", "git@rebind.example:team/repo.git", "http://u:p@rebind.example/",
+                 "http://unresolvable.invalid:5050", "http://[::1:5050"):
+        resolver.asked.clear()
+        assert serving._pinned("repo", kept) == kept
+    resolver.asked.clear()
+    assert serving._pinned("repo", "git://rebind.example/team.git") == "git://192.0.2.1/team.git"
+
+    path = _teams_file(tmp_path)  # through the form: what waits for the coach holds the address
+    desk = serving.HandinDesk(teams.load(path).grader_dir, path)
+    resolver.asked.clear()
+    body = urlencode({"name": "alpha", "workspace": "http://rebind.example:5050"}).encode()
+    status, shown = desk.post("10.0.0.5", str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
+    assert status == 200 and shown["values"]["workspace"] == "http://192.0.2.1:5050", shown
+    (waiting,) = handin.pending(teams.load(path).grader_dir).iterdir()
+    assert yaml.safe_load(waiting.read_text())["workspace"]["tracking_uri"] == "http://192.0.2.1:5050"
