@@ -73,6 +73,7 @@ bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/router.py
 	$(BIN)/python bench/grader.py
 	$(BIN)/python bench/ci.py
+	$(BIN)/python bench/suite.py
 
 clean:
 	rm -rf $(VENV) $(AZ_VENV) .wth .pytest_cache dist
