@@ -83,6 +83,7 @@ def _commit(ref: str) -> str:
 def measure(ref: str) -> dict:
     commit = _commit(ref)
     with tempfile.TemporaryDirectory(prefix="wth-suite-") as folder:
+        os.chmod(folder, 0o755)  # as a clone's folder is: the grader's tests run team code as nobody, who must reach it
         clone = Path(folder) / "repo"
         shutil.copytree(SHARED, Path(folder) / "shared", symlinks=True)
         subprocess.run(["git", "clone", "--quiet", str(ROOT), str(clone)], check=True)
@@ -107,6 +108,7 @@ def measure(ref: str) -> dict:
         "load_average_at_start": [round(x, 2) for x in load_before],
         "load_average_at_end": [round(x, 2) for x in load_after],
         "exit_code": done.returncode, "outcome": outcome,
+        "skipped": re.findall(r"^SKIPPED \[\d+\] (.*)$", done.stdout, re.M),
         "wall_s": round(wall, 1), "pytest_s": pytest_s and float(pytest_s),
         "user_sys_s": round(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, 1),
         "whole_run_cpu_s": whole and round(whole, 1), "whole_run_cpu": group.why_not or "counted in a cgroup",
