@@ -345,6 +345,8 @@ def test_from_another_machine_the_coachs_address_on_the_room_network_is_refused(
     status, shown = desk.post("10.0.0.5", str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
     assert status == 400 and f"workspace: {own} is the coach's machine itself" in shown["refused"], shown
     assert _waiting(path) == []
+    status, shown = desk.post(own, str(len(body)), "application/x-www-form-urlencoded", io.BytesIO(body))
+    assert status == 200, shown  # the coach's own browser, on the room's address: a rehearsal on one machine
 
 
 class Rebinding:
