@@ -80,6 +80,12 @@ def _commit(ref: str) -> str:
     return subprocess.run(["git", "rev-parse", ref], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
 
 
+def _failures(output: str) -> str:
+    """pytest's account of what failed (its FAILURES section), else the output's end."""
+    start = output.find("= FAILURES =")
+    return output[start : start + 6000] if start >= 0 else output[-3000:]
+
+
 def measure(ref: str) -> dict:
     commit = _commit(ref)
     with tempfile.TemporaryDirectory(prefix="wth-suite-") as folder:
@@ -92,7 +98,7 @@ def measure(ref: str) -> dict:
         load_before, before = os.getloadavg(), resource.getrusage(resource.RUSAGE_CHILDREN)
         print(f"make test in a fresh clone of {commit[:12]} (load average {load_before[0]:.2f}); about 10 minutes",
               flush=True)
-        started = time.perf_counter()
+        started, measured_at = time.perf_counter(), datetime.now(UTC).isoformat(timespec="seconds")
         done = subprocess.run(["make", "test"], cwd=clone, capture_output=True, text=True, preexec_fn=group.enter,
                               check=False)
         wall = time.perf_counter() - started
@@ -102,7 +108,7 @@ def measure(ref: str) -> dict:
     found = SUMMARY.findall(done.stdout)
     outcome, pytest_s = found[-1] if found else ("no pytest summary", None)
     return {
-        "benchmark": "suite", "measured_at": datetime.now(UTC).isoformat(timespec="seconds"), "commit": commit,
+        "benchmark": "suite", "measured_at": measured_at, "commit": commit,
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(),
                     "user": "root" if hasattr(os, "geteuid") and os.geteuid() == 0 else "unprivileged"},
         "load_average_at_start": [round(x, 2) for x in load_before],
@@ -114,7 +120,7 @@ def measure(ref: str) -> dict:
         "whole_run_cpu_s": whole and round(whole, 1), "whole_run_cpu": group.why_not or "counted in a cgroup",
         "left_running": len(left),
         "targets": {"wall_s": TARGET_WALL_S, "user_sys_s": TARGET_CPU_S},
-        "output_tail": done.stdout[-1500:] if done.returncode else "",
+        "failures": _failures(done.stdout) if done.returncode else "",
     }
 
 

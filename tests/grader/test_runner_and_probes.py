@@ -210,6 +210,12 @@ def test_many_passes_against_a_dripping_endpoint_leave_no_thread_or_descriptor(t
             results = cli.grade_and_write(cfg, tmp_path / "s.json", None, tmp_path / "s.html", quiet=True,
                                           sources=frozenset({"endpoint"}))
             counts.append((me.num_threads(), me.num_fds()))
+        # the fewest after the first passes (which load what they load once): a thread or socket still ending when a
+        # pass was counted (the honest server's handler, on a loaded machine) is given a moment; one kept is not
+        fewest, settled = tuple(min(c[i] for c in counts[2:]) for i in (0, 1)), time.monotonic() + 5
+        while any(now > most for now, most in zip((me.num_threads(), me.num_fds()), fewest)) and time.monotonic() < settled:
+            time.sleep(0.1)
+        left = (me.num_threads(), me.num_fds())
     finally:
         server.kill()
         server.wait()
@@ -217,7 +223,7 @@ def test_many_passes_against_a_dripping_endpoint_leave_no_thread_or_descriptor(t
     by_name = {r.name: r for r in results}
     assert "no complete answer within 0.4 s" in by_name["drip"].result("C3.1").message
     assert by_name["honest"].result("C3.1").status == "pass"
-    assert counts[-1] == counts[2], counts  # after the first passes have loaded what they load once
+    assert left[0] <= fewest[0] and left[1] <= fewest[1], (left, counts)
 
 
 
