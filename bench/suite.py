@@ -38,7 +38,7 @@ class Cgroup:
     """A CPU-accounting cgroup of its own (v1 `cpuacct`, else v2), or why this machine gives none."""
 
     def __init__(self, name: str):
-        self.path, self.usage, self.why_not = None, "", "no cgroup file system (not Linux)"
+        self.path, self.usage, self.why_not = None, "", "no cgroup file system this benchmark can use (cgroup v1 cpuacct or v2: Linux)"
         for base, usage in ((CGROUP_V1, "cpuacct.usage"), (CGROUP_V2, "cpu.stat")):
             if (base / usage).exists():
                 try:

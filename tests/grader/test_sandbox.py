@@ -170,7 +170,7 @@ def test_a_looping_run_is_stopped_at_its_deadline_not_killed_by_its_cpu_limit(tm
     monkeypatch.setattr(pytest_runs._Tree, "waited", property(lambda tree: 60.0))  # as measured on a loaded machine
     run = run_pytest(repo, sys.executable, {"clean": None}, 1)["clean"]
     assert run.timed_out and run.returncode is None, (run.returncode, run.output[-300:])
-    assert run.seconds >= 1 + LIMITS.cpu_wait_share  # it had its whole allowance
+    assert run.seconds > 1 + LIMITS.cpu_wait_share / 2  # well past its 1 s: the allowance was its own
 
 
 def test_a_lower_address_space_limit_than_the_sandbox_s_is_kept(tmp_path):
