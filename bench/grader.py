@@ -76,10 +76,10 @@ ROOM = (  # (kind, how many): 20 teams
 
 def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
     batches = tools.write_batches(scratch / "batches")
-    stages = {stage: tools.build_workspace(scratch / f"base-{stage}", stage, batches)
-              for stage in ("empty", "trained", "full")}
-    forecasts = {stage: tools.champion_forecast(stages[stage]) for stage in ("trained", "full")}
     repos = {kind: tools.build_repo(scratch / f"repo-{kind}", kind) for kind in ("good", "ignores-data", "starter")}
+    stages = {stage: tools.build_workspace(scratch / f"base-{stage}", stage, batches, repo=repos["good"])
+              for stage in ("empty", "trained", "full")}  # each pipeline run made by a CI run, as a team's is
+    forecasts = {stage: tools.champion_forecast(stages[stage]) for stage in ("trained", "full")}
     teams, servers = [], []
     for kind, count in ROOM:
         for i in range(1, count + 1):
@@ -89,9 +89,7 @@ def build_room(scratch: Path, demo: Path | None) -> tuple[list[dict], list]:
             if kind == "missing":
                 entry["workspace"] = str(scratch / "nowhere" / name)
             else:
-                copy = scratch / "teams" / name
-                shutil.copytree(stages[stage].root, copy)  # every team its own store (artifacts stay shared)
-                entry["workspace"] = str(copy)
+                entry["workspace"] = str(copied_workspace(stages[stage].root, scratch / "teams" / name))
             if kind == "complete" and demo is not None and i == 1:
                 live = json.loads((demo / "endpoint" / "endpoint.json").read_text())
                 entry.update(name="demo", workspace=str(demo), endpoint=live["scoring_uri"], repo=str(repos["good"]))
