@@ -5,7 +5,8 @@ folder; `make test` there, timed. CPU is counted twice: user+sys of the processe
 counts), and, where this machine lets a benchmark make a cgroup (Linux, as root), everything the run started,
 the processes it left to run on their own included (CI runners, endpoints): that figure is the suite's real cost.
 
-Targets (issue 30): at most TARGET_WALL_S in all and TARGET_CPU_S of user+sys on a 2-core machine.
+Targets (the README's budget for `make test`): at most TARGET_WALL_S in all and TARGET_CPU_S of user+sys on a
+2-core machine.
 Writes bench/results/suite.json; the README's figures for `make test` are that file's (a test holds them to it).
     .venv/bin/python bench/suite.py [--ref REF]
 """
