@@ -149,11 +149,6 @@ def form_entry(value: dict[str, str | None]) -> dict:
 PINNED = ("http", "git")  # schemes with nothing to tell one server from another: a name is kept as its address
 
 
-def _host(url: str) -> str | None:
-    """The host of `url`, a git URL's too (`user@host:path`)."""
-    return urlsplit(url).hostname if "://" in url else url.split("@", 1)[-1].split(":", 1)[0]
-
-
 def _own_addresses() -> set:
     """Every address of this machine's network interfaces (its address on the room's network too)."""
     return {ipaddress.ip_address(found.address.split("%", 1)[0]) for addresses in psutil.net_if_addrs().values()
@@ -165,20 +160,19 @@ def _is_this_machine(address, own: set) -> bool:
     return address.is_loopback or address.is_unspecified or address.is_link_local or address in own
 
 
-def _pinned(part: str, url: str) -> str:
+def _pinned(part: str, url: str, own: set) -> str:
     """`url` as the grader will reach it, posted from another machine: refused (`Refused`) when its host resolves to
-    any address of this machine (loopback, unspecified, link-local, an interface's); over a scheme of `PINNED` the
-    host becomes the address it resolved to, so no later lookup (`admit`, every pass of `watch`) can be answered
-    with this machine's. A URL this machine cannot parse or resolve is kept: the check of the part says so."""
+    any address of this machine (loopback, unspecified, link-local, one of `own`, its interfaces'); over a scheme of
+    `PINNED` the host becomes the address it resolved to, so no later lookup (`admit`, every pass of `watch`) can be
+    answered with this machine's. A URL this machine cannot parse or resolve is kept: the check of the part says so."""
     try:
-        host = _host(url)
-        parts = urlsplit(url) if "://" in url else None
+        parts = urlsplit(url) if "://" in url else None  # else a git URL `user@host:path`
+        host = parts.hostname if parts else url.split("@", 1)[-1].split(":", 1)[0]
         port = parts and parts.port
         found = [info[4][0] for info in socket.getaddrinfo(host, None)] if host else []
     except (OSError, UnicodeError, ValueError):
         return url
     addresses = [ipaddress.ip_address(address.split("%", 1)[0]) for address in found]
-    own = _own_addresses()
     if any(_is_this_machine(address, own) for address in addresses):
         raise Refused(400, f"{part}: {host[:80]} is the coach's machine itself, not your laptop: give your laptop's "
                            "address on the room's network")
@@ -232,9 +226,9 @@ class HandinDesk:
                 raise Refused(413, f"a hand-in is at most {MAX_FORM_BYTES // 1024} KiB")
             values = form_fields(_read(body, int(length)), content_type)
             form_entry(values)  # the form's own rules before any lookup
-            poster = ipaddress.ip_address(address)
-            if not (poster.is_loopback or poster in _own_addresses()):  # a team's laptop, not the coach's browser
-                values.update({part: _pinned(part, values[part]) for part in handin.SECRETS if values[part]})
+            poster, own = ipaddress.ip_address(address), _own_addresses()
+            if not (poster.is_loopback or poster in own):  # a team's laptop, not the coach's browser
+                values.update({part: _pinned(part, values[part], own) for part in handin.SECRETS if values[part]})
             data = form_entry(values)
             if not self._checking.acquire(blocking=False):
                 raise Refused(429, "the coach's machine is trying other hand-ins: send it again in a few seconds")

@@ -370,18 +370,18 @@ def test_a_name_is_kept_as_the_address_checked_so_no_later_lookup_reaches_the_co
     """DNS rebinding: a name that resolves elsewhere while the form checks it and to the coach's machine after.
     Over plain http:// and git:// (nothing there tells one server from another) the entry keeps the address
     checked; https:// and ssh are left as named (the certificate or the host key names the server)."""
-    resolver = Rebinding(serving.socket.getaddrinfo)
+    resolver, own = Rebinding(serving.socket.getaddrinfo), serving._own_addresses()
     monkeypatch.setattr(serving.socket, "getaddrinfo", resolver)
-    assert serving._pinned("workspace", "http://rebind.example:5050/x?y=1") == "http://192.0.2.1:5050/x?y=1"
+    assert serving._pinned("workspace", "http://rebind.example:5050/x?y=1", own) == "http://192.0.2.1:5050/x?y=1"
     assert resolver.asked == ["rebind.example"]
     with pytest.raises(serving.Refused, match="mixed.example is the coach's machine itself"):  # any address counts
-        serving._pinned("endpoint", "http://mixed.example:5001/score")
+        serving._pinned("endpoint", "http://mixed.example:5001/score", own)
     for kept in ("https://rebind.example/score", "git@rebind.example:team/repo.git", "http://u:p@rebind.example/",
                  "http://unresolvable.invalid:5050", "http://[::1:5050"):
         resolver.asked.clear()
-        assert serving._pinned("repo", kept) == kept
+        assert serving._pinned("repo", kept, own) == kept
     resolver.asked.clear()
-    assert serving._pinned("repo", "git://rebind.example/team.git") == "git://192.0.2.1/team.git"
+    assert serving._pinned("repo", "git://rebind.example/team.git", own) == "git://192.0.2.1/team.git"
 
     path = _teams_file(tmp_path)  # through the form: what waits for the coach holds the address
     desk = serving.HandinDesk(teams.load(path).grader_dir, path)
